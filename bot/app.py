@@ -1,0 +1,53 @@
+"""The composition root: everything Paperboy runs with is built here from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from bot.ingest import Ingestor
+from bot.settings import Settings
+from bot.sources.base import Retriever
+from bot.store.archive import Archive
+from bot.store.db import make_engine
+from bot.store.migrations import migrate
+from bot.store.source_state import SourceStateStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class App:
+    """The services of one Paperboy process. Close it with `close()`."""
+
+    settings: Settings
+    engine: Engine
+    archive: Archive
+    source_state: SourceStateStore
+    clock: Clock
+
+    def ingestor(self, retriever: Retriever) -> Ingestor:
+        return Ingestor(self.archive, self.source_state, retriever, self.clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
+    """Open (and migrate) the database and wire the services. Raises StoreError."""
+    engine = make_engine(settings.database)
+    migrate(engine)
+    return App(
+        settings=settings,
+        engine=engine,
+        archive=Archive(engine),
+        source_state=SourceStateStore(engine),
+        clock=clock,
+    )

@@ -1,0 +1,174 @@
+"""One ingest of a source: retrieve (I/O), parse (pure, in a thread), store, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.errors import SourceError, StoreError
+from bot.models import Paper, ParseResult, Rejected
+from bot.settings import SourceSettings
+from bot.sources.base import Retriever, Validators
+from bot.sources.detect import parse_any
+from bot.sources.retrieve import redact_url
+from bot.store.archive import BATCH, Archive, UpsertResult
+from bot.store.source_state import SourceStateStore
+
+Progress = Callable[[int, int], None]
+"""Called with (papers stored so far, papers parsed) while a large input is stored."""
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What one ingest of one source did. `error` is set when the source failed entirely."""
+
+    name: str
+    location: str
+    format: str | None = None
+    parsed: int = 0
+    new: int = 0
+    known: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    not_modified: bool = False
+    error: str | None = None
+    validators: Validators | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def summary(self) -> str:
+        """One line for logs and `status`: counts, or the error."""
+        if self.error:
+            return f"failed: {self.error}"
+        if self.not_modified:
+            return "not modified"
+        return (
+            f"parsed {self.parsed}, new {self.new}, known {self.known}, "
+            f"rejected {len(self.rejected)}"
+        )
+
+
+def expand_locations(src: SourceSettings, today: datetime) -> list[str]:
+    """The locations one fetch of `src` reads: `{date}` filled for each of the last `days`
+    days (oldest first), else the location itself."""
+    if "{date}" not in src.location:
+        return [src.location]
+    days = [(today - timedelta(days=i)).date().isoformat() for i in range(src.days)]
+    return [src.location.replace("{date}", d) for d in reversed(days)]
+
+
+class Ingestor:
+    """Runs ingests. Owns nothing: the retriever, archive and state store are injected.
+
+    `clock` returns the current time (timezone-aware UTC). Never raises for a failing
+    source: the failure is in the report (and in the state store for configured sources).
+    """
+
+    def __init__(
+        self,
+        archive: Archive,
+        state: SourceStateStore,
+        retriever: Retriever,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._archive = archive
+        self._state = state
+        self._retriever = retriever
+        self._clock = clock
+
+    async def ingest_source(
+        self, src: SourceSettings, *, progress: Progress | None = None
+    ) -> SourceReport:
+        """Fetch every location of a configured source, using and updating its validators."""
+        now = self._clock()
+        report = SourceReport(src.name, redact_url(src.location))
+        locations = expand_locations(src, now)
+        for location in locations:
+            validators = await asyncio.to_thread(self._state.validators, src.name, location)
+            await self._ingest_one(
+                report,
+                location,
+                kind=src.kind,
+                validators=validators,
+                include_replacements=src.include_replacements,
+                progress=progress,
+            )
+            if report.failed:
+                break
+        try:
+            if report.failed:
+                await asyncio.to_thread(
+                    self._state.record_failure, src.name, error=report.error or "", now=now
+                )
+            else:
+                await asyncio.to_thread(
+                    self._state.record_success,
+                    src.name,
+                    location=locations[-1],
+                    validators=report.validators,
+                    result=report.summary(),
+                    now=now,
+                )
+        except StoreError as e:
+            report.notes.append(f"could not record source state: {e}")
+        return report
+
+    async def ingest_location(
+        self, location: str, *, kind: str | None = None, progress: Progress | None = None
+    ) -> SourceReport:
+        """Ingest a path or URL given on the command line (format detected from content)."""
+        report = SourceReport(redact_url(location), redact_url(location))
+        await self._ingest_one(report, location, kind=kind, validators=None, progress=progress)
+        return report
+
+    async def _ingest_one(
+        self,
+        report: SourceReport,
+        location: str,
+        *,
+        kind: str | None,
+        validators: Validators | None,
+        include_replacements: bool = False,
+        progress: Progress | None,
+    ) -> None:
+        try:
+            fetched = await self._retriever.fetch(location, validators)
+            report.validators = fetched.validators
+            if fetched.not_modified:
+                report.not_modified = True
+                return
+            parsed: ParseResult = await asyncio.to_thread(
+                parse_any,
+                fetched.content,
+                source=report.name,
+                kind=kind,
+                include_replacements=include_replacements,
+            )
+        except SourceError as e:
+            report.error = str(e)
+            return
+        report.format = parsed.format
+        report.parsed += len(parsed.papers)
+        report.rejected += parsed.rejected
+        report.notes += parsed.notes
+        try:
+            stored = await self._store(parsed.papers, progress)
+        except StoreError as e:
+            report.error = str(e)
+            return
+        report.new += stored.new
+        report.known += stored.known
+
+    async def _store(self, papers: Sequence[Paper], progress: Progress | None) -> UpsertResult:
+        total = UpsertResult()
+        step = BATCH * 4
+        for start in range(0, len(papers), step):
+            chunk = papers[start : start + step]
+            total.add(await asyncio.to_thread(self._archive.upsert, chunk, now=self._clock()))
+            if progress:
+                progress(start + len(chunk), len(papers))
+        return total

@@ -1,0 +1,113 @@
+"""Domain values shared by every layer: papers, their identity, and parse results."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+# New-style ids (0704.0001 onwards: YYMM.NNNN or YYMM.NNNNN) and old-style (hep-th/9901001).
+_ARXIV_NEW = r"\d{4}\.\d{4,5}"
+_ARXIV_OLD = r"[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7}"
+ARXIV_ID_RE = re.compile(rf"(?<![\w.])(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<v>\d+))?(?![\w])")
+_PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def collapse_ws(text: str) -> str:
+    """Collapse every run of whitespace (including hard wraps) to one space and strip."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalize_title(title: str) -> str:
+    """The title-based identity of a paper: NFKC, case-folded, punctuation and spaces collapsed.
+
+    Only punctuation and whitespace are removed; digits and letters all count, so
+    `Qwen2` and `Qwen2.5` (-> `qwen2 5`) stay different papers.
+    """
+    text = unicodedata.normalize("NFKC", title).casefold()
+    return _PUNCT_OR_SPACE.sub(" ", text).strip()
+
+
+def parse_arxiv_id(text: str) -> str | None:
+    """The versionless arXiv id found in `text` (a bare id, URL, `arXiv:` form or OAI guid).
+
+    >>> parse_arxiv_id("oai:arXiv.org:2406.01234v2")
+    '2406.01234'
+    """
+    match = ARXIV_ID_RE.search(text)
+    return match.group("id") if match else None
+
+
+def paper_key(arxiv_id: str | None, title: str) -> str:
+    """A paper's key: its versionless arXiv id when known, else its normalized title."""
+    return arxiv_id if arxiv_id else normalize_title(title)
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as a source saw it, or as the archive holds it after merging sources.
+
+    Invariants: `title` is whitespace-collapsed and non-empty; `arxiv_id` has no version;
+    `key == paper_key(arxiv_id, title)`. Datetimes are timezone-aware (UTC).
+    """
+
+    title: str
+    abstract: str = ""
+    arxiv_id: str | None = None
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    daily_date: date | None = None
+    upvotes: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    github_repo: str | None = None
+    project_page: str | None = None
+    categories: tuple[str, ...] = ()
+    announce_type: str | None = None
+    sources: tuple[str, ...] = ()
+    first_seen: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return paper_key(self.arxiv_id, self.title)
+
+    @property
+    def title_norm(self) -> str:
+        return normalize_title(self.title)
+
+    @property
+    def links(self) -> dict[str, str]:
+        """Known links by kind, in display order: arxiv, pdf, hf, code, project."""
+        out: dict[str, str] = {}
+        if self.arxiv_id:
+            out["arxiv"] = f"https://arxiv.org/abs/{self.arxiv_id}"
+            out["pdf"] = f"https://arxiv.org/pdf/{self.arxiv_id}"
+            out["hf"] = f"https://huggingface.co/papers/{self.arxiv_id}"
+        if self.github_repo:
+            out["code"] = self.github_repo
+        if self.project_page:
+            out["project"] = self.project_page
+        return out
+
+    def with_sources(self, *names: str) -> Paper:
+        return replace(self, sources=tuple(dict.fromkeys((*self.sources, *names))))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record a parser could not use: where it was (1-based line, or entry index) and why."""
+
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What a parser made of one document: the good papers and the rejected records."""
+
+    format: str
+    papers: tuple[Paper, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+    notes: tuple[str, ...] = field(default=())

@@ -1,0 +1,1 @@
+"""Pure decision steps of the data flow: merge, match, dedupe, rank, summarize, render."""

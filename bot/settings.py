@@ -1,0 +1,312 @@
+"""Load the YAML configuration, substitute ${ENV} secrets, validate it once into typed objects."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from rapidfuzz import process
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/paperboy.yaml")
+CONFIG_ENV = "PAPERBOY_CONFIG"
+_ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`"90s"`, `"30m"`, `"1h"`, `"7d"`, `"2w"` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(seconds=int(m["n"]) * _UNIT_SECONDS[m["unit"]])
+    raise ValueError("expected a duration such as 30m, 1h, 1d or 7d")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(_Strict):
+    """One source. `url` may contain `{date}` (YYYY-MM-DD, filled per fetched day)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    kind: Literal["dump", "hf-daily", "rss"]
+    url: str | None = None
+    path: Path | None = None
+    interval: Duration = timedelta(hours=1)
+    days: int = Field(default=1, ge=1, le=31)
+    include_replacements: bool = False
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSettings:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of 'url' or 'path'")
+        if self.url is not None and not re.match(r"^(https?|file)://", self.url):
+            raise ValueError("url must start with http://, https:// or file://")
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.url if self.url is not None else str(self.path)
+
+
+class ChannelSettings(_Strict):
+    """A channel's profile as seeded from the configuration (see README: which wins)."""
+
+    platform: Literal["slack", "discord", "slack-webhook", "discord-webhook", "console"]
+    id: str = Field(min_length=1, max_length=128)
+    name: str | None = None
+    url: SecretStr | None = None
+    topics: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    max_posts: int = Field(default=10, ge=0, le=500)
+    schedule: str = "0 9 * * mon-fri"
+    timezone: str = "UTC"
+    lookback: Duration = timedelta(days=1)
+    post_empty: bool = False
+
+    @field_validator("topics", "exclude", "authors")
+    @classmethod
+    def _no_blank(cls, items: list[str]) -> list[str]:
+        cleaned = [" ".join(t.split()) for t in items]
+        if any(not t for t in cleaned):
+            raise ValueError("entries must not be empty")
+        return cleaned
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(
+                f"unknown time zone {zone!r} (use an IANA name like Europe/Berlin)"
+            ) from e
+        return zone
+
+    @model_validator(mode="after")
+    def _webhook_has_url(self) -> ChannelSettings:
+        if self.platform.endswith("-webhook") and self.url is None:
+            raise ValueError(f"a {self.platform} channel needs 'url' (the incoming-webhook URL)")
+        return self
+
+
+class SlackSettings(_Strict):
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=3000, ge=0, le=65535)
+    admins: list[str] = Field(default_factory=list)
+
+
+class DiscordSettings(_Strict):
+    bot_token: SecretStr | None = None
+    application_id: str | None = None
+    api_url: str = "https://discord.com/api/v10"
+    manager_role: str | None = None
+
+
+class Settings(_Strict):
+    """The whole validated configuration. `source_file` says where it came from."""
+
+    database: str = "data/paperboy.db"
+    sources: list[SourceSettings] = Field(default_factory=list)
+    channels: list[ChannelSettings] = Field(default_factory=list)
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    source_file: str = Field(default="<defaults>", exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        for label, names in (
+            ("sources", [s.name for s in self.sources]),
+            ("channels", [f"{c.platform}:{c.id}" for c in self.channels]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label}: duplicate entries {', '.join(dupes)}")
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for log redaction."""
+        values = [self.slack.bot_token, self.slack.app_token, self.slack.signing_secret]
+        values += [self.discord.bot_token] + [c.url for c in self.channels]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def substitute_env(node: Any, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace `${NAME}` / `${NAME:-default}` in every string of a parsed YAML tree.
+
+    A value that is exactly one reference to an unset variable without default becomes
+    None (an unconfigured credential); inside a longer string it is a ConfigError.
+    """
+    if isinstance(node, dict):
+        return {
+            k: substitute_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [substitute_env(v, env, f"{path}[{i}]") for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+    whole = _ENV_REF.fullmatch(node)
+    if whole and whole["name"] not in env and whole["default"] is None:
+        return None
+
+    def repl(m: re.Match[str]) -> str:
+        if m["name"] in env:
+            return env[m["name"]]
+        if m["default"] is not None:
+            return m["default"]
+        raise ConfigError(f"{path}: environment variable {m['name']} is not set")
+
+    return _ENV_REF.sub(repl, node)
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        ann = field.annotation if field else None
+        args = getattr(ann, "__args__", ()) or (ann,)
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return [k for k in model.model_fields if k != "source_file"] if model else []
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    where = _loc(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        hint = process.extractOne(str(loc[-1]), _known_keys(loc), score_cutoff=60)
+        did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return f"{where}: unknown key{did_you_mean}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in {"missing"}:
+        return f"{where}: required key is missing"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{where}: {msg}{shown}"
+
+
+def _resolve_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return data
+    resolved = []
+    for src in sources:
+        if isinstance(src, dict) and isinstance(src.get("path"), str):
+            src = {**src, "path": str(base_dir / Path(src["path"]).expanduser())}
+        resolved.append(src)
+    return {**data, "sources": resolved}
+
+
+def validate(
+    raw: Any, *, source_file: str, env: Mapping[str, str], base_dir: Path | None = None
+) -> Settings:
+    """Validate a parsed YAML document. Raises ConfigError naming the file and key paths.
+
+    Relative source `path`s are taken relative to `base_dir` (the config file's folder).
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source_file}: expected a mapping of keys at the top level")
+    try:
+        data = substitute_env(raw, env)
+        if base_dir is not None:
+            data = _resolve_paths(data, base_dir)
+        return Settings.model_validate({**data, "source_file": source_file})
+    except ConfigError as e:
+        raise ConfigError(f"{source_file}: {e}") from None
+    except ValidationError as e:
+        lines = [_describe(err) for err in e.errors()]
+        raise ConfigError(
+            f"{source_file}: invalid configuration\n  " + "\n  ".join(lines)
+        ) from None
+
+
+def bundled_demo_config() -> str:
+    """Text of the demo configuration shipped inside the package."""
+    return resources.files("bot").joinpath("data/demo.yaml").read_text(encoding="utf-8")
+
+
+def config_path(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """Which file to load: --config, else $PAPERBOY_CONFIG, else config/paperboy.yaml, else None
+    (meaning the bundled demo config)."""
+    if explicit:
+        return Path(explicit)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    default = cwd / DEFAULT_CONFIG
+    return default if default.is_file() else None
+
+
+def load_settings(
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Find, read and validate the configuration. Raises ConfigError (exit status 2)."""
+    env = os.environ if env is None else env
+    path = config_path(explicit, env, cwd or Path.cwd())
+    if path is None:
+        text, name = bundled_demo_config(), "<bundled demo config>"
+        base_dir = Path(str(resources.files("bot").joinpath("data")))
+    else:
+        name, base_dir = str(path), path.resolve().parent
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise ConfigError(f"{name}: configuration file not found") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"{name}: cannot read configuration ({e.__class__.__name__})"
+            ) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "malformed YAML"
+        raise ConfigError(f"{name}: not valid YAML{where}: {problem}") from None
+    return validate(raw, source_file=name, env=env, base_dir=base_dir)

@@ -1,0 +1,1 @@
+"""Paper sources: retrieval (I/O) in `retrieve`, parsing (pure) in one module per format."""

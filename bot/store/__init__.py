@@ -1,0 +1,1 @@
+"""Persistence: the paper archive, source state, profiles, posted ledger, and their migrations."""

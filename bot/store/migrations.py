@@ -1,0 +1,102 @@
+"""Versioned schema migrations: a new database is created at the latest version, an older
+one is upgraded step by step, a newer one is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.errors import StoreError
+from bot.store import schema
+
+Step = Callable[[Connection], None]
+
+_SQLITE_FTS = [
+    """CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(
+        title, abstract, authors, content='papers', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER IF NOT EXISTS papers_fts_ai AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts(rowid, title, abstract, authors)
+        VALUES (new.id, new.title, new.abstract, new.authors); END""",
+    """CREATE TRIGGER IF NOT EXISTS papers_fts_ad AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors)
+        VALUES ('delete', old.id, old.title, old.abstract, old.authors); END""",
+    """CREATE TRIGGER IF NOT EXISTS papers_fts_au AFTER UPDATE OF title, abstract, authors
+        ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors)
+        VALUES ('delete', old.id, old.title, old.abstract, old.authors);
+        INSERT INTO papers_fts(rowid, title, abstract, authors)
+        VALUES (new.id, new.title, new.abstract, new.authors); END""",
+]
+
+
+def _create_search_index(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        for ddl in _SQLITE_FTS:
+            conn.exec_driver_sql(ddl)
+
+
+def _create_latest(conn: Connection) -> None:
+    schema.metadata.create_all(conn)
+    _create_search_index(conn)
+
+
+# (version, description, upgrade from version-1). A fresh database skips these and is
+# created by `_create_latest` directly; each step must leave an upgraded database
+# identical in shape to a fresh one (tests/store/test_migrations.py checks it).
+MIGRATIONS: list[tuple[int, str, Step]] = [
+    (1, "papers archive with full-text index, source state", _create_latest),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int | None:
+    """The schema version recorded in the database, or None for an empty database."""
+    if not inspect(conn).has_table("schema_version"):
+        return None
+    version = conn.execute(
+        select(schema.schema_version.c.version)
+        .order_by(schema.schema_version.c.version.desc())
+        .limit(1)
+    ).scalar()
+    return int(version) if version is not None else None
+
+
+def _record(conn: Connection, version: int, description: str) -> None:
+    conn.execute(
+        schema.schema_version.insert().values(
+            version=version, description=description, applied_at=datetime.now(UTC)
+        )
+    )
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the database to `LATEST` and return the version it was at before (0 if new).
+
+    Raises StoreError when the database was written by a newer Paperboy, or a step fails
+    (that step's transaction is rolled back; earlier steps stay applied).
+    """
+    try:
+        with engine.begin() as conn:
+            before = current_version(conn)
+            if before is None:
+                _create_latest(conn)
+                _record(conn, LATEST, f"created at version {LATEST}")
+                return 0
+        if before > LATEST:
+            raise StoreError(
+                f"the database is at schema version {before}, newer than this Paperboy "
+                f"({LATEST}); upgrade Paperboy"
+            )
+        for version, description, step in MIGRATIONS:
+            if version <= before:
+                continue
+            with engine.begin() as conn:
+                step(conn)
+                _record(conn, version, description)
+        return before
+    except SQLAlchemyError as e:
+        raise StoreError(f"database migration failed: {e.__class__.__name__}: {e}") from e

@@ -1,0 +1,1 @@
+"""Platform-neutral /papers handlers: (request, services) -> reply."""
