@@ -1,0 +1,43 @@
+"""Which format raw source content is in, and dispatch to its parser."""
+
+from __future__ import annotations
+
+from bot.errors import SourceError
+from bot.models import ParseResult
+from bot.sources.dump import parse_dump
+from bot.sources.hf_daily import parse_hf_daily
+from bot.sources.rss import parse_feed
+from bot.sources.sniff import not_format, sniff, with_source
+
+FORMATS = ("hf-daily", "rss", "dump")
+
+
+def detect_format(content: bytes) -> str:
+    """The format that reads `content`: "hf-daily" (JSON), "rss" (RSS/Atom XML) or "dump".
+
+    Raises `SourceError` for empty, binary or HTML content, which no parser reads.
+    """
+    kind = sniff(content)
+    if kind == "html":
+        raise not_format(kind, "a feed, a text dump or an HF API answer")
+    return {"json": "hf-daily", "xml": "rss"}.get(kind, "dump")
+
+
+def parse_any(
+    content: bytes, *, source: str, kind: str | None = None, include_replacements: bool = False
+) -> ParseResult:
+    """Parse `content` with the parser of `kind` (a configured format), else the detected one.
+
+    Raises `SourceError` for an unknown `kind`, and whatever the parser raises: content that
+    is empty, binary, HTML, or not of the format at all.
+    """
+    fmt = kind if kind is not None else detect_format(content)
+    if fmt == "hf-daily":
+        return parse_hf_daily(content, source=source)
+    if fmt == "rss":
+        return parse_feed(content, source=source, include_replacements=include_replacements)
+    if fmt == "dump":
+        return parse_dump(content, source=source)
+    raise SourceError(
+        with_source(source, f"unknown source format {fmt!r}; expected one of {FORMATS}")
+    )

@@ -1,0 +1,188 @@
+"""Parser of the Hugging Face Daily Papers API answer (`/api/daily_papers`, a JSON array)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bot.errors import SourceError
+from bot.models import Paper, ParseResult, Rejected, collapse_ws, parse_arxiv_id
+from bot.sources.sniff import decode_text, not_format, sniff_text
+
+FORMAT = "hf-daily"
+_EXPECTED = "the HF Daily Papers JSON"
+
+
+class _Reject(Exception):
+    """An entry that cannot become a paper; its message is the reason."""
+
+
+def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
+    """Parse an HF Daily Papers answer: a JSON array of `{paper: {...}, ...}` items.
+
+    Per entry, `paper.id` (the arXiv id, kept as a string, version stripped), `paper.title`
+    and `paper.summary` are required (the item's own `title`/`summary` stand in when the
+    paper's are missing); an entry without them is rejected as `("entry N", "missing
+    paper.title")`, N counting from 1. Every other field is optional: authors, publishedAt,
+    submittedOnDailyAt (the digest day, UTC), upvotes, ai_summary, ai_keywords, githubRepo,
+    projectPage (http(s) links only); an unreadable optional field is dropped with a note.
+    Whitespace is collapsed (old captures hard-wrap titles). Items with the paper fields at
+    top level, and a single item instead of an array, are accepted. A paper listed twice is
+    kept once.
+
+    Raises `SourceError` for empty, binary, HTML or invalid JSON content, an API error
+    object (`{"error": ...}`) or any other JSON that is not a list of papers.
+    """
+    decoded = decode_text(content, source=source)
+    try:
+        data = json.loads(decoded.text)
+    except RecursionError as e:
+        raise SourceError(f"{source}: JSON nested too deeply to be a list of papers") from e
+    except json.JSONDecodeError as e:
+        kind = sniff_text(decoded.text)
+        if kind != "json":
+            raise not_format(kind, _EXPECTED, source=source) from e
+        where = f"line {e.lineno} column {e.colno}"
+        raise SourceError(f"{source}: invalid JSON ({e.msg} at {where})") from e
+    notes = list(decoded.notes)
+    items = _items(data, source, notes)
+    papers: dict[str, Paper] = {}
+    rejected: list[Rejected] = []
+    repeated: list[str] = []
+    for number, item in enumerate(items, start=1):
+        location = f"entry {number}"
+        try:
+            paper = _paper(item, source, location, notes)
+        except _Reject as e:
+            rejected.append(Rejected(location, str(e)))
+            continue
+        if paper.key in papers:
+            repeated.append(paper.key)
+        else:
+            papers[paper.key] = paper
+    if repeated:
+        notes.append(f"{len(repeated)} repeated paper(s) kept once: {', '.join(repeated)}")
+    if not items:
+        notes.append("the answer lists no papers")
+    return ParseResult(FORMAT, tuple(papers.values()), tuple(rejected), tuple(notes))
+
+
+def _items(data: object, source: str, notes: list[str]) -> list[object]:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        if isinstance(data.get("paper"), dict) or ("id" in data and "title" in data):
+            notes.append("a single item instead of an array")
+            return [data]
+        if "error" in data:
+            raise SourceError(f"{source}: the API answered an error: {data['error']!s:.200}")
+        keys = ", ".join(sorted(map(str, data))[:8]) or "none"
+        raise SourceError(
+            f"{source}: expected a JSON array of papers, got an object (keys: {keys})"
+        )
+    raise SourceError(f"{source}: expected a JSON array of papers, got {type(data).__name__}")
+
+
+def _paper(item: object, source: str, location: str, notes: list[str]) -> Paper:
+    if not isinstance(item, dict):
+        raise _Reject(f"not an object but {type(item).__name__}")
+    nested = "paper" in item
+    paper = item.get("paper") if nested else item
+    if not isinstance(paper, dict):
+        raise _Reject("paper is not an object")
+    prefix = "paper." if nested else ""
+    raw_id = paper.get("id")
+    if raw_id is None or raw_id == "":
+        raise _Reject(f"missing {prefix}id")
+    if not isinstance(raw_id, str):
+        raise _Reject(f"{prefix}id is not a string: {raw_id!r}")
+    arxiv_id = parse_arxiv_id(raw_id)
+    if arxiv_id is None:
+        raise _Reject(f"{prefix}id is not an arXiv id: {raw_id[:40]!r}")
+    title = _text(paper.get("title")) or _text(item.get("title"))
+    if not title:
+        raise _Reject(f"missing {prefix}title")
+    abstract = _text(paper.get("summary")) or _text(item.get("summary"))
+    if not abstract:
+        raise _Reject(f"missing {prefix}summary")
+    optional = _Optional(paper, prefix, location, notes)
+    return Paper(
+        title=title,
+        abstract=abstract,
+        arxiv_id=arxiv_id,
+        authors=optional.authors(),
+        published=optional.moment("publishedAt"),
+        daily_date=_day(optional.moment("submittedOnDailyAt")),
+        upvotes=optional.count("upvotes"),
+        ai_summary=_text(paper.get("ai_summary")) or None,
+        ai_keywords=optional.keywords(),
+        github_repo=optional.link("githubRepo"),
+        project_page=optional.link("projectPage"),
+        sources=(source,),
+    )
+
+
+def _text(value: object) -> str:
+    return collapse_ws(value) if isinstance(value, str) else ""
+
+
+def _day(moment: datetime | None) -> date | None:
+    return moment.date() if moment else None
+
+
+class _Optional:
+    """Readers of the optional fields of one entry; a bad value is dropped with a note."""
+
+    def __init__(self, paper: Mapping[str, Any], prefix: str, location: str, notes: list[str]):
+        self._paper, self._prefix, self._location, self._notes = paper, prefix, location, notes
+
+    def _drop(self, name: str, why: str) -> None:
+        self._notes.append(f"{self._location}: ignored {self._prefix}{name} ({why})")
+
+    def moment(self, name: str) -> datetime | None:
+        value = self._paper.get(name)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            self._drop(name, "not an ISO date")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    def count(self, name: str) -> int | None:
+        value = self._paper.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self._drop(name, "not a count")
+            return None
+        return value
+
+    def link(self, name: str) -> str | None:
+        value = _text(self._paper.get(name))
+        if not value:
+            return None
+        if not value.lower().startswith(("https://", "http://")):
+            self._drop(name, "not an http(s) link")
+            return None
+        return value
+
+    def authors(self) -> tuple[str, ...]:
+        value = self._paper.get("authors")
+        if not isinstance(value, list):
+            return ()
+        names = (_text(a.get("name")) if isinstance(a, dict) else _text(a) for a in value)
+        return tuple(name for name in names if name)
+
+    def keywords(self) -> tuple[str, ...]:
+        value = self._paper.get("ai_keywords")
+        if not isinstance(value, list):
+            return ()
+        return tuple(dict.fromkeys(kw for kw in map(_text, value) if kw))
