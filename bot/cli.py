@@ -121,7 +121,9 @@ def _run(coro_fn: Callable[[], Any]) -> Any:
 )
 @click.option("--source", "names", multiple=True, help="Ingest only this configured source.")
 @pass_ctx
-def ingest(ctx: Context, locations: tuple[str, ...], kind: str | None, names: tuple[str, ...]) -> None:
+def ingest(
+    ctx: Context, locations: tuple[str, ...], kind: str | None, names: tuple[str, ...]
+) -> None:
     """Bring papers into the archive: the given files/URLs, else every configured source.
 
     Exit status 1 when any source failed entirely (its good records are still stored).
@@ -185,7 +187,9 @@ def cycle(ctx: Context) -> None:
         total = app.archive.count()
     failed = [r.name for r in reports if r.failed]
     if failed:
-        click.echo(f"could not fetch {', '.join(failed)}; continuing with what the other sources had")
+        click.echo(
+            f"could not fetch {', '.join(failed)}; continuing with what the other sources had"
+        )
     click.echo(f"archive: {total} papers ({sum(r.new for r in reports)} new)")
     if reports and len(failed) == len(reports):
         sys.exit(EXIT_FAILURE)

@@ -149,7 +149,7 @@ class Ingestor:
                 include_replacements=include_replacements,
             )
         except SourceError as e:
-            report.error = str(e)
+            report.error = str(e).removeprefix(f"{report.name}: ")
             return
         report.format = parsed.format
         report.parsed += len(parsed.papers)
