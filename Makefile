@@ -24,8 +24,8 @@ run: $(STAMP)
 test: lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers tests benchmarks
-	$(BIN)/ruff format --check bot handlers tests benchmarks
+	$(BIN)/ruff check bot handlers tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check bot handlers tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy bot handlers
