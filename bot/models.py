@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 # New-style ids (0704.0001 onwards: YYMM.NNNN or YYMM.NNNNN) and old-style (hep-th/9901001).
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
@@ -111,3 +111,30 @@ class ParseResult:
     papers: tuple[Paper, ...] = ()
     rejected: tuple[Rejected, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A channel's interest profile: what it follows and how its digest is posted.
+
+    `platform` is one of slack, discord, slack-webhook, discord-webhook, console;
+    `channel_id` is the platform's channel id (as configured). `max_posts == 0` means no cap.
+    `schedule` is a 5-field cron expression evaluated in `timezone` (IANA name).
+    """
+
+    platform: str
+    channel_id: str
+    name: str | None = None
+    topics: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    max_posts: int = 10
+    schedule: str = "0 9 * * mon-fri"
+    timezone: str = "UTC"
+    lookback: timedelta = timedelta(days=1)
+    post_empty: bool = False
+
+    @property
+    def ref(self) -> str:
+        """`platform:channel_id`, the channel's unique name in logs and commands."""
+        return f"{self.platform}:{self.channel_id}"
