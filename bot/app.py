@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
 from bot.ingest import Ingestor
+from bot.models import Paper
+from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.lexicon import build as build_lexicon
+from bot.pipeline.match import Matcher
 from bot.settings import Settings
 from bot.sources.base import Retriever
 from bot.store.archive import Archive
@@ -35,6 +39,14 @@ class App:
 
     def ingestor(self, retriever: Retriever) -> Ingestor:
         return Ingestor(self.archive, self.source_state, retriever, self.clock)
+
+    def lexicon(self, papers: Sequence[Paper] | None = None) -> Lexicon:
+        """The lexicon learned from the whole archive (or from `papers` when given)."""
+        return build_lexicon(self.archive.all() if papers is None else papers)
+
+    def matcher(self, papers: Sequence[Paper]) -> Matcher:
+        """A matcher over `papers`, understanding topics with the archive's lexicon."""
+        return Matcher(papers, self.lexicon())
 
     def close(self) -> None:
         self.engine.dispose()

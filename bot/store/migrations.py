@@ -6,7 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
@@ -44,11 +58,46 @@ def _create_latest(conn: Connection) -> None:
     _create_search_index(conn)
 
 
+def _create_v1(conn: Connection) -> None:
+    """v1: the paper archive with its full-text index, and source state."""
+    v1 = [schema.schema_version, schema.papers, schema.source_state]
+    schema.metadata.create_all(conn, tables=v1)
+    _create_search_index(conn)
+
+
+def _add_channels(conn: Connection) -> None:
+    """v2: channel interest profiles. The table is frozen here as version 2 defined it
+    (later versions alter it in their own steps), so it does not follow schema.py."""
+    frozen = MetaData()
+    Table(
+        "channels",
+        frozen,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("platform", String(32), nullable=False),
+        Column("channel_id", String(128), nullable=False),
+        Column("name", Text),
+        Column("topics", JSON, nullable=False),
+        Column("exclude", JSON, nullable=False),
+        Column("authors", JSON, nullable=False),
+        Column("max_posts", Integer, nullable=False),
+        Column("schedule", Text, nullable=False),
+        Column("timezone", String(64), nullable=False),
+        Column("lookback_seconds", Integer, nullable=False),
+        Column("post_empty", Boolean, nullable=False),
+        Column("seeded", JSON),
+        Column("created_at", schema.UTCDateTime, nullable=False),
+        Column("updated_at", schema.UTCDateTime, nullable=False),
+        UniqueConstraint("platform", "channel_id", name="uq_channels_platform_channel_id"),
+    )
+    frozen.create_all(conn)
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
 MIGRATIONS: list[tuple[int, str, Step]] = [
-    (1, "papers archive with full-text index, source state", _create_latest),
+    (1, "papers archive with full-text index, source state", _create_v1),
+    (2, "channel interest profiles", _add_channels),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -87,4 +89,28 @@ source_state = Table(
     Column("last_result", Text),
     Column("last_error", Text),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+)
+
+# A channel's interest profile. Chat edits write the profile columns; `seeded` holds the
+# config values last applied to them (see bot/store/profiles.py for which wins). Webhook
+# URLs are secrets: they stay in the settings and are never stored here.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(32), nullable=False),
+    Column("channel_id", String(128), nullable=False),
+    Column("name", Text),
+    Column("topics", JSON, nullable=False),
+    Column("exclude", JSON, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("max_posts", Integer, nullable=False),
+    Column("schedule", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("lookback_seconds", Integer, nullable=False),
+    Column("post_empty", Boolean, nullable=False),
+    Column("seeded", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "channel_id", name="uq_channels_platform_channel_id"),
 )

@@ -1,0 +1,127 @@
+"""What the archive teaches about words: document frequencies, vocabulary, and acronyms
+learned from definitions such as "Mixture-of-Experts (MoE)"."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from bot.models import Paper
+from bot.pipeline.text import fold, stem, words
+
+# "long form (SF)" — SF: 2-10 characters, starts with a letter, has an upper-case letter.
+_PAREN_SF = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9\-]{1,9})\s*[);,]")
+_MAX_LF_WORDS = 8
+
+
+def _short_form(raw: str) -> str | None:
+    sf = raw.rstrip("-")
+    if sum(ch.isupper() for ch in sf) < 1 or len(sf) < 2:
+        return None
+    if sf.endswith("s") and sum(ch.isupper() for ch in sf[:-1]) >= 2:
+        sf = sf[:-1]  # LLMs -> LLM
+    return sf
+
+
+def best_long_form(short: str, before: str) -> str | None:
+    """Schwartz & Hearst (2003): the shortest tail of `before` whose letters spell `short`
+    in order, the first letter of `short` starting a word. None when there is none."""
+    sf = [ch.lower() for ch in short if ch.isalnum()]
+    lf = before
+    s, i = len(sf) - 1, len(lf) - 1
+    while s >= 0:
+        c = sf[s]
+        while i >= 0 and (lf[i].lower() != c or (s == 0 and i > 0 and lf[i - 1].isalnum())):
+            i -= 1
+        if i < 0:
+            return None
+        i -= 1
+        s -= 1
+    start = i + 1
+    tail = lf[start:].strip()
+    n_words = len(words(tail))
+    if n_words < 2 or n_words > min(len(sf) + 5, 2 * len(sf) + 1):
+        return None
+    return tail
+
+
+def find_definitions(text: str) -> list[tuple[str, str]]:
+    """(short form, long form) pairs defined in `text`, e.g. ("MoE", "Mixture-of-Experts")."""
+    found = []
+    text = unicodedata.normalize("NFKC", text)
+    for m in _PAREN_SF.finditer(text):
+        sf = _short_form(m.group(1))
+        if sf is None:
+            continue
+        before = text[: m.start()].rstrip()
+        window = " ".join(before.split()[-_MAX_LF_WORDS:])
+        lf = best_long_form(sf, window)
+        if lf:
+            found.append((sf, lf))
+    return found
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Corpus statistics used to understand a subscription. Immutable; build with `build`.
+
+    `df` counts documents per stem, `vocab` occurrences per folded word, `acronyms` maps a
+    folded short form to the stem sequences of its long forms with how often each was seen.
+    """
+
+    n_docs: int = 0
+    df: Mapping[str, int] = field(default_factory=dict)
+    vocab: Mapping[str, int] = field(default_factory=dict)
+    acronyms: Mapping[str, Mapping[tuple[str, ...], int]] = field(default_factory=dict)
+    spelled: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+
+    def spelling(self, stems_: tuple[str, ...]) -> str:
+        """How the archive writes a long form given as stems (for explanations)."""
+        return self.spelled.get(stems_, " ".join(stems_))
+
+    def idf(self, stem_: str) -> float:
+        """Smoothed inverse document frequency (>= 0): rare stems weigh more."""
+        n = self.df.get(stem_, 0)
+        return math.log((self.n_docs + 1) / (n + 0.5))
+
+    def long_forms(self, short: str) -> list[tuple[str, ...]]:
+        """Long forms of a short form, most frequent first, keeping those seen at least a
+        fifth as often as the top one (so a stray definition does not hijack an acronym)."""
+        forms = self.acronyms.get(fold(short), {})
+        if not forms:
+            return []
+        top = max(forms.values())
+        ranked = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [lf for lf, n in ranked if n * 5 >= top]
+
+    def short_forms_ending_with(self, head: tuple[str, ...]) -> list[str]:
+        """Short forms whose long form is `head` or ends with it, i.e. names a kind of it
+        (NMT, neural machine translation, for `machine translation`)."""
+        n = len(head)
+        return sorted(
+            sf for sf, forms in self.acronyms.items() if any(lf[-n:] == head for lf in forms)
+        )
+
+
+def build(papers: Iterable[Paper]) -> Lexicon:
+    """Learn a lexicon from papers (titles, abstracts, keywords). Pure; O(total text)."""
+    df: Counter[str] = Counter()
+    vocab: Counter[str] = Counter()
+    acronyms: dict[str, Counter[tuple[str, ...]]] = {}
+    spelled: dict[tuple[str, ...], str] = {}
+    n = 0
+    for p in papers:
+        n += 1
+        text = f"{p.title}\n{p.abstract}\n{' '.join(p.ai_keywords)}"
+        ws = words(text)
+        vocab.update(ws)
+        df.update({stem(w) for w in ws})
+        for sf, lf in find_definitions(f"{p.title}. {p.abstract}"):
+            key = tuple(stem(w) for w in words(lf))
+            acronyms.setdefault(fold(sf), Counter())[key] += 1
+            spelled.setdefault(key, " ".join(words(lf)))
+    return Lexicon(n, dict(df), dict(vocab), {k: dict(v) for k, v in acronyms.items()}, spelled)

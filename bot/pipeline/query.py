@@ -1,0 +1,170 @@
+"""Subscription understanding: what a typed topic means, as alternative stem phrases with
+weights — acronyms both ways, compound variants, typo repair against the archive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.text import fold, is_content, stem, words
+
+TYPO_MIN_LEN = 5  # shorter words are too often other real words one edit away
+TYPO_MIN_SCORE = 84.0
+MAX_VARIANTS = 24
+GENERIC_SHARE = 0.35  # a word in this share of the archive's papers says little on its own
+SALIENT_SHARE = 0.2  # a lone word rarer than this can stand for the topic
+TRIMMED_WEIGHT = 0.75
+MIN_DOCS_FOR_SHARES = 50  # below this, document shares are noise: no trimming
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """One way of saying the topic: a stem sequence matched contiguously, the words it
+    stands for (for explanations), its weight (1 for the full topic), and for a learned
+    acronym, the short form (a paper defining it otherwise does not count it)."""
+
+    stems: tuple[str, ...]
+    label: str
+    weight: float = 1.0
+    short_form: str | None = None
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A subscription as understood: its phrasings, and each content stem's weight.
+
+    `core` are the topic's own content stems (for loose, same-sentence evidence); `weights`
+    sum to 1 over `core`. `notes` say what was understood (typo fixes, acronyms).
+    """
+
+    text: str
+    phrases: tuple[Phrase, ...]
+    core: tuple[str, ...]
+    weights: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    long_forms: frozenset[tuple[str, ...]] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        return not self.phrases
+
+
+def _fix_typo(word: str, lex: Lexicon) -> str | None:
+    """A frequent archive word one or two edits from `word`, when `word` itself is unknown."""
+    if len(word) < TYPO_MIN_LEN or not word.isalpha() or lex.vocab.get(word, 0) > 0:
+        return None
+    hits = process.extract(word, lex.vocab.keys(), scorer=fuzz.ratio, limit=5)
+    good = [(w, s) for w, s, _ in hits if s >= TYPO_MIN_SCORE and abs(len(w) - len(word)) <= 2]
+    if not good:
+        return None
+    return max(good, key=lambda ws: (ws[1], lex.vocab[ws[0]]))[0]
+
+
+def _compound_variants(ws: list[str], lex: Lexicon) -> list[list[str]]:
+    """Spelling variants of compounds, licensed by the archive's vocabulary:
+    `multi task` -> `multitask` when the archive writes it so, and `multitask` ->
+    `multi task` when both halves are archive words (hyphenated use splits them)."""
+    out: list[list[str]] = []
+    for i in range(len(ws) - 1):
+        joined = ws[i] + ws[i + 1]
+        if lex.vocab.get(joined, 0) > 0:
+            out.append([*ws[:i], joined, *ws[i + 2 :]])
+    for i, w in enumerate(ws):
+        for cut in range(3, len(w) - 2):
+            a, b = w[:cut], w[cut:]
+            if lex.vocab.get(a, 0) >= 2 and lex.vocab.get(b, 0) >= 2 and a.isalpha():
+                out.append([*ws[:i], a, b, *ws[i + 1 :]])
+    return out
+
+
+def understand(text: str, lex: Lexicon) -> Concept:
+    """Turn a typed subscription into a Concept. Pure; never raises (empty -> no phrases)."""
+    ws = words(text)
+    notes: list[str] = []
+    fixed: list[str] = []
+    for w in ws:
+        repl = _fix_typo(w, lex)
+        if repl and repl != w:
+            notes.append(f"read '{w}' as '{repl}'")
+        fixed.append(repl or w)
+    if not fixed:
+        return Concept(text, (), ())
+    base = [fixed, *_compound_variants(fixed, lex)]
+    phrases: dict[tuple[str, ...], Phrase] = {}
+
+    def add(ws_: Sequence[str], weight: float = 1.0, short_form: str | None = None) -> None:
+        key = tuple(stem(w) for w in ws_)
+        if key and (key not in phrases or phrases[key].weight < weight):
+            phrases[key] = Phrase(key, " ".join(ws_), weight, short_form)
+
+    for variant in base:
+        add(variant)
+        trimmed = _trim_generic(variant, lex)
+        if trimmed:
+            add(trimmed, TRIMMED_WEIGHT)
+            notes.append(f"'{' '.join(trimmed)}' alone also counts")
+    # Acronyms both ways: a short form typed -> its long forms; a long form -> its short forms.
+    long_forms: set[tuple[str, ...]] = set()
+    if len(fixed) == 1:
+        for lf in lex.long_forms(fixed[0]):
+            long_forms.add(lf)
+            phrases.setdefault(lf, Phrase(lf, lex.spelling(lf)))
+            notes.append(f"'{fixed[0]}' = '{lex.spelling(lf)}' (learned from the archive)")
+        if long_forms:
+            phrases[tuple(stem(w) for w in fixed)] = Phrase(
+                tuple(stem(w) for w in fixed), fixed[0], 1.0, fixed[0]
+            )
+    for full in [p.stems for p in phrases.values() if p.weight == 1.0]:
+        for sf in lex.short_forms_ending_with(full):
+            long_forms.add(full)
+            sf_words = words(sf)
+            if tuple(stem(w) for w in sf_words) not in phrases:
+                add(sf_words, 1.0, sf)
+                notes.append(f"'{' '.join(fixed)}' also written '{sf}'")
+    # Core content stems: from the typed words, or from the long form for a lone acronym.
+    core_words = [w for w in fixed if is_content(w)]
+    core = tuple(dict.fromkeys(stem(w) for w in core_words)) or tuple(stem(w) for w in fixed)
+    if len(fixed) == 1 and long_forms:
+        longest = max(long_forms, key=len)
+        core = tuple(dict.fromkeys(s for s in longest if is_content(s))) or core
+    idf = {s: max(lex.idf(s), 0.1) for s in core}
+    total = sum(idf.values()) or 1.0
+    weights = {s: v / total for s, v in idf.items()}
+    ordered = sorted(phrases.values(), key=lambda p: (-len(p.stems), -p.weight, p.label))
+    return Concept(
+        text=" ".join(text.split()),
+        phrases=tuple(ordered[:MAX_VARIANTS]),
+        core=core,
+        weights=weights,
+        notes=tuple(dict.fromkeys(notes)),
+        long_forms=frozenset(long_forms),
+    )
+
+
+def _share(word: str, lex: Lexicon) -> float:
+    return lex.df.get(stem(word), 0) / max(lex.n_docs, 1)
+
+
+def _trim_generic(ws: list[str], lex: Lexicon) -> list[str] | None:
+    """The topic without generic words at its edges (`multi-task learning` -> `multi task`),
+    as long as what remains is still specific: two words or more, or one rare word."""
+    if lex.n_docs < MIN_DOCS_FOR_SHARES or len(ws) < 2:
+        return None
+    out = list(ws)
+    while len(out) > 1:
+        edge = max((0, len(out) - 1), key=lambda i: _share(out[i], lex))
+        generic = _share(out[edge], lex) >= GENERIC_SHARE or not is_content(out[edge])
+        rest = out[:edge] + out[edge + 1 :]
+        specific = len(rest) >= 2 or _share(rest[0], lex) <= SALIENT_SHARE
+        if not (generic and specific):
+            break
+        out = rest
+    return out if len(out) < len(ws) else None
+
+
+def fold_topic(text: str) -> str:
+    """The comparison form of a topic (case, spacing and punctuation insensitive)."""
+    return " ".join(words(fold(text)))
