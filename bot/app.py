@@ -18,6 +18,7 @@ from bot.sources.base import Retriever
 from bot.store.archive import Archive
 from bot.store.db import make_engine
 from bot.store.migrations import migrate
+from bot.store.profiles import ProfileStore, SeedReport
 from bot.store.source_state import SourceStateStore
 
 Clock = Callable[[], datetime]
@@ -35,7 +36,9 @@ class App:
     engine: Engine
     archive: Archive
     source_state: SourceStateStore
+    profiles: ProfileStore
     clock: Clock
+    seed_report: SeedReport
 
     def ingestor(self, retriever: Retriever) -> Ingestor:
         return Ingestor(self.archive, self.source_state, retriever, self.clock)
@@ -53,13 +56,25 @@ class App:
 
 
 def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
-    """Open (and migrate) the database and wire the services. Raises StoreError."""
+    """Open (and migrate) the database, seed the channel profiles from the configuration
+    (see bot.store.profiles for which wins), and wire the services.
+
+    Raises StoreError, or ConfigError for channel settings the database refuses.
+    """
     engine = make_engine(settings.database)
-    migrate(engine)
+    try:
+        migrate(engine)
+        profiles = ProfileStore(engine)
+        report = profiles.seed(settings.channels, now=clock())
+    except BaseException:
+        engine.dispose()
+        raise
     return App(
         settings=settings,
         engine=engine,
         archive=Archive(engine),
         source_state=SourceStateStore(engine),
+        profiles=profiles,
         clock=clock,
+        seed_report=report,
     )

@@ -20,6 +20,7 @@ from bot.ingest import Progress, SourceReport
 from bot.pipeline.match import topics_profile
 from bot.settings import Settings, load_settings
 from bot.sources.retrieve import AnyRetriever
+from bot.store.profiles import format_profile
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
@@ -197,6 +198,23 @@ def cycle(ctx: Context) -> None:
     click.echo(f"archive: {total} papers ({sum(r.new for r in reports)} new)")
     if reports and len(failed) == len(reports):
         sys.exit(EXIT_FAILURE)
+
+
+@cli.command()
+@pass_ctx
+def channels(ctx: Context) -> None:
+    """Each channel's effective profile (configuration merged with changes from chat)."""
+    with ctx.app() as app:
+        profiles = app.profiles.all()
+        report = app.seed_report
+    if report.not_in_config:
+        click.echo(f"({len(report.not_in_config)} channel(s) exist only from chat changes)")
+    if not profiles:
+        click.echo("no channels: add some under 'channels:' in the configuration")
+    for i, profile in enumerate(profiles):
+        if i:
+            click.echo("")
+        click.echo(format_profile(profile))
 
 
 @cli.command("match")

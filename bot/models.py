@@ -138,3 +138,39 @@ class Profile:
     def ref(self) -> str:
         """`platform:channel_id`, the channel's unique name in logs and commands."""
         return f"{self.platform}:{self.channel_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One paper in a digest: why it is there (score, matched topics) and its summary."""
+
+    paper: Paper
+    score: float
+    topics: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one channel gets in one cycle, ranked. `more` counts matched papers left out by
+    the channel's cap; `day` is the digest's local date (for the header)."""
+
+    channel_ref: str
+    channel_name: str
+    day: date
+    items: tuple[DigestItem, ...]
+    more: int = 0
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One platform message of a rendered digest and the papers it carries.
+
+    `payload` is the platform's JSON body (Slack: text/blocks; Discord: content/embeds;
+    text: {"text": ...}). A paper is recorded as posted only when the message carrying it
+    was confirmed, so each paper is carried by exactly one message.
+    """
+
+    payload: dict[str, object]
+    keys: tuple[str, ...] = ()
