@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TextIO
 
 from sqlalchemy import Engine
 
+from bot.delivery.base import Delivery
+from bot.delivery.console import ConsoleDelivery
+from bot.delivery.discord import DEFAULT_API as DEFAULT_DISCORD_API
+from bot.delivery.discord import DiscordDelivery, use_api_base
+from bot.delivery.slack import SlackDelivery, slack_client
+from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
+from bot.digest import DigestCycle
 from bot.ingest import Ingestor
 from bot.models import Paper
 from bot.pipeline.lexicon import Lexicon
@@ -17,6 +25,7 @@ from bot.settings import Settings
 from bot.sources.base import Retriever
 from bot.store.archive import Archive
 from bot.store.db import make_engine
+from bot.store.ledger import DigestRuns, Ledger
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore, SeedReport
 from bot.store.source_state import SourceStateStore
@@ -37,6 +46,8 @@ class App:
     archive: Archive
     source_state: SourceStateStore
     profiles: ProfileStore
+    ledger: Ledger
+    runs: DigestRuns
     clock: Clock
     seed_report: SeedReport
 
@@ -50,6 +61,16 @@ class App:
     def matcher(self, papers: Sequence[Paper]) -> Matcher:
         """A matcher over `papers`, understanding topics with the archive's lexicon."""
         return Matcher(papers, self.lexicon())
+
+    def digest_cycle(self, deliveries: Mapping[str, Delivery]) -> DigestCycle:
+        return DigestCycle(
+            archive=self.archive,
+            ledger=self.ledger,
+            runs=self.runs,
+            lexicon=self.lexicon,
+            deliveries=deliveries,
+            clock=self.clock,
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -75,6 +96,33 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         archive=Archive(engine),
         source_state=SourceStateStore(engine),
         profiles=profiles,
+        ledger=Ledger(engine),
+        runs=DigestRuns(engine),
         clock=clock,
         seed_report=report,
     )
+
+
+def build_deliveries(settings: Settings, *, stream: TextIO | None = None) -> dict[str, Delivery]:
+    """A delivery per platform that has credentials. A platform without them is absent;
+    its channels then fail with a message naming the missing setting."""
+    out: dict[str, Delivery] = {"console": ConsoleDelivery(stream)}
+    if settings.slack.bot_token is not None:
+        token = settings.slack.bot_token.get_secret_value()
+        out["slack"] = SlackDelivery(slack_client(token, settings.slack.api_url))
+    if settings.discord.bot_token is not None:
+        if settings.discord.api_url.rstrip("/") != DEFAULT_DISCORD_API:
+            use_api_base(settings.discord.api_url)
+        out["discord"] = DiscordDelivery(settings.discord.bot_token.get_secret_value())
+    for platform, cls in (
+        ("slack-webhook", SlackWebhookDelivery),
+        ("discord-webhook", DiscordWebhookDelivery),
+    ):
+        urls = {
+            f"{c.platform}:{c.id}": c.url.get_secret_value()
+            for c in settings.channels
+            if c.platform == platform and c.url is not None
+        }
+        if urls:
+            out[platform] = cls(urls)
+    return out

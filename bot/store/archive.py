@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.errors import StoreError
 from bot.models import Paper, normalize_title, parse_arxiv_id
 from bot.pipeline.merge import merge, resolve
+from bot.store.ledger import rekey_posted
 from bot.store.schema import papers
 
 BATCH = 500
@@ -165,6 +166,7 @@ class Archive:
                 conn.execute(update(papers).where(papers.c.id == rid).values(**values))
                 if values["key"] != stored_key[rid]:
                     result.rekeyed.append((stored_key[rid], values["key"]))
+                    rekey_posted(conn, stored_key[rid], values["key"])
             result.updated = len(updates)
         return result
 

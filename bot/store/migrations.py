@@ -92,12 +92,47 @@ def _add_channels(conn: Connection) -> None:
     frozen.create_all(conn)
 
 
+def _add_ledger(conn: Connection) -> None:
+    """v3: the posted ledger and digest runs (with scheduled-run claims), frozen as
+    version 3 defined them."""
+    frozen = MetaData()
+    Table(
+        "posted",
+        frozen,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("channel", String(200), nullable=False),
+        Column("paper_key", String(512), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("lease_until", schema.UTCDateTime),
+        Column("posted_at", schema.UTCDateTime),
+        Column("message_ref", Text),
+        UniqueConstraint("channel", "paper_key", name="uq_posted_channel_paper"),
+    )
+    Table(
+        "digest_runs",
+        frozen,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("channel", String(200), nullable=False),
+        Column("scheduled_for", schema.UTCDateTime),
+        Column("started_at", schema.UTCDateTime, nullable=False),
+        Column("finished_at", schema.UTCDateTime),
+        Column("window_start", schema.UTCDateTime),
+        Column("window_end", schema.UTCDateTime),
+        Column("status", String(16), nullable=False),
+        Column("posted", Integer, nullable=False),
+        Column("error", Text),
+        UniqueConstraint("channel", "scheduled_for", name="uq_digest_runs_claim"),
+    )
+    frozen.create_all(conn)
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "papers archive with full-text index, source state", _create_v1),
     (2, "channel interest profiles", _add_channels),
+    (3, "posted ledger and digest runs", _add_ledger),
 ]
 LATEST = MIGRATIONS[-1][0]
 

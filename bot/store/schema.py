@@ -114,3 +114,36 @@ channels = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("platform", "channel_id", name="uq_channels_platform_channel_id"),
 )
+
+# The posted ledger: one row per (channel, paper). `status` is "pending" while a post is
+# in flight (reserved until `lease_until`), "posted" once the platform confirmed it.
+posted = Table(
+    "posted",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(200), nullable=False),
+    Column("paper_key", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("posted_at", UTCDateTime),
+    Column("message_ref", Text),
+    UniqueConstraint("channel", "paper_key", name="uq_posted_channel_paper"),
+)
+
+# One row per digest run. A scheduled run carries `scheduled_for` (the local scheduled
+# time as UTC): the unique constraint is the claim that keeps a run to one execution.
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(200), nullable=False),
+    Column("scheduled_for", UTCDateTime),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("window_start", UTCDateTime),
+    Column("window_end", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("posted", Integer, nullable=False, default=0),
+    Column("error", Text),
+    UniqueConstraint("channel", "scheduled_for", name="uq_digest_runs_claim"),
+)

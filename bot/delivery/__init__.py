@@ -1,0 +1,1 @@
+"""Delivery: post rendered digest messages to Slack, Discord, webhooks or the console."""

@@ -1,0 +1,26 @@
+"""The delivery port: render a digest for one platform and send its messages."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.models import Digest, Message, Profile
+
+
+class Delivery(Protocol):
+    """Posts to one kind of channel.
+
+    Contract: `render` is pure. `send` posts one message to `channel` and returns the
+    platform's reference for it (Slack ts, Discord message id, …) only once the platform
+    confirmed it; it retries what can be retried (429 after Retry-After, 5xx, timeouts)
+    a bounded number of times and otherwise raises `bot.errors.DeliveryError`, with
+    `permanent=True` when retrying cannot help (bad token, unknown channel, no access).
+    It never logs or raises a secret. `idempotency_key` is stable for the same message
+    content, so a platform that supports it (Discord nonce) can drop a repeated send.
+    """
+
+    def render(self, digest: Digest) -> list[Message]: ...
+
+    async def send(self, channel: Profile, message: Message, *, idempotency_key: str) -> str: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Digest renderers: a Digest becomes platform messages (Slack blocks, Discord embeds, text)."""

@@ -1,0 +1,195 @@
+"""Slack rendering: a digest as Block Kit messages within Slack's limits, all text escaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.models import Digest, DigestItem, Message
+from bot.pipeline.render.common import (
+    MAX_URL,
+    authors_line,
+    clean,
+    continued_text,
+    empty_text,
+    fit,
+    header_text,
+    links,
+    more_text,
+    primary_url,
+    topics_line,
+)
+
+# Block Kit limits (api.slack.com/reference/block-kit).
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_TEXT_OBJECT = 3000
+# Slack's advice: keep a message's block text under ~10k characters.
+MAX_MESSAGE_TEXT = 10_000
+# The top-level `text` fallback (notifications, screen readers) we send.
+MAX_FALLBACK = 3000
+# Policy caps per paper, measured after escaping; together well inside one section.
+MAX_TITLE = 300
+MAX_AUTHORS = 300
+MAX_SUMMARY = 1000
+MAX_TOPICS = 500
+
+Block = dict[str, object]
+DIVIDER: Block = {"type": "divider"}
+# Lookalikes for mrkdwn control characters inside `*<url|title>*`: a title cannot end the
+# bold, the link text, or open code/strike/italic spans.
+_LINK_TEXT = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ", "|": "∣"})
+
+
+def escape(text: str) -> str:
+    """Slack escaping of untrusted text: `&`, `<`, `>` as entities, in that order, so no
+    `<!channel>`, `<@U123>` or `<url|text>` in the text becomes a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_link_text(text: str) -> str:
+    """`escape(text)` with mrkdwn formatting characters replaced by lookalikes."""
+    return escape(text).translate(_LINK_TEXT)
+
+
+def _url(url: str | None) -> str | None:
+    """The escaped URL for a `<url|label>` link, or None when escaping made it too long."""
+    if url is None:
+        return None
+    escaped = escape(url)
+    return escaped if len(escaped) <= MAX_URL else None
+
+
+def mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts]}
+
+
+def block_text_len(block: Block) -> int:
+    """The characters a block contributes to the message's text (header, section, context)."""
+    text = block.get("text")
+    if isinstance(text, dict):
+        return len(str(text.get("text", "")))
+    elements = block.get("elements")
+    if isinstance(elements, list):
+        return sum(len(str(e.get("text", ""))) for e in elements if isinstance(e, dict))
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One paper's blocks, kept together in one message."""
+
+    key: str
+    title: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def text_len(self) -> int:
+        return sum(block_text_len(b) for b in self.blocks)
+
+
+def _paper_unit(item: DigestItem) -> _Unit:
+    paper = item.paper
+    title = clean(paper.title) or "(untitled)"
+    shown = fit(title, MAX_TITLE, escape_link_text)
+    url = _url(primary_url(paper))
+    lines = [f"*<{url}|{shown}>*" if url else f"*{shown}*"]
+    if authors := fit(authors_line(paper.authors), MAX_AUTHORS, escape):
+        lines.append(authors)
+    if summary := fit(clean(item.summary), MAX_SUMMARY, escape):
+        lines.append(summary)
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn("\n".join(lines))}]
+    elements: list[str] = []
+    if topics := fit(topics_line(item.topics), MAX_TOPICS, escape):
+        elements.append(f"🏷 {topics}")
+    anchors = [f"<{u}|{label}>" for label, raw in links(paper) if (u := _url(raw))]
+    if anchors:
+        elements.append(" · ".join(anchors))
+    if paper.upvotes is not None:
+        elements.append(f"▲ {paper.upvotes}")
+    if elements:
+        blocks.append(context(*elements))
+    return _Unit(key=paper.key, title=title, blocks=tuple(blocks))
+
+
+def _pack(units: list[_Unit], reserved_blocks: int, reserved_text: int) -> list[list[_Unit]]:
+    """Greedy split into groups that fit a message with the reserved room; a paper is
+    never split, and each group holds at least one paper."""
+    groups: list[list[_Unit]] = []
+    group: list[_Unit] = []
+    blocks = text = 0
+    for unit in units:
+        need_blocks = len(unit.blocks) + (1 if group else 0)  # a divider between papers
+        fits = (
+            blocks + need_blocks <= MAX_BLOCKS - reserved_blocks
+            and text + unit.text_len <= MAX_MESSAGE_TEXT - reserved_text
+        )
+        if group and not fits:
+            groups.append(group)
+            group, blocks, text = [], 0, 0
+            need_blocks = len(unit.blocks)
+        group.append(unit)
+        blocks += need_blocks
+        text += unit.text_len
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _payload(text: str, blocks: list[Block]) -> dict[str, object]:
+    return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def render_slack(digest: Digest) -> list[Message]:
+    """The digest as Slack `chat.postMessage` payloads (`text`, `blocks`, unfurling off).
+
+    Contract: every message keeps Slack's limits (MAX_BLOCKS, MAX_SECTION_TEXT,
+    MAX_HEADER, MAX_CONTEXT_ELEMENTS, MAX_MESSAGE_TEXT of block text, a non-empty `text`
+    fallback of at most MAX_FALLBACK); every untrusted string is escaped; the only links
+    are `<url|label>` built from the paper's safe URLs. Papers keep their order, each in
+    exactly one message (`Message.keys`); the first message opens with the header,
+    continuations with "(continued, i/n)", and the last ends with the "and N more" line.
+    An empty digest renders one short "no new papers" message with no keys.
+    """
+    header = fit(header_text(digest), MAX_HEADER, escape)
+    more = more_text(digest)
+    tail: list[Block] = [context(fit(more, MAX_TEXT_OBJECT, escape))] if more else []
+    if not digest.items:
+        line = fit(empty_text(digest), MAX_SECTION_TEXT, escape)
+        blocks: list[Block] = [{"type": "section", "text": mrkdwn(line)}, *tail]
+        return [Message(payload=_payload(line, blocks))]
+
+    units = [_paper_unit(item) for item in digest.items]
+    lead_len = max(len(header), len(continued_text(len(units), len(units))))
+    groups = _pack(units, 1 + len(tail), lead_len + sum(block_text_len(b) for b in tail))
+    messages: list[Message] = []
+    for i, group in enumerate(groups):
+        if i == 0:
+            lead: Block = {
+                "type": "header",
+                "text": {"type": "plain_text", "text": header, "emoji": True},
+            }
+            lead_raw = header_text(digest)
+        else:
+            marker = continued_text(i + 1, len(groups))
+            lead, lead_raw = context(marker), f"{header_text(digest)} {marker}"
+        blocks = [lead]
+        for j, unit in enumerate(group):
+            if j:
+                blocks.append(DIVIDER)
+            blocks.extend(unit.blocks)
+        if i == len(groups) - 1:
+            blocks.extend(tail)
+        fallback = "\n".join([lead_raw, *(f"• {unit.title}" for unit in group)])
+        messages.append(
+            Message(
+                payload=_payload(fit(fallback, MAX_FALLBACK, escape), blocks),
+                keys=tuple(unit.key for unit in group),
+            )
+        )
+    return messages

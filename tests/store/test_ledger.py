@@ -1,0 +1,106 @@
+"""The posted ledger and digest runs on a real SQLite file: reservations, leases, claims."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bot.models import Paper
+from bot.store.archive import Archive
+from bot.store.db import make_engine
+from bot.store.ledger import DigestRuns, Ledger
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=15)
+
+
+def test_reserve_confirm_release_cycle(engine: Engine) -> None:
+    ledger = Ledger(engine)
+    assert ledger.reserve("slack:C1", ["a", "b", "c"], now=T0, lease=LEASE) == ["a", "b", "c"]
+    # Reserved by a live run: nobody else gets them, and they are not "posted" yet.
+    assert ledger.reserve("slack:C1", ["a", "b", "d"], now=T0, lease=LEASE) == ["d"]
+    assert ledger.posted("slack:C1") == {}
+    ledger.confirm("slack:C1", ["a", "b"], ref="1700000000.0001", now=T0)
+    ledger.release("slack:C1", ["c", "d"])
+    assert ledger.posted("slack:C1") == {"a": T0, "b": T0}
+    assert ledger.posted("slack:C1", ["a", "zzz"]) == {"a": T0}
+    # Released papers are free again; posted ones never are.
+    assert ledger.reserve("slack:C1", ["a", "c"], now=T0, lease=LEASE) == ["c"]
+    # Other channels are independent.
+    assert ledger.reserve("discord:9", ["a"], now=T0, lease=LEASE) == ["a"]
+
+
+def test_expired_reservation_of_a_dead_run_is_taken_over(engine: Engine) -> None:
+    ledger = Ledger(engine)
+    ledger.reserve("slack:C1", ["a"], now=T0, lease=LEASE)
+    assert ledger.reserve("slack:C1", ["a"], now=T0 + LEASE / 2, lease=LEASE) == []
+    assert ledger.reserve("slack:C1", ["a"], now=T0 + LEASE * 2, lease=LEASE) == ["a"]
+
+
+def test_two_processes_never_reserve_the_same_paper(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    engines = [make_engine(path) for _ in range(2)]
+    from bot.store.migrations import migrate
+
+    migrate(engines[0])
+    keys = [f"p{i}" for i in range(40)]
+
+    def grab(i: int) -> list[str]:
+        ledger = Ledger(engines[i % 2])
+        got = []
+        for k in keys:
+            got += ledger.reserve("slack:C1", [k], now=T0, lease=LEASE)
+        return got
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(grab, range(4)))
+    flat = [k for r in results for k in r]
+    assert sorted(flat) == sorted(keys)  # every key reserved exactly once
+    for e in engines:
+        e.dispose()
+
+
+def test_rekeying_a_paper_follows_into_the_ledger(engine: Engine) -> None:
+    archive, ledger = Archive(engine), Ledger(engine)
+    archive.upsert([Paper(title="A Paper First Seen By Title")], now=T0)
+    old = "a paper first seen by title"
+    ledger.reserve("slack:C1", [old], now=T0, lease=LEASE)
+    ledger.confirm("slack:C1", [old], ref="1", now=T0)
+    archive.upsert([Paper(title="A Paper First Seen By Title", arxiv_id="2501.00009")], now=T0)
+    assert ledger.posted("slack:C1") == {"2501.00009": T0}
+    assert ledger.reserve("slack:C1", ["2501.00009"], now=T0, lease=LEASE) == []
+
+
+def test_scheduled_run_is_claimed_once(engine: Engine) -> None:
+    runs = DigestRuns(engine)
+    slot = T0.replace(hour=9)
+    window = (T0 - timedelta(days=1), T0)
+    first = runs.start("slack:C1", now=T0, window=window, scheduled_for=slot)
+    again = runs.start(
+        "slack:C1", now=T0 + timedelta(minutes=60), window=window, scheduled_for=slot
+    )
+    other = runs.start("slack:C2", now=T0, window=window, scheduled_for=slot)
+    assert first is not None and other is not None and again is None
+    # Manual runs (no scheduled time) are never refused.
+    assert runs.start("slack:C1", now=T0, window=window) is not None
+    assert runs.start("slack:C1", now=T0, window=window) is not None
+
+
+def test_only_complete_runs_consume_their_window(engine: Engine) -> None:
+    runs = DigestRuns(engine)
+    w1 = (T0 - timedelta(days=1), T0)
+    r1 = runs.start("slack:C1", now=T0, window=w1)
+    assert r1 is not None
+    runs.finish(r1, status=DigestRuns.DONE, posted_count=3, now=T0, error=None)
+    w2 = (T0, T0 + timedelta(days=1))
+    r2 = runs.start("slack:C1", now=w2[1], window=w2)
+    assert r2 is not None
+    runs.finish(r2, status=DigestRuns.FAILED, posted_count=0, now=w2[1], error="boom")
+    complete = runs.last_complete("slack:C1")
+    last = runs.last("slack:C1")
+    assert complete is not None and complete.window_end == T0
+    assert last is not None and last.status == "failed" and last.error == "boom"
+    assert runs.last_complete("slack:C9") is None
