@@ -16,11 +16,15 @@ class Delivery(Protocol):
     a bounded number of times and otherwise raises `bot.errors.DeliveryError`, with
     `permanent=True` when retrying cannot help (bad token, unknown channel, no access).
     It never logs or raises a secret. `idempotency_key` is stable for the same message
-    content, so a platform that supports it (Discord nonce) can drop a repeated send.
+    content, so a platform that supports it (Discord nonce) can drop a repeated send;
+    `maybe_sent` says an earlier attempt (perhaps by a process that died) may have posted
+    it, so a platform without such a key (Slack) looks for it before posting.
     """
 
     def render(self, digest: Digest) -> list[Message]: ...
 
-    async def send(self, channel: Profile, message: Message, *, idempotency_key: str) -> str: ...
+    async def send(
+        self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
+    ) -> str: ...
 
     async def aclose(self) -> None: ...

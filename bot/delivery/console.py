@@ -18,7 +18,9 @@ class ConsoleDelivery:
     def render(self, digest: Digest) -> list[Message]:
         return render_text(digest)
 
-    async def send(self, channel: Profile, message: Message, *, idempotency_key: str) -> str:
+    async def send(
+        self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
+    ) -> str:
         stream = self._stream or sys.stdout
         stream.write(str(message.payload.get("text", "")) + "\n")
         stream.flush()

@@ -53,7 +53,9 @@ class DiscordDelivery:
             self._http = http
         return self._http
 
-    async def send(self, channel: Profile, message: Message, *, idempotency_key: str) -> str:
+    async def send(
+        self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
+    ) -> str:
         http = await self._client()
         payload = {**message.payload, "nonce": idempotency_key, "enforce_nonce": True}
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel.channel_id)

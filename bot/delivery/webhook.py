@@ -61,7 +61,9 @@ class _Webhook:
     def _ref(body: str, idempotency_key: str) -> str:
         return idempotency_key
 
-    async def send(self, channel: Profile, message: Message, *, idempotency_key: str) -> str:
+    async def send(
+        self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
+    ) -> str:
         url = self._target(self._url(channel), idempotency_key)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
