@@ -78,7 +78,7 @@ class DigestCycle:
     def window(
         self, profile: Profile, now: datetime, since: datetime | None
     ) -> tuple[datetime, datetime]:
-        """Papers first stored in [start, now): since the last complete digest, or the
+        """Papers first stored in [start, now]: since the last complete digest, or the
         look-back for a channel that never had one; `since` widens it on request."""
         if since is not None:
             return since, now

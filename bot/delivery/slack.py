@@ -89,7 +89,7 @@ class SlackDelivery:
         payload = {**message.payload, "channel": channel.channel_id}
         payload["metadata"] = {
             "event_type": METADATA_EVENT,
-            "event_payload": {"idempotency_key": idempotency_key, "papers": len(message.keys)},
+            "event_payload": {"idempotency_key": idempotency_key, "papers": list(message.keys)},
         }
         try:
             response = await self._client.api_call("chat.postMessage", json=payload)

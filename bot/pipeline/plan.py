@@ -11,9 +11,10 @@ from bot.pipeline.summarize import summarize
 
 
 def in_window(m: Match, start: datetime, end: datetime) -> bool:
-    """True when the paper entered the archive within [start, end)."""
+    """True when the paper entered the archive within [start, end]. Windows of successive
+    digests share their boundary instant; the posted ledger keeps that paper to one post."""
     seen = m.paper.first_seen
-    return seen is not None and start <= seen < end
+    return seen is not None and start <= seen <= end
 
 
 def plan_digest(

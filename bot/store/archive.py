@@ -182,10 +182,10 @@ class Archive:
         return _row_to_paper(row) if row else None
 
     def since(self, start: datetime, end: datetime | None = None) -> list[Paper]:
-        """Papers first stored at or after `start` (and before `end`), oldest first."""
+        """Papers first stored at or after `start` (and at or before `end`), oldest first."""
         q = select(papers).where(papers.c.first_seen >= start)
         if end is not None:
-            q = q.where(papers.c.first_seen < end)
+            q = q.where(papers.c.first_seen <= end)
         with self._engine.connect() as conn:
             return [_row_to_paper(r) for r in conn.execute(q.order_by(papers.c.id))]
 

@@ -144,7 +144,9 @@ def test_since_returns_the_window_by_first_seen(engine: Engine) -> None:
     archive.upsert([Paper(title="Old")], now=T0 - timedelta(days=3))
     archive.upsert([Paper(title="New")], now=T0)
     assert [p.title for p in archive.since(T0 - timedelta(days=1))] == ["New"]
-    assert [p.title for p in archive.since(T0 - timedelta(days=5), T0)] == ["Old"]
+    assert [p.title for p in archive.since(T0 - timedelta(days=5), T0 - timedelta(days=1))] == [
+        "Old"
+    ]
     assert archive.latest_day() == T0.date()
 
 
