@@ -256,3 +256,96 @@ def test_dry_run_json_prints_lines_and_changes_nothing(tmp_path: Path, fixtures_
     assert (tmp_path / "p.db").read_bytes() == before
     real = runner.invoke(cli, ["--config", str(config), "digest"])
     assert real.exit_code == 0 and f"posted {len(lines)} paper(s)" in real.output
+
+
+async def test_permanent_errors_skip_that_channel_and_the_others_go_on(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord], fixtures_dir: Path
+) -> None:
+    slack, dc = fakes
+    slack.delete_channel(SLACK_CH)
+    dc.add_channel(DISCORD_CH, access=False)
+    clock = Clock(DAY1)
+    app = build_app(_settings(tmp_path, slack, dc), clock=clock)
+    try:
+        _ingest(app, fixtures_dir / "dump_layout_a.txt")
+        outcomes = {o.profile.platform: o for o in await _digest(app)}
+        # Nothing was recorded for the failed channels: once fixed, the next cycle posts.
+        slack.add_channel(SLACK_CH)
+        dc.add_channel(DISCORD_CH, access=True)
+        clock.now = DAY1 + timedelta(hours=1)
+        retry = {o.profile.platform: o for o in await _digest(app)}
+    finally:
+        app.close()
+    assert outcomes["slack"].status == "failed" and "channel_not_found" in (
+        outcomes["slack"].error or ""
+    )
+    assert outcomes["discord"].status == "failed" and "403" in (outcomes["discord"].error or "")
+    assert outcomes["slack-webhook"].status == "done" and outcomes["console"].status == "done"
+    assert retry["slack"].posted == outcomes["console"].posted
+    assert retry["discord"].posted == outcomes["console"].posted
+    assert retry["console"].status == "empty"
+
+
+async def test_revoked_token_is_reported_without_the_secret(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord], fixtures_dir: Path
+) -> None:
+    slack, dc = fakes
+    slack.revoke(slack.token)
+    dc.revoke(dc.token)
+    app = build_app(_settings(tmp_path, slack, dc), clock=Clock(DAY1))
+    try:
+        _ingest(app, fixtures_dir / "dump_layout_a.txt")
+        outcomes = {o.profile.platform: o for o in await _digest(app)}
+    finally:
+        app.close()
+    for platform in ("slack", "discord"):
+        error = outcomes[platform].error or ""
+        assert outcomes[platform].status == "failed" and error
+        assert slack.token not in error and dc.token not in error
+    assert "invalid_auth" in (outcomes["slack"].error or "")
+    assert outcomes["console"].status == "done"
+
+
+async def test_scheduled_run_is_claimed_once_and_empty_days_post_nothing(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord], fixtures_dir: Path
+) -> None:
+    slack, dc = fakes
+    clock = Clock(DAY1)
+    app = build_app(_settings(tmp_path, slack, dc), clock=clock)
+    slot = DAY1.replace(hour=9)
+    try:
+        _ingest(app, fixtures_dir / "dump_layout_a.txt")
+        cycle = app.digest_cycle(build_deliveries(app.settings))
+        first = await cycle.run(app.profiles.all(), scheduled_for=slot)
+        _ingest(app, SAMPLE)  # more papers arrive, but this slot already ran
+        clock.now = DAY1 + timedelta(minutes=5)
+        second = await cycle.run(app.profiles.all(), scheduled_for=slot)
+        clock.now = DAY1 + timedelta(days=1)
+        next_slot = await cycle.run(app.profiles.all(), scheduled_for=slot + timedelta(days=1))
+    finally:
+        app.close()
+    assert all(o.status == "done" for o in first)
+    assert all(o.status == "claimed" and not o.posted for o in second)
+    # The sample papers (ingested after the first run) are the next slot's news.
+    assert all(o.status == "done" and o.posted for o in next_slot)
+
+
+async def test_post_empty_sends_a_short_note_only_when_asked(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord]
+) -> None:
+    slack, dc = fakes
+    app = build_app(_settings(tmp_path, slack, dc, post_empty=True), clock=Clock(DAY1))
+    try:
+        outcomes = await _digest(app)
+    finally:
+        app.close()
+    assert all(o.status == "done" and not o.posted for o in outcomes)
+    (note,) = slack.messages(SLACK_CH)
+    assert "No new papers" in note["text"]
+    quiet = build_app(_settings(tmp_path / "q", slack, dc), clock=Clock(DAY1))
+    try:
+        outcomes = await _digest(quiet)
+    finally:
+        quiet.close()
+    assert all(o.status == "empty" for o in outcomes)
+    assert len(slack.messages(SLACK_CH)) == 1
