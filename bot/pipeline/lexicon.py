@@ -91,7 +91,8 @@ class Lexicon:
     def long_forms(self, short: str) -> list[tuple[str, ...]]:
         """Long forms of a short form, most frequent first, keeping those seen at least a
         fifth as often as the top one (so a stray definition does not hijack an acronym)."""
-        forms = self.acronyms.get(fold(short), {})
+        key = fold(short)
+        forms = self.acronyms.get(key) or (self.acronyms.get(key[:-1]) if key[-1:] == "s" else None)
         if not forms:
             return []
         top = max(forms.values())

@@ -24,6 +24,7 @@ W_TITLE = 2.0
 W_KEYWORD = 1.0
 W_ABSTRACT = 0.6
 MAX_ABSTRACT = 6
+MAX_ABSTRACT_TOTAL = 0.9 * W_TITLE  # the abstract alone never outweighs the title
 W_TITLE_LOOSE = 1.2
 W_SENTENCE_LOOSE = 0.35
 MAX_LOOSE = 3
@@ -34,7 +35,7 @@ RELATED_LIFT = 2.0
 RELATED_TERMS = 10
 W_RELATED = 0.15
 MAX_RELATED = 0.3
-THRESHOLD = 0.6  # evidence needed for "about": e.g. the title, or two abstract mentions
+THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract mentions, not one
 AUTHOR_SIMILARITY = 92.0
 
 
@@ -211,7 +212,7 @@ class Matcher:
         abs_hits = self._phrase_hits(doc.abstract, phrases)
         if abs_hits:
             top = sorted((h.weight for h in abs_hits), reverse=True)[:MAX_ABSTRACT]
-            total += W_ABSTRACT * sum(top)
+            total += min(W_ABSTRACT * sum(top), MAX_ABSTRACT_TOTAL)
             labels = ", ".join(dict.fromkeys(f"'{h.label}'" for h in abs_hits))
             reasons.append(f"abstract: {len(abs_hits)}× {labels}")
         if len(concept.core) > 1:
@@ -230,7 +231,7 @@ class Matcher:
         defined = doc.definitions.get(sf)
         if defined is not None:
             return bool(defined & concept.long_forms)
-        if len(sf) > 2 and fold_topic(concept.text) == sf:
+        if len(sf) > 2 and fold_topic(concept.text) == fold_topic(sf):
             return True
         present = set(doc.title.stems) | set(doc.abstract.stems)
         return any(s in present for s in concept.core)

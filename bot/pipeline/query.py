@@ -108,15 +108,17 @@ def understand(text: str, lex: Lexicon) -> Concept:
             notes.append(f"'{' '.join(trimmed)}' alone also counts")
     # Acronyms both ways: a short form typed -> its long forms; a long form -> its short forms.
     long_forms: set[tuple[str, ...]] = set()
-    if len(fixed) == 1:
-        for lf in lex.long_forms(fixed[0]):
+    # A typed acronym may be hyphenated (MH-MoE arrives as the words mh, moe).
+    typed_sf = "-".join(fixed) if len(fixed) <= 3 else None
+    expansions = lex.long_forms(typed_sf) if typed_sf is not None else []
+    if typed_sf is not None:
+        for lf in expansions:
             long_forms.add(lf)
             phrases.setdefault(lf, Phrase(lf, lex.spelling(lf)))
-            notes.append(f"'{fixed[0]}' = '{lex.spelling(lf)}' (learned from the archive)")
+            notes.append(f"'{typed_sf}' = '{lex.spelling(lf)}' (learned from the archive)")
         if long_forms:
-            phrases[tuple(stem(w) for w in fixed)] = Phrase(
-                tuple(stem(w) for w in fixed), fixed[0], 1.0, fixed[0]
-            )
+            typed = tuple(stem(w) for w in fixed)
+            phrases[typed] = Phrase(typed, " ".join(fixed), 1.0, typed_sf)
     for full in [p.stems for p in phrases.values() if p.weight == 1.0]:
         for sf in lex.short_forms_ending_with(full):
             long_forms.add(full)
@@ -127,8 +129,8 @@ def understand(text: str, lex: Lexicon) -> Concept:
     # Core content stems: from the typed words, or from the long form for a lone acronym.
     core_words = [w for w in fixed if is_content(w)]
     core = tuple(dict.fromkeys(stem(w) for w in core_words)) or tuple(stem(w) for w in fixed)
-    if len(fixed) == 1 and long_forms:
-        longest = max(long_forms, key=len)
+    if expansions:
+        longest = max(expansions, key=len)
         core = tuple(dict.fromkeys(s for s in longest if is_content(s))) or core
     idf = {s: max(lex.idf(s), 0.1) for s in core}
     total = sum(idf.values()) or 1.0

@@ -134,9 +134,16 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+_VOWEL = re.compile("[aeiouy]")
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """The Snowball (Porter 2) stem of a folded word; digits and short words stay as they are."""
+    """The Snowball (Porter 2) stem of a folded word; digits and short words stay as they are.
+    An acronym's plural loses its `s` (`llms` -> `llm`): a word with no vowel before a final
+    `s` is an acronym, which Snowball would leave alone."""
+    if len(word) >= 4 and word.endswith("s") and word.isalpha() and not _VOWEL.search(word[:-1]):
+        return word[:-1]
     if len(word) <= 3 or not word.isalpha():
         return word
     return str(_stemmer.stemWord(word))
