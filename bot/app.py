@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from sqlalchemy import Engine
@@ -21,6 +21,7 @@ from bot.models import Paper
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.lexicon import build as build_lexicon
 from bot.pipeline.match import Matcher
+from bot.search import Search
 from bot.settings import Settings
 from bot.sources.base import Retriever
 from bot.store.archive import Archive
@@ -29,12 +30,34 @@ from bot.store.ledger import DigestRuns, Ledger
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore, SeedReport
 from bot.store.source_state import SourceStateStore
+from handlers.services import Services
 
 Clock = Callable[[], datetime]
+LEXICON_TTL = timedelta(minutes=10)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class LexiconCache:
+    """The archive's lexicon, rebuilt when the archive grew or after `ttl` (so chat commands
+    do not re-read the whole archive each time). Thread-safe enough: a race builds twice."""
+
+    def __init__(self, archive: Archive, clock: Clock, ttl: timedelta = LEXICON_TTL) -> None:
+        self._archive = archive
+        self._clock = clock
+        self._ttl = ttl
+        self._cached: tuple[int, datetime, Lexicon] | None = None
+
+    def __call__(self) -> Lexicon:
+        count, now = self._archive.count(), self._clock()
+        cached = self._cached
+        if cached is not None and cached[0] == count and now - cached[1] < self._ttl:
+            return cached[2]
+        lexicon = build_lexicon(self._archive.all())
+        self._cached = (count, now, lexicon)
+        return lexicon
 
 
 @dataclass(slots=True)
@@ -70,6 +93,27 @@ class App:
             lexicon=self.lexicon,
             deliveries=deliveries,
             clock=self.clock,
+        )
+
+    def services(self) -> Services:
+        """What the /papers handlers use (one per process: it caches the lexicon)."""
+        lexicon = LexiconCache(self.archive, self.clock)
+        return Services(
+            archive=self.archive,
+            profiles=self.profiles,
+            ledger=self.ledger,
+            runs=self.runs,
+            search=Search(self.archive, lexicon),
+            lexicon=lexicon,
+            clock=self.clock,
+            digests=DigestCycle(
+                archive=self.archive,
+                ledger=self.ledger,
+                runs=self.runs,
+                lexicon=lexicon,
+                deliveries={},
+                clock=self.clock,
+            ),
         )
 
     def close(self) -> None:

@@ -1,0 +1,31 @@
+"""The services a command handler uses, injected by the composition root (bot.app)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.digest import DigestCycle
+from bot.pipeline.lexicon import Lexicon
+from bot.search import Search
+from bot.store.archive import Archive
+from bot.store.ledger import DigestRuns, Ledger
+from bot.store.profiles import ProfileStore
+
+
+@dataclass(slots=True)
+class Services:
+    """Stores and engines shared by every handler. The store calls are blocking: handlers
+    run them in a worker thread so a slow database never stalls the event loop (and the
+    front-ends acknowledge the platform before any of it runs)."""
+
+    archive: Archive
+    profiles: ProfileStore
+    ledger: Ledger
+    runs: DigestRuns
+    search: Search
+    lexicon: Callable[[], Lexicon]
+    digests: DigestCycle
+    clock: Callable[[], datetime]
+    summary_chars: int = 280
