@@ -101,3 +101,26 @@ def test_missing_config_file(tmp_path: Path) -> None:
 )
 def test_durations(value: object, seconds: int) -> None:
     assert parse_duration(value) == timedelta(seconds=seconds)
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "paperboy.example.yaml"
+
+
+def test_the_documented_example_config_is_valid() -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-example",
+        "SLACK_APP_TOKEN": "xapp-example",
+        "SLACK_SIGNING_SECRET": "secret",
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x",
+        "DISCORD_BOT_TOKEN": "token",
+        "DISCORD_APPLICATION_ID": "123",
+    }
+    settings = load_settings(str(EXAMPLE), env=env)
+    assert [c.platform for c in settings.channels] == ["slack", "discord", "slack-webhook"]
+    assert settings.slack.bot_token is not None
+    assert settings.slack.bot_token.get_secret_value() == "xoxb-example"
+
+
+def test_the_example_config_names_the_missing_webhook_secret() -> None:
+    with pytest.raises(ConfigError, match=r"channels\[2\].*url"):
+        load_settings(str(EXAMPLE), env={})
