@@ -136,7 +136,19 @@ class DigestCycle:
         run_id = self._runs.start(profile.ref, now=now, window=window, scheduled_for=scheduled_for)
         if run_id is None:
             return ChannelOutcome(profile, "claimed", digest)
-        outcome = await self._post(profile, digest, now)
+        try:
+            outcome = await self._post(profile, digest, now)
+        except BaseException:
+            # Interrupted (shutdown): what was confirmed is in the ledger; the run is
+            # marked failed so the next start retakes the claim and posts the rest.
+            self._runs.finish(
+                run_id,
+                status=DigestRuns.FAILED,
+                posted_count=0,
+                now=self._clock(),
+                error="interrupted",
+            )
+            raise
         self._runs.finish(
             run_id,
             status=outcome.status,

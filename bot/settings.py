@@ -136,6 +136,13 @@ class DiscordSettings(_Strict):
     manager_role: str | None = None
 
 
+class HealthSettings(_Strict):
+    """The HTTP health endpoint of `paperboy run` (GET /healthz); off unless `port` is set."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
+
+
 class Settings(_Strict):
     """The whole validated configuration. `source_file` says where it came from."""
 
@@ -144,6 +151,7 @@ class Settings(_Strict):
     channels: list[ChannelSettings] = Field(default_factory=list)
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
+    health: HealthSettings = HealthSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     source_file: str = Field(default="<defaults>", exclude=True)
 
@@ -165,22 +173,29 @@ class Settings(_Strict):
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 
-def substitute_env(node: Any, env: Mapping[str, str], path: str = "") -> Any:
+def substitute_env(
+    node: Any, env: Mapping[str, str], path: str = "", unset: dict[str, str] | None = None
+) -> Any:
     """Replace `${NAME}` / `${NAME:-default}` in every string of a parsed YAML tree.
 
     A value that is exactly one reference to an unset variable without default becomes
-    None (an unconfigured credential); inside a longer string it is a ConfigError.
+    None (an unconfigured credential), and is recorded in `unset` (key path -> variable
+    name) so that a validation error about that key can name the variable; inside a longer
+    string it is a ConfigError.
     """
     if isinstance(node, dict):
         return {
-            k: substitute_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in node.items()
+            k: substitute_env(v, env, f"{path}.{k}" if path else str(k), unset)
+            for k, v in node.items()
         }
     if isinstance(node, list):
-        return [substitute_env(v, env, f"{path}[{i}]") for i, v in enumerate(node)]
+        return [substitute_env(v, env, f"{path}[{i}]", unset) for i, v in enumerate(node)]
     if not isinstance(node, str) or "${" not in node:
         return node
     whole = _ENV_REF.fullmatch(node)
     if whole and whole["name"] not in env and whole["default"] is None:
+        if unset is not None:
+            unset[path] = whole["name"]
         return None
 
     def repl(m: re.Match[str]) -> str:
@@ -212,8 +227,21 @@ def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
     return [k for k in model.model_fields if k != "source_file"] if model else []
 
 
-def _describe(err: Mapping[str, Any]) -> str:
+def _describe(err: Mapping[str, Any], unset: Mapping[str, str]) -> str:
+    """One validation error as `key.path: what is wrong`, naming the unset environment
+    variables of that key (or of the keys inside it) that left a value empty."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    text = _explain(err, loc)
+    key = _loc(loc)
+    causes = [
+        f"{path}: the environment variable {name} is not set"
+        for path, name in unset.items()
+        if key and (path == key or path.startswith((f"{key}.", f"{key}[")))
+    ]
+    return f"{text} ({'; '.join(causes)})" if causes else text
+
+
+def _explain(err: Mapping[str, Any], loc: tuple[int | str, ...]) -> str:
     where = _loc(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
         hint = process.extractOne(str(loc[-1]), _known_keys(loc), score_cutoff=60)
@@ -250,15 +278,16 @@ def validate(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source_file}: expected a mapping of keys at the top level")
+    unset: dict[str, str] = {}
     try:
-        data = substitute_env(raw, env)
+        data = substitute_env(raw, env, unset=unset)
         if base_dir is not None:
             data = _resolve_paths(data, base_dir)
         return Settings.model_validate({**data, "source_file": source_file})
     except ConfigError as e:
         raise ConfigError(f"{source_file}: {e}") from None
     except ValidationError as e:
-        lines = [_describe(err) for err in e.errors()]
+        lines = [_describe(err, unset) for err in e.errors()]
         raise ConfigError(
             f"{source_file}: invalid configuration\n  " + "\n  ".join(lines)
         ) from None

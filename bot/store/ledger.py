@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -21,6 +21,8 @@ from bot.errors import StoreError
 from bot.store.schema import digest_runs, posted
 
 PENDING, POSTED = "pending", "posted"
+# A run still marked running after this long died with its process: its claim is retaken.
+STALE_RUN = timedelta(hours=2)
 
 
 def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -182,7 +184,34 @@ class DigestRuns:
                 assert pk is not None
                 return int(pk[0])
         except IntegrityError:
+            return self._take_over(channel, scheduled_for, values, now)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
+
+    def _take_over(
+        self, channel: str, scheduled_for: datetime | None, values: dict[str, Any], now: datetime
+    ) -> int | None:
+        """Retake the claim of a scheduled run that did not deliver everything: one that
+        failed, was interrupted, or died while running (its start older than STALE_RUN).
+        A run that completed, or one still running elsewhere, keeps its claim: None."""
+        if scheduled_for is None:
             return None
+        claim = and_(digest_runs.c.channel == channel, digest_runs.c.scheduled_for == scheduled_for)
+        retakable = or_(
+            digest_runs.c.status.in_([self.FAILED, self.PARTIAL]),
+            and_(digest_runs.c.status == self.RUNNING, digest_runs.c.started_at < now - STALE_RUN),
+        )
+        try:
+            with self._engine.begin() as conn:
+                taken = conn.execute(
+                    update(digest_runs)
+                    .where(claim, retakable)
+                    .values(**{k: v for k, v in values.items() if k != "channel"}, error=None)
+                )
+                if taken.rowcount != 1:
+                    return None
+                row = conn.execute(select(digest_runs.c.id).where(claim)).one()
+                return int(row.id)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
 

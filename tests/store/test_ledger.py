@@ -104,3 +104,29 @@ def test_only_complete_runs_consume_their_window(engine: Engine) -> None:
     assert complete is not None and complete.window_end == T0
     assert last is not None and last.status == "failed" and last.error == "boom"
     assert runs.last_complete("slack:C9") is None
+
+
+def test_a_claim_that_did_not_deliver_is_retaken(engine: Engine) -> None:
+    runs = DigestRuns(engine)
+    slot = T0.replace(hour=9)
+    window = (T0 - timedelta(days=1), T0)
+    failed = runs.start("slack:C1", now=T0, window=window, scheduled_for=slot)
+    assert failed is not None
+    runs.finish(failed, status=DigestRuns.FAILED, posted_count=0, now=T0, error="interrupted")
+    retaken = runs.start("slack:C1", now=T0, window=window, scheduled_for=slot)
+    assert retaken == failed
+    run = runs.last("slack:C1")
+    assert run is not None and run.status == DigestRuns.RUNNING and run.error is None
+    runs.finish(retaken, status=DigestRuns.DONE, posted_count=3, now=T0, error=None)
+    assert runs.start("slack:C1", now=T0, window=window, scheduled_for=slot) is None
+
+
+def test_a_run_that_died_while_running_is_retaken_only_when_stale(engine: Engine) -> None:
+    runs = DigestRuns(engine)
+    slot = T0.replace(hour=9)
+    window = (T0 - timedelta(days=1), T0)
+    assert runs.start("slack:C1", now=T0, window=window, scheduled_for=slot) is not None
+    soon = T0 + timedelta(minutes=10)
+    assert runs.start("slack:C1", now=soon, window=window, scheduled_for=slot) is None
+    late = T0 + timedelta(hours=3)
+    assert runs.start("slack:C1", now=late, window=window, scheduled_for=slot) is not None

@@ -1,0 +1,89 @@
+"""`paperboy run`: wire the service, the chat front-ends and the health endpoint, run until
+SIGTERM/SIGINT, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from bot.app import build_app, build_deliveries, utc_now
+from bot.chat.discord_app import start_discord
+from bot.chat.slack_app import start_slack
+from bot.errors import PaperboyError
+from bot.health import start_health
+from bot.service import Frontend, Service
+from bot.settings import Settings
+from bot.sources.retrieve import AnyRetriever
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def start_frontends(settings: Settings, services: Services) -> list[Frontend]:
+    """Every chat front-end that has credentials. A platform without them, or whose
+    credentials are refused, is reported once and left out; the others run."""
+    frontends: list[Frontend] = []
+    if settings.slack.bot_token is None:
+        log.info("Slack /papers off: no slack.bot_token", extra={"event": "frontend"})
+    else:
+        try:
+            frontends.append(await start_slack(settings.slack, services))
+        except PaperboyError as e:
+            log.error("Slack /papers off: %s", e, extra={"event": "frontend"})
+    if settings.discord.bot_token is None:
+        log.info("Discord /papers off: no discord.bot_token", extra={"event": "frontend"})
+    else:
+        try:
+            frontends.append(await start_discord(settings.discord, services))
+        except PaperboyError as e:
+            log.error("Discord /papers off: %s", e, extra={"event": "frontend"})
+    return frontends
+
+
+async def serve(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until `stop` is set or SIGTERM/SIGINT arrives; return the exit status (0 after
+    a clean shutdown). Raises PaperboyError when the database cannot be opened."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = build_app(settings, clock=clock)
+    health: web.AppRunner | None = None
+    try:
+        async with AnyRetriever() as retriever:
+            service = Service(app, build_deliveries(settings), retriever, clock)
+            service.frontends = await start_frontends(settings, app.services())
+            if settings.health.port is not None:
+                health = await start_health(
+                    app,
+                    lambda: service.scheduler.running,
+                    settings.health.host,
+                    settings.health.port,
+                )
+                log.info(
+                    "health endpoint on http://%s:%d/healthz",
+                    settings.health.host,
+                    settings.health.port,
+                    extra={"event": "start"},
+                )
+            await service.start()
+            await stop.wait()
+            log.info("shutting down", extra={"event": "stop"})
+            await service.stop()
+    finally:
+        if health is not None:
+            await health.cleanup()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        app.close()
+    return 0

@@ -1,0 +1,293 @@
+"""`paperboy run`: scheduled fetching and digests, and the chat front-ends, in one event loop.
+
+Jobs (APScheduler 3 `AsyncIOScheduler`, explicit ids, `replace_existing=True`):
+
+- `fetch:<source>` every source's `interval` (HF Daily Papers only on weekdays);
+- `digest:<platform:channel>` on each channel's cron schedule in its time zone;
+- `sync-jobs` every minute: digest jobs follow schedules changed from chat, new channels
+  and removed ones, without a restart.
+
+A digest first waits for any fetch in flight and runs the fetch itself when one is due, so it
+never posts from a stale archive. Each scheduled run is claimed in the database under its
+scheduled time (bot.schedule.claim_time), so a repeated, coalesced, caught-up or DST-doubled
+firing posts once. Shutdown stops the scheduler, gives in-flight work a bounded time to
+finish (a paper is recorded only when its message was confirmed), then closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import App
+from bot.delivery.base import Delivery
+from bot.digest import ChannelOutcome, DigestCycle
+from bot.ingest import SourceReport
+from bot.models import Profile
+from bot.schedule import MISFIRE_GRACE, latest_due, missed_today, trigger_for
+from bot.settings import SourceSettings
+from bot.sources.base import Retriever
+
+log = logging.getLogger(__name__)
+
+SYNC_INTERVAL = timedelta(minutes=1)
+SHUTDOWN_TIMEOUT = 30.0
+WEEKEND = (5, 6)
+
+
+class Frontend(Protocol):
+    """A running chat front-end (Slack, Discord): closed at shutdown."""
+
+    async def close(self) -> None: ...
+
+
+def wants_digest(profile: Profile) -> bool:
+    """A channel gets scheduled digests when it follows something."""
+    return bool(profile.topics or profile.authors)
+
+
+@dataclass
+class Service:
+    """The long-running process. Build with the app, its deliveries and a retriever; the
+    clock is injectable (tests drive catch-up and claims with their own time)."""
+
+    app: App
+    deliveries: Mapping[str, Delivery]
+    retriever: Retriever
+    clock: Callable[[], datetime]
+    frontends: list[Frontend] = field(default_factory=list)
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT
+    scheduler: AsyncIOScheduler = field(init=False)
+    _fetch_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _last_fetch: dict[str, datetime] = field(init=False, default_factory=dict)
+    _inflight: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
+    _schedules: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
+    _stopping: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = AsyncIOScheduler(
+            timezone="UTC",
+            job_defaults={
+                "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+                "coalesce": True,
+                "max_instances": 1,
+            },
+        )
+
+    @property
+    def cycle(self) -> DigestCycle:
+        return self.app.digest_cycle(self.deliveries)
+
+    @property
+    def sources(self) -> list[SourceSettings]:
+        return [s for s in self.app.settings.sources if s.enabled]
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, *, catch_up: bool = True) -> None:
+        """Schedule every job and start the scheduler; then fetch once and catch up on
+        digests missed today while the service was down (in the background)."""
+        now = self.clock()
+        for src in self.sources:
+            self.scheduler.add_job(
+                self._tracked(self.fetch, src.name),
+                IntervalTrigger(seconds=int(src.interval.total_seconds()), timezone="UTC"),
+                id=f"fetch:{src.name}",
+                name=f"fetch {src.name}",
+                replace_existing=True,
+                next_run_time=now,
+            )
+        self.scheduler.add_job(
+            self._tracked(self.sync_jobs),
+            IntervalTrigger(seconds=int(SYNC_INTERVAL.total_seconds()), timezone="UTC"),
+            id="sync-jobs",
+            replace_existing=True,
+        )
+        await self.sync_jobs()
+        self.scheduler.start()
+        log.info(
+            "service started",
+            extra={
+                "event": "start",
+                "sources": len(self.sources),
+                "channels": len(self._schedules),
+            },
+        )
+        if catch_up:
+            self._spawn(self.catch_up())
+
+    async def stop(self) -> None:
+        """Stop taking work, let in-flight jobs finish within `shutdown_timeout` (then cancel
+        them: an unconfirmed post stays unrecorded), close the front-ends."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        pending = {t for t in self._inflight if not t.done()}
+        if pending:
+            log.info("waiting for in-flight work", extra={"event": "stop", "jobs": len(pending)})
+            _, late = await asyncio.wait(pending, timeout=self.shutdown_timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+                log.warning("abandoned in-flight work", extra={"event": "stop", "jobs": len(late)})
+        for frontend in self.frontends:
+            try:
+                await frontend.close()
+            except Exception:
+                log.exception("closing a front-end failed")
+        log.info("service stopped", extra={"event": "stop"})
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return task
+
+    def _tracked(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any
+    ) -> Callable[[], Awaitable[Any]]:
+        """A job function whose runs are tracked as in-flight work (for shutdown)."""
+
+        async def job() -> Any:
+            if self._stopping:
+                return None
+            return await self._spawn(fn(*args))
+
+        return job
+
+    # --- fetching -----------------------------------------------------------------------
+
+    async def fetch(self, name: str) -> SourceReport | None:
+        """Fetch one source now (conditional GET through the retriever's validators).
+        HF Daily Papers publishes on weekdays: its weekend runs are skipped."""
+        src = next((s for s in self.sources if s.name == name), None)
+        if src is None:
+            return None
+        now = self.clock()
+        if src.kind == "hf-daily" and now.weekday() in WEEKEND:
+            log.info("skipped on the weekend", extra={"event": "fetch", "source": name})
+            return None
+        async with self._fetch_lock:
+            report = await self.app.ingestor(self.retriever).ingest_source(src)
+            self._last_fetch[name] = now
+        level = logging.WARNING if report.failed else logging.INFO
+        log.log(level, report.summary(), extra={"event": "fetch", "source": name})
+        return report
+
+    def _fetch_due(self, now: datetime) -> list[str]:
+        return [
+            s.name
+            for s in self.sources
+            if s.name not in self._last_fetch or now - self._last_fetch[s.name] >= s.interval
+        ]
+
+    async def fresh_archive(self) -> None:
+        """Wait for a fetch in flight, and run the fetches that are due, before a digest."""
+        async with self._fetch_lock:
+            pass
+        for name in self._fetch_due(self.clock()):
+            await self.fetch(name)
+
+    # --- digests ------------------------------------------------------------------------
+
+    async def sync_jobs(self) -> None:
+        """Make the digest jobs match the stored profiles (a schedule changed from chat
+        takes effect here, without a restart)."""
+        profiles = await asyncio.to_thread(self.app.profiles.all)
+        wanted = {p.ref: p for p in profiles if wants_digest(p)}
+        for ref in set(self._schedules) - set(wanted):
+            self.scheduler.remove_job(f"digest:{ref}")
+            del self._schedules[ref]
+        for ref, profile in wanted.items():
+            schedule = (profile.schedule, profile.timezone)
+            if self._schedules.get(ref) == schedule:
+                continue
+            self.scheduler.add_job(
+                self._tracked(self.scheduled_digest, ref),
+                trigger_for(profile),
+                id=f"digest:{ref}",
+                name=f"digest {ref}",
+                replace_existing=True,
+            )
+            self._schedules[ref] = schedule
+            log.info(
+                "digest scheduled",
+                extra={
+                    "event": "schedule",
+                    "channel": ref,
+                    "cron": profile.schedule,
+                    "timezone": profile.timezone,
+                },
+            )
+
+    async def scheduled_digest(self, ref: str) -> ChannelOutcome | None:
+        """A digest job fired: post the channel's digest for the run it stands for."""
+        profile = await self._profile(ref)
+        if profile is None:
+            return None
+        due = latest_due(profile, self.clock())
+        if due is None:
+            log.info(
+                "fired outside its schedule; skipped", extra={"event": "digest", "channel": ref}
+            )
+            return None
+        return await self.digest(profile, due)
+
+    async def catch_up(self) -> list[ChannelOutcome]:
+        """Post today's digest of every channel whose digest time passed while the service
+        was down; a run that already happened is refused by its claim."""
+        await self.fresh_archive()
+        outcomes = []
+        for profile in await asyncio.to_thread(self.app.profiles.all):
+            if not wants_digest(profile):
+                continue
+            missed = missed_today(profile, self.clock())
+            if missed is not None:
+                outcome = await self.digest(profile, missed)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        return outcomes
+
+    async def digest(self, profile: Profile, scheduled_for: datetime) -> ChannelOutcome | None:
+        """The digest of one channel for one scheduled run (claimed under `scheduled_for`)."""
+        await self.fresh_archive()
+        outcomes = await self.cycle.run([profile], scheduled_for=scheduled_for)
+        if not outcomes:
+            return None
+        outcome = outcomes[0]
+        extra = {
+            "event": "digest",
+            "channel": profile.ref,
+            "scheduled_for": scheduled_for.isoformat(),
+            "status": outcome.status,
+            "posted": len(outcome.posted),
+        }
+        if outcome.failed:
+            log.warning("digest failed: %s", outcome.error, extra=extra)
+        elif outcome.status == "claimed":
+            log.info("digest already claimed; nothing posted", extra=extra)
+        else:
+            log.info("digest %s", outcome.status, extra=extra)
+        return outcome
+
+    async def _profile(self, ref: str) -> Profile | None:
+        platform, _, channel_id = ref.partition(":")
+        return await asyncio.to_thread(self.app.profiles.get, platform, channel_id)
+
+
+def next_runs(service: Service) -> Sequence[tuple[str, datetime | None]]:
+    """(job id, next run time) of every scheduled job, for `status` and tests."""
+    return [(job.id, job.next_run_time) for job in service.scheduler.get_jobs()]
+
+
+__all__ = ["Frontend", "Service", "next_runs", "wants_digest"]
