@@ -17,7 +17,7 @@ from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import DigestCycle
 from bot.ingest import Ingestor
-from bot.models import Paper
+from bot.models import Paper, Profile
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.lexicon import build as build_lexicon
 from bot.pipeline.match import Matcher
@@ -73,6 +73,15 @@ class App:
     runs: DigestRuns
     clock: Clock
     seed_report: SeedReport
+    read_only: bool = False  # built with seed=False: the channel profiles are previewed
+
+    def channel_profiles(self) -> list[Profile]:
+        """Every channel's effective profile, ordered by platform then channel id: the stored
+        profiles, or in a read-only app (which did not seed) the configuration merged with
+        them exactly as seeding would, computed without writing."""
+        if self.read_only:
+            return list(self.profiles.preview(self.settings.channels).profiles)
+        return self.profiles.all()
 
     def ingestor(self, retriever: Retriever) -> Ingestor:
         return Ingestor(self.archive, self.source_state, retriever, self.clock)
@@ -120,17 +129,26 @@ class App:
         self.engine.dispose()
 
 
-def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
+def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) -> App:
     """Open (and migrate) the database, seed the channel profiles from the configuration
     (see bot.store.profiles for which wins), and wire the services.
 
+    `seed=False` is for read-only commands (`digest --dry-run`, `channels`): an existing
+    database is left byte-for-byte unchanged. It is neither upgraded (one at an older schema
+    version is refused) nor seeded: `App.channel_profiles` previews the merge and
+    `seed_report` says what seeding would do. Only a database that does not exist yet is
+    created.
+
     Raises StoreError, or ConfigError for channel settings the database refuses.
     """
-    engine = make_engine(settings.database)
+    engine = make_engine(settings.database, read_only=not seed)
     try:
-        migrate(engine)
+        migrate(engine, upgrade=seed)
         profiles = ProfileStore(engine)
-        report = profiles.seed(settings.channels, now=clock())
+        if seed:
+            report = profiles.seed(settings.channels, now=clock())
+        else:
+            report = profiles.preview(settings.channels).report
     except BaseException:
         engine.dispose()
         raise
@@ -144,6 +162,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> App:
         runs=DigestRuns(engine),
         clock=clock,
         seed_report=report,
+        read_only=not seed,
     )
 
 

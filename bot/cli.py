@@ -53,9 +53,10 @@ class Context:
         return self._settings
 
     @contextmanager
-    def app(self) -> Iterator[App]:
+    def app(self, *, read_only: bool = False) -> Iterator[App]:
+        """The app; `read_only` leaves an existing database unchanged (see build_app)."""
         try:
-            self._app = build_app(self.settings)
+            self._app = build_app(self.settings, seed=not read_only)
         except PaperboyError as e:
             _fail(str(e), EXIT_FAILURE)
         try:
@@ -226,7 +227,7 @@ def _print_outcome(outcome: ChannelOutcome) -> None:
 
 
 def _select_profiles(app: App, channel: str | None) -> list[Profile]:
-    profiles = app.profiles.all()
+    profiles = app.channel_profiles()
     if channel is None:
         return profiles
     chosen = [p for p in profiles if channel in (p.channel_id, p.ref)]
@@ -249,7 +250,11 @@ async def _digest(
 
 @cli.command()
 @click.option("--channel", metavar="ID", help="Only this channel (its id or platform:id).")
-@click.option("--dry-run", is_flag=True, help="Post and record nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Post and record nothing: an existing database is left unchanged.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per paper to post.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Consider papers since DATE.")
 @click.option("--backfill", metavar="DURATION", help="Consider papers of the last DURATION (7d).")
@@ -266,10 +271,14 @@ def digest(
 
     A new channel looks back its `lookback` only; --since/--backfill widen the window.
     Exit status 1 when a channel failed (the others still ran).
+
+    With --dry-run nothing is written to an existing database, not even the channel
+    profiles from the configuration (they are shown as they would be applied); a database
+    that needs a schema upgrade is refused. Only a missing database is created.
     """
     if since is not None and backfill is not None:
         _fail("give --since or --backfill, not both", EXIT_CONFIG)
-    with ctx.app() as app:
+    with ctx.app(read_only=dry_run) as app:
         start = since.replace(tzinfo=UTC) if since is not None else None
         if backfill is not None:
             try:
@@ -291,9 +300,13 @@ def digest(
 @cli.command()
 @pass_ctx
 def channels(ctx: Context) -> None:
-    """Each channel's effective profile (configuration merged with changes from chat)."""
-    with ctx.app() as app:
-        profiles = app.profiles.all()
+    """Each channel's effective profile (configuration merged with changes from chat).
+
+    Read-only: an existing database is left unchanged (the configuration is merged as the
+    next writing command will apply it, without storing it).
+    """
+    with ctx.app(read_only=True) as app:
+        profiles = app.channel_profiles()
         report = app.seed_report
     if report.not_in_config:
         click.echo(f"({len(report.not_in_config)} channel(s) exist only from chat changes)")
@@ -369,7 +382,10 @@ def eval_group() -> None:
 @click.option("--min-labelled", default=5, show_default=True, help="Topics in the macro average.")
 @pass_ctx
 def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labelled: int) -> None:
-    """Precision, recall and F1 per topic over the labelled papers in the archive."""
+    """Precision, recall and F1 per topic over the labelled papers in the archive.
+
+    Exit status 1 when none of the labelled papers is in the archive (ingest them first).
+    """
     pairs = {}
     for t in topics:
         key, sep, sub = t.partition("=")
@@ -380,9 +396,18 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
         label_list = load_labels(labels)
     except PaperboyError as e:
         _fail(str(e), EXIT_CONFIG)
+    if not label_list:
+        _fail(f"{labels}: no labels (one JSON object per line with title and topics)", EXIT_CONFIG)
     with ctx.app() as app:
         papers = app.archive.all()
         scores, missing = evaluate(label_list, papers, app.lexicon(papers), pairs)
+    if len(missing) == len(label_list):
+        _fail(
+            f"none of the {len(label_list)} labelled papers is in the archive "
+            f"({ctx.settings.database}): ingest them first, e.g. "
+            "`paperboy ingest ../shared/seeds/*.txt` for the development labels",
+            EXIT_FAILURE,
+        )
     if missing:
         click.echo(f"warning: {len(missing)} labelled papers are not in the archive (ingest them)")
     click.echo(
@@ -396,6 +421,66 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
     click.echo(
         f"macro-F1 (topics with >= {min_labelled} labelled): {macro_f1(scores, min_labelled):.3f}"
     )
+
+
+@cli.command("sync-commands")
+@click.option("--guild", "guild_id", type=int, metavar="ID", help="Only this server (at once).")
+@pass_ctx
+def sync_commands_cmd(ctx: Context, guild_id: int | None) -> None:
+    """Register the /papers slash commands with Discord, in one server or globally (global
+    commands may take an hour to appear). Run it after installing or upgrading: Discord
+    limits command creations per day, so Paperboy never syncs by itself."""
+    from bot.chat.discord_app import sync_commands
+
+    settings = ctx.settings
+    if settings.discord.bot_token is None or not settings.discord.bot_token.get_secret_value():
+        _fail("discord.bot_token is not set: configure the Discord bot's token", EXIT_CONFIG)
+    try:
+        names = _run(lambda: sync_commands(settings.discord, guild_id=guild_id))
+    except ConfigError as e:
+        _fail(str(e), EXIT_CONFIG)
+    except PaperboyError as e:
+        _fail(str(e), EXIT_FAILURE)
+    where = f"server {guild_id}" if guild_id is not None else "all servers (may take an hour)"
+    click.echo(f"synced {len(names)} command(s) to {where}:")
+    for name in names:
+        click.echo(f"  {name}")
+
+
+@cli.command()
+@pass_ctx
+def run(ctx: Context) -> None:
+    """Run the service: fetch on schedule, post each channel's digest at its local time,
+    answer /papers in Slack and Discord (whichever are configured). Stops cleanly on
+    SIGTERM or Ctrl-C. Logs are JSON lines on stderr, secrets redacted."""
+    from bot.logs import configure_logging, settings_secrets
+    from bot.runner import serve
+
+    settings = ctx.settings
+    configure_logging(settings.log_level, secrets=settings_secrets(settings))
+    try:
+        code = asyncio.run(serve(settings))
+    except PaperboyError as e:
+        _fail(str(e), EXIT_FAILURE)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="The status as one JSON object.")
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Last fetch and result per source, last digest and result per channel, and what is
+    failing. Exit status 1 when something is failing."""
+    from bot.status import collect_status, format_status
+
+    with ctx.app(read_only=True) as app:
+        report = collect_status(app)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        click.echo(format_status(report))
+    if report.failing:
+        sys.exit(EXIT_FAILURE)
 
 
 def main() -> None:

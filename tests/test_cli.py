@@ -131,3 +131,23 @@ def test_shared_real_fixtures_parse_every_entry(config: Path, shared_dir: Path) 
     assert code == 0, out
     assert "archive: 50 papers (50 new)" in out
     assert "rejected 0" in out and "rejected 1" not in out
+
+
+def test_relative_paths_database_from_the_cwd_and_source_path_from_the_config(
+    tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As README's Configuration section says: a relative `database:` is resolved from the
+    working directory, a relative source `path:` from the configuration file's folder."""
+    conf_dir, work = tmp_path / "conf", tmp_path / "work"
+    (conf_dir / "dumps").mkdir(parents=True)
+    work.mkdir()
+    (conf_dir / "dumps" / "a.txt").write_bytes((fixtures_dir / "dump_layout_a.txt").read_bytes())
+    config = conf_dir / "paperboy.yaml"
+    config.write_text(
+        "database: data/p.db\nsources:\n  - {name: local, kind: dump, path: dumps/a.txt}\n"
+    )
+    monkeypatch.chdir(work)
+    code, out = _ingest(config)
+    assert code == 0, out
+    assert "local (dump): parsed 5" in out
+    assert (work / "data" / "p.db").is_file() and not (conf_dir / "data").exists()

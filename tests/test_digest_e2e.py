@@ -3,8 +3,10 @@ Slack and Discord servers that enforce the platforms' limits, two simulated days
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,15 +15,15 @@ from typing import Any
 import discord.http
 import pytest
 from click.testing import CliRunner
-from fakes.discord import FakeDiscord
-from fakes.faults import FaultPlan
-from fakes.slack import FakeSlack
 
 from bot.app import App, build_app, build_deliveries
 from bot.cli import cli
 from bot.digest import ChannelOutcome
 from bot.settings import ChannelSettings, DiscordSettings, Settings, SlackSettings
 from bot.sources.detect import parse_any
+from fakes.discord import FakeDiscord
+from fakes.faults import FaultPlan
+from fakes.slack import FakeSlack
 
 DAY1 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SLACK_CH, DISCORD_CH = "C0DIGEST01", "1200000000000000042"
@@ -235,17 +237,31 @@ async def test_new_channel_starts_from_the_lookback_not_the_archive(
     assert slack_outcome.posted and set(slack_outcome.posted) <= new_keys
 
 
+def _db_state(path: Path) -> tuple[str, list[str]]:
+    """The database file's sha256 and a full SQL dump (sidecar WAL files included)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        dump = list(conn.iterdump())
+    conn.close()
+    files = sorted(path.parent.glob(path.name + "*"))
+    digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files))
+    return digest.hexdigest(), dump
+
+
 def test_dry_run_json_prints_lines_and_changes_nothing(tmp_path: Path, fixtures_dir: Path) -> None:
+    db = tmp_path / "p.db"
+    bare = tmp_path / "bare.yaml"  # no channels: the ingest creates no channel rows
+    bare.write_text(f"database: {db}\n")
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"database: {tmp_path / 'p.db'}\n"
+        f"database: {db}\n"
         "channels:\n"
         f"  - {{platform: console, id: demo, topics: {json.dumps(TOPICS)}}}\n"
     )
     runner = CliRunner()
-    ingest = runner.invoke(cli, ["--config", str(config), "ingest", str(SAMPLE)])
+    ingest = runner.invoke(cli, ["--config", str(bare), "ingest", str(SAMPLE)])
     assert ingest.exit_code == 0, ingest.output
-    before = (tmp_path / "p.db").read_bytes()
+    before = _db_state(db)
+    assert not any('INSERT INTO "channels"' in line for line in before[1])
     result = runner.invoke(cli, ["--config", str(config), "digest", "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
@@ -253,7 +269,10 @@ def test_dry_run_json_prints_lines_and_changes_nothing(tmp_path: Path, fixtures_
     for line in lines:
         assert set(line) >= {"channel", "key", "title", "score", "matched", "summary", "links"}
         assert line["channel"] == "demo" and line["matched"]
-    assert (tmp_path / "p.db").read_bytes() == before
+    assert _db_state(db) == before
+    shown = runner.invoke(cli, ["--config", str(config), "channels"])
+    assert shown.exit_code == 0 and "console:demo" in shown.output and "speech" in shown.output
+    assert _db_state(db) == before
     real = runner.invoke(cli, ["--config", str(config), "digest"])
     assert real.exit_code == 0 and f"posted {len(lines)} paper(s)" in real.output
 

@@ -11,9 +11,6 @@ import aiohttp
 import discord
 import pytest
 from discord.http import HTTPClient, Route, handle_message_parameters
-from fakes.discord import FakeDiscord
-from fakes.faults import FaultPlan, delay, disconnect, rate_limit, reset, server_error
-from fakes.slack import FakeSlack
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -23,6 +20,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from fakes.discord import FakeDiscord
+from fakes.faults import FaultPlan, delay, disconnect, rate_limit, reset, server_error
+from fakes.slack import FakeSlack
 
 SLACK_CHANNEL = "C0DIGEST01"
 DISCORD_CHANNEL = "1200000000000000042"

@@ -115,3 +115,32 @@ async def test_partly_broken_dump_keeps_its_good_records(app: App, tmp_path: Pat
     assert report.new == 6
     assert any("title without abstract" in note and "25" in note for note in report.notes)
     assert {f"A Paper Title Number {i}" for i in range(5)} <= {p.title for p in app.archive.all()}
+
+
+async def test_a_cut_off_input_is_flagged_and_a_later_whole_ingest_completes_it(
+    app: App, tmp_path: Path, fixtures_dir: Path
+) -> None:
+    """Cut-off downloads: the dump's cut last abstract is kept with a note, the HF answer's
+    complete entries are kept and its cut entry rejected; ingesting the whole inputs later
+    completes the archive (the longer abstract wins)."""
+    dump = (fixtures_dir / "dump_layout_b.txt").read_text()
+    cut_at = dump.index("Clinicians spend a large part") + len("Clinicians spend a la")
+    hf = (fixtures_dir / "hf_daily_small.json").read_text()
+    hf_cut_at = hf.index('"Only the Required Fields"') + 10
+    cut_dump, cut_hf = tmp_path / "cut.txt", tmp_path / "cut.json"
+    cut_dump.write_text(dump[:cut_at])
+    cut_hf.write_text(hf[:hf_cut_at])
+    async with _retriever() as retriever:
+        ingestor = app.ingestor(retriever)
+        reports = [await ingestor.ingest_location(str(p)) for p in (cut_dump, cut_hf)]
+        clinical = next(p for p in app.archive.all() if p.title.startswith("Clinical Note"))
+        assert clinical.abstract == "Clinicians spend a la"
+        assert any("looks cut off" in note for note in reports[0].notes)
+        assert [r.reason for r in reports[1].rejected] == ["cut off by the end of the content"]
+        assert reports[1].new == 2 and app.archive.get("2606.10200") is None
+        for whole in (fixtures_dir / "dump_layout_b.txt", fixtures_dir / "hf_daily_small.json"):
+            await ingestor.ingest_location(str(whole))
+    completed = app.archive.get(clinical.key)
+    assert completed is not None and completed.abstract.startswith("Clinicians spend a large")
+    assert completed.abstract.endswith("pairwise comparisons.")
+    assert app.archive.get("2606.10200") is not None

@@ -91,6 +91,33 @@ def test_invalid_config_names_file_and_key(tmp_path: Path, text: str, expected: 
     assert expected in message
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sources:\n  - {name: a, kind: rss, url: '${NOPE}'}\n",
+            "sources[0]: give exactly one of 'url' or 'path' "
+            "(sources[0].url: the environment variable NOPE is not set)",
+        ),
+        (
+            "database: ${DB_FILE}\n",
+            "database: Input should be a valid string "
+            "(database: the environment variable DB_FILE is not set)",
+        ),
+        (
+            "channels:\n  - {platform: slack-webhook, id: C1, url: '${HOOK_URL}'}\n",
+            "(channels[0].url: the environment variable HOOK_URL is not set)",
+        ),
+    ],
+)
+def test_an_unset_variable_is_named_in_the_error(tmp_path: Path, text: str, expected: str) -> None:
+    path = _write(tmp_path, text + "slack:\n  bot_token: ${UNRELATED_TOKEN}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(str(path), env={}, cwd=tmp_path)
+    assert expected in str(info.value)
+    assert "UNRELATED_TOKEN" not in str(info.value)  # an unset credential is no error
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_settings(str(tmp_path / "nope.yaml"), env={}, cwd=tmp_path)

@@ -30,12 +30,17 @@ def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
     projectPage (http(s) links only); an unreadable optional field is dropped with a note.
     Whitespace is collapsed (old captures hard-wrap titles). Items with the paper fields at
     top level, and a single item instead of an array, are accepted. A paper listed twice is
-    kept once.
+    kept once. An array cut off by the end of the content (a truncated download) keeps its
+    complete entries, with a note; the entry it cuts is rejected as ("entry N", "cut off by
+    the end of the content").
 
-    Raises `SourceError` for empty, binary, HTML or invalid JSON content, an API error
-    object (`{"error": ...}`) or any other JSON that is not a list of papers.
+    Raises `SourceError` for empty, binary, HTML or invalid JSON content (also a cut-off
+    array without one complete entry), an API error object (`{"error": ...}`) or any other
+    JSON that is not a list of papers.
     """
     decoded = decode_text(content, source=source)
+    notes = list(decoded.notes)
+    rejected: list[Rejected] = []
     try:
         data = json.loads(decoded.text)
     except RecursionError as e:
@@ -44,12 +49,21 @@ def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
         kind = sniff_text(decoded.text)
         if kind != "json":
             raise not_format(kind, _EXPECTED, source=source) from e
-        where = f"line {e.lineno} column {e.colno}"
-        raise SourceError(f"{source}: invalid JSON ({e.msg} at {where})") from e
-    notes = list(decoded.notes)
+        where = f"{e.msg} at line {e.lineno} column {e.colno}"
+        cut = _cut_array(decoded.text)
+        if cut is None:
+            raise SourceError(f"{source}: invalid JSON ({where})") from e
+        data, partial = cut
+        if not data:
+            raise SourceError(f"{source}: invalid JSON ({where}; the content looks cut off)") from e
+        notes.append(
+            f"the answer is cut off after {len(data)} complete entries ({where}); "
+            "they are kept, a later fetch brings the rest"
+        )
+        if partial:
+            rejected.append(Rejected(f"entry {len(data) + 1}", "cut off by the end of the content"))
     items = _items(data, source, notes)
     papers: dict[str, Paper] = {}
-    rejected: list[Rejected] = []
     repeated: list[str] = []
     for number, item in enumerate(items, start=1):
         location = f"entry {number}"
@@ -67,6 +81,52 @@ def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
     if not items:
         notes.append("the answer lists no papers")
     return ParseResult(FORMAT, tuple(papers.values()), tuple(rejected), tuple(notes))
+
+
+_LITERALS = ("true", "false", "null")
+
+
+def _cut_array(text: str) -> tuple[list[object], bool] | None:
+    """The complete entries of a JSON array that the end of `text` cuts off, and whether an
+    entry was cut in the middle; None when `text` is not such an array (the JSON is broken
+    somewhere else, which no later fetch repairs by itself)."""
+    decoder = json.JSONDecoder()
+    pos = len(text) - len(text.lstrip())
+    if not text.startswith("[", pos):
+        return None
+    items: list[object] = []
+    pos += 1
+    while True:
+        pos = _skip_space(text, pos)
+        if pos == len(text):
+            return items, False
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except RecursionError:
+            return None
+        except json.JSONDecodeError as e:
+            return (items, True) if _ends_inside(text, e) else None
+        items.append(item)
+        pos = _skip_space(text, pos)
+        if pos == len(text):
+            return items, False
+        if text[pos] != ",":
+            return None
+        pos += 1
+
+
+def _ends_inside(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether decoding failed because the text ended (not because of a bad character)."""
+    if error.msg.startswith("Unterminated string"):
+        return True
+    rest = text[error.pos :].strip()
+    return not rest or any(lit.startswith(rest) for lit in _LITERALS)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def _items(data: object, source: str, notes: list[str]) -> list[object]:

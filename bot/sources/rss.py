@@ -31,6 +31,8 @@ _OLD_TITLE_SUFFIX = re.compile(
     r"\.?\s*\(arXiv:[^()\s]+(?:\s+\[[^\]]*\])?(?P<updated>\s+UPDATED)?\)\s*$", re.IGNORECASE
 )
 _ARXIV_HINTS = ("arxiv", "huggingface.co/papers/")
+_ENTRY_END = re.compile(r"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+_CUT_OFF = "cut off by the end of the feed; a later fetch brings it"
 _BLOCK_TAG = re.compile(r"<(?:br|/?p|/?div|/?li|/?tr|/?h\d)\b[^<>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>", re.DOTALL)
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152-\u0192\u02c6-\u02dc\u2013-\u2122]")
@@ -64,6 +66,9 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
     UTF-8 read as Latin-1 (mojibake) are repaired. Published: UTC. For an item without an
     arXiv id, its link becomes `project_page`. An item without a title is rejected as
     ("entry N", reason), N counting from 1. A feed with no items is a success with a note.
+    A feed cut off by the end of the content keeps what was read, with a note; the item it
+    cuts (never closed: its title, abstract or authors may be incomplete, and merging would
+    keep a cut title) is rejected.
 
     Raises `SourceError` when the content is empty, binary, or not RSS/Atom (an HTML
     error page parses as an empty feed: the missing feed version gives it away).
@@ -82,7 +87,12 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
     papers: dict[str, Paper] = {}
     rejected: list[Rejected] = []
     skipped = repeated = 0
-    for number, entry in enumerate(feed.get("entries", []), start=1):
+    entries = feed.get("entries", [])
+    cut = len(entries) if feed.get("bozo") and _closed_entries(decoded.text) < len(entries) else 0
+    for number, entry in enumerate(entries, start=1):
+        if number == cut:
+            rejected.append(Rejected(f"entry {number}", _CUT_OFF))
+            continue
         paper = _paper(entry, source)
         if paper is None:
             rejected.append(Rejected(f"entry {number}", "missing title"))
@@ -99,6 +109,11 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
     if repeated:
         notes.append(f"{repeated} repeated item(s) kept once")
     return ParseResult(FORMAT, tuple(papers.values()), tuple(rejected), tuple(notes))
+
+
+def _closed_entries(text: str) -> int:
+    """How many items/entries the feed text closes (`</item>`, `</entry>`, any prefix)."""
+    return len(_ENTRY_END.findall(text))
 
 
 def _paper(entry: Mapping[str, Any], source: str) -> Paper | None:

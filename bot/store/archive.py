@@ -8,8 +8,8 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, Row, column, func, literal_column, or_, select, table, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.models import Paper, normalize_title, parse_arxiv_id
@@ -18,6 +18,8 @@ from bot.store.ledger import rekey_posted
 from bot.store.schema import papers
 
 BATCH = 500
+FTS_WEIGHTS = (10.0, 2.0, 1.0)  # bm25 column weights: title, abstract, authors
+_fts = table("papers_fts", column("rowid"))
 
 
 @dataclass(slots=True)
@@ -203,3 +205,36 @@ class Archive:
         with self._engine.connect() as conn:
             latest = conn.execute(select(func.max(papers.c.first_seen))).scalar()
         return latest.date() if isinstance(latest, datetime) else None
+
+    def fts(
+        self, match: str, *, limit: int, weights: tuple[float, float, float] = FTS_WEIGHTS
+    ) -> list[tuple[Paper, float]]:
+        """Papers matching the FTS5 expression `match`, best first, each with its bm25 rank
+        (lower is better; bm25 values are negative). `weights` weigh title, abstract and
+        authors. SQLite only. `match` must be a safe expression (bot.search.fts_query builds
+        one): raw user text can be a syntax error. Raises StoreError on failure."""
+        if self._engine.dialect.name != "sqlite":
+            raise StoreError(
+                f"archive search needs SQLite's full-text index "
+                f"(this database is {self._engine.dialect.name})"
+            )
+        rank = func.bm25(literal_column("papers_fts"), *weights).label("rank")
+        q = (
+            select(papers, rank)
+            .join(_fts, _fts.c.rowid == papers.c.id)
+            .where(literal_column("papers_fts").op("MATCH")(match))
+            .order_by(rank, papers.c.id)
+            .limit(limit)
+        )
+        try:
+            with self._engine.connect() as conn:
+                return [(_row_to_paper(r), float(r.rank)) for r in conn.execute(q)]
+        except SQLAlchemyError as e:
+            cause = e.orig if isinstance(e, DBAPIError) else e
+            raise StoreError(f"archive search failed: {cause.__class__.__name__}: {cause}") from e
+
+    def titles(self) -> list[tuple[str, str]]:
+        """(key, title) of every archived paper, in insertion order (for fuzzy title search)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(papers.c.key, papers.c.title).order_by(papers.c.id))
+            return [(r.key, r.title) for r in rows]

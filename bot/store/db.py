@@ -32,11 +32,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(database: str) -> Engine:
+def make_engine(database: str, *, read_only: bool = False) -> Engine:
     """Create the engine for `database`, creating an SQLite file's folder when needed.
 
     SQLite runs in WAL mode with a 30 s busy timeout, so concurrent processes wait for
-    each other instead of failing with `database is locked`.
+    each other instead of failing with `database is locked`. `read_only` leaves the journal
+    mode as it is (switching it rewrites the file header): for commands that write nothing.
     """
     url = make_url(database_url(database))
     try:
@@ -46,7 +47,7 @@ def make_engine(database: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             with engine.connect() as conn:
-                if url.database and url.database != ":memory:":
+                if url.database and url.database != ":memory:" and not read_only:
                     conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         else:
             engine = create_engine(url, pool_pre_ping=True)

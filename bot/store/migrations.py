@@ -157,8 +157,12 @@ def _record(conn: Connection, version: int, description: str) -> None:
     )
 
 
-def migrate(engine: Engine) -> int:
+def migrate(engine: Engine, *, upgrade: bool = True) -> int:
     """Bring the database to `LATEST` and return the version it was at before (0 if new).
+
+    With `upgrade=False` (read-only commands) an existing database is never written: one
+    at an older version is refused with a StoreError saying how to upgrade it (a new, empty
+    database is still created).
 
     Raises StoreError when the database was written by a newer Paperboy, or a step fails
     (that step's transaction is rolled back; earlier steps stay applied).
@@ -174,6 +178,12 @@ def migrate(engine: Engine) -> int:
             raise StoreError(
                 f"the database is at schema version {before}, newer than this Paperboy "
                 f"({LATEST}); upgrade Paperboy"
+            )
+        if before < LATEST and not upgrade:
+            raise StoreError(
+                f"the database is at schema version {before} and needs an upgrade to "
+                f"{LATEST}, which this read-only command does not make; run a command that "
+                "writes first (e.g. `paperboy ingest`), which upgrades it"
             )
         for version, description, step in MIGRATIONS:
             if version <= before:

@@ -21,7 +21,7 @@ retried when it lost a race, so two processes editing one channel never lose an 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -197,6 +197,66 @@ def config_values(ch: ChannelSettings) -> Values:
     return profile_values(profile)
 
 
+Ref = tuple[str, str]  # (platform, channel_id)
+
+
+class SeedWrite(NamedTuple):
+    """One write of a seed: insert `values` (row None), or update the row's `values`
+    columns; either way `seeded` becomes the config values applied."""
+
+    ref: Ref
+    row: Row[Any] | None
+    values: Values
+    seeded: Values
+
+
+@dataclass(frozen=True, slots=True)
+class SeedPlan:
+    """What seeding makes of the stored profiles: the effective `profiles` (ordered by
+    platform then channel id, as `ProfileStore.all`), the `report`, and the `writes`."""
+
+    profiles: tuple[Profile, ...]
+    report: SeedReport
+    writes: tuple[SeedWrite, ...] = ()
+
+
+def plan_seed(stored: Mapping[Ref, Row[Any]], wanted: Mapping[Ref, Values]) -> SeedPlan:
+    """The outcome of applying `wanted` (config values by channel) to the `stored` rows by
+    the rule in this module's docstring. Pure: `seed` performs the writes, `preview` only
+    shows the profiles."""
+    effective = {ref: _to_profile(row) for ref, row in stored.items()}
+    created, updated, unchanged, writes = [], [], [], []
+    for ref, config in wanted.items():
+        name, row = f"{ref[0]}:{ref[1]}", stored.get(ref)
+        if row is None:
+            values = config
+            writes.append(SeedWrite(ref, None, config, config))
+            created.append(name)
+        else:
+            merged = merge_seed(dict(row._mapping), row.seeded, config)
+            values = merged.values
+            if merged.changed or merged.seeded != row.seeded:
+                changed = {f: merged.values[f] for f in merged.changed}
+                writes.append(SeedWrite(ref, row, changed, merged.seeded))
+            if merged.changed:
+                updated.append((name, merged.changed))
+            else:
+                unchanged.append(name)
+        effective[ref] = _values_profile(*ref, values)
+    stale = tuple(f"{p}:{c}" for p, c in sorted(stored) if (p, c) not in wanted)
+    report = SeedReport(tuple(created), tuple(updated), tuple(unchanged), stale)
+    profiles = tuple(effective[ref] for ref in sorted(effective))
+    return SeedPlan(profiles, report, tuple(writes))
+
+
+def _wanted(configured: Sequence[ChannelSettings]) -> dict[Ref, Values]:
+    return {(c.platform, c.id): config_values(c) for c in configured}
+
+
+def _rows(result: Iterable[Row[Any]]) -> dict[Ref, Row[Any]]:
+    return {(r.platform, r.channel_id): r for r in result}
+
+
 def next_stamp(previous: datetime, now: datetime) -> datetime:
     """The `updated_at` of a write: `now`, but always after `previous`, so that every
     write changes it and the optimistic check sees writes made within one clock tick."""
@@ -205,9 +265,13 @@ def next_stamp(previous: datetime, now: datetime) -> datetime:
 
 def _to_profile(row: Row[Any]) -> Profile:
     m = row._mapping
+    return _values_profile(m["platform"], m["channel_id"], m)
+
+
+def _values_profile(platform: str, channel_id: str, m: Mapping[Any, Any]) -> Profile:
     return Profile(
-        platform=m["platform"],
-        channel_id=m["channel_id"],
+        platform=platform,
+        channel_id=channel_id,
         name=m["name"],
         topics=tuple(m["topics"]),
         exclude=tuple(m["exclude"]),
@@ -292,33 +356,34 @@ class ProfileStore:
         """Apply the configured channels by the rule in this module's docstring, atomically.
 
         Raises ConfigError (before writing anything) when a channel's lists break a limit."""
-        wanted = {(c.platform, c.id): config_values(c) for c in configured}
+        wanted = _wanted(configured)
 
         def action(conn: Connection) -> SeedReport:
-            rows = {
-                (r.platform, r.channel_id): r
-                for r in conn.execute(select(channels).with_for_update())
-            }
-            created, updated, unchanged = [], [], []
-            for (platform, channel_id), config in wanted.items():
-                ref, row = f"{platform}:{channel_id}", rows.get((platform, channel_id))
-                if row is None:
+            plan = plan_seed(_rows(conn.execute(select(channels).with_for_update())), wanted)
+            for write in plan.writes:
+                platform, channel_id = write.ref
+                if write.row is None:
                     stamps = {"created_at": now, "updated_at": now}
-                    _insert(conn, platform, channel_id, config, seeded=config, **stamps)
-                    created.append(ref)
-                    continue
-                merged = merge_seed(dict(row._mapping), row.seeded, config)
-                if merged.changed or merged.seeded != row.seeded:
-                    values = {f: merged.values[f] for f in merged.changed}
-                    _guarded_update(conn, row, {**values, "seeded": merged.seeded}, now)
-                if merged.changed:
-                    updated.append((ref, merged.changed))
+                    _insert(conn, platform, channel_id, write.values, seeded=write.seeded, **stamps)
                 else:
-                    unchanged.append(ref)
-            stale = tuple(f"{p}:{c}" for p, c in sorted(rows) if (p, c) not in wanted)
-            return SeedReport(tuple(created), tuple(updated), tuple(unchanged), stale)
+                    _guarded_update(conn, write.row, {**write.values, "seeded": write.seeded}, now)
+            return plan.report
 
         return self._write("channel profiles", action)
+
+    def preview(self, configured: Sequence[ChannelSettings]) -> SeedPlan:
+        """What `seed` would make of the stored profiles, without writing anything: every
+        effective profile (configuration merged with the database by the same rule) and the
+        report `seed` would give. For read-only commands (`digest --dry-run`, `channels`).
+
+        Raises ConfigError when a channel's lists break a limit, StoreError on failure."""
+        wanted = _wanted(configured)
+        try:
+            with self._engine.connect() as conn:
+                rows = _rows(conn.execute(select(channels)))
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read channel profiles: {e.__class__.__name__}") from e
+        return plan_seed(rows, wanted)
 
     def get(self, platform: str, channel_id: str) -> Profile | None:
         """The channel's profile, or None when it has none."""

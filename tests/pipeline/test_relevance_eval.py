@@ -194,3 +194,29 @@ def test_match_moe_text_output_explains_the_acronym(config: Path) -> None:
     assert "('moe' = 'mixture of experts' (learned from the archive))" in out
     assert "Moebius" not in out
     assert re.search(r"^\d+ papers match 'moe'", out, re.M)
+
+
+def test_eval_relevance_with_no_labelled_paper_in_the_archive_fails(
+    config: Path, tmp_path: Path
+) -> None:
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "".join(
+            json.dumps({"title": title, "topics": ["moe"]}) + "\n" for title in sorted(SAMPLE_MOE)
+        )
+    )
+    args = ["--config", str(config), "eval", "relevance", str(labels), "--topic", "moe=moe"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "none of the 4 labelled papers is in the archive" in result.output
+    assert "paperboy ingest" in result.output and "macro-F1" not in result.output
+    invoke(config, "ingest", str(SAMPLE_DUMP))
+    assert "macro-F1" in invoke(config, *args[2:])
+
+
+def test_eval_relevance_with_an_empty_labels_file_fails(config: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n")
+    args = ["--config", str(config), "eval", "relevance", str(labels), "--topic", "moe=moe"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "no labels" in result.output

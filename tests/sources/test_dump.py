@@ -211,3 +211,81 @@ def test_real_seeds_give_268_distinct_papers_with_every_labeled_title(shared_dir
     labeled = [json.loads(line)["title"] for line in labels if line.strip()]
     assert len(labeled) == 268
     assert set(labeled) <= {paper.title for paper in papers}
+
+
+# --- junk between records, and cut-off dumps ----------------------------------------------
+
+JUNK_LINES = (
+    "\ufffd\ufffd@@@ \x1b[31m garbage ###",
+    "\ufffd\ufffd@@@ [31m garbage ###",  # the same after a copy lost the ESC
+    "<div>oops</div>",
+    '<span class="upvote"></span><a href="/papers">x</a>',
+    "\ufffd\ufffd\ufffd\ufffd Cafe \ufffd\ufffd\ufffd",
+)
+
+
+@pytest.mark.parametrize("line", JUNK_LINES)
+def test_markup_escapes_and_replacement_characters_are_junk(line: str) -> None:
+    assert classify(line) == "junk"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Ping <!channel> and @everyone: Mention Injection in Paper Titles",
+        "Handling <unk> Tokens in Byte-Level Models",
+        "Caf\ufffd Talk: Noisy Speech Recognition in Public Places",
+    ],
+)
+def test_a_little_markup_or_one_bad_byte_does_not_make_junk(line: str) -> None:
+    assert classify(line) == "title"
+
+
+@pytest.mark.parametrize("separator", ["\n\n", "\n"])
+def test_junk_paragraphs_are_rejected_and_every_paper_keeps_its_abstract(
+    fixtures_dir: Path, separator: str
+) -> None:
+    """Junk between records, and even between a title and its abstract, is rejected with
+    its line and reason; it neither becomes a paper nor shifts the title/abstract pairs."""
+    clean = parse_dump((fixtures_dir / "dump_layout_b.txt").read_bytes(), source="b")
+    blocks = [f"{p.title}{separator}{p.abstract}" for p in clean.papers]
+    blocks[1] = blocks[1].replace(separator, f"{separator}{JUNK_LINES[2]}{separator}", 1)
+    text = separator.join([JUNK_LINES[0], blocks[0], JUNK_LINES[1], JUNK_LINES[2], *blocks[1:]])
+    result = parse(text)
+    assert [(p.title, p.abstract) for p in result.papers] == [
+        (p.title, p.abstract) for p in clean.papers
+    ]
+    step = len(separator)
+    assert [r.location for r in result.rejected] == [
+        f"line {n}" for n in (1, 1 + 3 * step, 1 + 4 * step, 1 + 6 * step)
+    ]
+    reasons = [r.reason for r in result.rejected]
+    assert "escape sequences" in reasons[0] and "replacement characters" in reasons[0]
+    assert "markup" in reasons[2] and "'<div>oops</div>'" in reasons[2]
+    assert all("not a title or an abstract" in reason for reason in reasons)
+
+
+def test_an_abstract_cut_off_at_the_end_is_kept_with_a_note() -> None:
+    text = RECORD.format(title="Whole Paper") + "Model Editing at Scale\nModel editing aims to ef"
+    result = parse(text)
+    assert result.papers[-1].abstract == "Model editing aims to ef"
+    assert any(
+        note.startswith("line 3: the last record looks cut off (no final punctuation)")
+        and "completed by a later ingest" in note
+        for note in result.notes
+    )
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "It works.",
+        "Does it work?",
+        'We call it "the law of the weakest link."',
+        "(See the appendix.)",
+        "Code: https://github.com/example/project",
+    ],
+)
+def test_a_complete_last_abstract_gets_no_cut_off_note(ending: str) -> None:
+    result = parse(RECORD.format(title="Whole Paper") + f"Last Paper\nWe study things. {ending}\n")
+    assert not any("cut off" in note for note in result.notes)

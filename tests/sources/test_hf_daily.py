@@ -155,3 +155,59 @@ def test_real_answer(shared_dir: Path) -> None:
         assert paper.daily_date == date(2026, 6, 12)
         assert paper.authors == tuple(a["name"] for a in expected["authors"])
     assert sum(paper.github_repo is not None for paper in result.papers) == 16
+
+
+# --- an answer cut off by the end of the content ------------------------------------------
+
+
+def _cut_inside_entry(raw: bytes, index: int) -> bytes:
+    """`raw` (an array of entries) cut in the middle of entry `index` (0-based)."""
+    items = json.loads(raw)
+    head = json.dumps(items[:index])[:-1]  # without the closing bracket
+    partial = json.dumps(items[index])
+    return (head + (", " if index else "") + partial[: len(partial) // 2]).encode()
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        'ends mid-string: {"paper": {"id": "2606.00001", "title": "Half a Tit',
+        'ends mid-number: {"paper": {"id": "2606.00001", "upvotes": 4',
+        'ends mid-literal: {"paper": {"id": "2606.00001", "flag": tr',
+        'ends after a key: {"paper": {"id": "2606.00001", "title"',
+    ],
+)
+def test_truncated_answer_keeps_the_complete_entries(fixtures_dir: Path, cut: str) -> None:
+    whole = json.loads((fixtures_dir / "hf_daily_small.json").read_bytes())
+    text = json.dumps(whole[:2])[:-1] + ", " + cut.split(": ", 1)[1]
+    result = parse_hf_daily(text.encode(), source="hf")
+    assert [p.arxiv_id for p in result.papers] == ["2606.10100", "2410.01230"]
+    assert result.rejected == (Rejected("entry 3", "cut off by the end of the content"),)
+    assert any("cut off after 2 complete entries" in note for note in result.notes)
+
+
+def test_truncated_between_entries_has_no_rejected_tail(fixtures_dir: Path) -> None:
+    whole = json.loads((fixtures_dir / "hf_daily_small.json").read_bytes())
+    result = parse_hf_daily((json.dumps(whole[:2])[:-1] + ",\n ").encode(), source="hf")
+    assert len(result.papers) == 2 and result.rejected == ()
+    assert any("cut off after 2 complete entries" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    "content", [b'[{"paper": {"id": "1"}} {"paper": 2}]', b'[{"paper": {"id": "1"}}, }]']
+)
+def test_invalid_json_in_the_middle_is_still_an_error(content: bytes) -> None:
+    with pytest.raises(SourceError, match="invalid JSON"):
+        parse_hf_daily(content, source="hf")
+
+
+@pytest.mark.shared
+def test_real_answer_cut_mid_entry_keeps_the_29_before_it(shared_dir: Path) -> None:
+    raw = (shared_dir / "fixtures" / "real" / "hf_daily_papers_2026-06-12.json").read_bytes()
+    cut = raw[: int(len(raw) * 0.97)]
+    result = parse_hf_daily(cut, source="hf")
+    assert len(result.papers) == 29
+    assert [p.arxiv_id for p in result.papers] == [i["paper"]["id"] for i in json.loads(raw)][:29]
+    assert result.rejected == (Rejected("entry 30", "cut off by the end of the content"),)
+    with pytest.raises(SourceError, match=r"invalid JSON .*looks cut off"):
+        parse_hf_daily(_cut_inside_entry(raw, 0), source="hf")  # nothing complete to keep

@@ -146,6 +146,38 @@ def test_truncated_feed_keeps_what_was_read(fixtures_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("fixture", "entry", "marker"),
+    [
+        ("arxiv_rss_small.xml", b"<item>", b"<description>"),  # cut in the abstract
+        ("arxiv_atom_small.xml", b"<entry>", b"</title>"),  # cut after the title
+    ],
+)
+def test_the_entry_a_cut_off_feed_ends_in_is_rejected(
+    fixtures_dir: Path, fixture: str, entry: bytes, marker: bytes
+) -> None:
+    """A feed cut in its second entry: the first is kept, the cut one (its title, abstract
+    or authors may be incomplete, and merging never shortens a title) is rejected."""
+    content = (fixtures_dir / fixture).read_bytes()
+    whole = parse_feed(content, source="f", include_replacements=True)
+    second = content.index(entry, content.index(entry) + 1)
+    cut = content[: content.index(marker, second) + len(marker) + 40]
+    result = parse_feed(cut, source="f", include_replacements=True)
+    assert result.papers == whole.papers[:1]
+    assert result.rejected == (
+        Rejected("entry 2", "cut off by the end of the feed; a later fetch brings it"),
+    )
+
+
+def test_a_feed_cut_after_its_last_entry_loses_nothing(fixtures_dir: Path) -> None:
+    content = (fixtures_dir / "arxiv_atom_small.xml").read_bytes()
+    cut = content[: content.rindex(b"</entry>") + len(b"</entry>")]
+    result = parse_feed(cut, source="f", include_replacements=True)
+    assert result.rejected == ()
+    whole = parse_feed(content, source="f", include_replacements=True)
+    assert result.papers == whole.papers
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         (b"<!DOCTYPE html><html><head><title>503</title></head></html>", "HTML page"),

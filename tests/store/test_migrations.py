@@ -107,6 +107,23 @@ def test_database_from_a_newer_paperboy_is_refused(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_read_only_open_refuses_to_upgrade_an_old_database(tmp_path: Path) -> None:
+    old_path = tmp_path / "v1.db"
+    with sqlite3.connect(old_path) as raw:
+        raw.executescript(V1_DDL)
+    raw.close()
+    before = old_path.read_bytes()
+    old = make_engine(str(old_path), read_only=True)
+    with pytest.raises(StoreError, match=r"needs an upgrade to .*paperboy ingest"):
+        migrate(old, upgrade=False)
+    old.dispose()
+    assert old_path.read_bytes() == before
+    fresh = make_engine(str(tmp_path / "new.db"), read_only=True)
+    assert migrate(fresh, upgrade=False) == 0  # a database that did not exist is created
+    assert migrate(fresh, upgrade=False) == LATEST
+    fresh.dispose()
+
+
 def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

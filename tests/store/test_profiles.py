@@ -170,6 +170,36 @@ def test_chat_created_channel_later_configured_keeps_its_topics(engine: Engine) 
     assert store.get("slack", "C1") == Profile("slack", "C1", "#ml", ("moe",), max_posts=3)
 
 
+def test_preview_shows_what_seed_makes_and_writes_nothing(engine: Engine) -> None:
+    store = ProfileStore(engine)
+    store.seed([_ch("C1", topics=["moe"]), _ch("C2")], now=T0)
+    store.add_topic("slack", "C1", "rlhf", now=T0)  # a chat edit the config must not undo
+    store.ensure("discord", "42", now=T0)  # created from chat, not in the config
+    config = [_ch("C1", topics=["moe"], max_posts=3), _ch("C3", topics=["speech"])]
+    before, stamps = store.all(), _updated_at(engine)
+    plan = store.preview(config)
+    assert store.all() == before and _updated_at(engine) == stamps
+    assert plan.report.created == ("slack:C3",)
+    assert plan.report.updated == (("slack:C1", ("max_posts",)),)
+    assert plan.report.not_in_config == ("discord:42", "slack:C2")
+    assert [w.ref for w in plan.writes] == [("slack", "C1"), ("slack", "C3")]
+    assert [p.ref for p in plan.profiles] == [
+        "discord:42",
+        "slack:C1",
+        "slack:C2",
+        "slack:C3",
+    ]
+    report = store.seed(config, now=T0 + timedelta(days=1))
+    assert list(plan.profiles) == store.all() and plan.report == report
+    assert store.preview(config).writes == ()  # seeded: nothing left to apply
+
+
+def test_preview_of_an_empty_database_is_the_config(engine: Engine) -> None:
+    plan = ProfileStore(engine).preview([_ch("C1", topics=["moe"], lookback="2d")])
+    assert plan.profiles == (Profile("slack", "C1", topics=("moe",), lookback=timedelta(days=2)),)
+    assert ProfileStore(engine).all() == []
+
+
 def test_config_over_the_limits_is_refused_before_writing(engine: Engine) -> None:
     store = ProfileStore(engine)
     too_many = [f"topic {i}" for i in range(MAX_TOPICS + 1)]
