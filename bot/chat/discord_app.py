@@ -1,0 +1,468 @@
+"""The Discord front-end: `/papers` as an app_commands group whose calls go to handlers/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.delivery.discord import DEFAULT_API, use_api_base
+from bot.errors import ConfigError, PaperboyError
+from bot.logs import redact
+from bot.settings import DiscordSettings
+from handlers.commands import dispatch as handle_command
+from handlers.commands import topic_suggestions
+from handlers.render import DiscordReply, discord_reply
+from handlers.reply import CommandRequest, Reply
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[CommandRequest, Services], Awaitable[Reply]]
+
+MANAGE_RULE = "changing this channel's topics needs the Manage Channels permission"
+NOT_IN_A_CHANNEL = (
+    "/papers works in server channels: each channel follows its own topics. "
+    "Use it in a channel of a server where Paperboy is installed."
+)
+SOMETHING_WRONG = "Something went wrong on our side; try again."
+POSTED_TO_CHANNEL = "Posted to the channel."
+AUTOCOMPLETE_SECONDS = 2.0  # Discord drops an autocomplete answer after 3 s
+MAX_CHOICES = 25  # Discord: at most 25 autocomplete choices ...
+MAX_CHOICE_CHARS = 100  # ... with names and values of 1-100 characters
+_EPHEMERAL = "paperboy.deferred_ephemeral"  # interaction.extras: how the answer was deferred
+_ANSWERED = "paperboy.answered"  # interaction.extras: the deferred answer was given
+# Slack-style `--share` / `—top` in what a user typed into an option would read as a flag.
+_FLAG_DASHES = re.compile(r"(?<!\S)(?:-{2,}|[—–]+)")
+
+
+class Suggest(Protocol):
+    """handlers.commands.topic_suggestions: topics for autocomplete, best first."""
+
+    def __call__(
+        self, services: Services, channel_ref: str, prefix: str, *, mine: bool
+    ) -> Awaitable[list[str]]: ...
+
+
+class Frontend(Protocol):
+    """What the command callbacks call: run `/papers <text>` for an interaction, answer
+    an autocomplete."""
+
+    async def run(
+        self, interaction: discord.Interaction, text: str, *, defer: bool, ephemeral: bool = True
+    ) -> None: ...
+
+    async def suggest(
+        self, interaction: discord.Interaction, prefix: str, *, mine: bool
+    ) -> list[app_commands.Choice[str]]: ...
+
+
+def command_text(name: str, arg: str = "", *, top: int | None = None, share: bool = False) -> str:
+    """The `/papers` text equivalent of a slash command: "search moe --top 10 --share".
+    Dashes that would make the user's own words read as a flag are dropped."""
+    parts = [name]
+    if literal := _FLAG_DASHES.sub("", arg).strip():
+        parts.append(literal)
+    if top is not None:
+        parts.append(f"--top {top}")
+    if share:
+        parts.append("--share")
+    return " ".join(parts)
+
+
+def can_manage(interaction: discord.Interaction, manager_role: str | None) -> bool:
+    """Manage Channels (Discord's resolved permissions in this channel) or the configured
+    role, given by name (case-insensitive) or id."""
+    perms = interaction.permissions
+    if perms.manage_channels or perms.administrator:
+        return True
+    member = interaction.user
+    if not manager_role or not isinstance(member, discord.Member):
+        return False
+    wanted = manager_role.strip()
+    if wanted.isdigit():
+        return int(wanted) in member._roles  # the ids Discord sent, cached guild or not
+    return any(role.name.casefold() == wanted.casefold() for role in member.roles)
+
+
+def manage_rule(interaction: discord.Interaction, manager_role: str | None) -> str:
+    """What may change the channel's topics, for a refusal: the role by name when known."""
+    if not manager_role:
+        return MANAGE_RULE
+    name = manager_role
+    if manager_role.isdigit() and interaction.guild is not None:
+        role = interaction.guild.get_role(int(manager_role))
+        name = role.name if role is not None else f"id {manager_role}"
+    return f"{MANAGE_RULE} or the “{name}” role"
+
+
+async def answer(interaction: discord.Interaction, message: DiscordReply) -> None:
+    """Send `message` as the interaction's answer, whatever state the interaction is in.
+
+    Not yet acknowledged: the response itself. Deferred: the loading message is edited
+    (Discord keeps the visibility chosen when deferring, so a public answer to a private
+    deferral becomes a note there plus a public follow-up). Already answered: a follow-up.
+    """
+    embeds = [discord.Embed.from_dict(e) for e in message.embeds]
+    nobody = discord.AllowedMentions.none()
+    if not interaction.response.is_done():
+        await interaction.response.send_message(
+            message.content, embeds=embeds, ephemeral=message.ephemeral, allowed_mentions=nobody
+        )
+        return
+    deferred_ephemeral = interaction.extras.get(_EPHEMERAL)
+    if deferred_ephemeral is None or interaction.extras.get(_ANSWERED):
+        await interaction.followup.send(
+            message.content, embeds=embeds, ephemeral=message.ephemeral, allowed_mentions=nobody
+        )
+        return
+    if deferred_ephemeral and not message.ephemeral:
+        await interaction.edit_original_response(
+            content=POSTED_TO_CHANNEL, embeds=[], allowed_mentions=nobody
+        )
+        interaction.extras[_ANSWERED] = True
+        await interaction.followup.send(
+            message.content, embeds=embeds, ephemeral=False, allowed_mentions=nobody
+        )
+        return
+    await interaction.edit_original_response(
+        content=message.content, embeds=embeds, allowed_mentions=nobody
+    )
+    interaction.extras[_ANSWERED] = True
+
+
+class Papers:
+    """Turns a /papers interaction into a CommandRequest, dispatches it and answers.
+
+    Anything that reads the store is deferred first (Discord wants an acknowledgement
+    within 3 s); the deferral's visibility is the answer's: public only for a shared search.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        manager_role: str | None = None,
+        dispatch: Dispatch = handle_command,
+        suggest: Suggest = topic_suggestions,
+    ) -> None:
+        self._services = services
+        self._manager_role = manager_role
+        self._dispatch = dispatch
+        self._suggest = suggest
+
+    def request(self, interaction: discord.Interaction, text: str) -> CommandRequest:
+        channel = interaction.channel
+        return CommandRequest(
+            platform="discord",
+            channel_id=str(interaction.channel_id),
+            user_id=str(interaction.user.id),
+            text=text,
+            can_manage=can_manage(interaction, self._manager_role),
+            manage_rule=manage_rule(interaction, self._manager_role),
+            channel_name=getattr(channel, "name", None),
+        )
+
+    async def run(
+        self, interaction: discord.Interaction, text: str, *, defer: bool, ephemeral: bool = True
+    ) -> None:
+        if interaction.guild_id is None or interaction.channel_id is None:
+            await answer(interaction, discord_reply(Reply(NOT_IN_A_CHANNEL, error=True)))
+            return
+        request = self.request(interaction, text)
+        if defer:
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            interaction.extras[_EPHEMERAL] = ephemeral
+        reply = await self._dispatch(request, self._services)
+        await answer(interaction, discord_reply(reply))
+
+    async def suggest(
+        self, interaction: discord.Interaction, prefix: str, *, mine: bool
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.channel_id is None:
+            return []
+        ref = f"discord:{interaction.channel_id}"
+        try:
+            async with asyncio.timeout(AUTOCOMPLETE_SECONDS):
+                topics = await self._suggest(self._services, ref, prefix, mine=mine)
+        except TimeoutError:
+            log.warning("topic autocomplete in %s took over %ss", ref, AUTOCOMPLETE_SECONDS)
+            return []
+        shown = dict.fromkeys(t[:MAX_CHOICE_CHARS] for t in topics if t.strip())
+        return [app_commands.Choice(name=t, value=t) for t in list(shown)[:MAX_CHOICES]]
+
+
+class PapersGroup(app_commands.Group):
+    """`/papers …`: one subcommand per handler, each built into its text equivalent."""
+
+    def __init__(self, frontend: Frontend) -> None:
+        super().__init__(
+            name="papers",
+            description="Research papers for this channel: search, topics, digests",
+            guild_only=True,
+        )
+        self._frontend = frontend
+
+    @app_commands.command(description="Search the paper archive")
+    @app_commands.describe(
+        query="Words, a topic or a title, e.g. mixture of experts",
+        results="How many papers to show (default 5)",
+        share="Post the results to the channel (default: only you see them)",
+    )
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: str,
+        results: app_commands.Range[int, 1, 20] | None = None,
+        share: bool = False,
+    ) -> None:
+        text = command_text("search", query, top=results, share=share)
+        await self._frontend.run(interaction, text, defer=True, ephemeral=not share)
+
+    @app_commands.command(description="Follow a topic in this channel (with a preview)")
+    @app_commands.describe(topic="Free text, as you would say it: moe, multi-task learning")
+    async def subscribe(self, interaction: discord.Interaction, topic: str) -> None:
+        await self._frontend.run(interaction, command_text("subscribe", topic), defer=True)
+
+    @subscribe.autocomplete("topic")
+    async def _archive_topics(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._frontend.suggest(interaction, current, mine=False)
+
+    @app_commands.command(description="Stop following a topic in this channel")
+    @app_commands.describe(topic="One of this channel's topics")
+    async def unsubscribe(self, interaction: discord.Interaction, topic: str) -> None:
+        await self._frontend.run(interaction, command_text("unsubscribe", topic), defer=True)
+
+    @unsubscribe.autocomplete("topic")
+    async def _channel_topics(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._frontend.suggest(interaction, current, mine=True)
+
+    @app_commands.command(name="list", description="This channel's topics, exclusions, schedule")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        await self._frontend.run(interaction, "list", defer=True)
+
+    @app_commands.command(description="Hide papers about a term in this channel")
+    @app_commands.describe(term="e.g. survey")
+    async def exclude(self, interaction: discord.Interaction, term: str) -> None:
+        await self._frontend.run(interaction, command_text("exclude", term), defer=True)
+
+    @app_commands.command(description="Show papers about an excluded term again")
+    @app_commands.describe(term="One of this channel's exclusions")
+    async def include(self, interaction: discord.Interaction, term: str) -> None:
+        await self._frontend.run(interaction, command_text("include", term), defer=True)
+
+    @app_commands.command(description="Preview this channel's next digest (only you see it)")
+    async def digest(self, interaction: discord.Interaction) -> None:
+        await self._frontend.run(interaction, "digest", defer=True)
+
+    @app_commands.command(description="Why a paper was or was not posted here")
+    @app_commands.describe(paper="An arXiv id (2401.04088) or a title")
+    async def why(self, interaction: discord.Interaction, paper: str) -> None:
+        await self._frontend.run(interaction, command_text("why", paper), defer=True)
+
+    @app_commands.command(description="What /papers can do")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await self._frontend.run(interaction, "help", defer=False)
+
+
+class PapersTree(app_commands.CommandTree[discord.Client]):
+    """The command tree; a command that fails is logged (secrets and the interaction token
+    redacted) and the user is told it was our fault: privately, unless the answer was
+    already deferred as a shared one."""
+
+    def __init__(self, client: discord.Client, *, secrets: Sequence[str] = ()) -> None:
+        super().__init__(client)
+        self._secrets = list(secrets)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        name = interaction.command.qualified_name if interaction.command else "?"
+        detail = "".join(traceback.format_exception(cause))
+        log.error(
+            "/%s failed in channel %s: %s",
+            name,
+            interaction.channel_id,
+            redact(detail, [*self._secrets, interaction.token]),
+        )
+        try:
+            await answer(interaction, discord_reply(Reply(SOMETHING_WRONG, error=True)))
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+            log.warning("/%s: could not tell the user either: %s", name, e.__class__.__name__)
+
+
+class PaperboyClient(discord.Client):
+    """The bot's Discord client: guild events only (no message content), and a command
+    tree serving /papers through `frontend`. Commands are synced on demand, never here."""
+
+    def __init__(
+        self, frontend: Frontend, *, application_id: int | None = None, secrets: Sequence[str] = ()
+    ) -> None:
+        intents = discord.Intents(guilds=True)
+        if application_id is None:  # learnt at login
+            super().__init__(intents=intents)
+        else:
+            super().__init__(intents=intents, application_id=application_id)
+        self.tree = PapersTree(self, secrets=secrets)
+        self.tree.add_command(PapersGroup(frontend))
+
+
+def discord_client(
+    settings: DiscordSettings,
+    services: Services,
+    *,
+    dispatch: Dispatch = handle_command,
+    suggest: Suggest = topic_suggestions,
+) -> PaperboyClient:
+    """The client serving /papers with `services` (not logged in yet)."""
+    papers = Papers(
+        services, manager_role=settings.manager_role, dispatch=dispatch, suggest=suggest
+    )
+    return PaperboyClient(
+        papers, application_id=_application_id(settings), secrets=_secrets(settings)
+    )
+
+
+def _token(settings: DiscordSettings) -> str:
+    token = settings.bot_token.get_secret_value() if settings.bot_token is not None else ""
+    if not token:
+        raise ConfigError("discord.bot_token is not set (the Discord bot's token)")
+    return token
+
+
+def _secrets(settings: DiscordSettings) -> list[str]:
+    return [settings.bot_token.get_secret_value()] if settings.bot_token is not None else []
+
+
+def _application_id(settings: DiscordSettings) -> int | None:
+    value = (settings.application_id or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ConfigError(
+            f"discord.application_id: expected the numeric application id, not {value!r}"
+        )
+    return int(value)
+
+
+def _use_api(settings: DiscordSettings) -> None:
+    if settings.api_url.rstrip("/") != DEFAULT_API:
+        use_api_base(settings.api_url)
+
+
+async def _login(client: discord.Client, token: str) -> None:
+    """Log in over HTTP (token check, application id); no gateway. Closes the client and
+    raises ConfigError (token rejected) or PaperboyError (Discord unreachable) on failure."""
+    try:
+        await client.login(token)
+    except discord.LoginFailure:
+        await client.close()
+        raise ConfigError("discord.bot_token: Discord rejected the token") from None
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+        await client.close()
+        raise PaperboyError(f"could not log in to Discord: {e.__class__.__name__}") from None
+
+
+async def sync_commands(settings: DiscordSettings, *, guild_id: int | None) -> list[str]:
+    """Register /papers with Discord: in one server (`guild_id`, at once) or globally (may
+    take an hour to show). Discord allows 200 command creations a day per server, so this
+    runs on demand only. Returns the synced commands, e.g. "/papers search".
+
+    Raises ConfigError (no or rejected token) or PaperboyError (refused, unreachable).
+    """
+    token = _token(settings)
+    _use_api(settings)
+    client = PaperboyClient(
+        _NotServing(), application_id=_application_id(settings), secrets=_secrets(settings)
+    )
+    await _login(client, token)
+    guild = discord.Object(id=guild_id) if guild_id is not None else None
+    if guild is not None:
+        client.tree.copy_global_to(guild=guild)  # the same /papers, registered in one server
+    where = f"server {guild_id}" if guild_id is not None else "all servers"
+    try:
+        synced = await client.tree.sync(guild=guild)
+    except app_commands.CommandSyncFailure as e:
+        raise PaperboyError(f"Discord refused the command definitions: {e.text}") from None
+    except discord.Forbidden:
+        raise PaperboyError(
+            f"Discord refused the sync to {where}: invite the bot with the "
+            "applications.commands scope"
+        ) from None
+    except discord.HTTPException as e:
+        raise PaperboyError(f"Discord failed the sync to {where}: {e.status} {e.text}") from None
+    except (aiohttp.ClientError, TimeoutError) as e:
+        raise PaperboyError(f"Discord unreachable: {e.__class__.__name__}") from None
+    finally:
+        await client.close()
+    names: list[str] = []
+    for command in synced:
+        subcommands = [
+            o.name for o in command.options if isinstance(o, app_commands.AppCommandGroup)
+        ]
+        names += [f"/{command.name} {s}" for s in subcommands] or [f"/{command.name}"]
+    return names
+
+
+class _NotServing:
+    """The frontend of a client that only syncs command definitions."""
+
+    async def run(
+        self, interaction: discord.Interaction, text: str, *, defer: bool, ephemeral: bool = True
+    ) -> None:
+        raise RuntimeError("this client only syncs commands")
+
+    async def suggest(
+        self, interaction: discord.Interaction, prefix: str, *, mine: bool
+    ) -> list[app_commands.Choice[str]]:
+        return []
+
+
+@dataclass(slots=True)
+class RunningDiscord:
+    """The gateway client running in the background; `close()` stops it."""
+
+    client: PaperboyClient
+    task: asyncio.Task[None]
+
+    async def close(self) -> None:
+        await self.client.close()
+        self.task.cancel()  # a reconnect backoff may be sleeping
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def start_discord(
+    settings: DiscordSettings,
+    services: Services,
+    *,
+    dispatch: Dispatch = handle_command,
+    suggest: Suggest = topic_suggestions,
+) -> RunningDiscord:
+    """Log in (a bad token fails here, as ConfigError) and run the gateway in a background
+    task that serves /papers with `services` and reconnects on its own."""
+    token = _token(settings)
+    _use_api(settings)
+    client = discord_client(settings, services, dispatch=dispatch, suggest=suggest)
+    await _login(client, token)
+    task = asyncio.create_task(client.connect(reconnect=True), name="paperboy-discord-gateway")
+    secrets = _secrets(settings)
+
+    def report(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and (error := done.exception()) is not None:
+            log.error("Discord gateway stopped: %s", redact(repr(error), secrets))
+
+    task.add_done_callback(report)
+    return RunningDiscord(client, task)
