@@ -1,0 +1,192 @@
+"""Archive search behind `/papers <query>`: a safe FTS5 query built from the understood text,
+bm25 candidates re-ranked with the matcher's evidence, and a fuzzy title fallback."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from rapidfuzz import fuzz, process, utils
+
+from bot.models import Paper
+from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.match import Evidence, Matcher
+from bot.pipeline.query import Concept, understand
+from bot.pipeline.text import fold, is_content, stem, stems, words
+from bot.store.archive import Archive
+
+MAX_QUERY_WORDS = 12  # a query names a topic; longer input is cut (with a note)
+MAX_QUERY_CHARS = 200
+NOTE_CHARS = 60
+MAX_FTS_TERMS = 48
+CANDIDATES = 200  # bm25's best; `total` is capped here
+RERANK = 50  # of those, the matcher weighs the best (it analyses each paper's text anew)
+W_EVIDENCE = 0.7  # the matcher's evidence: title above abstract, acronyms, variants ...
+W_LEXICAL = 0.3  # ... with bm25 (title 10, abstract 2, authors 1) relative to the best
+FUZZY_MIN_CHARS = 4
+FUZZY_CUTOFF = 80.0
+
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits only: nothing FTS5 could read as syntax
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One paper found: its score in [0, 1] and why it was found."""
+
+    paper: Paper
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The best `hits`, best first; `notes` on how the query was read (typo repairs,
+    acronyms, a cut query, a fuzzy fallback); `total` candidates found (<= CANDIDATES)."""
+
+    hits: tuple[Hit, ...]
+    notes: tuple[str, ...]
+    total: int
+
+
+def _quote(text: str) -> str:
+    """An FTS5 string: its tokens are literal, never operators, columns or prefixes."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def fts_query(concept: Concept) -> str | None:
+    """A safe FTS5 MATCH expression for `concept`: each phrasing (multi-word ones as phrase
+    queries), then each content word alone so that words apart still match, and the words as
+    typed (an author's name is no typo), all OR-ed. Only alphanumeric tokens, each phrasing
+    quoted. None when nothing is searchable. Pure."""
+    terms: dict[str, None] = {}
+    loose: dict[str, None] = {}
+    for ph in concept.phrases:
+        tokens = _TOKEN.findall(ph.label)
+        if tokens:
+            terms[" ".join(tokens)] = None
+            loose.update((t, None) for t in tokens if is_content(t))
+    if concept.phrases:
+        loose.update((t, None) for t in _TOKEN.findall(fold(concept.text)) if is_content(t))
+    for token in loose:
+        terms.setdefault(token, None)
+    quoted = [_quote(t) for t in list(terms)[:MAX_FTS_TERMS]]
+    return " OR ".join(quoted) or None
+
+
+def _visible(ch: str) -> str:
+    cat = unicodedata.category(ch)
+    if cat == "Cc":
+        return " "  # NUL, tabs, newlines: word separators
+    return "" if cat[0] == "C" else ch  # format marks, surrogates, private use, unassigned
+
+
+def clip(query: str) -> tuple[str, tuple[str, ...]]:
+    """The query as searched: control characters become spaces, other invisible ones
+    (format marks, surrogates, private use) go, whitespace collapses; at most
+    MAX_QUERY_WORDS words and MAX_QUERY_CHARS characters, with a note when cut."""
+    head = query[: 8 * MAX_QUERY_CHARS]  # no need to look further into a pasted document
+    parts = "".join(map(_visible, head)).split()
+    text = " ".join(parts[:MAX_QUERY_WORDS])
+    if len(text) > MAX_QUERY_CHARS:
+        cut = text[:MAX_QUERY_CHARS]
+        text = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    if len(head) < len(query) or text != " ".join(parts):
+        shown = text if len(text) <= NOTE_CHARS else text[: NOTE_CHARS - 1] + "…"
+        return text, (f"searched only the start of the query: '{shown}'",)
+    return text, ()
+
+
+def _when(p: Paper) -> float:
+    when = p.published or p.first_seen
+    return when.timestamp() if when else 0.0
+
+
+def _order(hit: Hit) -> tuple[float, float, int, str]:
+    """Best first: score, then the newest, then the most upvoted, then key (stable)."""
+    p = hit.paper
+    return (-round(hit.score, 6), -_when(p), -(p.upvotes or 0), p.key)
+
+
+def _word_reason(paper: Paper, concept: Concept) -> str:
+    """Which of the query's words a paper the matcher had no evidence for has, and where."""
+    typed = [w for ph in concept.phrases for w in words(ph.label)] + words(concept.text)
+    wanted = {stem(w): w for w in typed if is_content(w)}
+    parts = []
+    fields = (("title", paper.title), ("abstract", paper.abstract), ("authors", paper.authors))
+    for name, value in fields:
+        text = value if isinstance(value, str) else ", ".join(value)
+        present = set(stems(text))
+        found = list(dict.fromkeys(w for s, w in wanted.items() if s in present))
+        if found:
+            parts.append(f"{name}: " + ", ".join(f"'{w}'" for w in found))
+    return "; ".join(parts) or "full-text match"
+
+
+class Search:
+    """Search the archive for a query as a user types it.
+
+    `lexicon` is called once per search; the caller caches it (it is learned from the whole
+    archive). A Matcher is built over the best full-text candidates only. `search` never
+    raises for any query text; a failing database raises StoreError.
+    """
+
+    def __init__(self, archive: Archive, lexicon: Callable[[], Lexicon]) -> None:
+        self._archive = archive
+        self._lexicon = lexicon
+
+    def search(self, query: str, *, limit: int = 5) -> SearchResult:
+        """The `limit` best papers for `query`, best first, with notes and a total."""
+        text, cut = clip(query)
+        limit = max(limit, 0)
+        lex = self._lexicon()
+        concept = understand(text, lex)
+        notes = [*cut, *concept.notes]
+        match = fts_query(concept)
+        found = self._archive.fts(match, limit=CANDIDATES) if match else []
+        if not found:
+            return self._fuzzy(text, limit, notes)
+        hits = _rank(text, found, lex)[:limit]
+        hits = [h if h.reason else replace(h, reason=_word_reason(h.paper, concept)) for h in hits]
+        return SearchResult(tuple(hits), tuple(notes), len(found))
+
+    def _fuzzy(self, text: str, limit: int, notes: list[str]) -> SearchResult:
+        """Titles resembling the query, for when no word of it is in the index."""
+        folded = " ".join(words(text))
+        if len(folded) < FUZZY_MIN_CHARS or limit == 0:
+            return SearchResult((), tuple(notes), 0)
+        titles = self._archive.titles()
+        found = process.extract(
+            folded,
+            [title for _, title in titles],
+            scorer=fuzz.partial_ratio,
+            processor=utils.default_process,
+            score_cutoff=FUZZY_CUTOFF,
+            limit=limit,
+        )
+        hits = []
+        for _title, similarity, index in found:
+            paper = self._archive.get(titles[index][0])
+            if paper is not None:
+                hits.append(Hit(paper, similarity / 100.0, f"title resembles '{folded}'"))
+        if hits:
+            notes.append(f"no paper has the words of '{text}'; showing similar titles")
+        return SearchResult(tuple(sorted(hits, key=_order)), tuple(notes), len(hits))
+
+
+def _rank(text: str, found: Sequence[tuple[Paper, float]], lex: Lexicon) -> list[Hit]:
+    """Candidates (bm25 best first) by the matcher's evidence over the first RERANK combined
+    with bm25 relative to the best candidate; ties go to the newest, then upvotes. Hits the
+    matcher has no evidence for get an empty reason (filled in for the hits shown)."""
+    evidence: dict[int, Evidence] = Matcher([p for p, _ in found[:RERANK]], lex).topic_evidence(
+        text
+    )
+    best = min(rank for _, rank in found)
+    hits = []
+    for i, (paper, rank) in enumerate(found):
+        ev = evidence.get(i)
+        lexical = rank / best if best < 0 else 0.0
+        score = W_EVIDENCE * (ev.score if ev else 0.0) + W_LEXICAL * lexical
+        hits.append(Hit(paper, score, "; ".join(ev.reasons) if ev else ""))
+    return sorted(hits, key=_order)
