@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -28,20 +28,27 @@ async def start_frontends(settings: Settings, services: Services) -> list[Fronte
     """Every chat front-end that has credentials. A platform without them, or whose
     credentials are refused, is reported once and left out; the others run."""
     frontends: list[Frontend] = []
-    if settings.slack.bot_token is None:
-        log.info("Slack /papers off: no slack.bot_token", extra={"event": "frontend"})
-    else:
+    starters: list[tuple[str, bool, Callable[[], Awaitable[Frontend]]]] = [
+        (
+            "Slack",
+            settings.slack.bot_token is not None,
+            lambda: start_slack(settings.slack, services),
+        ),
+        (
+            "Discord",
+            settings.discord.bot_token is not None,
+            lambda: start_discord(settings.discord, services),
+        ),
+    ]
+    for name, configured, start in starters:
+        if not configured:
+            log.info("%s /papers off: no bot token configured", name, extra={"event": "frontend"})
+            continue
         try:
-            frontends.append(await start_slack(settings.slack, services))
-        except PaperboyError as e:
-            log.error("Slack /papers off: %s", e, extra={"event": "frontend"})
-    if settings.discord.bot_token is None:
-        log.info("Discord /papers off: no discord.bot_token", extra={"event": "frontend"})
-    else:
-        try:
-            frontends.append(await start_discord(settings.discord, services))
-        except PaperboyError as e:
-            log.error("Discord /papers off: %s", e, extra={"event": "frontend"})
+            frontends.append(await start())
+        except Exception as e:  # one platform failing must not stop the others
+            reason = str(e) if isinstance(e, PaperboyError) else f"{e.__class__.__name__}: {e}"
+            log.error("%s /papers off: %s", name, reason, extra={"event": "frontend"})
     return frontends
 
 

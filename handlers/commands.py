@@ -107,9 +107,6 @@ async def search(command: Command, request: CommandRequest, services: Services) 
             "/papers help lists every command.",
         )
     lines: list[str] = []
-    if len(query) > MAX_QUERY_CHARS:
-        query = cut(query, MAX_QUERY_CHARS).rstrip("…")
-        lines.append(f"Your query was long; I searched its first {MAX_QUERY_CHARS} characters.")
     result = await asyncio.to_thread(services.search.search, query, limit=command.limit)
     lines += list(result.notes)
     if not result.hits:
@@ -122,7 +119,7 @@ async def search(command: Command, request: CommandRequest, services: Services) 
     )
     papers = tuple(_line(h.paper, services, posted) for h in result.hits)
     shown = len(papers)
-    title = f"Top {shown} of {result.total} papers for {_quoted(query)}"
+    title = f"Top {shown} papers for {_quoted(query)}"
     if result.total <= shown:
         title = f"{shown} paper{'s' if shown != 1 else ''} for {_quoted(query)}"
     footer = None

@@ -261,11 +261,6 @@ def test_authors_are_searchable_by_name(search: Search) -> None:
     assert "authors: 'wroblewski'" in search.search("Wroblewski").hits[0].reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="authors are stored as ASCII-escaped JSON (json.dumps' ensure_ascii), so the FTS "
-    "index holds 'u00eb' for 'ë': a store fix (engine json_serializer + reindex)",
-)
 def test_accented_author_names_are_searchable(search: Search) -> None:
     assert titles(search.search("Zoë"))[:1] == [SPELLING.title]
 

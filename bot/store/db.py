@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
+
+
+def json_dumps(value: object) -> str:
+    """JSON columns as readable UTF-8 (not \\u escapes), so the full-text index sees
+    "Zoë", not "Zo\\u00eb"."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def database_url(database: str) -> str:
@@ -44,13 +51,13 @@ def make_engine(database: str, *, read_only: bool = False) -> Engine:
         if url.get_backend_name() == "sqlite":
             if url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=json_dumps)
             event.listen(engine, "connect", _sqlite_pragmas)
             with engine.connect() as conn:
                 if url.database and url.database != ":memory:" and not read_only:
                     conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
     except (OSError, sqlite3.Error, ImportError, SQLAlchemyError) as e:
         raise StoreError(
             f"cannot open database {url.render_as_string(hide_password=True)}: {e}"

@@ -3,6 +3,7 @@ one is upgraded step by step, a newer one is refused."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -126,6 +127,23 @@ def _add_ledger(conn: Connection) -> None:
     frozen.create_all(conn)
 
 
+def _unescape_json_text(conn: Connection) -> None:
+    """v4: JSON columns of papers rewritten without \\u escapes (the full-text index of
+    authors then matches accented names); the update trigger reindexes each row.
+    SQLite only: the search index is SQLite's."""
+    if conn.dialect.name != "sqlite":
+        return
+    rows = conn.exec_driver_sql(
+        "SELECT id, authors FROM papers WHERE authors LIKE '%\\u%' ESCAPE '!'"
+    ).all()
+    for rid, authors in rows:
+        text = authors if isinstance(authors, str) else json.dumps(authors)
+        conn.execute(
+            schema.papers.update().where(schema.papers.c.id == rid),
+            {"authors": json.loads(text)},
+        )
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
@@ -133,6 +151,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "papers archive with full-text index, source state", _create_v1),
     (2, "channel interest profiles", _add_channels),
     (3, "posted ledger and digest runs", _add_ledger),
+    (4, "readable UTF-8 in JSON columns (accented authors searchable)", _unescape_json_text),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -151,3 +151,23 @@ def test_version_1_database_is_upgraded_to_the_shape_of_a_new_one(tmp_path: Path
     assert migrate(old) == LATEST  # upgrading again changes nothing
     old.dispose()
     fresh.dispose()
+
+
+def test_v4_rewrites_escaped_author_json_and_reindexes(tmp_path: Path) -> None:
+    """Authors stored ASCII-escaped by older versions become searchable by the accented
+    name after the upgrade."""
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(V1_DDL.replace("'[\"A. One\"]'", "'[\"Zo\\u00eb Ng\"]'"))
+    raw.close()
+    engine = make_engine(str(path))
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql("SELECT authors FROM papers").scalar_one()
+    migrate(engine)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT authors FROM papers").scalar_one()
+        query = "SELECT rowid FROM papers_fts WHERE papers_fts MATCH 'zoë'"
+        hits = conn.exec_driver_sql(query).all()
+    engine.dispose()
+    assert "\\u00eb" in before
+    assert "Zoë" in stored and len(hits) == 1
