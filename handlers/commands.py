@@ -45,6 +45,7 @@ HELP_LINES = (
     "/papers list — this channel's topics, exclusions, schedule and last digest",
     "/papers exclude <term> / include <term> — hide papers about a term, or show them again",
     "/papers digest — preview the next digest (only you see it)",
+    "/papers schedule <cron> [time zone] — when the digest is posted (0 9 * * mon-fri UTC)",
     "/papers why <arXiv id or title> — why a paper was or was not posted here",
     "Add --share to post an answer to the channel instead of only to you.",
 )
@@ -300,6 +301,40 @@ async def exclude(command: Command, request: CommandRequest, services: Services)
     )
 
 
+async def schedule(command: Command, request: CommandRequest, services: Services) -> Reply:
+    """`schedule <5 cron fields> [IANA zone]`: when this channel's digest is posted."""
+    parts = clean(command.arg).split()
+    example = "/papers schedule 0 9 * * mon-fri Europe/Berlin"
+    if len(parts) not in (5, 6):
+        return _error(
+            "Give five cron fields (minute hour day month weekday) and optionally a time "
+            f"zone, e.g. {example}"
+        )
+    if refused := _refusal(request):
+        return refused
+
+    def change() -> tuple[bool, Profile]:
+        current = _profile(request, services)
+        zone = parts[5] if len(parts) == 6 else current.timezone
+        changed = services.profiles.set_schedule(
+            request.platform, request.channel_id, " ".join(parts[:5]), zone, now=_now(services)
+        )
+        updated = services.profiles.get(request.platform, request.channel_id)
+        assert updated is not None
+        return changed, updated
+
+    try:
+        changed, profile = await asyncio.to_thread(change)
+    except ValueError as e:
+        return _error(f"That schedule can't be used: {e}.", f"For example: {example}")
+    upcoming = _next_digest(profile, _now(services))
+    lines = (f"Next digest: {_when(upcoming, profile)}",) if upcoming else ()
+    verb = "now posts" if changed else "already posts"
+    return Reply(
+        f"This channel's digest {verb} on “{profile.schedule}” ({profile.timezone}).", lines
+    )
+
+
 # --- reading the profile ------------------------------------------------------------------
 
 
@@ -518,6 +553,7 @@ HANDLERS: dict[str, Handler] = {
     "exclude": exclude,
     "include": include,
     "digest": digest,
+    "schedule": schedule,
     "why": why,
 }
 

@@ -15,6 +15,7 @@ SUBCOMMANDS = (
     "exclude",
     "include",
     "digest",
+    "schedule",
     "why",
     "help",
 )

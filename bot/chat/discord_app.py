@@ -263,6 +263,17 @@ class PapersGroup(app_commands.Group):
     async def include(self, interaction: discord.Interaction, term: str) -> None:
         await self._frontend.run(interaction, command_text("include", term), defer=True)
 
+    @app_commands.command(description="When this channel's digest is posted")
+    @app_commands.describe(
+        cron="Five cron fields: minute hour day month weekday, e.g. 0 9 * * mon-fri",
+        timezone="An IANA time zone, e.g. Europe/Berlin (default: the channel's current one)",
+    )
+    async def schedule(
+        self, interaction: discord.Interaction, cron: str, timezone: str | None = None
+    ) -> None:
+        arg = f"{cron} {timezone}" if timezone else cron
+        await self._frontend.run(interaction, command_text("schedule", arg), defer=True)
+
     @app_commands.command(description="Preview this channel's next digest (only you see it)")
     async def digest(self, interaction: discord.Interaction) -> None:
         await self._frontend.run(interaction, "digest", defer=True)

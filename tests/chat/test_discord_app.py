@@ -614,7 +614,7 @@ async def test_subscribe_digest_unsubscribe_digest(
 
 async def test_sync_commands_registers_the_group_on_demand(app: App, fake: FakeDiscordApp) -> None:
     names = await sync_commands(app.settings.discord, guild_id=int(GUILD))
-    assert names[0] == "/papers search" and len(names) == 9
+    assert names[0] == "/papers search" and len(names) == 10
     ((guild, commands),) = fake.synced
     assert guild == GUILD and [c["name"] for c in commands] == ["papers"]
     subcommands = {o["name"] for o in commands[0]["options"]}
@@ -625,6 +625,7 @@ async def test_sync_commands_registers_the_group_on_demand(app: App, fake: FakeD
         "list",
         "exclude",
         "include",
+        "schedule",
         "digest",
         "why",
         "help",
@@ -679,5 +680,5 @@ def test_cli_sync_commands(tmp_path: Path) -> None:
         thread.join(timeout=5)
         loop.close()
     assert result.exit_code == 0, result.output
-    assert f"synced 9 command(s) to server {GUILD}" in result.output
+    assert f"synced 10 command(s) to server {GUILD}" in result.output
     assert "/papers why" in result.output and fake.token not in result.output

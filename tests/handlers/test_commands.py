@@ -283,3 +283,35 @@ async def test_store_failure_is_a_clear_message(services: Services, app: App) ->
 def test_papers_fixture_is_realistic(app: App) -> None:
     papers: list[Paper] = app.archive.all()
     assert len(papers) >= 10
+
+
+async def test_schedule_changes_when_the_digest_is_posted(services: Services) -> None:
+    reply = await dispatch(req("schedule 30 7 * * mon-fri Europe/Berlin"), services)
+    assert "now posts" in reply.title and "Europe/Berlin" in reply.title
+    assert any(
+        line.startswith("Next digest: Tue 24 Nov 07:30 Europe/Berlin") for line in reply.lines
+    )
+    profile = services.profiles.get("slack", CHANNEL)
+    assert profile is not None
+    assert (profile.schedule, profile.timezone) == ("30 7 * * mon-fri", "Europe/Berlin")
+    same_zone = await dispatch(req("schedule 0 8 * * *"), services)
+    assert "now posts" in same_zone.title and "Europe/Berlin" in same_zone.title
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("schedule", "five cron fields"),
+        ("schedule 0 9 * *", "five cron fields"),
+        ("schedule 0 25 * * *", "can't be used"),
+        ("schedule 0 9 * * * Mars/Olympus", "unknown time zone"),
+    ],
+)
+async def test_bad_schedules_are_explained(services: Services, text: str, says: str) -> None:
+    reply = await dispatch(req(text), services)
+    assert reply.error and says in everything(reply)
+
+
+async def test_schedule_needs_permission(services: Services) -> None:
+    reply = await dispatch(req("schedule 0 9 * * *", can_manage=False), services)
+    assert reply.error and "slack.admins" in reply.title
