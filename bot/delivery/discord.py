@@ -27,11 +27,20 @@ def use_api_base(api_url: str) -> None:
 class DiscordDelivery:
     """Posts digests as bot messages with embeds. discord.py handles 429s per bucket and
     retries 5xx; each message carries a nonce with `enforce_nonce`, so a repeated send of
-    the same message within Discord's nonce window creates no second message."""
+    the same message within Discord's nonce window creates no second message.
 
-    def __init__(self, token: str, *, max_ratelimit_timeout: float = 120.0) -> None:
+    `timeout` bounds each HTTP request (discord.py's own session has none but aiohttp's
+    five-minute default): a server that holds a request is a transient failure, retried
+    under the same nonce.
+    """
+
+    def __init__(
+        self, token: str, *, max_ratelimit_timeout: float = 120.0, timeout: float = 30.0
+    ) -> None:
         self._token = token
         self._max_wait = max_ratelimit_timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._login_timeout = timeout
         self._http: HTTPClient | None = None
 
     def render(self, digest: Digest) -> list[Message]:
@@ -41,7 +50,7 @@ class DiscordDelivery:
         if self._http is None:
             http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=self._max_wait)
             try:
-                await http.static_login(self._token)
+                await asyncio.wait_for(http.static_login(self._token), self._login_timeout)
             except discord.LoginFailure:
                 await http.close()
                 raise DeliveryError(
@@ -60,7 +69,7 @@ class DiscordDelivery:
         payload = {**message.payload, "nonce": idempotency_key, "enforce_nonce": True}
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel.channel_id)
         try:
-            data = await http.request(route, json=payload)
+            data = await http.request(route, json=payload, timeout=self._timeout)
         except (discord.Forbidden, discord.NotFound) as e:
             raise DeliveryError(
                 f"Discord refused the post to {channel.ref}: {e.status} {e.text}", permanent=True

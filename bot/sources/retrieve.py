@@ -271,10 +271,15 @@ class HttpRetriever(_Closing):
             raise SourceError(f"cannot follow {shown}: {type(e).__name__}") from e
         except TimeoutError as e:
             raise _Transient(f"timed out fetching {shown}") from e
+        except aiohttp.ClientResponseError as e:
+            # Raised only for an answer that is not valid HTTP (statuses are checked above).
+            # Its text holds the raw URL (secrets included) and the server's bytes: keep the
+            # parser's reason only ("Bad status line").
+            reason = (e.message or "").split(":", 1)[0].strip().splitlines()[:1]
+            detail = f" ({reason[0][:80]})" if reason else ""
+            raise _Transient(f"not a valid HTTP answer from {shown}{detail}") from e
         except aiohttp.ClientError as e:
-            # A ClientResponseError's text holds the raw URL (secrets included): name it only.
-            detail = "" if isinstance(e, aiohttp.ClientResponseError) else f": {e}"
-            raise _Transient(f"network error fetching {shown}: {type(e).__name__}{detail}") from e
+            raise _Transient(f"network error fetching {shown}: {type(e).__name__}: {e}") from e
         if not body:
             raise SourceError(f"empty response from {shown}", retryable=True)
         return Fetched(url, body, content_type=content_type, validators=new_validators)
@@ -348,6 +353,8 @@ class FileRetriever:
             raise SourceError(f"permission denied reading {path}") from e
         except OSError as e:
             raise SourceError(f"cannot read {path}: {e.strerror or e}") from e
+        except ValueError as e:  # a NUL in the path
+            raise SourceError(f"not a usable file path: {str(path)[:200]!r}") from e
         if not content:
             raise SourceError(f"empty file: {path}")
         return etag, content
@@ -356,7 +363,10 @@ class FileRetriever:
 def _local_path(location: str) -> Path:
     parts = urlsplit(location)
     if parts.scheme.lower() != "file":
-        return Path(location).expanduser()
+        try:
+            return Path(location).expanduser()
+        except RuntimeError as e:  # `~name` of an unknown user
+            raise SourceError(f"cannot expand {location[:200]!r}: unknown user") from e
     if parts.netloc not in ("", "localhost"):
         raise SourceError(f"file URL on another host is not supported: {redact_url(location)}")
     return Path(url2pathname(parts.path))

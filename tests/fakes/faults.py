@@ -2,20 +2,30 @@
 
 A `FaultPlan` is asked once per request (`next(route)`) and answers `None` (serve the
 request normally) or a `Fault`. Plans are deterministic: a scripted list, a storm of the
-first N requests, or a seeded `random.Random` drawn once per request in arrival order.
-Every injected fault is counted per kind, so a test can report how many it survived.
+first N requests, a seeded `random.Random` drawn once per request in arrival order, or a
+storm lasting a duration on an injected clock (deterministic for a given clock). Plans
+for different routes combine (`FaultPlan.combine`). Every injected fault is counted per
+kind, so a test can report how many it survived.
 """
 
 from __future__ import annotations
 
 import random as _random
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["rate_limit", "server_error", "delay", "reset", "disconnect"]
-KINDS: tuple[FaultKind, ...] = ("rate_limit", "server_error", "delay", "reset", "disconnect")
+FaultKind = Literal["rate_limit", "server_error", "delay", "reset", "disconnect", "hang"]
+KINDS: tuple[FaultKind, ...] = (
+    "rate_limit",
+    "server_error",
+    "delay",
+    "reset",
+    "disconnect",
+    "hang",
+)
 
 
 @dataclass(frozen=True)
@@ -24,12 +34,17 @@ class Fault:
 
     - ``rate_limit``: HTTP 429 in the platform's own format, waiting `retry_after` seconds.
     - ``server_error``: HTTP `status` (5xx) with a platform-shaped body.
-    - ``delay``: sleep `seconds` before answering (or, with `after`, after processing: the
-      work is done but the answer is late, as when a client times out on a slow server).
+    - ``delay``: sleep `seconds` before processing and answering (or, with `after`, after
+      processing: the work is done but the answer is late, as when a client times out on a
+      slow server). Either way the request is processed even when the client gave up
+      meanwhile, as by a server that received it whole.
     - ``reset``: close the connection with a TCP RST and no response; the client sees
       ``ConnectionResetError`` (aiohttp ``ClientOSError``, errno 104 on Linux).
     - ``disconnect``: close the connection cleanly (FIN) with no response; the client sees
       ``aiohttp.ServerDisconnectedError``.
+    - ``hang``: hold the request `seconds` (past the client's timeout), then close the
+      connection without processing it: the request never took effect (a stuck proxy or
+      load balancer). Compare ``delay``, whose request is processed, only late.
 
     With `after=True`, reset/disconnect happen *after* the request was processed: the
     message exists on the server but its confirmation is lost.
@@ -69,12 +84,18 @@ def disconnect(*, after: bool = False) -> Fault:
     return Fault("disconnect", after=after)
 
 
+def hang(seconds: float = 30.0) -> Fault:
+    """Hold the request `seconds`, then drop it unprocessed (the client times out first)."""
+    return Fault("hang", seconds=seconds)
+
+
 _DEFAULT: dict[str, Callable[[], Fault]] = {
     "rate_limit": rate_limit,
     "server_error": server_error,
     "delay": lambda: delay(1.0),
     "reset": reset,
     "disconnect": disconnect,
+    "hang": hang,
 }
 
 
@@ -117,6 +138,10 @@ class FaultPlan:
         """All faults injected so far."""
         return sum(self.injected.values())
 
+    def covers(self, route: str) -> bool:
+        """Whether this plan decides for `route` (see `only`)."""
+        return self.only is None or route in self.only
+
     # -- constructors -------------------------------------------------------------------
 
     @classmethod
@@ -145,6 +170,39 @@ class FaultPlan:
         return cls(lambda i: fault if i < first_n else None, only=only)
 
     @classmethod
+    def storm_for(
+        cls,
+        seconds: float,
+        kind: Fault | FaultKind = "rate_limit",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        only: Collection[str] | None = None,
+    ) -> FaultPlan:
+        """Fault every request for `seconds` on `clock`, counted from the first request
+        the plan is asked about, then serve normally (a storm, then recovery).
+
+        Pass the clock the client's waits advance (a test clock whose injected sleep moves
+        it forward), so a storm "of a minute" costs no minute of wall time.
+        """
+        fault = kind if isinstance(kind, Fault) else _DEFAULT[kind]()
+        began: list[float] = []
+
+        def decide(_index: int) -> Fault | None:
+            now = clock()
+            if not began:
+                began.append(now)
+            return fault if now - began[0] < seconds else None
+
+        return cls(decide, only=only)
+
+    @classmethod
+    def combine(cls, *plans: FaultPlan) -> FaultPlan:
+        """One plan made of several: a request goes to the first plan that covers its
+        route (so each route can have its own storm, starting at its own first request).
+        `seen`, `injected` and `log` add up the parts; the parts keep their own counts."""
+        return _Combined(plans)
+
+    @classmethod
     def random(
         cls,
         seed: int,
@@ -154,15 +212,20 @@ class FaultPlan:
         delay: float = 0.0,
         reset: float = 0.0,
         disconnect: float = 0.0,
+        lost_answer: float = 0.0,
+        hang: float = 0.0,
         retry_after: float = 1.0,
         status: int = 500,
         delay_seconds: float = 1.0,
+        hang_seconds: float = 30.0,
         only: Collection[str] | None = None,
     ) -> FaultPlan:
         """Each request independently gets a fault with the given probabilities.
 
         One ``random.Random(seed).random()`` draw per request, so the i-th request always
-        gets the same answer for the same seed.
+        gets the same answer for the same seed. `lost_answer` is the chance of a reset
+        *after* the request was processed (posted, but the client never hears so); `hang`
+        the chance of a request held `hang_seconds` and dropped unprocessed.
         """
         weights: list[tuple[float, Fault]] = [
             (rate_limit, Fault("rate_limit", retry_after=retry_after)),
@@ -170,6 +233,8 @@ class FaultPlan:
             (delay, Fault("delay", seconds=delay_seconds)),
             (reset, Fault("reset")),
             (disconnect, Fault("disconnect")),
+            (lost_answer, Fault("reset", after=True)),
+            (hang, Fault("hang", seconds=hang_seconds)),
         ]
         if any(p < 0 for p, _ in weights) or sum(p for p, _ in weights) > 1.0:
             raise ValueError("fault probabilities must be >= 0 and sum to at most 1")
@@ -184,3 +249,29 @@ class FaultPlan:
             return None
 
         return cls(decide, only=only)
+
+
+class _Combined(FaultPlan):
+    """See `FaultPlan.combine`."""
+
+    def __init__(self, plans: Iterable[FaultPlan]) -> None:
+        super().__init__(lambda _index: None)
+        self.parts = tuple(plans)
+        covered = [p.only for p in self.parts]
+        self.only = (
+            None
+            if any(o is None for o in covered)
+            else frozenset(r for o in covered if o is not None for r in o)
+        )
+
+    def next(self, route: str) -> Fault | None:
+        part = next((p for p in self.parts if p.covers(route)), None)
+        if part is None:
+            return None
+        index = self.seen
+        self.seen += 1
+        fault = part.next(route)
+        if fault is not None:
+            self.injected[fault.kind] += 1
+            self.log.append((index, route, fault))
+        return fault

@@ -41,6 +41,8 @@ class FakeServer:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self.in_flight = 0  # requests being handled (a delayed one may outlive its client)
+        self._idle = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -61,6 +63,14 @@ class FakeServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         return self
+
+    async def settle(self) -> None:
+        """Wait until no request is being handled: a request the client gave up on (a
+        ``delay`` fault) may still be processed after the client went on. Bound the wait
+        with ``asyncio.timeout``."""
+        while self.in_flight:
+            self._idle.clear()
+            await self._idle.wait()
 
     async def close(self) -> None:
         self._closing.set()  # wakes handlers sleeping in a delay fault
@@ -104,9 +114,15 @@ class FakeServer:
             name = self._route_name(request)
             self.requests[name] += 1
             fault = self.faults.next(name)
-            if fault is None:
-                return await handler(request)
-            return await self._inject(fault, request, handler)
+            self.in_flight += 1
+            try:
+                if fault is None:
+                    return await handler(request)
+                return await self._inject(fault, request, handler)
+            finally:
+                self.in_flight -= 1
+                if not self.in_flight:
+                    self._idle.set()
 
         return middleware
 
@@ -122,8 +138,15 @@ class FakeServer:
                 response = await handler(request)
                 await self._sleep(fault.seconds)
                 return response
+            # The whole request has arrived: read it now, so a client that gives up during
+            # the delay does not stop its processing (aiohttp would fail a later read).
+            await request.read()
             await self._sleep(fault.seconds)
             return await handler(request)
+        if fault.kind == "hang":  # held past the client's timeout, then dropped unprocessed
+            await self._sleep(fault.seconds)
+            self._drop(request, hard=False)
+            return web.Response(status=204)  # never reaches the client
         # reset / disconnect: no response at all
         if fault.after:
             await handler(request)

@@ -171,7 +171,7 @@ class FakeSlack(FakeServer):
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
-        if request.method == "POST" and request.can_read_body:
+        if request.method == "POST" and request.body_exists:
             if request.content_type == "application/json":
                 body = await request.json()
                 if isinstance(body, dict):
