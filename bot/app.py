@@ -30,6 +30,7 @@ from bot.store.ledger import DigestRuns, Ledger
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore, SeedReport
 from bot.store.source_state import SourceStateStore
+from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 
 Clock = Callable[[], datetime]
@@ -102,11 +103,14 @@ class App:
             lexicon=self.lexicon,
             deliveries=deliveries,
             clock=self.clock,
+            lease=self.settings.digest.lease,
         )
 
     def services(self) -> Services:
-        """What the /papers handlers use (one per process: it caches the lexicon)."""
+        """What the /papers handlers use (one per process: it caches the lexicon and holds
+        the per-user rate limit of `settings.commands`)."""
         lexicon = LexiconCache(self.archive, self.clock)
+        limits = self.settings.commands
         return Services(
             archive=self.archive,
             profiles=self.profiles,
@@ -123,6 +127,7 @@ class App:
                 deliveries={},
                 clock=self.clock,
             ),
+            limiter=RateLimiter(limits.per_minute, limits.burst) if limits.per_minute else None,
         )
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -30,17 +31,33 @@ CONFIG_ENV = "PAPERBOY_CONFIG"
 _ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=3660)  # ten years: any window or interval longer is a typo
+# A configuration is a small tree: deeper nesting or more values (YAML aliases can expand a
+# short file into billions of nodes) is refused before anything walks it.
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+MIN_HIDDEN = 4  # shorter environment values are not hidden in error messages (too many hits)
 
 
 def parse_duration(value: object) -> timedelta:
-    """`"90s"`, `"30m"`, `"1h"`, `"7d"`, `"2w"` (or a number of seconds) as a timedelta."""
+    """`"90s"`, `"30m"`, `"1h"`, `"7d"`, `"2w"` (or a number of seconds) as a timedelta.
+
+    Raises ValueError for anything else, and for a negative duration or one longer than
+    MAX_DURATION."""
+    seconds: int | float
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(seconds=int(m["n"]) * _UNIT_SECONDS[m["unit"]])
-    raise ValueError("expected a duration such as 30m, 1h, 1d or 7d")
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = int(m["n"]) * _UNIT_SECONDS[m["unit"]]
+    else:
+        raise ValueError("expected a duration such as 30m, 1h, 1d or 7d")
+    if (isinstance(seconds, float) and not math.isfinite(seconds)) or seconds < 0:
+        raise ValueError("expected a duration such as 30m, 1h, 1d or 7d (not negative)")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"expected a duration of at most {MAX_DURATION.days} days")
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -61,6 +78,13 @@ class SourceSettings(_Strict):
     days: int = Field(default=1, ge=1, le=31)
     include_replacements: bool = False
     enabled: bool = True
+
+    @field_validator("path")
+    @classmethod
+    def _plain_path(cls, path: Path | None) -> Path | None:
+        if path is not None and "\x00" in str(path):
+            raise ValueError("a path cannot contain a NUL character")
+        return path
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSettings:
@@ -130,10 +154,31 @@ class SlackSettings(_Strict):
 
 
 class DiscordSettings(_Strict):
+    """Discord: posting (REST) needs only the token. `/papers` needs the gateway, which one
+    process should run (`gateway: false` on the other replicas), or, sharded, one process
+    per shard (`shard_id` of `shard_count`)."""
+
     bot_token: SecretStr | None = None
     application_id: str | None = None
     api_url: str = "https://discord.com/api/v10"
     manager_role: str | None = None
+    gateway: bool = True
+    shard_id: int | None = Field(default=None, ge=0)
+    shard_count: int | None = Field(default=None, ge=1, le=10000)
+
+    @model_validator(mode="after")
+    def _shard_pair(self) -> DiscordSettings:
+        if (self.shard_id is None) != (self.shard_count is None):
+            raise ValueError("give both shard_id and shard_count, or neither")
+        if (
+            self.shard_id is not None
+            and self.shard_count is not None
+            and self.shard_id >= self.shard_count
+        ):
+            raise ValueError(
+                f"shard_id must be below shard_count ({self.shard_id} >= {self.shard_count})"
+            )
+        return self
 
 
 class HealthSettings(_Strict):
@@ -141,6 +186,23 @@ class HealthSettings(_Strict):
 
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=0, le=65535)
+
+
+class CommandSettings(_Strict):
+    """/papers in chat: a per-user rate limit (a token bucket per platform and user id).
+    `burst` commands in a row, then `per_minute` a minute; `per_minute: 0` turns it off."""
+
+    per_minute: float = Field(default=10, ge=0, le=6000, allow_inf_nan=False)
+    burst: int = Field(default=5, ge=1, le=1000)
+
+
+class DigestSettings(_Strict):
+    """Posting digests. `lease`: how long a run's reservation of a paper lasts without
+    progress (renewed before each message). A run that dies keeps its papers reserved until
+    then; afterwards the next run takes them over, looking first for the message the dead
+    run may have posted. Longer than one message's send with all its retries."""
+
+    lease: Duration = Field(default=timedelta(minutes=15), ge=timedelta(seconds=1))
 
 
 class Settings(_Strict):
@@ -152,6 +214,8 @@ class Settings(_Strict):
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     health: HealthSettings = HealthSettings()
+    commands: CommandSettings = CommandSettings()
+    digest: DigestSettings = DigestSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     source_file: str = Field(default="<defaults>", exclude=True)
 
@@ -174,22 +238,50 @@ class Settings(_Strict):
 
 
 def substitute_env(
-    node: Any, env: Mapping[str, str], path: str = "", unset: dict[str, str] | None = None
+    node: Any,
+    env: Mapping[str, str],
+    path: str = "",
+    unset: dict[str, str] | None = None,
+    used: dict[str, str] | None = None,
 ) -> Any:
     """Replace `${NAME}` / `${NAME:-default}` in every string of a parsed YAML tree.
 
     A value that is exactly one reference to an unset variable without default becomes
     None (an unconfigured credential), and is recorded in `unset` (key path -> variable
     name) so that a validation error about that key can name the variable; inside a longer
-    string it is a ConfigError.
+    string it is a ConfigError. A tree nested deeper than MAX_DEPTH or holding more than
+    MAX_VALUES values is a ConfigError too. `used` collects the substituted values (value ->
+    variable name), so that error messages can hide them.
     """
-    if isinstance(node, dict):
-        return {
-            k: substitute_env(v, env, f"{path}.{k}" if path else str(k), unset)
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [substitute_env(v, env, f"{path}[{i}]", unset) for i, v in enumerate(node)]
+    budget = [MAX_VALUES]
+
+    def walk(node: Any, path: str, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(
+                f"more than {MAX_VALUES:,} values (YAML aliases expanding?); "
+                "a configuration is much smaller"
+            )
+        if isinstance(node, dict | list) and depth >= MAX_DEPTH:
+            raise ConfigError(f"{path or '(top level)'}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            return {
+                k: walk(v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node)]
+        return _substitute(node, env, path, unset, used)
+
+    return walk(node, path, 0)
+
+
+def _substitute(
+    node: Any,
+    env: Mapping[str, str],
+    path: str,
+    unset: dict[str, str] | None,
+    used: dict[str, str] | None,
+) -> Any:
     if not isinstance(node, str) or "${" not in node:
         return node
     whole = _ENV_REF.fullmatch(node)
@@ -200,6 +292,8 @@ def substitute_env(
 
     def repl(m: re.Match[str]) -> str:
         if m["name"] in env:
+            if used is not None:
+                used[env[m["name"]]] = m["name"]
             return env[m["name"]]
         if m["default"] is not None:
             return m["default"]
@@ -260,9 +354,15 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     if not isinstance(sources, list):
         return data
     resolved = []
-    for src in sources:
+    for i, src in enumerate(sources):
         if isinstance(src, dict) and isinstance(src.get("path"), str):
-            src = {**src, "path": str(base_dir / Path(src["path"]).expanduser())}
+            try:
+                path = Path(src["path"]).expanduser()
+            except RuntimeError:  # `~name` of a user this system does not know
+                raise ConfigError(
+                    f"sources[{i}].path: cannot expand {src['path'][:80]!r} (unknown user)"
+                ) from None
+            src = {**src, "path": str(base_dir / path)}
         resolved.append(src)
     return {**data, "sources": resolved}
 
@@ -279,18 +379,27 @@ def validate(
     if not isinstance(raw, dict):
         raise ConfigError(f"{source_file}: expected a mapping of keys at the top level")
     unset: dict[str, str] = {}
+    used: dict[str, str] = {}
     try:
-        data = substitute_env(raw, env, unset=unset)
+        data = substitute_env(raw, env, unset=unset, used=used)
         if base_dir is not None:
             data = _resolve_paths(data, base_dir)
         return Settings.model_validate({**data, "source_file": source_file})
     except ConfigError as e:
-        raise ConfigError(f"{source_file}: {e}") from None
+        raise ConfigError(_hide(f"{source_file}: {e}", used)) from None
     except ValidationError as e:
         lines = [_describe(err, unset) for err in e.errors()]
         raise ConfigError(
-            f"{source_file}: invalid configuration\n  " + "\n  ".join(lines)
+            _hide(f"{source_file}: invalid configuration\n  " + "\n  ".join(lines), used)
         ) from None
+
+
+def _hide(message: str, used: Mapping[str, str]) -> str:
+    """`message` with every value that came from the environment shown as `${NAME}`: an
+    error about a misplaced secret must not print it."""
+    for value in sorted((v for v in used if len(v) >= MIN_HIDDEN), key=len, reverse=True):
+        message = message.replace(value, f"${{{used[value]}}}")
+    return message
 
 
 def bundled_demo_config() -> str:
@@ -333,6 +442,14 @@ def load_settings(
             ) from None
     try:
         raw = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{name}: not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
+        # PyYAML's constructors raise these for an explicit tag whose value does not read
+        # as it (`!!int 0x`, `!!float` with no value, `!!timestamp soon`, `!!bool maybe`).
+        raise ConfigError(
+            f"{name}: not valid YAML: a value does not read as its !!tag ({type(e).__name__})"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -52,8 +53,10 @@ HELP_LINES = (
 
 
 async def dispatch(request: CommandRequest, services: Services) -> Reply:
-    """Answer one /papers command. Never raises: bad input, refusals and store failures
-    become replies that say what happened and what to do."""
+    """Answer one /papers command. Never raises: bad input, refusals, a user over the rate
+    limit and store failures become replies that say what happened and what to do."""
+    if (slow_down := _rate_limited(request, services)) is not None:
+        return slow_down
     try:
         command = parse_command(request.text)
     except UsageError as e:
@@ -70,6 +73,30 @@ async def dispatch(request: CommandRequest, services: Services) -> Reply:
     if command.share and not reply.error:
         return Reply(reply.title, reply.lines, reply.papers, reply.footer, public=True)
     return reply
+
+
+def _rate_limited(request: CommandRequest, services: Services) -> Reply | None:
+    """A private "slow down" when this user is over the limit (before anything is read)."""
+    limiter = services.limiter
+    if limiter is None:
+        return None
+    wait = limiter.take(f"{request.platform}:{request.user_id}")
+    if wait <= 0:
+        return None
+    seconds = max(1, math.ceil(wait))
+    log.info(
+        "/papers rate-limited %s:%s in %s for %s s",
+        request.platform,
+        request.user_id,
+        request.channel_ref,
+        seconds,
+        extra={"event": "ratelimit"},
+    )
+    return _error(
+        f"Slow down: try again in {seconds} s.",
+        f"/papers answers each person {limiter.burst} commands in a row, "
+        f"then {limiter.per_minute:g} a minute.",
+    )
 
 
 def _error(text: str, *lines: str) -> Reply:

@@ -72,6 +72,7 @@ def parse_command(text: str) -> Command:
 
 
 def _limit(value: str | None) -> int:
-    if value is None or not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also accepts "²" or "①", which int() refuses.
+    if value is None or not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= MAX_LIMIT:
         raise UsageError(f"--top takes a number of results from 1 to {MAX_LIMIT}, e.g. --top 10")
     return int(value)

@@ -15,8 +15,11 @@ from handlers.reply import PaperLine, Reply
 
 MAX_LINE = 500
 MAX_DETAIL = 300
-SLACK_MAX_PAPERS = 20  # 2 blocks each, well inside 50 blocks
+SLACK_MAX_PAPERS = 20  # 2 blocks each; the block and text budgets may leave some out
+SLACK_MAX_LINES = 12  # note lines before the papers: they must leave the papers room
 DISCORD_MAX_PAPERS = dc.MAX_EMBEDS
+DEFAULT_TITLE = "Paperboy"  # a reply always has a title; this one is never shown in practice
+NOT_SHOWN = "…and {} more not shown (message size limit)"
 
 
 def _posted(line: PaperLine) -> str | None:
@@ -45,18 +48,52 @@ class SlackReply:
 
 
 def slack_reply(reply: Reply) -> SlackReply:
-    """The reply as Slack blocks within Block Kit limits; all text escaped."""
-    title = fit(clean(reply.title), sl.MAX_SECTION_TEXT - 4, sl.escape)
-    blocks: list[dict[str, object]] = [{"type": "section", "text": sl.mrkdwn(f"*{title}*")}]
-    for line in reply.lines:
+    """The reply as Slack blocks within Block Kit limits; all text escaped.
+
+    At most MAX_BLOCKS blocks and MAX_MESSAGE_TEXT characters of block text: lines (at
+    most SLACK_MAX_LINES) and papers that would cross either are left out (a paper is never
+    split) and counted in a closing "…and N more not shown" line. The fallback `text` is
+    never empty."""
+    title = fit(clean(reply.title) or DEFAULT_TITLE, sl.MAX_SECTION_TEXT - 4, sl.escape)
+    footer = fit(clean(reply.footer or ""), MAX_LINE, sl.escape)
+    tail: list[dict[str, object]] = [sl.context(footer)] if footer else []
+    budget = _Budget(
+        blocks=sl.MAX_BLOCKS - len(tail) - 1,  # one kept for the "not shown" line
+        text=sl.MAX_MESSAGE_TEXT - sum(sl.block_text_len(b) for b in tail) - len(NOT_SHOWN) - 9,
+    )
+    blocks: list[dict[str, object]] = []
+    budget.add(blocks, [{"type": "section", "text": sl.mrkdwn(f"*{title}*")}])
+    left_out = 0
+    for line in reply.lines[:SLACK_MAX_LINES]:
         if text := fit(clean(line), MAX_LINE, sl.escape):
-            blocks.append({"type": "section", "text": sl.mrkdwn(text)})
+            left_out += not budget.add(blocks, [{"type": "section", "text": sl.mrkdwn(text)}])
+    left_out += max(0, len(reply.lines) - SLACK_MAX_LINES)
     for paper_line in reply.papers[:SLACK_MAX_PAPERS]:
-        blocks.extend(_slack_paper(paper_line))
-    if reply.footer and (footer := fit(clean(reply.footer), MAX_LINE, sl.escape)):
-        blocks.append(sl.context(footer))
-    fallback = fit(clean(reply.title), sl.MAX_FALLBACK, sl.escape)
+        left_out += not budget.add(blocks, _slack_paper(paper_line))
+    left_out += max(0, len(reply.papers) - SLACK_MAX_PAPERS)
+    if left_out:
+        blocks.append(sl.context(NOT_SHOWN.format(left_out)))
+    blocks += tail
+    fallback = fit(clean(reply.title) or DEFAULT_TITLE, sl.MAX_FALLBACK, sl.escape)
     return SlackReply(fallback, blocks, "in_channel" if reply.public else "ephemeral")
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Blocks and block-text characters still free in a Slack message."""
+
+    blocks: int
+    text: int
+
+    def add(self, blocks: list[dict[str, object]], unit: list[dict[str, object]]) -> bool:
+        """Append `unit` (kept whole) when it fits; False when it was left out."""
+        size = sum(sl.block_text_len(b) for b in unit)
+        if len(unit) > self.blocks or size > self.text:
+            return False
+        blocks.extend(unit)
+        self.blocks -= len(unit)
+        self.text -= size
+        return True
 
 
 def _slack_paper(line: PaperLine) -> list[dict[str, object]]:
@@ -103,18 +140,24 @@ class DiscordReply:
 
 def discord_reply(reply: Reply) -> DiscordReply:
     """The reply as Discord content and at most 10 embeds within Discord's limits."""
-    parts = [f"**{fit(clean(reply.title), 400, dc.escape)}**"]
+    parts = [f"**{fit(clean(reply.title) or DEFAULT_TITLE, 400, dc.escape)}**"]
     parts += [t for line in reply.lines if (t := fit(clean(line), MAX_LINE, dc.escape))]
     if reply.footer and (footer := fit(clean(reply.footer), MAX_LINE, dc.escape)):
         parts.append(f"-# {footer}")
     content = fit("\n".join(parts), dc.MAX_CONTENT, lambda s: s)
     embeds: list[dict[str, object]] = []
     total = 0
+    urls: set[str] = set()
     for paper_line in reply.papers[:DISCORD_MAX_PAPERS]:
         embed = _discord_paper(paper_line)
         size = dc.embed_size(embed)
         if total + size > dc.MAX_TOTAL:
             break
+        url = embed.get("url")
+        if isinstance(url, str):  # Discord collapses embeds sharing a url into one
+            if url in urls:
+                del embed["url"]
+            urls.add(url)
         embeds.append(embed)
         total += size
     return DiscordReply(content, embeds, not reply.public, dict(dc.ALLOWED_MENTIONS))
@@ -129,19 +172,18 @@ def _discord_paper(line: PaperLine) -> dict[str, object]:
         embed["url"] = url
     if summary := fit(clean(line.summary), dc.MAX_SUMMARY, dc.escape):
         embed["description"] = summary
-    fields: list[dict[str, object]] = []
-    anchors = " · ".join(
-        f"[{label}]({u.replace('(', '%28').replace(')', '%29')})" for label, u in links(paper)
-    )
+    anchors: list[str] = []
+    for label, u in links(paper):  # whole links only: a cut one would be broken Markdown
+        anchor = f"[{label}]({u.replace('(', '%28').replace(')', '%29')})"
+        if len(" · ".join([*anchors, anchor])) <= dc.MAX_FIELD_VALUE:
+            anchors.append(anchor)
     if anchors:
-        fields.append({"name": "Links", "value": anchors[: dc.MAX_FIELD_VALUE], "inline": False})
-    if fields:
-        embed["fields"] = fields
+        embed["fields"] = [{"name": "Links", "value": " · ".join(anchors), "inline": False}]
     footer = [m for m in (_dated(line), _posted(line)) if m]
     if paper.upvotes is not None:
         footer.append(f"▲ {paper.upvotes}")
-    if line.detail:
-        footer.append(clean(line.detail))
-    if footer:
-        embed["footer"] = {"text": fit(" · ".join(footer), MAX_DETAIL, dc.escape)}
+    if line.detail and (detail := clean(line.detail)):
+        footer.append(detail)
+    if footer and (text := fit(" · ".join(footer), MAX_DETAIL, dc.escape)):
+        embed["footer"] = {"text": text}
     return embed

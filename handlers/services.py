@@ -12,13 +12,16 @@ from bot.search import Search
 from bot.store.archive import Archive
 from bot.store.ledger import DigestRuns, Ledger
 from bot.store.profiles import ProfileStore
+from handlers.ratelimit import RateLimiter
 
 
 @dataclass(slots=True)
 class Services:
     """Stores and engines shared by every handler. The store calls are blocking: handlers
     run them in a worker thread so a slow database never stalls the event loop (and the
-    front-ends acknowledge the platform before any of it runs)."""
+    front-ends acknowledge the platform before any of it runs). `limiter`, when set,
+    limits each user's commands (settings `commands:`); the handlers never fetch a URL:
+    nothing here can reach the network."""
 
     archive: Archive
     profiles: ProfileStore
@@ -29,3 +32,4 @@ class Services:
     digests: DigestCycle
     clock: Callable[[], datetime]
     summary_chars: int = 280
+    limiter: RateLimiter | None = None

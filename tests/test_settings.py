@@ -130,6 +130,12 @@ def test_durations(value: object, seconds: int) -> None:
     assert parse_duration(value) == timedelta(seconds=seconds)
 
 
+@pytest.mark.parametrize("value", [-1, "9" * 30 + "d", 1e308, float("inf"), float("nan"), "3661d"])
+def test_negative_infinite_and_absurd_durations_are_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)
+
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "paperboy.example.yaml"
 
 
@@ -146,6 +152,16 @@ def test_the_documented_example_config_is_valid() -> None:
     assert [c.platform for c in settings.channels] == ["slack", "discord", "slack-webhook"]
     assert settings.slack.bot_token is not None
     assert settings.slack.bot_token.get_secret_value() == "xoxb-example"
+    assert (settings.commands.per_minute, settings.commands.burst) == (10, 5)
+
+
+def test_the_commands_block_limits_chat_and_can_turn_it_off(tmp_path: Path) -> None:
+    assert load_settings(None, env={}, cwd=tmp_path).commands.per_minute == 10  # on by default
+    path = _write(tmp_path, "commands: {per_minute: 0, burst: 1}\n")
+    assert load_settings(str(path), env={}, cwd=tmp_path).commands.per_minute == 0
+    for bad, key in (("{burst: 0}", "commands.burst"), ("{per_minte: 3}", "per_minute")):
+        with pytest.raises(ConfigError, match=key):
+            load_settings(str(_write(tmp_path, f"commands: {bad}\n")), env={}, cwd=tmp_path)
 
 
 def test_the_example_config_names_the_missing_webhook_secret() -> None:

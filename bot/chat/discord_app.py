@@ -8,7 +8,7 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -35,6 +35,7 @@ NOT_IN_A_CHANNEL = (
 )
 SOMETHING_WRONG = "Something went wrong on our side; try again."
 POSTED_TO_CHANNEL = "Posted to the channel."
+ANSWERED_PRIVATELY = "Answered privately."
 AUTOCOMPLETE_SECONDS = 2.0  # Discord drops an autocomplete answer after 3 s
 MAX_CHOICES = 25  # Discord: at most 25 autocomplete choices ...
 MAX_CHOICE_CHARS = 100  # ... with names and values of 1-100 characters
@@ -109,7 +110,8 @@ async def answer(interaction: discord.Interaction, message: DiscordReply) -> Non
 
     Not yet acknowledged: the response itself. Deferred: the loading message is edited
     (Discord keeps the visibility chosen when deferring, so a public answer to a private
-    deferral becomes a note there plus a public follow-up). Already answered: a follow-up.
+    deferral becomes a note there plus a public follow-up, and a private answer to a public
+    deferral a note plus an ephemeral follow-up). Already answered: a follow-up.
     """
     embeds = [discord.Embed.from_dict(e) for e in message.embeds]
     nobody = discord.AllowedMentions.none()
@@ -122,6 +124,17 @@ async def answer(interaction: discord.Interaction, message: DiscordReply) -> Non
     if deferred_ephemeral is None or interaction.extras.get(_ANSWERED):
         await interaction.followup.send(
             message.content, embeds=embeds, ephemeral=message.ephemeral, allowed_mentions=nobody
+        )
+        return
+    if deferred_ephemeral is False and message.ephemeral:
+        # A private answer (an error, "slow down") to a publicly deferred shared search:
+        # the channel sees only a note, the caller gets the answer in an ephemeral follow-up.
+        await interaction.edit_original_response(
+            content=ANSWERED_PRIVATELY, embeds=[], allowed_mentions=nobody
+        )
+        interaction.extras[_ANSWERED] = True
+        await interaction.followup.send(
+            message.content, embeds=embeds, ephemeral=True, allowed_mentions=nobody
         )
         return
     if deferred_ephemeral and not message.ephemeral:
@@ -320,13 +333,20 @@ class PaperboyClient(discord.Client):
     tree serving /papers through `frontend`. Commands are synced on demand, never here."""
 
     def __init__(
-        self, frontend: Frontend, *, application_id: int | None = None, secrets: Sequence[str] = ()
+        self,
+        frontend: Frontend,
+        *,
+        application_id: int | None = None,
+        secrets: Sequence[str] = (),
+        shard: tuple[int, int] | None = None,  # (shard_id, shard_count) for a sharded bot
     ) -> None:
         intents = discord.Intents(guilds=True)
-        if application_id is None:  # learnt at login
-            super().__init__(intents=intents)
-        else:
-            super().__init__(intents=intents, application_id=application_id)
+        options: dict[str, Any] = {"intents": intents}
+        if application_id is not None:  # else learnt at login
+            options["application_id"] = application_id
+        if shard is not None:
+            options["shard_id"], options["shard_count"] = shard
+        super().__init__(**options)
         self.tree = PapersTree(self, secrets=secrets)
         self.tree.add_command(PapersGroup(frontend))
 
@@ -342,8 +362,11 @@ def discord_client(
     papers = Papers(
         services, manager_role=settings.manager_role, dispatch=dispatch, suggest=suggest
     )
+    shard = None
+    if settings.shard_id is not None and settings.shard_count is not None:
+        shard = (settings.shard_id, settings.shard_count)
     return PaperboyClient(
-        papers, application_id=_application_id(settings), secrets=_secrets(settings)
+        papers, application_id=_application_id(settings), secrets=_secrets(settings), shard=shard
     )
 
 

@@ -278,6 +278,22 @@ def _build(
     return app, command
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+@web.middleware
+async def _malformed_signature_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """401 for a request whose signature timestamp is not a number: bolt's verifier would
+    raise on it (an HTTP 500 and an error log for anyone who can reach the port). Missing
+    headers and every real check stay bolt's."""
+    stamp = request.headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None and not _TIMESTAMP.fullmatch(stamp):
+        return web.json_response({"error": "invalid request"}, status=401)
+    return await handler(request)
+
+
 async def serve_http(
     app: AsyncApp, host: str, port: int, *, path: str = EVENTS_PATH
 ) -> web.AppRunner:
@@ -285,7 +301,9 @@ async def serve_http(
     a free port (read it from `runner.addresses`). Clean up with `runner.cleanup()`.
 
     Raises ConfigError when the address cannot be bound."""
-    runner = web.AppRunner(app.web_app(path=path, port=port), shutdown_timeout=2.0)
+    web_app = app.web_app(path=path, port=port)
+    web_app.middlewares.append(_malformed_signature_headers)
+    runner = web.AppRunner(web_app, shutdown_timeout=2.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

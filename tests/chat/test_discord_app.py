@@ -31,7 +31,7 @@ from bot.chat.discord_app import (
 )
 from bot.cli import cli
 from bot.errors import ConfigError
-from bot.settings import DiscordSettings, Settings
+from bot.settings import CommandSettings, DiscordSettings, Settings
 from bot.sources.detect import parse_any
 from fakes.discord import FakeDiscord
 from fakes.discord_interactions import EPHEMERAL, LOADING
@@ -163,6 +163,7 @@ def _settings(tmp_path: Path, fake: FakeDiscord, **discord_settings: Any) -> Set
     return Settings(
         database=str(tmp_path / "p.db"),
         discord=DiscordSettings(bot_token=fake.token, api_url=fake.base, **discord_settings),
+        commands=CommandSettings(per_minute=0),  # rate limit: tests/reliability
     )
 
 

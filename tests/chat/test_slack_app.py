@@ -35,7 +35,7 @@ from bot.chat.slack_app import (
 from bot.digest import ChannelOutcome
 from bot.errors import ConfigError
 from bot.search import Search, SearchResult
-from bot.settings import Settings, SlackSettings
+from bot.settings import CommandSettings, Settings, SlackSettings
 from bot.sources.detect import parse_any
 from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
@@ -193,6 +193,7 @@ async def start(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[Start]:
                 http_port=0,
                 admins=list(admins),
             ),
+            commands=CommandSettings(per_minute=0),  # rate limit: tests/reliability
         )
         clock = Clock(DAY1 - FETCH_LEAD)
         app = build_app(settings, clock=clock)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.app import App, build_app
 from bot.models import Paper
-from bot.settings import Settings
+from bot.settings import CommandSettings, Settings
 from bot.sources.detect import parse_any
 from handlers.commands import dispatch, topic_suggestions
 from handlers.render import discord_reply, slack_reply
@@ -39,7 +39,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(tmp_path: Path, clock: Clock) -> Iterator[App]:
-    app = build_app(Settings(database=str(tmp_path / "p.db")), clock=clock)
+    # Many commands from one user at one instant: the rate limit (tests/reliability) is off.
+    settings = Settings(database=str(tmp_path / "p.db"), commands=CommandSettings(per_minute=0))
+    app = build_app(settings, clock=clock)
     papers = parse_any(SAMPLE.read_bytes(), source="sample").papers
     app.archive.upsert(papers, now=NOW - timedelta(hours=2))
     yield app
