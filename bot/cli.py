@@ -214,12 +214,14 @@ def _print_outcome(outcome: ChannelOutcome) -> None:
     n = len(outcome.digest.items) if outcome.digest else 0
     more = outcome.digest.more if outcome.digest else 0
     extra = f", {more} more over the cap" if more else ""
+    if outcome.deferred:  # reserved by another run that is posting them (or died: lease)
+        extra += f", {len(outcome.deferred)} left to another run"
     if outcome.status == "dry-run":
         click.echo(f"{label}: would post {n} paper(s){extra}")
     elif outcome.status == "claimed":
         click.echo(f"{label}: this scheduled digest already ran")
     elif outcome.status == "empty":
-        click.echo(f"{label}: nothing new")
+        click.echo(f"{label}: nothing new{extra}")
     elif outcome.error:
         click.echo(f"{label}: {outcome.status}: {outcome.error} ({len(outcome.posted)} posted)")
     else:
@@ -421,6 +423,68 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
     click.echo(
         f"macro-F1 (topics with >= {min_labelled} labelled): {macro_f1(scores, min_labelled):.3f}"
     )
+
+
+@cli.command("migrate-db")
+@click.argument("source", metavar="SQLITE_PATH")
+@click.argument("target", metavar="POSTGRES_URL")
+@click.option(
+    "--batch",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows per insert.",
+)
+def migrate_db(source: str, target: str, batch: int) -> None:
+    """Copy an SQLite database into an empty PostgreSQL database: the archive, channel
+    profiles, posted ledger, digest runs and source state, in batches.
+
+    POSTGRES_URL is postgresql://user:password@host:5432/dbname. Its schema is created;
+    a database that already holds data is refused (nothing is copied). The copy is one
+    transaction: interrupted, it leaves the target empty, so run it again. Stop
+    `paperboy run` first, then point `database:` at POSTGRES_URL."""
+    import time
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from bot.store.copy import copy_database
+    from bot.store.db import database_url, make_engine
+
+    src_url = make_url(database_url(source))
+    if src_url.get_backend_name() != "sqlite":
+        _fail(f"SQLITE_PATH must be an SQLite database file, not {source!r}", EXIT_CONFIG)
+    if not src_url.database or not Path(src_url.database).is_file():
+        _fail(f"{source}: no such SQLite database file", EXIT_CONFIG)
+    try:
+        dst_url = make_url(database_url(target))
+    except ArgumentError:
+        _fail("POSTGRES_URL must be a URL like postgresql://user:pw@host:5432/db", EXIT_CONFIG)
+    shown = dst_url.render_as_string(hide_password=True)
+    if dst_url.get_backend_name() != "postgresql":
+        _fail(f"POSTGRES_URL must be a postgresql:// URL, not {shown}", EXIT_CONFIG)
+
+    def progress(table: str, rows: int) -> None:
+        if rows % (batch * 10) == 0:
+            click.echo(f"  {table}: {rows} rows …", err=True)
+
+    started = time.perf_counter()
+    try:
+        src_engine = make_engine(source, read_only=True)
+        dst_engine = make_engine(target)
+        try:
+            report = copy_database(src_engine, dst_engine, batch=batch, progress=progress)
+        finally:
+            src_engine.dispose()
+            dst_engine.dispose()
+    except PaperboyError as e:
+        _fail(str(e).replace(target, shown), EXIT_FAILURE)
+    if report.upgraded_from is not None:
+        click.echo(f"(upgraded {source} from schema version {report.upgraded_from} first)")
+    click.echo(f"copied {source} into {shown} in {time.perf_counter() - started:.1f} s:")
+    for table, rows in report.rows.items():
+        click.echo(f"  {table}: {rows}")
+    click.echo(f"next: set `database: {shown}` (or DATABASE_URL) and start Paperboy again")
 
 
 @cli.command("sync-commands")

@@ -1,5 +1,24 @@
 """One digest cycle: the only place where the pure steps (match, dedupe, rank, summarize,
-render) meet I/O (archive, ledger, delivery)."""
+render) meet I/O (archive, ledger, delivery).
+
+Crash safety (`paperboy digest` killed with SIGKILL at any instant, then run again):
+
+- A paper is recorded as posted only after the platform confirmed its message, so nothing
+  confirmed is ever posted again, and nothing is lost: a killed run's papers stay reserved
+  until the next run takes them over, at once when it can tell the killed process is gone
+  (same host and container: bot.store.owner), else when their lease (`digest.lease`,
+  renewed before each message) has run out. A run that finds papers held by a run that
+  may still be going leaves them to it *without consuming its window*, so whichever run
+  comes after the holder's end posts what the holder did not.
+- Only the message in flight at the kill is uncertain. Before sending a message the run
+  records its idempotency key with its papers; the run that takes them over sends that
+  same message again (same papers, same key, `maybe_sent=True`). Discord drops the repeat
+  by nonce (`enforce_nonce`), but only within its nonce window ("a few minutes"): a
+  takeover by lease expiry (15 min by default) comes later, and may then repost that one
+  message. Slack looks for the key in the channel's recent history first; a duplicate is
+  possible only when Slack is still processing the killed run's request while the new run
+  looks: at most that one message, once.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +36,14 @@ from bot.models import Digest, DigestItem, Message, Profile
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher
 from bot.pipeline.plan import in_window, plan_digest
+from bot.pipeline.summarize import summarize
 from bot.store.archive import Archive
-from bot.store.ledger import DigestRuns, Ledger
+from bot.store.ledger import DigestRuns, Ledger, Reservation
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-LEASE = timedelta(minutes=15)  # a reservation outlives any send's retries
+LEASE = timedelta(minutes=15)  # default `digest.lease`: outlives one message's retries
 SEND_ATTEMPTS = 4  # after the delivery's own retries, for transient failures
 BACKOFF = 2.0
 
@@ -38,6 +58,8 @@ class ChannelOutcome:
     digest: Digest | None = None
     posted: list[str] = field(default_factory=list)
     error: str | None = None
+    # Papers of this digest another live run holds: it posts them, or the next run does.
+    deferred: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -45,9 +67,19 @@ class ChannelOutcome:
 
 
 def idempotency_key(channel: str, message: Message, index: int) -> str:
-    """Stable for the same channel and papers: a re-sent message gets the same key."""
+    """Stable for the same channel and papers: a re-sent message gets the same key. At most
+    25 characters (Discord's nonce limit)."""
     basis = "\n".join([channel, str(index), *message.keys]).encode()
     return hashlib.sha256(basis).hexdigest()[:25]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send, its idempotency key, and whether it may be posted already."""
+
+    message: Message
+    key: str
+    maybe_sent: bool = False
 
 
 class DigestCycle:
@@ -65,6 +97,7 @@ class DigestCycle:
         clock: Callable[[], datetime],
         sleep: Sleep = asyncio.sleep,
         summary_chars: int = 280,
+        lease: timedelta = LEASE,
     ) -> None:
         self._archive = archive
         self._ledger = ledger
@@ -74,6 +107,7 @@ class DigestCycle:
         self._clock = clock
         self._sleep = sleep
         self._summary_chars = summary_chars
+        self._lease = lease
 
     def window(
         self, profile: Profile, now: datetime, since: datetime | None
@@ -155,6 +189,7 @@ class DigestCycle:
             posted_count=len(outcome.posted),
             now=self._clock(),
             error=outcome.error,
+            window_end=window[0] if outcome.deferred else None,
         )
         return outcome
 
@@ -163,35 +198,108 @@ class DigestCycle:
         if delivery is None:
             error = f"{profile.platform} is not configured: add its credentials (see README)"
             return ChannelOutcome(profile, DigestRuns.FAILED, digest, error=error)
-        keys = [i.paper.key for i in digest.items]
-        reserved = set(self._ledger.reserve(profile.ref, keys, now=now, lease=LEASE))
-        digest = replace(digest, items=tuple(i for i in digest.items if i.paper.key in reserved))
-        if not digest.items and not profile.post_empty:
-            return ChannelOutcome(profile, DigestRuns.EMPTY, digest)
+        asked = [i.paper.key for i in digest.items]
+        held = self._ledger.take(profile.ref, asked, now=now, lease=self._lease)
+        plan, digest = self._plan(profile, digest, held, delivery)
         outcome = ChannelOutcome(profile, DigestRuns.DONE, digest)
-        pending = [m for m in delivery.render(digest)]
+        outcome.deferred = [k for k in asked if k not in set(held.keys)]
+        if outcome.deferred:
+            log.info(
+                "%d paper(s) for %s are held by another run; left to it",
+                len(outcome.deferred),
+                profile.ref,
+            )
+        if not digest.items and (outcome.deferred or not profile.post_empty):
+            outcome.status = DigestRuns.EMPTY
+            return outcome
+        inflight: tuple[str, ...] = ()
         try:
-            for index, message in enumerate(pending):
-                ref = await self._send(delivery, profile, message, index)
-                if message.keys:
-                    self._ledger.confirm(profile.ref, message.keys, ref=ref, now=self._clock())
-                    outcome.posted += message.keys
+            for out in plan:
+                keys = out.message.keys
+                if keys and not self._ledger.sending(
+                    profile.ref,
+                    keys,
+                    token=held.token,
+                    message_key=out.key,
+                    now=self._clock(),
+                    lease=self._lease,
+                ):
+                    lost = [k for k in held.keys if k not in set(outcome.posted)]
+                    log.warning("lease on %d paper(s) for %s ran out", len(lost), profile.ref)
+                    outcome.deferred += lost
+                    break
+                inflight = keys
+                ref = await self._send(delivery, profile, out)
+                if keys:
+                    self._ledger.confirm(profile.ref, keys, ref=ref, now=self._clock())
+                    outcome.posted += keys
+                inflight = ()
         except DeliveryError as e:
             outcome.status = DigestRuns.PARTIAL if outcome.posted else DigestRuns.FAILED
             outcome.error = str(e)
+            if e.permanent:
+                inflight = ()  # refused: surely not posted, released below
         finally:
-            unconfirmed = [k for k in reserved if k not in set(outcome.posted)]
-            if unconfirmed:
-                self._ledger.release(profile.ref, unconfirmed)
+            if inflight:  # maybe posted: the next run looks for it before sending again
+                self._ledger.abandon(profile.ref, inflight, token=held.token, now=self._clock())
+            done = {*outcome.posted, *outcome.deferred, *inflight}
+            unsent = [k for k in held.keys if k not in done]
+            if unsent:
+                self._ledger.release(profile.ref, unsent, token=held.token)
         return outcome
 
-    async def _send(
-        self, delivery: Delivery, profile: Profile, message: Message, index: int
-    ) -> str:
-        key = idempotency_key(profile.ref, message, index)
+    def _plan(
+        self, profile: Profile, digest: Digest, held: Reservation, delivery: Delivery
+    ) -> tuple[list[Outgoing], Digest]:
+        """The messages to send for what this run holds, and the digest they carry.
+
+        First every message a stopped run may have posted, again as that message (its
+        papers together, its key, `maybe_sent`); then the rest of the digest as new
+        messages. A paper of such a message that is no longer in the digest (a new ranking,
+        a changed profile) is fetched from the archive to travel with it."""
+        items = {i.paper.key: i for i in digest.items}
+        resent: dict[str, list[DigestItem]] = {}
+        for key in held.keys:
+            message_key = held.resend.get(key)
+            if message_key is None:
+                continue
+            item = items.get(key) or self._archived_item(key)
+            if item is not None:
+                resent.setdefault(message_key, []).append(item)
+        again = {i.paper.key for group in resent.values() for i in group}
+        fresh = tuple(items[k] for k in held.keys if k in items and k not in again)
+        plan: list[Outgoing] = []
+        for message_key, group in resent.items():
+            messages = delivery.render(replace(digest, items=tuple(group), more=0))
+            for n, message in enumerate(messages):  # one message (packing keeps room)
+                key = message_key if n == 0 else idempotency_key(message_key, message, n)
+                plan.append(Outgoing(message, key, maybe_sent=True))
+        if resent:
+            log.info(
+                "sending %d message(s) for %s again that a stopped run may have posted",
+                len(resent),
+                profile.ref,
+            )
+        if fresh or not resent:
+            rest = replace(digest, items=fresh)
+            for index, message in enumerate(delivery.render(rest)):
+                plan.append(Outgoing(message, idempotency_key(profile.ref, message, index)))
+        carried = tuple(i for group in resent.values() for i in group) + fresh
+        return plan, replace(digest, items=carried)
+
+    def _archived_item(self, key: str) -> DigestItem | None:
+        paper = self._archive.get(key)
+        if paper is None:
+            return None
+        summary = summarize(paper, max_chars=self._summary_chars)
+        return DigestItem(paper=paper, score=0.0, topics=(), summary=summary)
+
+    async def _send(self, delivery: Delivery, profile: Profile, out: Outgoing) -> str:
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
-                return await delivery.send(profile, message, idempotency_key=key)
+                return await delivery.send(
+                    profile, out.message, idempotency_key=out.key, maybe_sent=out.maybe_sent
+                )
             except DeliveryError as e:
                 if e.permanent or attempt == SEND_ATTEMPTS:
                     raise

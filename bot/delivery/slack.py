@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -82,7 +83,7 @@ class SlackDelivery:
         maybe_sent: bool = False,
     ) -> str:
         if maybe_sent or idempotency_key in self._unclear:
-            found = await self._find_posted(channel, idempotency_key)
+            found = await self._find_posted(channel, idempotency_key, message.keys)
             if found is not None:
                 self._unclear.discard(idempotency_key)
                 return found
@@ -109,9 +110,12 @@ class SlackDelivery:
         self._unclear.discard(idempotency_key)
         return str(response.get("ts", ""))
 
-    async def _find_posted(self, channel: Profile, idempotency_key: str) -> str | None:
-        """The ts of a message carrying `idempotency_key` among the channel's recent ones,
-        or None (also when history cannot be read: then at most one duplicate is possible).
+    async def _find_posted(
+        self, channel: Profile, idempotency_key: str, papers: Sequence[str] = ()
+    ) -> str | None:
+        """The ts of a message carrying `idempotency_key` (and all of `papers`) among the
+        channel's recent ones, or None (also when history cannot be read: then at most one
+        duplicate is possible).
         """
         try:
             history = await self._client.conversations_history(
@@ -128,6 +132,7 @@ class SlackDelivery:
             if (
                 meta.get("event_type") == METADATA_EVENT
                 and payload.get("idempotency_key") == idempotency_key
+                and set(papers) <= set(payload.get("papers") or ())
             ):
                 return str(msg.get("ts", ""))
         return None

@@ -10,16 +10,21 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, column, func, literal_column, or_, select, table, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql import Executable
 
 from bot.errors import StoreError
 from bot.models import Paper, normalize_title, parse_arxiv_id
 from bot.pipeline.merge import merge, resolve
+from bot.store import pg_search
 from bot.store.ledger import rekey_posted
 from bot.store.schema import papers
 
 BATCH = 500
 FTS_WEIGHTS = (10.0, 2.0, 1.0)  # bm25 column weights: title, abstract, authors
 _fts = table("papers_fts", column("rowid"))
+# PostgreSQL: writers of the archive take turns (concurrent fetches of two sources that
+# bring the same paper would otherwise both insert it and one would fail).
+ARCHIVE_WRITE_LOCK = 0x70617066
 
 
 @dataclass(slots=True)
@@ -124,6 +129,12 @@ class Archive:
         ids = {p.arxiv_id for p in batch if p.arxiv_id}
         norms = {p.title_norm for p in batch}
         with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # one writer at a time, as SQLite has
+                conn.execute(select(func.pg_advisory_xact_lock(ARCHIVE_WRITE_LOCK)))
+            elif conn.dialect.name == "sqlite":
+                # pysqlite would run the SELECT below outside the transaction: two processes
+                # could both find a paper missing and both insert it (IntegrityError).
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock before reading
             rows = conn.execute(
                 select(papers).where(
                     or_(papers.c.arxiv_id.in_(ids), papers.c.title_norm.in_(norms))
@@ -211,21 +222,32 @@ class Archive:
     ) -> list[tuple[Paper, float]]:
         """Papers matching the FTS5 expression `match`, best first, each with its bm25 rank
         (lower is better; bm25 values are negative). `weights` weigh title, abstract and
-        authors. SQLite only. `match` must be a safe expression (bot.search.fts_query builds
-        one): raw user text can be a syntax error. Raises StoreError on failure."""
-        if self._engine.dialect.name != "sqlite":
-            raise StoreError(
-                f"archive search needs SQLite's full-text index "
-                f"(this database is {self._engine.dialect.name})"
+        authors. On PostgreSQL the same expression's terms are searched in a weighted
+        tsvector and ranked by the same BM25 (bot/store/pg_search.py). `match` must be a safe
+        expression (bot.search.fts_query builds one): raw user text can be a syntax error.
+        Raises StoreError on failure."""
+        dialect = self._engine.dialect.name
+        q: Executable
+        if dialect == "postgresql":  # a weighted tsvector, BM25 as FTS5 computes it
+            q = pg_search.ranked(match, weights=weights, limit=limit)
+        elif dialect == "sqlite":
+            # Rank in the index alone, then read only the best rows: joining first would
+            # read every matching paper (a common word matches most of the archive).
+            rank = func.bm25(literal_column("papers_fts"), *weights).label("rank")
+            best = (
+                select(_fts.c.rowid.label("id"), rank)
+                .where(literal_column("papers_fts").op("MATCH")(match))
+                .order_by(rank, _fts.c.rowid)
+                .limit(limit)
+                .subquery("best")
             )
-        rank = func.bm25(literal_column("papers_fts"), *weights).label("rank")
-        q = (
-            select(papers, rank)
-            .join(_fts, _fts.c.rowid == papers.c.id)
-            .where(literal_column("papers_fts").op("MATCH")(match))
-            .order_by(rank, papers.c.id)
-            .limit(limit)
-        )
+            q = (
+                select(papers, best.c.rank)
+                .join(best, best.c.id == papers.c.id)
+                .order_by(best.c.rank, papers.c.id)
+            )
+        else:
+            raise StoreError(f"archive search needs SQLite or PostgreSQL (this is {dialect})")
         try:
             with self._engine.connect() as conn:
                 return [(_row_to_paper(r), float(r.rank)) for r in conn.execute(q)]

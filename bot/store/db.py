@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.errors import StoreError
 
@@ -21,14 +23,22 @@ def json_dumps(value: object) -> str:
 
 
 def database_url(database: str) -> str:
-    """A SQLAlchemy URL for a configured `database`: a URL as is, else an SQLite file path."""
+    """A SQLAlchemy URL for a configured `database`: a URL as is (`postgresql://` and
+    `postgres://` select the psycopg 3 driver), else an SQLite file path."""
     if "://" in database:
-        if database.startswith("postgresql://"):
-            return "postgresql+psycopg://" + database.removeprefix("postgresql://")
+        scheme, rest = database.split("://", 1)
+        if scheme in ("postgresql", "postgres"):  # the plain form means psycopg 3
+            return "postgresql+psycopg://" + rest
         return database
     if database == ":memory:":
         return "sqlite://"
     return f"sqlite:///{Path(database).expanduser()}"
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -37,6 +47,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+BUSY_TIMEOUT = 30.0  # seconds SQLite waits for another process's lock (busy_timeout)
+
+
+def _use_wal(engine: Engine) -> None:
+    """Put the SQLite file in WAL mode, retrying while it is locked.
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, when another process holds the file (two
+    processes starting on a new database): retried for up to BUSY_TIMEOUT."""
+    deadline, pause = time.monotonic() + BUSY_TIMEOUT, 0.005
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except OperationalError as e:
+            locked = "locked" in str(e.orig) or "busy" in str(e.orig)
+            if not locked or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 def make_engine(database: str, *, read_only: bool = False) -> Engine:
@@ -53,9 +86,10 @@ def make_engine(database: str, *, read_only: bool = False) -> Engine:
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=json_dumps)
             event.listen(engine, "connect", _sqlite_pragmas)
-            with engine.connect() as conn:
-                if url.database and url.database != ":memory:" and not read_only:
-                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            if url.database and url.database != ":memory:" and not read_only:
+                _use_wal(engine)
+            else:
+                engine.connect().close()
         else:
             engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
     except (OSError, sqlite3.Error, ImportError, SQLAlchemyError) as e:

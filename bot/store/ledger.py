@@ -1,15 +1,24 @@
 """The posted ledger (which paper went to which channel) and digest runs with their claims.
 
 The database enforces "one post per (channel, paper)" with a unique constraint: a post is
-first *reserved* (a pending row with a lease), then *confirmed* once the platform accepted
-the message, or *released* when it failed. Two processes can never both reserve a paper.
+first *reserved* (a pending row with a lease), then marked *sending* with the idempotency
+key of the message that carries it, then *confirmed* once the platform accepted the
+message, or *released* when it surely was not posted. Two live runs can never both hold a
+paper.
+
+A run that dies (SIGKILL, power loss) leaves its rows pending. The next run takes them over
+at once when it can tell that the owning process is gone (same host, see bot.store.owner),
+else once their lease has expired. Rows that were only reserved are simply posted again.
+Rows that were *sending* may be on the platform already: the run that takes them over gets
+their message key (`Reservation.resend`) and all the papers of that message, so it can
+send the very same message again (Discord drops it by nonce; Slack looks for it first).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,9 +27,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.errors import StoreError
+from bot.store.owner import gone, this_process
 from bot.store.schema import digest_runs, posted
 
 PENDING, POSTED = "pending", "posted"
+# A pending row's `message_ref`: "reserved:<token>" while its run holds it, then
+# "sending:<token>:<message key>" from just before its message is sent.
+RESERVED, SENDING = "reserved", "sending"
 # A run still marked running after this long died with its process: its claim is retaken.
 STALE_RUN = timedelta(hours=2)
 
@@ -37,6 +50,62 @@ def rekey_posted(conn: Connection, old: str, new: str) -> None:
     taken = select(posted.c.channel).where(posted.c.paper_key == new).scalar_subquery()
     conn.execute(delete(posted).where(posted.c.paper_key == old, posted.c.channel.in_(taken)))
     conn.execute(update(posted).where(posted.c.paper_key == old).values(paper_key=new))
+
+
+class _Lost(Exception):
+    """A run's reservation was taken over by another run (its lease ran out)."""
+
+
+def _reserved(token: str) -> str:
+    return f"{RESERVED}:{token}"
+
+
+def _sending(token: str, message_key: str) -> str:
+    return f"{SENDING}:{token}:{message_key}"
+
+
+class _RunOver:
+    """Whether the run holding a pending row is over: its lease ended by `now`, or its
+    process provably died (asked once per process)."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+        self._gone: dict[str, bool] = {}
+
+    def __call__(self, ref: str | None, lease_until: datetime | None) -> bool:
+        if lease_until is None or lease_until <= self._now:
+            return True
+        parts = (ref or "").split(":")  # reserved:<token> / sending:<token>:<key>
+        owner = parts[1].partition("@")[2] if len(parts) > 1 else ""
+        if not owner:
+            return False
+        if owner not in self._gone:
+            self._gone[owner] = gone(owner)
+        return self._gone[owner]
+
+
+def _message_key(ref: str | None) -> str | None:
+    """The message key of a "sending" row's `message_ref`, else None."""
+    if ref is None or not ref.startswith(SENDING + ":"):
+        return None
+    parts = ref.split(":", 2)
+    return parts[2] if len(parts) == 3 and parts[2] else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one run holds in one channel after `Ledger.take`.
+
+    `token` marks the run's rows. `keys`: the papers it now holds, in the order asked, then
+    any other paper of a taken-over message (below). `resend` maps every held key that was
+    taken over from a run that stopped while *sending* it to that message's idempotency
+    key: the message may be on the platform already, so it must go out again as the same
+    message (those papers together, under that key), looked for first.
+    """
+
+    token: str
+    keys: list[str]
+    resend: dict[str, str] = field(default_factory=dict)
 
 
 class Ledger:
@@ -58,45 +127,122 @@ class Ledger:
     def reserve(
         self, channel: str, keys: Sequence[str], *, now: datetime, lease: timedelta
     ) -> list[str]:
-        """Reserve `keys` for posting to `channel`; returns those now reserved, in order.
+        """Reserve `keys` for posting to `channel`; returns those now reserved, in order
+        (`take` says more: which ones a dead run may have posted)."""
+        return self.take(channel, keys, now=now, lease=lease).keys
 
-        A key already posted, or reserved by another run whose lease has not expired,
-        is not returned. An expired reservation (a run that died) is taken over.
+    def take(
+        self, channel: str, keys: Sequence[str], *, now: datetime, lease: timedelta
+    ) -> Reservation:
+        """Reserve `keys` for posting to `channel` until `now + lease`.
+
+        A key already posted, or held by another run that may still be running, is not
+        taken. A key whose run is over is taken over: its lease expired, or its process
+        provably died (same host: see bot.store.owner). When that run was sending it, every
+        other paper of the same message is taken over with it (also when not asked for) and
+        listed in `resend`.
         """
-        if not keys:
-            return []
-        until, token = now + lease, f"reserved:{uuid.uuid4().hex}"
-        pending = {"status": PENDING, "lease_until": until, "message_ref": token}
+        owner = this_process()
+        token = uuid.uuid4().hex + (f"@{owner}" if owner else "")
+        asked = list(dict.fromkeys(keys))
+        if not asked:
+            return Reservation(token, [])
+        mine = _reserved(token)
+        pending = {"status": PENDING, "lease_until": now + lease, "message_ref": mine}
+        others = and_(
+            posted.c.channel == channel,
+            posted.c.status == PENDING,
+            posted.c.message_ref != mine,
+        )
         try:
             with self._engine.begin() as conn:
-                rows = [{"channel": channel, "paper_key": k, **pending} for k in keys]
-                _insert_ignore(conn, posted, rows)
-                conn.execute(
-                    update(posted)
-                    .where(
-                        posted.c.channel == channel,
-                        posted.c.paper_key.in_(list(keys)),
-                        posted.c.status == PENDING,
-                        posted.c.lease_until < now,
-                    )
-                    .values(**pending)
+                rows = [{"channel": channel, "paper_key": k, **pending} for k in asked]
+                _insert_ignore(conn, posted, rows)  # (takes SQLite's write lock)
+                held_elsewhere = conn.execute(
+                    select(posted.c.paper_key, posted.c.message_ref, posted.c.lease_until)
+                    .where(others, posted.c.paper_key.in_(asked))
+                    .with_for_update()
                 )
-                mine = self._pending_mine(conn, channel, keys, token)
+                over = _RunOver(now)
+                stale = {k: ref for k, ref, until in held_elsewhere if over(ref, until)}
+                refs = {ref for ref in stale.values() if _message_key(ref) is not None}
+                if refs:  # the rest of each interrupted message travels with it
+                    group = conn.execute(
+                        select(posted.c.paper_key, posted.c.message_ref)
+                        .where(others, posted.c.message_ref.in_(refs))
+                        .with_for_update()
+                    )
+                    stale.update({k: ref for k, ref in group})
+                if stale:
+                    conn.execute(
+                        update(posted)
+                        .where(
+                            others,
+                            posted.c.paper_key.in_(list(stale)),
+                            posted.c.message_ref.in_(set(stale.values())),
+                        )
+                        .values(**pending)
+                    )
+                held = self._pending_mine(conn, channel, [*asked, *stale], mine)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger reservation failed: {e.__class__.__name__}") from e
-        return [k for k in keys if k in mine]
+        extra = [k for k in stale if k not in set(asked)]
+        resend = {
+            k: m for k, ref in stale.items() if k in held and (m := _message_key(ref)) is not None
+        }
+        return Reservation(token, [k for k in [*asked, *extra] if k in held], resend)
 
     @staticmethod
-    def _pending_mine(conn: Connection, channel: str, keys: Sequence[str], token: str) -> set[str]:
+    def _pending_mine(conn: Connection, channel: str, keys: Sequence[str], ref: str) -> set[str]:
         rows = conn.execute(
             select(posted.c.paper_key).where(
                 posted.c.channel == channel,
                 posted.c.paper_key.in_(list(keys)),
                 posted.c.status == PENDING,
-                posted.c.message_ref == token,
+                posted.c.message_ref == ref,
             )
         )
         return {r[0] for r in rows}
+
+    @staticmethod
+    def _held_by(token: str) -> Any:
+        return or_(
+            posted.c.message_ref == _reserved(token),
+            posted.c.message_ref.like(f"{SENDING}:{token}:%"),
+        )
+
+    def sending(
+        self,
+        channel: str,
+        keys: Sequence[str],
+        *,
+        token: str,
+        message_key: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> bool:
+        """Record that `keys` are about to be sent in the message `message_key`, and renew
+        the lease of everything `token` holds in `channel` until `now + lease`.
+
+        False (and nothing is renewed) when `token` no longer holds all of `keys`: its
+        lease ran out and another run took them over; the message must not be sent."""
+        wanted, until = list(set(keys)), now + lease
+        mine = and_(posted.c.channel == channel, posted.c.status == PENDING, self._held_by(token))
+        try:
+            with self._engine.begin() as conn:
+                marked = conn.execute(
+                    update(posted)
+                    .where(mine, posted.c.paper_key.in_(wanted))
+                    .values(message_ref=_sending(token, message_key), lease_until=until)
+                ).rowcount
+                if marked != len(wanted):
+                    raise _Lost  # rolls the marks back
+                conn.execute(update(posted).where(mine).values(lease_until=until))
+        except _Lost:
+            return False
+        except SQLAlchemyError as e:
+            raise StoreError(f"ledger update failed: {e.__class__.__name__}") from e
+        return True
 
     def confirm(self, channel: str, keys: Sequence[str], *, ref: str, now: datetime) -> None:
         """Record `keys` as posted to `channel` by the confirmed message `ref`."""
@@ -110,19 +256,40 @@ class Ledger:
         except SQLAlchemyError as e:
             raise StoreError(f"ledger confirmation failed: {e.__class__.__name__}") from e
 
-    def release(self, channel: str, keys: Sequence[str]) -> None:
-        """Drop the reservations of `keys` (their post failed): the next cycle retries them."""
+    def release(self, channel: str, keys: Sequence[str], *, token: str | None = None) -> None:
+        """Drop the reservations of `keys` (held by `token`, when given): they surely were
+        not posted, and the next cycle retries them."""
+        where = [
+            posted.c.channel == channel,
+            posted.c.paper_key.in_(list(keys)),
+            posted.c.status == PENDING,
+        ]
+        if token is not None:
+            where.append(self._held_by(token))
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(delete(posted).where(*where))
+        except SQLAlchemyError as e:
+            raise StoreError(f"ledger release failed: {e.__class__.__name__}") from e
+
+    def abandon(self, channel: str, keys: Sequence[str], *, token: str, now: datetime) -> None:
+        """Give up `keys` whose message may or may not have been posted (the answer was
+        lost, or the run was interrupted mid-send): their lease ends `now`, so the next run
+        takes them over at once and looks for the message before sending it again."""
         try:
             with self._engine.begin() as conn:
                 conn.execute(
-                    delete(posted).where(
+                    update(posted)
+                    .where(
                         posted.c.channel == channel,
                         posted.c.paper_key.in_(list(keys)),
                         posted.c.status == PENDING,
+                        self._held_by(token),
                     )
+                    .values(lease_until=now)
                 )
         except SQLAlchemyError as e:
-            raise StoreError(f"ledger release failed: {e.__class__.__name__}") from e
+            raise StoreError(f"ledger update failed: {e.__class__.__name__}") from e
 
     def rekey(self, old: str, new: str) -> None:
         """Follow a paper's re-keying (title key -> arXiv id) in every channel's ledger."""
@@ -216,14 +383,31 @@ class DigestRuns:
             raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
 
     def finish(
-        self, run_id: int, *, status: str, posted_count: int, now: datetime, error: str | None
+        self,
+        run_id: int,
+        *,
+        status: str,
+        posted_count: int,
+        now: datetime,
+        error: str | None,
+        window_end: datetime | None = None,
     ) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(digest_runs)
-                .where(digest_runs.c.id == run_id)
-                .values(status=status, posted=posted_count, finished_at=now, error=error)
-            )
+        """Record how a run ended. `window_end` replaces the end of its window: a run that
+        left papers of its window to another run gives its start, so that the window is
+        not consumed (the next run looks at it again; the ledger drops what was posted)."""
+        values: dict[str, Any] = {
+            "status": status,
+            "posted": posted_count,
+            "finished_at": now,
+            "error": error,
+        }
+        if window_end is not None:
+            values["window_end"] = window_end
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(digest_runs).where(digest_runs.c.id == run_id).values(values))
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
 
     def _latest(self, *conditions: Any) -> Run | None:
         q = select(digest_runs).where(and_(*conditions)).order_by(digest_runs.c.id.desc())

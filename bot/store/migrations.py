@@ -19,13 +19,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
+    func,
     inspect,
     select,
+    update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
-from bot.store import schema
+from bot.store import pg_search, schema
 
 Step = Callable[[Connection], None]
 
@@ -48,10 +52,23 @@ _SQLITE_FTS = [
 ]
 
 
-def _create_search_index(conn: Connection) -> None:
+def _sqlite_search_index(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         for ddl in _SQLITE_FTS:
             conn.exec_driver_sql(ddl)
+
+
+def _pg_search_index(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        for ddl in pg_search.index_ddl():
+            conn.exec_driver_sql(ddl)
+
+
+def _create_search_index(conn: Connection) -> None:
+    """The archive's full-text index, per dialect: FTS5 kept by triggers on SQLite, a
+    generated weighted tsvector with a GIN index on PostgreSQL (bot/store/pg_search.py)."""
+    _sqlite_search_index(conn)
+    _pg_search_index(conn)
 
 
 def _create_latest(conn: Connection) -> None:
@@ -60,10 +77,25 @@ def _create_latest(conn: Connection) -> None:
 
 
 def _create_v1(conn: Connection) -> None:
-    """v1: the paper archive with its full-text index, and source state."""
-    v1 = [schema.schema_version, schema.papers, schema.source_state]
-    schema.metadata.create_all(conn, tables=v1)
-    _create_search_index(conn)
+    """v1: the paper archive with its full-text index (SQLite's: PostgreSQL got one in v5),
+    and source state, frozen as version 1 defined it."""
+    schema.metadata.create_all(conn, tables=[schema.schema_version, schema.papers])
+    frozen = MetaData()
+    Table(
+        "source_state",
+        frozen,
+        Column("name", String(64), primary_key=True),
+        Column("location", Text),
+        Column("etag", Text),
+        Column("last_modified", Text),
+        Column("last_attempt", schema.UTCDateTime),
+        Column("last_success", schema.UTCDateTime),
+        Column("last_result", Text),
+        Column("last_error", Text),
+        Column("consecutive_failures", Integer, nullable=False, default=0),
+    )
+    frozen.create_all(conn)
+    _sqlite_search_index(conn)
 
 
 def _add_channels(conn: Connection) -> None:
@@ -144,6 +176,23 @@ def _unescape_json_text(conn: Connection) -> None:
         )
 
 
+def _pg_search_and_fetch_leases(conn: Connection) -> None:
+    """v5: PostgreSQL's full-text index (SQLite has had FTS5 since v1), and a fetch lease per
+    source, with which replicas sharing a database fetch each source once per interval."""
+    lease = schema.source_state.c.lease_until.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE source_state ADD COLUMN lease_until {lease}")
+    if conn.dialect.name == "postgresql":
+        # v4's rewrite, which skipped PostgreSQL: indexed authors must read "Zoë", not
+        # "Zo\u00eb" (jsonb's text form has no escapes).
+        authors = schema.papers.c.authors
+        conn.execute(
+            update(schema.papers)
+            .where(cast(authors, Text).like("%\\u%", escape="!"))
+            .values(authors=cast(cast(authors, JSONB), JSON))
+        )
+    _pg_search_index(conn)
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
@@ -152,7 +201,11 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (2, "channel interest profiles", _add_channels),
     (3, "posted ledger and digest runs", _add_ledger),
     (4, "readable UTF-8 in JSON columns (accented authors searchable)", _unescape_json_text),
+    (5, "PostgreSQL full-text index, fetch leases for replicas", _pg_search_and_fetch_leases),
 ]
+# Serializes migrations of processes that start together on one PostgreSQL database
+# (a transaction-scoped advisory lock; SQLite takes its write lock with BEGIN IMMEDIATE).
+MIGRATION_LOCK = 0x70617065  # "pape"
 LATEST = MIGRATIONS[-1][0]
 
 
@@ -166,6 +219,18 @@ def current_version(conn: Connection) -> int | None:
         .limit(1)
     ).scalar()
     return int(version) if version is not None else None
+
+
+def _lock(conn: Connection) -> None:
+    """Hold the migration lock until the transaction ends; the first statement of it.
+
+    SQLite needs it too: pysqlite runs DDL outside any transaction, so two processes that
+    found no schema would both create it ("table … already exists"). BEGIN IMMEDIATE takes
+    the write lock before the version is read; the other process waits (busy timeout)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _record(conn: Connection, version: int, description: str) -> None:
@@ -187,12 +252,16 @@ def migrate(engine: Engine, *, upgrade: bool = True) -> int:
     (that step's transaction is rolled back; earlier steps stay applied).
     """
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:  # no lock when there is nothing to do (read-only use)
             before = current_version(conn)
-            if before is None:
-                _create_latest(conn)
-                _record(conn, LATEST, f"created at version {LATEST}")
-                return 0
+        if before is None:
+            with engine.begin() as conn:
+                _lock(conn)
+                before = current_version(conn)  # another process may have created it
+                if before is None:
+                    _create_latest(conn)
+                    _record(conn, LATEST, f"created at version {LATEST}")
+                    return 0
         if before > LATEST:
             raise StoreError(
                 f"the database is at schema version {before}, newer than this Paperboy "
@@ -208,6 +277,10 @@ def migrate(engine: Engine, *, upgrade: bool = True) -> int:
             if version <= before:
                 continue
             with engine.begin() as conn:
+                _lock(conn)
+                done = current_version(conn)
+                if done is not None and done >= version:
+                    continue  # another process applied it meanwhile
                 step(conn)
                 _record(conn, version, description)
         return before

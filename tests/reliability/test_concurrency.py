@@ -1,0 +1,206 @@
+"""Concurrency: several Paperboy processes on one SQLite database at once.
+
+- Two `paperboy digest` started together against the fake Slack and Discord (two channels
+  each, 60 then 30 more papers) post every paper exactly once per channel, and both exit 0.
+  The ledger decides: each paper is reserved by one run; the other leaves it ("N left to
+  another run", exit 0, its window not consumed). Which process posts which channel
+  depends on timing; the result does not.
+- A database held locked by another writer is waited for (SQLite busy timeout, 30 s), not
+  a crash with `database is locked`.
+- Processes that start together on a database file that does not exist yet all migrate it
+  without error (the schema is created once, under SQLite's write lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from reliability.digest_procs import (
+    discord_keys,
+    duplicates,
+    ingest,
+    ledger_rows,
+    moe_dump,
+    start,
+    write_config,
+)
+
+from fakes.discord import FakeDiscord
+from fakes.faults import FaultPlan, delay
+from fakes.slack import FakeSlack
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes"),
+]
+
+SLACK = ["C0CONCUR01", "C0CONCUR02"]
+DISCORD = ["1200000000000000201", "1200000000000000202"]
+POST_DELAY = 0.02  # each post takes a little while, so that the two runs overlap
+
+
+def _slack_keys(slack: FakeSlack, channel: str) -> list[str]:
+    keys: list[str] = []
+    for m in slack.messages(channel):
+        keys += ((m.get("metadata") or {}).get("event_payload") or {}).get("papers", [])
+    return keys
+
+
+def _left_to_other(output: str) -> int:
+    return sum(int(n) for n in re.findall(r"(\d+) left to another run", output))
+
+
+async def test_two_digests_at_once_post_every_paper_once_per_channel(tmp_path: Path) -> None:
+    started = time.monotonic()
+    slow = FaultPlan.storm(10**6, delay(POST_DELAY), only=["chat.postMessage"])
+    slow_dc = FaultPlan.storm(10**6, delay(POST_DELAY), only=[FakeDiscord.SEND_MESSAGE])
+    async with (
+        FakeSlack(channels=SLACK, faults=slow) as slack,
+        FakeDiscord(channels=DISCORD, faults=slow_dc) as discord,
+    ):
+        database = tmp_path / "paperboy.db"
+        config = write_config(
+            tmp_path / "paperboy.yaml",
+            database=database,
+            slack=slack,
+            discord=discord,
+            slack_channels=SLACK,
+            discord_channels=DISCORD,
+        )
+        titles = ingest(config, moe_dump(tmp_path / "day1.txt", 60))
+        outputs: list[str] = []
+        for round_, more in enumerate([0, 30]):
+            if more:  # new papers arrive: both runs race for them too
+                extra = moe_dump(tmp_path / "day2.txt", 60 + more)
+                titles = ingest(config, extra)
+            procs = [
+                await start(config, "digest", log=tmp_path / f"r{round_}-p{i}.log")
+                for i in range(2)
+            ]
+            codes = await asyncio.gather(*(p.wait() for p in procs))
+            outputs += [p.output for p in procs]
+            for proc, code in zip(procs, codes, strict=True):
+                assert code == 0, proc.output[-3000:]
+                assert "database is locked" not in proc.output
+                assert "Traceback" not in proc.output
+        again = await start(config, "digest", log=tmp_path / "again.log")
+        assert await again.wait() == 0, again.output[-3000:]
+
+    assert len(titles) == 90
+    per_channel = {
+        **{f"slack:{c}": _slack_keys(slack, c) for c in SLACK},
+        **{f"discord:{c}": discord_keys(discord, c, titles) for c in DISCORD},
+    }
+    for ref, keys in per_channel.items():
+        assert sorted(keys) == sorted(titles), ref  # every paper, exactly once
+    assert ledger_rows(database) == {(ref, "posted"): 90 for ref in per_channel}
+    summary = [
+        line for line in again.output.splitlines() if line.startswith(("slack:", "discord:"))
+    ]
+    assert len(summary) == 4 and all(line.endswith(": nothing new") for line in summary), summary
+    left = _left_to_other("".join(outputs))
+    messages = len(slack.messages()) + len(discord.messages())
+    dups = sum(duplicates(k) for k in per_channel.values())
+    print(
+        f"\n[concurrency] 2 rounds x 2 processes, 4 channels, 90 papers: messages={messages}, "
+        f"duplicate_papers={dups}, papers_left_to_the_other_run={left}, "
+        f"seconds={time.monotonic() - started:.1f}"
+    )
+
+
+async def test_a_locked_database_is_waited_for_not_a_crash(tmp_path: Path) -> None:
+    hold = 2.0
+    async with FakeSlack(channels=SLACK[:1]) as slack, FakeDiscord(channels=DISCORD[:1]) as dc:
+        database = tmp_path / "paperboy.db"
+        config = write_config(
+            tmp_path / "paperboy.yaml",
+            database=database,
+            slack=slack,
+            discord=dc,
+            slack_channels=SLACK[:1],
+            discord_channels=DISCORD[:1],
+        )
+        titles = ingest(config, moe_dump(tmp_path / "moe.txt", 20))
+        blocker = sqlite3.connect(database, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+            proc = await start(config, "digest", log=tmp_path / "digest.log")
+            await asyncio.sleep(hold)
+            assert proc.process.returncode is None  # waiting, not failed
+            assert slack.messages() == [] and dc.messages() == []
+            blocker.execute("COMMIT")
+        finally:
+            blocker.close()
+        assert await proc.wait() == 0, proc.output[-3000:]
+    assert "database is locked" not in proc.output
+    assert sorted(_slack_keys(slack, SLACK[0])) == sorted(titles)
+    assert sorted(discord_keys(dc, DISCORD[0], titles)) == sorted(titles)
+
+
+RACE = """
+import sys, time
+from bot.store.db import make_engine
+from bot.store.migrations import migrate
+path, at = sys.argv[1], float(sys.argv[2])
+time.sleep(max(0.0, at - time.time()))
+print(migrate(make_engine(path)))
+"""
+
+
+async def test_processes_migrating_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Four processes call migrate() at the same instant on a file that does not exist:
+    exactly one creates the schema, the others find it made; none fails. Four rounds."""
+    for round_ in range(4):
+        path = tmp_path / f"r{round_}" / "new.db"
+        at = time.time() + 1.2  # after every interpreter has started
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                RACE,
+                str(path),
+                str(at),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            for _ in range(4)
+        ]
+        results = [await p.communicate() for p in procs]
+        outs = [out.decode().strip() for out, _ in results]
+        assert all(p.returncode == 0 for p in procs), outs
+        from bot.store.migrations import LATEST
+
+        assert sorted(outs) == ["0", *[str(LATEST)] * 3], outs  # created once
+        with sqlite3.connect(path) as conn:
+            versions = conn.execute("SELECT version FROM schema_version").fetchall()
+        conn.close()
+        assert versions == [(LATEST,)]
+
+
+async def test_two_commands_on_a_database_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """Two `paperboy ingest` started together on a missing database (and folder): both
+    create/migrate it, both archive the same papers, both exit 0, no paper twice."""
+    async with FakeSlack() as slack, FakeDiscord() as dc:
+        for round_ in range(3):
+            database = tmp_path / f"r{round_}" / "data" / "paperboy.db"
+            config = write_config(
+                tmp_path / f"r{round_}.yaml", database=database, slack=slack, discord=dc
+            )
+            dump = moe_dump(tmp_path / "moe.txt", 25)
+            procs = [
+                await start(config, "ingest", str(dump), log=tmp_path / f"r{round_}-{i}.log")
+                for i in range(2)
+            ]
+            codes = await asyncio.gather(*(p.wait() for p in procs))
+            for proc, code in zip(procs, codes, strict=True):
+                assert code == 0, proc.output[-3000:]
+            with sqlite3.connect(database) as conn:
+                (papers,) = conn.execute("SELECT count(*) FROM papers").fetchone()
+            conn.close()
+            assert papers == 25
