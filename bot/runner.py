@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 async def start_frontends(settings: Settings, services: Services) -> list[Frontend]:
     """Every chat front-end that has credentials. A platform without them, or whose
-    credentials are refused, is reported once and left out; the others run."""
+    credentials are refused, is reported once and left out; the others run. Discord's
+    gateway is left to another replica when `discord.gateway` is false."""
     frontends: list[Frontend] = []
     starters: list[tuple[str, bool, Callable[[], Awaitable[Frontend]]]] = [
         (
@@ -43,6 +44,13 @@ async def start_frontends(settings: Settings, services: Services) -> list[Fronte
     for name, configured, start in starters:
         if not configured:
             log.info("%s /papers off: no bot token configured", name, extra={"event": "frontend"})
+            continue
+        if name == "Discord" and not settings.discord.gateway:
+            log.info(
+                "Discord /papers off on this replica: discord.gateway is false "
+                "(another replica runs the gateway); posting is on",
+                extra={"event": "frontend"},
+            )
             continue
         try:
             frontends.append(await start())

@@ -8,10 +8,18 @@ Jobs (APScheduler 3 `AsyncIOScheduler`, explicit ids, `replace_existing=True`):
   and removed ones, without a restart.
 
 A digest first waits for any fetch in flight and runs the fetch itself when one is due, so it
-never posts from a stale archive. Each scheduled run is claimed in the database under its
-scheduled time (bot.schedule.claim_time), so a repeated, coalesced, caught-up or DST-doubled
-firing posts once. Shutdown stops the scheduler, gives in-flight work a bounded time to
-finish (a paper is recorded only when its message was confirmed), then closes everything.
+never posts from a stale archive.
+
+Replicas (several `paperboy run` on one PostgreSQL database) share the work through the
+database: a fetch is claimed per source and interval (a lease in `source_state`), a
+scheduled digest per (channel, scheduled time) in `digest_runs`, and each paper per channel
+in the posted ledger, so every source is fetched once per interval, every digest runs once
+and no paper is posted twice, whichever replica's timer fires first.
+
+Each scheduled run is claimed in the database under its scheduled time
+(bot.schedule.claim_time), so a repeated, coalesced, caught-up or DST-doubled firing posts
+once. Shutdown stops the scheduler, gives in-flight work a bounded time to finish (a paper
+is recorded only when its message was confirmed), then closes everything.
 """
 
 from __future__ import annotations
@@ -29,16 +37,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.app import App
 from bot.delivery.base import Delivery
 from bot.digest import ChannelOutcome, DigestCycle
+from bot.errors import StoreError
 from bot.ingest import SourceReport
 from bot.models import Profile
 from bot.schedule import MISFIRE_GRACE, latest_due, missed_today, trigger_for
 from bot.settings import SourceSettings
 from bot.sources.base import Retriever
+from bot.store.source_state import Claim
 
 log = logging.getLogger(__name__)
 
 SYNC_INTERVAL = timedelta(minutes=1)
 SHUTDOWN_TIMEOUT = 30.0
+FETCH_LEASE = timedelta(minutes=15)  # outlasts a fetch with all its retries
+FETCH_WAIT = 120.0  # seconds a digest waits for another replica's fetch in flight
+FETCH_POLL = 1.0
 WEEKEND = (5, 6)
 
 
@@ -65,8 +78,9 @@ class Service:
     frontends: list[Frontend] = field(default_factory=list)
     shutdown_timeout: float = SHUTDOWN_TIMEOUT
     scheduler: AsyncIOScheduler = field(init=False)
+    fetch_wait: float = FETCH_WAIT
+    fetch_poll: float = FETCH_POLL
     _fetch_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-    _last_fetch: dict[str, datetime] = field(init=False, default_factory=dict)
     _inflight: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
     _schedules: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
     _stopping: bool = field(init=False, default=False)
@@ -167,36 +181,63 @@ class Service:
 
     # --- fetching -----------------------------------------------------------------------
 
-    async def fetch(self, name: str) -> SourceReport | None:
-        """Fetch one source now (conditional GET through the retriever's validators).
-        HF Daily Papers publishes on weekdays: its weekend runs are skipped."""
+    async def fetch(self, name: str, *, wait: bool = False) -> SourceReport | None:
+        """Fetch one source if it is due (conditional GET through the retriever's
+        validators); None when it was not fetched here.
+
+        Replicas sharing the database claim each fetch (SourceStateStore.claim_fetch): a
+        source is fetched once per `interval`, by whichever replica claims it first. With
+        `wait`, a fetch in flight in another replica is waited for (up to `fetch_wait`
+        seconds). HF Daily Papers publishes on weekdays: its weekend runs are skipped."""
         src = next((s for s in self.sources if s.name == name), None)
         if src is None:
             return None
-        now = self.clock()
-        if src.kind == "hf-daily" and now.weekday() in WEEKEND:
+        if src.kind == "hf-daily" and self.clock().weekday() in WEEKEND:
             log.info("skipped on the weekend", extra={"event": "fetch", "source": name})
             return None
         async with self._fetch_lock:
-            report = await self.app.ingestor(self.retriever).ingest_source(src)
-            self._last_fetch[name] = now
+            claim = await self._claim(src)
+            deadline = asyncio.get_running_loop().time() + self.fetch_wait
+            while wait and claim is Claim.BUSY:
+                if asyncio.get_running_loop().time() >= deadline:
+                    log.warning(
+                        "another replica's fetch is still running; going on without it",
+                        extra={"event": "fetch", "source": name},
+                    )
+                    break
+                await asyncio.sleep(self.fetch_poll)
+                claim = await self._claim(src)
+            if claim is not Claim.CLAIMED:
+                log.debug(
+                    "not due here (%s)", claim.value, extra={"event": "fetch", "source": name}
+                )
+                return None
+            try:
+                report = await self.app.ingestor(self.retriever).ingest_source(src)
+            except BaseException:  # interrupted (shutdown): the source is due again at once
+                try:
+                    self.app.source_state.release_fetch(src.name)
+                except StoreError:
+                    log.exception("could not release the fetch claim of %s", src.name)
+                raise
         level = logging.WARNING if report.failed else logging.INFO
         log.log(level, report.summary(), extra={"event": "fetch", "source": name})
         return report
 
-    def _fetch_due(self, now: datetime) -> list[str]:
-        return [
-            s.name
-            for s in self.sources
-            if s.name not in self._last_fetch or now - self._last_fetch[s.name] >= s.interval
-        ]
+    async def _claim(self, src: SourceSettings) -> Claim:
+        return await asyncio.to_thread(
+            self.app.source_state.claim_fetch,
+            src.name,
+            now=self.clock(),
+            interval=src.interval,
+            lease=FETCH_LEASE,
+        )
 
     async def fresh_archive(self) -> None:
-        """Wait for a fetch in flight, and run the fetches that are due, before a digest."""
-        async with self._fetch_lock:
-            pass
-        for name in self._fetch_due(self.clock()):
-            await self.fetch(name)
+        """Before a digest: wait for a fetch in flight (here or in another replica), and
+        run the fetches that are due."""
+        for src in self.sources:
+            await self.fetch(src.name, wait=True)
 
     # --- digests ------------------------------------------------------------------------
 

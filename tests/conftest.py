@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+import pg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -28,3 +31,22 @@ def shared_dir() -> Path:
             "../shared not present: real-data tests need the shared/ folder beside the repo"
         )
     return path
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A SQLAlchemy URL of an empty PostgreSQL schema of its own (dropped after the test).
+
+    Skips the test, saying why, when no server is reachable (see tests/pg.py)."""
+    with pg.temporary_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=pg.BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A `database:` setting for an empty database: an SQLite file, then (a second run of
+    the test) a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        return str(tmp_path / "paperboy.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -38,6 +38,9 @@ README = ROOT / "README.md"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}")
 _ENV_LINE = re.compile(r"^#?\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
+# Variables Compose itself reads from .env (no ${VAR} mentions them).
+COMPOSE_READS = {"COMPOSE_PROFILES"}
+
 # The Discord permissions the README's invite URL asks for.
 DISCORD_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, read_message_history=True
@@ -207,6 +210,54 @@ def test_compose_healthcheck_calls_healthz() -> None:
     for key in ("interval", "timeout", "start_period"):
         assert re.fullmatch(r"\d+[smh]", check[key]), key
     assert int(check["retries"]) >= 1
+
+
+def _postgres() -> dict[str, Any]:
+    compose = _yaml(COMPOSE)
+    assert "postgres" in compose["services"], "docker-compose.yml has no `postgres` service"
+    service: dict[str, Any] = compose["services"]["postgres"]
+    return service
+
+
+def test_compose_postgres_profile_runs_postgres_16_with_a_volume_and_healthcheck() -> None:
+    compose, pg = _yaml(COMPOSE), _postgres()
+    assert pg["profiles"] == ["postgres"], "PostgreSQL runs only with --profile postgres"
+    assert "profiles" not in _bot(), "the bot runs with or without the profile"
+    assert re.fullmatch(r"postgres:16(\.\d+)*(-\w+)?", pg["image"]), pg["image"]
+    assert pg["restart"] == "unless-stopped"
+    assert "ports" not in pg, "the database is reached inside the compose network only"
+    assert "paperboy-pg:/var/lib/postgresql/data" in pg["volumes"]
+    assert "paperboy-pg" in (compose.get("volumes") or {}), "named volume not declared"
+    env = pg["environment"]
+    assert env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD")
+    check = pg["healthcheck"]
+    command = " ".join(check["test"][1:]) if isinstance(check["test"], list) else check["test"]
+    assert "pg_isready" in command
+    assert f"-U {env['POSTGRES_USER']}" in command and f"-d {env['POSTGRES_DB']}" in command
+    for key in ("interval", "timeout"):
+        assert re.fullmatch(r"\d+[smh]", check[key]), key
+    assert int(check["retries"]) >= 1
+    assert pg["logging"]["driver"] == "json-file"
+    # With the profile the bot waits for a healthy database; without it, not at all.
+    dependency = _bot()["depends_on"]["postgres"]
+    assert dependency == {"condition": "service_healthy", "required": False}
+
+
+def test_env_example_database_url_reaches_the_postgres_service() -> None:
+    from sqlalchemy.engine import make_url
+
+    from bot.store.db import database_url
+
+    pg, env = _postgres(), _env_example()
+    url = make_url(env["DATABASE_URL"])
+    assert url.drivername == "postgresql" and url.host == "postgres"  # the service name
+    assert (url.port or 5432) == 5432
+    assert url.username == pg["environment"]["POSTGRES_USER"]
+    assert url.database == pg["environment"]["POSTGRES_DB"]
+    assert url.password == env["POSTGRES_PASSWORD"], "the two passwords must match"
+    assert env["COMPOSE_PROFILES"] == "postgres"
+    settings, _ = _docker_config_settings(env={"DATABASE_URL": env["DATABASE_URL"]})
+    assert database_url(settings.database).startswith("postgresql+psycopg://paperboy:")
 
 
 # --- Dockerfile ---------------------------------------------------------------------------
@@ -406,7 +457,7 @@ def test_env_example_documents_only_variables_something_reads() -> None:
         for name in _ENV_REF.findall(path.read_text(encoding="utf-8"))
     }
     image_env = {k for w, a in _final_stage() if w == "ENV" for k in _env_assignments(a)}
-    stale = sorted(set(_env_example()) - mentioned - image_env)
+    stale = sorted(set(_env_example()) - mentioned - image_env - COMPOSE_READS)
     assert not stale, f".env.example documents variables nothing reads: {stale}"
 
 
@@ -526,6 +577,8 @@ def test_readme_deploy_section_comes_after_the_commands() -> None:
         "docker compose exec bot paperboy status",
         "Backups",
         "Upgrading",
+        "docker compose --profile postgres up -d",
+        "paperboy migrate-db",
     ],
 )
 def test_readme_deploy_section_covers_each_step(step: str) -> None:

@@ -1,12 +1,12 @@
 """Archive search (`/papers <query>`): safe FTS5 queries, ranking, acronyms, typos, and no
-query string that makes it raise — on small synthetic papers in a real SQLite file."""
+query string that makes it raise — on small synthetic papers in a real SQLite file, and
+again in a PostgreSQL schema (skipped, with the reason, when no server is reachable)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 import bot.search
+import pg
 from bot.errors import StoreError
 from bot.models import Paper
 from bot.pipeline.lexicon import Lexicon, build
@@ -125,9 +126,20 @@ NASTY = [
 ]
 
 
+@pytest.fixture(scope="module", params=pg.BACKENDS)
+def archive_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("search") / "paperboy.db")
+        return
+    with pg.temporary_schema() as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
-    engine = make_engine(str(tmp_path_factory.mktemp("search") / "paperboy.db"))
+def archive(archive_db: str) -> Iterator[Archive]:
+    engine = make_engine(archive_db)
     migrate(engine)
     archive = Archive(engine)
     archive.upsert(PAPERS, now=T0)
@@ -298,8 +310,8 @@ def test_the_lexicon_is_asked_once_per_search(archive: Archive, lexicon: Lexicon
     assert len(calls) == 1
 
 
-def test_an_empty_archive_finds_nothing(tmp_path: Path) -> None:
-    engine: Engine = make_engine(str(tmp_path / "empty.db"))
+def test_an_empty_archive_finds_nothing(database: str) -> None:
+    engine: Engine = make_engine(database)
     migrate(engine)
     result = Search(Archive(engine), lambda: build([])).search("mixture of experts")
     assert result == SearchResult((), (), 0)

@@ -14,9 +14,11 @@ Which wins, the config file or chat? The most recent change, wherever it was mad
   later adds it to the config, the fields the config sets to non-default values are applied.
 
 Every write is a read-modify-write inside one transaction that holds the write lock before
-reading (SQLite `BEGIN IMMEDIATE`, `SELECT … FOR UPDATE` elsewhere). The update is also
-guarded by the `updated_at` it read, which every write moves strictly forward, and is
-retried when it lost a race, so two processes editing one channel never lose an update.
+reading (SQLite `BEGIN IMMEDIATE`; on PostgreSQL a transaction-scoped advisory lock, so that
+replicas seeding the same new channels at start take turns, and `SELECT … FOR UPDATE`).
+The update is also guarded by the `updated_at` it read, which every write moves strictly
+forward, and is retried when it lost a race, so two processes editing one channel never
+lose an update.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, NamedTuple, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Connection, Engine, Row, Select, select, update
+from sqlalchemy import Connection, Engine, Row, Select, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.errors import ConfigError, PaperboyError, StoreError
@@ -40,6 +42,7 @@ from bot.store.schema import channels
 MAX_TOPIC_CHARS = 200
 MAX_TOPICS = 50  # per list: topics, and exclusions
 ATTEMPTS = 5
+PROFILES_LOCK = 0x70617067  # PostgreSQL advisory lock of profile writes
 PLATFORMS: tuple[str, ...] = get_args(ChannelSettings.model_fields["platform"].annotation)
 Values = dict[str, Any]
 T = TypeVar("T")
@@ -339,6 +342,8 @@ class ProfileStore:
         with self._engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading
+            elif conn.dialect.name == "postgresql":  # the same for rows not there yet
+                conn.execute(select(func.pg_advisory_xact_lock(PROFILES_LOCK)))
             yield conn
 
     def _write(self, what: str, action: Callable[[Connection], T]) -> T:

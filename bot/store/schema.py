@@ -77,6 +77,8 @@ papers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Per source: conditional-GET validators, the last fetch's outcome, and the fetch lease
+# (`lease_until`) that keeps replicas sharing a database to one fetch per interval.
 source_state = Table(
     "source_state",
     metadata,
@@ -89,6 +91,7 @@ source_state = Table(
     Column("last_result", Text),
     Column("last_error", Text),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("lease_until", UTCDateTime),
 )
 
 # A channel's interest profile. Chat edits write the profile columns; `seeded` holds the

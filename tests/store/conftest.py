@@ -1,9 +1,9 @@
-"""Fixtures for store tests: a real SQLite database file per test."""
+"""Fixtures for store tests: each test runs on a real SQLite file and again on a PostgreSQL
+schema of its own (skipped, with the reason, when no server is reachable)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -13,8 +13,8 @@ from bot.store.migrations import migrate
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(str(tmp_path / "paperboy.db"))
+def engine(database: str) -> Iterator[Engine]:
+    eng = make_engine(database)
     migrate(eng)
     yield eng
     eng.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -40,9 +39,8 @@ def test_expired_reservation_of_a_dead_run_is_taken_over(engine: Engine) -> None
     assert ledger.reserve("slack:C1", ["a"], now=T0 + LEASE * 2, lease=LEASE) == ["a"]
 
 
-def test_two_processes_never_reserve_the_same_paper(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.db")
-    engines = [make_engine(path) for _ in range(2)]
+def test_two_processes_never_reserve_the_same_paper(database: str) -> None:
+    engines = [make_engine(database) for _ in range(2)]
     from bot.store.migrations import migrate
 
     migrate(engines[0])

@@ -4,18 +4,20 @@ one is upgraded to the same shape as a new one, a newer one is refused."""
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 
+import pg
 from bot.errors import StoreError
 from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.db import make_engine
-from bot.store.migrations import LATEST, current_version, migrate
+from bot.store.migrations import LATEST, MIGRATIONS, current_version, migrate
 
 # A version-1 database exactly as Paperboy 0.1 created it (SQLite's own record of the DDL),
 # frozen here so that later changes to schema.py cannot change what "version 1" means.
@@ -171,3 +173,128 @@ def test_v4_rewrites_escaped_author_json_and_reindexes(tmp_path: Path) -> None:
     engine.dispose()
     assert "\\u00eb" in before
     assert "Zoë" in stored and len(hits) == 1
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _pg_shape(engine: Engine) -> dict[str, Any]:
+    """Tables (columns with types and generation expressions, unique constraints, indexes
+    with their method) and Paperboy's functions, of the engine's schema."""
+    with engine.connect() as conn:
+        insp = inspect(conn)
+        tables = {
+            t: {
+                "columns": sorted(
+                    (c["name"], str(c["type"]), c["nullable"], str(c.get("computed")))
+                    for c in insp.get_columns(t)
+                ),
+                "unique": sorted(
+                    (u["name"] or "", tuple(u["column_names"]))
+                    for u in insp.get_unique_constraints(t)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), str(i.get("dialect_options")))
+                    for i in insp.get_indexes(t)
+                ),
+            }
+            for t in insp.get_table_names()
+        }
+        functions = conn.exec_driver_sql(
+            "SELECT proname, md5(prosrc) FROM pg_proc "
+            "WHERE pronamespace = current_schema()::regnamespace ORDER BY proname"
+        ).all()
+    return {"tables": tables, "functions": [tuple(f) for f in functions]}
+
+
+def _as_older_paperboy_made_it(engine: Engine, version: int) -> None:
+    """A PostgreSQL database at `version`, made by the frozen migration steps up to it (what
+    Paperboy did on PostgreSQL before it had a search index there)."""
+    with engine.begin() as conn:
+        for v, description, step in MIGRATIONS[:version]:
+            step(conn)
+            conn.execute(
+                schema.schema_version.insert().values(
+                    version=v, description=description, applied_at=datetime.now(UTC)
+                )
+            )
+
+
+@pytest.mark.postgres
+def test_new_postgres_database_has_its_search_index(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    assert migrate(engine) == 0
+    with engine.connect() as conn:
+        assert current_version(conn) == LATEST
+        insp = inspect(conn)
+        assert set(schema.metadata.tables) <= set(insp.get_table_names())
+        columns = {c["name"]: c for c in insp.get_columns("papers")}
+        indexes = {i["name"]: i for i in insp.get_indexes("papers")}
+    assert str(columns["search_vector"]["type"]) == "TSVECTOR"
+    assert "paperboy_document" in str(columns["search_vector"].get("computed"))
+    assert "paperboy_words" in str(columns["search_length"].get("computed"))
+    gin = indexes["ix_papers_search_vector"]
+    assert gin["column_names"] == ["search_vector"]
+    assert gin.get("dialect_options", {}).get("postgresql_using") == "gin"
+    assert migrate(engine) == LATEST  # reopening changes nothing
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_database_of_an_older_paperboy_is_upgraded_to_the_new_shape(
+    pg_url: str,
+) -> None:
+    old = make_engine(pg_url)
+    _as_older_paperboy_made_it(old, 4)
+    with old.begin() as conn:  # authors as an older Paperboy wrote them: ASCII-escaped
+        conn.exec_driver_sql(
+            "INSERT INTO papers (key, arxiv_id, title, title_norm, abstract, authors, "
+            "ai_keywords, categories, sources, first_seen, updated_at) VALUES ("
+            "'2406.01234', '2406.01234', 'Sparse Experts at Scale', 'sparse experts at scale', "
+            """'Routing tokens to experts.', '["Zo\\u00eb Ng"]', '[]', '[]', '["hf"]', """
+            "'2026-11-01 08:00+00', '2026-11-01 08:00+00')"
+        )
+    assert migrate(old) == 4
+    archive = Archive(old)
+    paper = archive.get("2406.01234")
+    assert paper is not None and paper.authors == ("Zoë Ng",)
+    assert [p.key for p, _ in archive.fts('"zoe"', limit=5)] == ["2406.01234"]
+    assert [p.key for p, _ in archive.fts('"routing experts"', limit=5)] == []
+    assert [p.key for p, _ in archive.fts('"routing tokens"', limit=5)] == ["2406.01234"]
+    with pg.temporary_schema() as fresh_url:
+        fresh = make_engine(fresh_url)
+        migrate(fresh)
+        assert _pg_shape(old) == _pg_shape(fresh)
+        fresh.dispose()
+    assert migrate(old) == LATEST
+    old.dispose()
+
+
+@pytest.mark.postgres
+def test_replicas_starting_together_create_the_schema_once(pg_url: str) -> None:
+    engines = [make_engine(pg_url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            before = sorted(pool.map(migrate, engines))
+        assert before == [0, LATEST, LATEST, LATEST]
+        with engines[0].connect() as conn:
+            versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+        assert versions == [LATEST]
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_database_from_a_newer_paperboy_is_refused(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.schema_version.insert().values(
+                version=LATEST + 1, description="future", applied_at=datetime.now(UTC)
+            )
+        )
+    with pytest.raises(StoreError, match="newer than this Paperboy"):
+        migrate(engine)
+    engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,11 +293,9 @@ def test_every_write_moves_updated_at_forward() -> None:
     assert next_stamp(T0, T0 - timedelta(hours=1)) == T0 + timedelta(microseconds=1)
 
 
-def test_concurrent_edits_from_two_processes_all_persist(engine: Engine) -> None:
-    # A second engine on the same file stands for a second process.
-    path = engine.url.database
-    assert path is not None
-    other = make_engine(path)
+def test_concurrent_edits_from_two_processes_all_persist(engine: Engine, database: str) -> None:
+    # A second engine on the same database stands for a second process.
+    other = make_engine(database)
     store_a, store_b = ProfileStore(engine), ProfileStore(other)
     store_a.ensure("slack", "C1", now=T0)
     topics = [f"topic {i}" for i in range(20)]
@@ -318,8 +315,8 @@ def test_concurrent_edits_from_two_processes_all_persist(engine: Engine) -> None
     other.dispose()
 
 
-def test_database_failure_is_a_store_error(tmp_path: Path) -> None:
-    unmigrated = make_engine(str(tmp_path / "empty.db"))
+def test_database_failure_is_a_store_error(database: str) -> None:
+    unmigrated = make_engine(database)
     store = ProfileStore(unmigrated)
     with pytest.raises(StoreError, match="cannot read channel profiles"):
         store.all()
