@@ -9,9 +9,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from bot.models import Paper
-from bot.pipeline.text import fold, stem, words
+from bot.pipeline.text import KnownWords, fold, stem, words
 
 # "long form (SF)" — SF: 2-10 characters, starts with a letter, has an upper-case letter.
 _PAREN_SF = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9\-]{1,9})\s*[);,]")
@@ -102,10 +103,53 @@ class Lexicon:
     def short_forms_ending_with(self, head: tuple[str, ...]) -> list[str]:
         """Short forms whose long form is `head` or ends with it, i.e. names a kind of it
         (NMT, neural machine translation, for `machine translation`)."""
-        n = len(head)
-        return sorted(
-            sf for sf, forms in self.acronyms.items() if any(lf[-n:] == head for lf in forms)
-        )
+        if not head:
+            return sorted(sf for sf, forms in self.acronyms.items() if () in forms)
+        return list(self._by_tail.get(head, ()))
+
+    @cached_property
+    def _by_tail(self) -> dict[tuple[str, ...], tuple[str, ...]]:
+        """Every tail of every long form -> the short forms (sorted) whose long form ends so.
+        Built on first use, once per lexicon."""
+        found: dict[tuple[str, ...], set[str]] = {}
+        for sf, forms in self.acronyms.items():
+            for lf in forms:
+                for n in range(1, len(lf) + 1):
+                    found.setdefault(lf[-n:], set()).add(sf)
+        return {tail: tuple(sorted(sfs)) for tail, sfs in found.items()}
+
+    @cached_property
+    def known_words(self) -> KnownWords:
+        """The words seen twice or more: where a compound's head counts (`Field.of`)."""
+        return KnownWords(self.vocab, 2)
+
+    @cached_property
+    def caches(self) -> dict[str, object]:
+        """What later steps learned with this lexicon and keep with it (analysed papers)."""
+        return {}
+
+    @cached_property
+    def word_lengths(self) -> frozenset[int]:
+        """The lengths of the vocabulary's words."""
+        return frozenset(self.words_by_length)
+
+    @cached_property
+    def words_by_length(self) -> dict[int, tuple[list[int], list[str]]]:
+        """The vocabulary by word length: each word's position in the vocabulary, and the
+        word, in vocabulary order (typo repair scores only words of plausible lengths)."""
+        out: dict[int, tuple[list[int], list[str]]] = {}
+        for i, w in enumerate(self.vocab):
+            bucket = out.get(len(w))
+            if bucket is None:
+                bucket = out[len(w)] = ([], [])
+            bucket[0].append(i)
+            bucket[1].append(w)
+        return out
+
+    @cached_property
+    def repairs(self) -> dict[str, str | None]:
+        """Typo repairs already worked out against this lexicon (bot.pipeline.query)."""
+        return {}
 
 
 def build(papers: Iterable[Paper]) -> Lexicon:
@@ -120,7 +164,7 @@ def build(papers: Iterable[Paper]) -> Lexicon:
         text = f"{p.title}\n{p.abstract}\n{' '.join(p.ai_keywords)}"
         ws = words(text)
         vocab.update(ws)
-        df.update({stem(w) for w in ws})
+        df.update(set(map(stem, set(ws))))
         for sf, lf in find_definitions(f"{p.title}. {p.abstract}"):
             key = tuple(stem(w) for w in words(lf))
             acronyms.setdefault(fold(sf), Counter())[key] += 1

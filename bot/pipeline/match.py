@@ -7,9 +7,12 @@ distinct topic once, whatever the number of channels following it.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
 
 from rapidfuzz import fuzz
 
@@ -62,6 +65,9 @@ class Match:
     reasons: tuple[str, ...]
 
 
+RankKey = tuple[float, int, float, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The decision for one paper against one profile, matched or not (for `why`)."""
@@ -83,12 +89,14 @@ class _Doc:
     keywords: tuple[Field, ...]
     authors: tuple[str, ...]
     definitions: Mapping[str, frozenset[tuple[str, ...]]]
+    title_stems: frozenset[str] = frozenset()  # the stems (not alternatives) of the title
+    present: frozenset[str] = frozenset()  # ... of the title and the abstract
+    feedback: frozenset[str] = frozenset()  # ... of those, the ones feedback may suggest
 
 
 def _find(f: Field, phrase: tuple[str, ...]) -> list[int]:
     """Start positions of `phrase` (contiguous stems) in field `f`."""
-    n = len(phrase)
-    return [i for i in range(len(f.stems) - n + 1) if all(f.at(i + j, phrase[j]) for j in range(n))]
+    return f.find(phrase)
 
 
 def _definitions(p: Paper) -> dict[str, frozenset[tuple[str, ...]]]:
@@ -98,9 +106,72 @@ def _definitions(p: Paper) -> dict[str, frozenset[tuple[str, ...]]]:
     return {k: frozenset(v) for k, v in found.items()}
 
 
+def _analyse(p: Paper, known: Callable[[str], bool]) -> _Doc:
+    title, abstract = Field.of(p.title, known), Field.of(p.abstract, known)
+    title_stems = frozenset(title.stems)
+    present = title_stems | frozenset(abstract.stems)
+    return _Doc(
+        p,
+        title,
+        abstract,
+        tuple(Field.of(k) for k in p.ai_keywords),
+        tuple(fold(a) for a in p.authors),
+        _definitions(p),
+        title_stems,
+        present,
+        frozenset(s for s in present if _feedback_term(s)),
+    )
+
+
+def _feedback_term(s: str) -> bool:
+    """Whether pseudo-relevance feedback may suggest stem `s`: a word, not a stopword."""
+    return len(s) > 2 and s.isalpha() and s not in STOPWORDS
+
+
+class Analysed:
+    """Papers analysed against one lexicon, kept between Matchers (the least recently used
+    go first): archive search re-ranks the same papers query after query. Thread-safe."""
+
+    def __init__(self, known: Callable[[str], bool], size: int = 2_000) -> None:
+        self._known = known
+        self._size = size
+        self._docs: OrderedDict[Paper, _Doc] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def doc(self, paper: Paper) -> _Doc:
+        try:
+            hash(paper)
+        except TypeError:  # a paper built with lists is unhashable: not remembered
+            return _analyse(paper, self._known)
+        with self._lock:
+            doc = self._docs.get(paper)
+            if doc is not None:
+                self._docs.move_to_end(paper)
+                return doc
+        doc = _analyse(paper, self._known)
+        with self._lock:
+            self._docs[paper] = doc
+            while len(self._docs) > self._size:
+                self._docs.popitem(last=False)
+        return doc
+
+
+def analysed(lexicon: Lexicon) -> Analysed:
+    """The papers analysed against `lexicon` so far (one cache per lexicon)."""
+    cache = lexicon.caches.get("analysed")
+    if not isinstance(cache, Analysed):
+        cache = lexicon.caches.setdefault("analysed", Analysed(lexicon.known_words))
+    assert isinstance(cache, Analysed)
+    return cache
+
+
 @dataclass
 class Matcher:
-    """Relevance of `papers` to any number of topics and profiles. Build once per cycle."""
+    """Relevance of `papers` to any number of topics and profiles. Build once per cycle.
+    Analysed papers are remembered with the lexicon, for later Matchers (`Analysed`)."""
 
     papers: Sequence[Paper]
     lexicon: Lexicon
@@ -109,49 +180,66 @@ class Matcher:
     _postings: dict[str, set[int]] = field(init=False)
     _cache: dict[str, dict[int, Evidence]] = field(init=False, default_factory=dict)
     _concepts: dict[str, Concept] = field(init=False, default_factory=dict)
+    _keys: dict[str, str] = field(init=False, default_factory=dict)
+    _selected: dict[str, frozenset[int]] = field(init=False, default_factory=dict)
+    _by_key: dict[str, int] = field(init=False, default_factory=dict)
+    _tables: dict[tuple[str, bool], dict[int, tuple[int, Match]]] = field(
+        init=False, default_factory=dict
+    )
+    _combos: dict[tuple[int, ...], tuple[int, Match]] = field(init=False, default_factory=dict)
+    _places: list[int] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._docs = []
-        self._postings = defaultdict(set)
-        vocab = self.lexicon.vocab
-
-        def known(word: str) -> bool:
-            return vocab.get(word, 0) >= 2
-
+        postings: dict[str, set[int]] = {}
+        cache = analysed(self.lexicon)
         for i, p in enumerate(self.papers):
-            doc = _Doc(
-                p,
-                Field.of(p.title, known),
-                Field.of(p.abstract, known),
-                tuple(Field.of(k) for k in p.ai_keywords),
-                tuple(fold(a) for a in p.authors),
-                _definitions(p),
-            )
+            doc = cache.doc(p)
             self._docs.append(doc)
+            self._by_key.setdefault(p.key, i)
             for f in (doc.title, doc.abstract, *doc.keywords):
-                for s in (*f.stems, *f.alts.values()):
-                    self._postings[s].add(i)
+                for s in f.words():
+                    if s in postings:
+                        postings[s].add(i)
+                    else:
+                        postings[s] = {i}
+        self._postings = postings
+
+    def _key(self, topic: str) -> str:
+        key = self._keys.get(topic)
+        if key is None:
+            key = self._keys[topic] = fold_topic(topic)
+        return key
 
     def concept(self, topic: str) -> Concept:
-        key = fold_topic(topic)
+        key = self._key(topic)
         if key not in self._concepts:
             self._concepts[key] = understand(topic, self.lexicon)
         return self._concepts[key]
 
+    def _candidates(self, concept: Concept) -> list[int]:
+        """The papers that can have evidence: those with every stem of some phrasing, or
+        (for a topic of several words, which counts them apart) every stem of the core.
+        In index order."""
+        postings, empty = self._postings, set[int]()
+        candidates: set[int] = set()
+        groups = [ph.stems for ph in concept.phrases]
+        if len(concept.core) > 1:
+            groups.append(concept.core)
+        for group in groups:
+            sets = sorted((postings.get(s, empty) for s in group), key=len)
+            if sets and sets[0]:
+                candidates |= sets[0].intersection(*sets[1:])
+        return sorted(candidates)
+
     def topic_evidence(self, topic: str) -> dict[int, Evidence]:
         """Evidence per paper index for every paper with any evidence for `topic` (cached)."""
-        key = fold_topic(topic)
+        key = self._key(topic)
         if key in self._cache:
             return self._cache[key]
         concept = self.concept(topic)
-        candidates: set[int] = set()
-        for ph in concept.phrases:
-            sets = [self._postings.get(s, set()) for s in ph.stems]
-            candidates |= set.intersection(*sets) if sets else set()
-        for s in concept.core:
-            candidates |= self._postings.get(s, set())
         out = {}
-        for i in candidates:
+        for i in self._candidates(concept):
             ev = self._evidence(self._docs[i], concept)
             if ev.evidence > 0:
                 out[i] = ev
@@ -170,16 +258,13 @@ class Matcher:
         if len(seeds) < MIN_SEEDS:
             return []
         own = {s for ph in concept.phrases for s in ph.stems}
-        counts: dict[str, int] = defaultdict(int)
+        counts: Counter[str] = Counter()
         for i in seeds:
-            d = self._docs[i]
-            for s in set(d.title.stems) | set(d.abstract.stems):
-                if s not in own and len(s) > 2 and s.isalpha() and s not in STOPWORDS:
-                    counts[s] += 1
+            counts.update(self._docs[i].feedback)
         n = len(self._docs)
         scored = []
         for s, a in counts.items():
-            if a < max(MIN_SEEDS, RELATED_SUPPORT * len(seeds)):
+            if a < max(MIN_SEEDS, RELATED_SUPPORT * len(seeds)) or s in own:
                 continue
             lift = (a / len(seeds)) / (len(self._postings[s]) / n)
             if lift >= RELATED_LIFT:
@@ -188,8 +273,8 @@ class Matcher:
 
     @staticmethod
     def _with_related(doc: _Doc, ev: Evidence, related: Sequence[str]) -> Evidence:
-        title, abstract = set(doc.title.stems), set(doc.abstract.stems)
-        hits = [s for s in related if s in title or s in abstract]
+        title, present = doc.title_stems, doc.present
+        hits = [s for s in related if s in present]
         if not hits:
             return ev
         bonus = min(MAX_RELATED, W_RELATED * sum(2 if s in title else 1 for s in hits))
@@ -227,13 +312,13 @@ class Matcher:
         topic, since short acronyms are ambiguous across fields."""
         if ph.short_form is None:
             return True
-        sf = fold(ph.short_form)
+        sf = _folded(ph.short_form)
         defined = doc.definitions.get(sf)
         if defined is not None:
             return bool(defined & concept.long_forms)
-        if len(sf) > 2 and fold_topic(concept.text) == fold_topic(sf):
+        if len(sf) > 2 and _folded_topic(concept.text) == _folded_topic(sf):
             return True
-        present = set(doc.title.stems) | set(doc.abstract.stems)
+        present = doc.present
         return any(s in present for s in concept.core)
 
     @staticmethod
@@ -264,14 +349,16 @@ class Matcher:
         w = concept.weights
         total = 0.0
         if not title_phrase:
-            present = set(doc.title.stems)
+            present = doc.title_stems
             if all(s in present for s in concept.core):
                 total += W_TITLE_LOOSE
                 reasons.append("title: " + " + ".join(f"'{s}'" for s in concept.core))
+        abstract = doc.abstract
+        sentence_of = abstract.sentence_of
         by_sentence: dict[int, set[str]] = defaultdict(set)
-        for s, n in zip(doc.abstract.stems, doc.abstract.sentence_of, strict=True):
-            if s in w:
-                by_sentence[n].add(s)
+        for s in w:
+            for i in abstract.stem_positions(s):
+                by_sentence[sentence_of[i]].add(s)
         full = sum(1 for found in by_sentence.values() if len(found) == len(concept.core))
         loose = max(0, full - len(abs_hits))
         if loose:
@@ -331,29 +418,132 @@ class Matcher:
                 return term
         return None
 
+    def selected(self, topic: str) -> frozenset[int]:
+        """Indexes of the papers about `topic` (evidence at the threshold or above)."""
+        key = self._key(topic)
+        found = self._selected.get(key)
+        if found is None:
+            evidence = self.topic_evidence(topic)
+            found = frozenset(i for i, ev in evidence.items() if ev.evidence >= self.threshold)
+            self._selected[key] = found
+        return found
+
+    def excluded(self, term: str) -> frozenset[int]:
+        """Indexes of the papers an exclusion `term` drops (see `_excluded_by`)."""
+        key = "\0exclude\0" + self._key(term)
+        found = self._selected.get(key)
+        if found is None:
+            found = frozenset(
+                i
+                for i, ev in self.topic_evidence(term).items()
+                if ev.evidence >= self.threshold or ev.reasons[0].startswith(("title", "keyword"))
+            )
+            self._selected[key] = found
+        return found
+
+    def _order(self, score: float, index: int) -> int:
+        """An int that sorts as `rank_key` sorts the Match of paper `index` with `score`:
+        the score rounded as rank_key rounds it, then the paper's place among the papers
+        by upvotes, recency and key."""
+        if self._places is None:
+            tails = [rank_key(Match(d.paper, 0.0, (), ()))[1:] for d in self._docs]
+            order = sorted(range(len(tails)), key=tails.__getitem__)
+            places = [0] * len(order)
+            for place, i in enumerate(order):
+                places[i] = place
+            self._places = places
+        return -round(round(score, 6) * 1_000_000) * len(self._docs) + self._places[index]
+
+    def _singles(self, topic: str, many: bool) -> dict[int, tuple[int, Match]]:
+        """The Match (with its `_order`) of each paper `topic` selects, as `verdict` makes
+        it for a profile where no other topic or author selects the paper. Matches are
+        immutable: every channel following `topic` shares them."""
+        key = (topic, many)
+        table = self._tables.get(key)
+        if table is None:
+            evidence = self.topic_evidence(topic)
+            table = {}
+            for i in sorted(self.selected(topic)):
+                ev = evidence[i]
+                reasons = tuple(f"{topic}: {r}" for r in ev.reasons) if many else ev.reasons
+                score = max(0.0, ev.score)
+                m = Match(self._docs[i].paper, score, (topic,), reasons)
+                table[i] = (self._order(score, i), m)
+            self._tables[key] = table
+        return table
+
+    def _combined(self, group: list[tuple[int, Match]]) -> tuple[int, Match]:
+        """One paper's Matches from several topics as one: every topic and its reasons in
+        profile order, the best score (whose order is the smallest). Shared as well."""
+        key = tuple(id(m) for _, m in group)
+        found = self._combos.get(key)
+        if found is None:
+            m = Match(
+                group[0][1].paper,
+                max(g.score for _, g in group),
+                tuple(t for _, g in group for t in g.topics),
+                tuple(r for _, g in group for r in g.reasons),
+            )
+            found = self._combos[key] = (min(order for order, _ in group), m)
+        return found
+
     def match(self, profile: Profile) -> list[Match]:
-        """Papers the profile selects, best first (score, then upvotes, then newest)."""
-        candidates: set[int] = set()
-        for topic in profile.topics:
-            candidates |= {
-                i for i, ev in self.topic_evidence(topic).items() if ev.evidence >= self.threshold
-            }
+        """Papers the profile selects, best first (score, then upvotes, then newest).
+
+        The same decisions as `verdict` for every candidate, made from each topic's shared
+        Matches: a paper one topic alone selects (the common case) gets that topic's Match
+        as it is, one several topics select gets them combined (every matching topic and
+        its reasons in profile order, the best score). Papers an author selects are decided
+        by `verdict` itself."""
+        topics = profile.topics
+        sets = [self.selected(t) for t in topics]
+        several: set[int] = set()
+        for a, first in enumerate(sets):
+            for second in sets[a + 1 :]:
+                several |= first & second
+        authored: set[int] = set()
         if profile.authors:
-            candidates |= {
-                i for i, d in enumerate(self._docs) if self._author_hit(d, profile.authors)
-            }
-        out = []
-        for i in candidates:
+            authored = {i for i, d in enumerate(self._docs) if self._author_hit(d, profile.authors)}
+        excluded: set[int] = set()
+        for term in profile.exclude:
+            excluded |= self.excluded(term)
+        dropped = several | authored | excluded
+        many = len(topics) > 1
+        ranked: list[tuple[int, Match]] = []
+        parts: dict[int, list[tuple[int, Match]]] = {
+            i: [] for i in sorted(several - authored - excluded)
+        }
+        for topic, found in zip(topics, sets, strict=True):
+            if found:
+                table = self._singles(topic, many)
+                ranked += [table[i] for i in found - dropped]
+                for i in found & parts.keys():
+                    parts[i].append(table[i])
+        ranked += [self._combined(group) for group in parts.values()]
+        for i in authored:
             v = self.verdict(profile, i)
             if v.matched:
-                out.append(Match(v.paper, v.score, v.topics, v.reasons))
-        return sorted(out, key=rank_key)
+                ranked.append(
+                    (self._order(v.score, i), Match(v.paper, v.score, v.topics, v.reasons))
+                )
+        ranked.sort(key=itemgetter(0))
+        return [m for _, m in ranked]
 
     def index_of(self, key: str) -> int | None:
-        return next((i for i, d in enumerate(self._docs) if d.paper.key == key), None)
+        return self._by_key.get(key)
 
 
-def rank_key(m: Match) -> tuple[float, int, float, str]:
+@lru_cache(maxsize=4096)
+def _folded(text: str) -> str:
+    return fold(text)
+
+
+@lru_cache(maxsize=4096)
+def _folded_topic(text: str) -> str:
+    return fold_topic(text)
+
+
+def rank_key(m: Match) -> RankKey:
     """Sort key: match score, then HF upvotes when known, then recency, then key."""
     p = m.paper
     when = p.published or p.first_seen

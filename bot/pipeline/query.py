@@ -56,8 +56,29 @@ def _fix_typo(word: str, lex: Lexicon) -> str | None:
     """A frequent archive word one or two edits from `word`, when `word` itself is unknown."""
     if len(word) < TYPO_MIN_LEN or not word.isalpha() or lex.vocab.get(word, 0) > 0:
         return None
-    hits = process.extract(word, lex.vocab.keys(), scorer=fuzz.ratio, limit=5)
-    good = [(w, s) for w, s, _ in hits if s >= TYPO_MIN_SCORE and abs(len(w) - len(word)) <= 2]
+    repairs = lex.repairs
+    if not any(n in lex.word_lengths for n in range(len(word) - 2, len(word) + 3)):
+        return None  # no archive word is within two letters of its length: none can repair it
+    if word not in repairs:
+        repairs[word] = _closest(word, lex)
+    return repairs[word]
+
+
+def _closest(word: str, lex: Lexicon) -> str | None:
+    """The repair among the 5 archive words most similar to `word` (fuzz.ratio, ties in
+    vocabulary order), as `process.extract` over the whole vocabulary finds them. Only
+    words whose length allows TYPO_MIN_SCORE are scored: the others cannot be repairs, nor
+    rank above one."""
+    n = len(word)
+    found: list[tuple[float, int, str]] = []
+    for length, (indexes, ws) in lex.words_by_length.items():
+        if 100.0 * (1 - abs(n - length) / (n + length)) < TYPO_MIN_SCORE - 1e-9:
+            continue
+        for w, score, j in process.extract(word, ws, scorer=fuzz.ratio, limit=5):
+            found.append((score, indexes[j], w))
+    found.sort(key=lambda f: (-f[0], f[1]))
+    hits = [(w, score) for score, _, w in found[:5]]
+    good = [(w, s) for w, s in hits if s >= TYPO_MIN_SCORE and abs(len(w) - len(word)) <= 2]
     if not good:
         return None
     return max(good, key=lambda ws: (ws[1], lex.vocab[ws[0]]))[0]

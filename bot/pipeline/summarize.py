@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.models import Paper, collapse_ws
 from bot.pipeline.render.common import cut
@@ -96,8 +97,19 @@ def summarize(paper: Paper, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     The source's own summary (`ai_summary`, whitespace-collapsed) when it has one; else
     the abstract's contribution sentence (`contribution_sentence`). Too-long text is cut
     at a word boundary with "…" (a single over-long word is cut hard). No summary and no
-    abstract give "". Pure: no I/O, no clock.
+    abstract give "". Pure: no I/O, no clock (so the last ones are remembered: a paper
+    goes to many channels).
     """
+    try:
+        return _remembered(paper, max_chars)
+    except TypeError:  # a paper built with lists is unhashable: not remembered
+        return _summary(paper, max_chars)
+
+
+def _summary(paper: Paper, max_chars: int) -> str:
     own = _tidy(paper.ai_summary or "")
     text = own or contribution_sentence(paper.abstract)
     return cut(text, max_chars)
+
+
+_remembered = lru_cache(maxsize=4096)(_summary)

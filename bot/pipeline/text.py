@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 
 # Letters and digits; an internal apostrophe or period between digits stays in the word
 # ("don't", "2.5"); hyphens, slashes and other punctuation separate words.
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*(?:\.\d+)*", re.UNICODE)
+# The same on ASCII text (most text), faster.
+_WORD_ASCII = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)*(?:\.[0-9]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 
 STOPWORDS = frozenset(
@@ -125,13 +129,36 @@ STOPWORDS = frozenset(
     ]
 )
 
-_stemmer = snowballstemmer.stemmer("english")
+# A Snowball stemmer keeps state between calls: one per thread (searches and digests stem
+# in worker threads at the same time).
+_stemmers = threading.local()
+
+
+def _stemmer() -> Any:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer
+
+
+class _Marks(dict[int, int | None]):
+    """A str.translate table that deletes combining marks, filled in as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_MARKS = _Marks()
 
 
 def fold(text: str) -> str:
     """NFKC, case-folded, combining marks removed: the form every comparison uses."""
+    if text.isascii():
+        return text.lower()  # the same as the general case, for ASCII, without the tables
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.translate(_MARKS)
 
 
 _VOWEL = re.compile("[aeiouy]")
@@ -146,12 +173,16 @@ def stem(word: str) -> str:
         return word[:-1]
     if len(word) <= 3 or not word.isalpha():
         return word
-    return str(_stemmer.stemWord(word))
+    return str(_stemmer().stemWord(word))
+
+
+def _findall(folded: str) -> list[str]:
+    return (_WORD_ASCII if folded.isascii() else _WORD).findall(folded)
 
 
 def words(text: str) -> list[str]:
     """Folded words of `text` in order (`Mixture-of-Experts` -> mixture, of, experts)."""
-    return _WORD.findall(fold(text))
+    return _findall(fold(text))
 
 
 def surface_words(text: str) -> list[str]:
@@ -201,16 +232,18 @@ HYPONYM_PREFIXES = (
     "mono",
 )
 MIN_REST = 4
+# No prefix above begins another, so a word starts with at most one of them.
+_PREFIX = re.compile("|".join(HYPONYM_PREFIXES))
 
 
 def head_word(word: str, known: Callable[[str], bool]) -> str | None:
     """The word inside a prefixed compound (`biomedical` -> `medical`) when `known` says the
     rest is a word, else None."""
-    for prefix in HYPONYM_PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= MIN_REST:
-            rest = word[len(prefix) :].lstrip("-")
-            if known(rest):
-                return rest
+    m = _PREFIX.match(word)
+    if m is not None and len(word) - m.end() >= MIN_REST:
+        rest = word[m.end() :].lstrip("-")
+        if known(rest):
+            return rest
     return None
 
 
@@ -225,6 +258,47 @@ def _bind_of_phrase(chain: list[int], out: list[str], bound: dict[int, int]) -> 
             return
 
 
+# How a word reads in a field: its stem, the stem of its head when it is a prefixed compound
+# of a known word (else None), and whether it stems to "of" without being "of" (X-of-Y units
+# bind on the stem "of").
+WordInfo = tuple[str, str | None, bool]
+MAX_WORD_CACHE = 500_000
+
+
+def word_info(word: str, known: Callable[[str], bool] | None) -> WordInfo:
+    """`word`'s stem, its head's stem (`known` says which words exist), and whether it
+    stems to "of" without being "of" ("ofness")."""
+    head = head_word(word, known) if known is not None else None
+    s = stem(word)
+    return s, stem(head) if head else None, s == "of" and word != "of"
+
+
+class KnownWords:
+    """The words of a vocabulary seen at least `min_count` times, as `Field.of`'s `known`,
+    with the cache of how words read against them (`word_info`)."""
+
+    def __init__(self, vocab: Mapping[str, int], min_count: int = 2) -> None:
+        self._vocab = vocab
+        self._min = min_count
+        self.cache: dict[str, WordInfo] = {}
+
+    def __call__(self, word: str) -> bool:
+        return self._vocab.get(word, 0) >= self._min
+
+
+def _bind_of_phrases(folded: str, start: int, out: list[str], bound: dict[int, int]) -> None:
+    """Bind the X-of-Y units of one folded sentence whose words are `out[start:]`."""
+    chain: list[int] = []
+    prev_end = -1
+    for k, m in enumerate(_WORD.finditer(folded), start):
+        if prev_end < 0 or folded[prev_end : m.start()] != "-":
+            _bind_of_phrase(chain, out, bound)
+            chain = []
+        chain.append(k)
+        prev_end = m.end()
+    _bind_of_phrase(chain, out, bound)
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One analysed text field: its stems in order, the sentence number of each stem, and
@@ -234,31 +308,90 @@ class Field:
     sentence_of: tuple[int, ...]
     alts: Mapping[int, str] = field(default_factory=dict)
     bound: Mapping[int, int] = field(default_factory=dict)
+    vocabulary: frozenset[str] = field(init=False, repr=False, compare=False)
+    _found: dict[str, list[int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        words = set(self.stems)
+        words.update(self.alts.values())
+        object.__setattr__(self, "vocabulary", frozenset(words))
+        object.__setattr__(self, "_found", {})
+
+    def words(self) -> frozenset[str]:
+        """Every stem of the field, and every alternative."""
+        return self.vocabulary
+
+    def stem_positions(self, s: str) -> list[int]:
+        """The positions of stem `s` (not counting alternatives), in order. Do not modify
+        the list: it is remembered for the next call."""
+        if s not in self.vocabulary:
+            return []
+        out = self._found.get(s)
+        if out is None:
+            stems = self.stems
+            out = self._found[s] = []
+            i = -1
+            for _ in range(stems.count(s)):
+                i = stems.index(s, i + 1)
+                out.append(i)
+        return out
+
+    def positions(self, s: str) -> list[int]:
+        """The positions of stem `s`, as itself or as an alternative, in order."""
+        out = self.stem_positions(s)
+        if self.alts:
+            extra = [i for i, alt in self.alts.items() if alt == s and self.stems[i] != s]
+            if extra:
+                return sorted(out + extra)
+        return out
 
     @classmethod
     def of(cls, text: str, known: Callable[[str], bool] | None = None) -> Field:
+        """Analyse `text`; a compound's head counts where `known` says it is a word. With
+        `KnownWords`, how each word reads is remembered between calls."""
         out: list[str] = []
         sent: list[int] = []
         alts: dict[int, str] = {}
         bound: dict[int, int] = {}
+        cache = known.cache if isinstance(known, KnownWords) else {}
+        if len(cache) > MAX_WORD_CACHE:
+            cache.clear()
         for i, sentence in enumerate(sentences(text) if text else ()):
             folded = fold(sentence)
-            chain: list[int] = []
-            prev_end = -1
-            for m in _WORD.finditer(folded):
-                if prev_end < 0 or folded[prev_end : m.start()] != "-":
-                    _bind_of_phrase(chain, out, bound)
-                    chain = []
-                w = m.group()
-                if known is not None and (head := head_word(w, known)):
-                    alts[len(out)] = stem(head)
-                chain.append(len(out))
-                out.append(stem(w))
-                sent.append(i)
-                prev_end = m.end()
-            _bind_of_phrase(chain, out, bound)
+            ws = _findall(folded)
+            if not ws:
+                continue
+            start = len(out)
+            odd_of = False
+            for w in ws:
+                info = cache.get(w)
+                if info is None:
+                    info = cache[w] = word_info(w, known)
+                if info[1] is not None:
+                    alts[len(out)] = info[1]
+                odd_of = odd_of or info[2]
+                out.append(info[0])
+            sent += [i] * len(ws)
+            # A unit binds only around a hyphenated "of" (or a word that stems to it).
+            if "-of-" in folded or (odd_of and "-" in folded):
+                _bind_of_phrases(folded, start, out, bound)
         return cls(tuple(out), tuple(sent), alts, bound)
 
     def at(self, i: int, s: str) -> bool:
         """True when position `i` is stem `s` or has it as an alternative."""
         return self.stems[i] == s or self.alts.get(i) == s
+
+    def find(self, phrase: tuple[str, ...]) -> list[int]:
+        """Start positions of `phrase` (contiguous stems, each as itself or as an
+        alternative), in order."""
+        vocabulary = self.vocabulary
+        for s in phrase:
+            if s not in vocabulary:
+                return []
+        starts = self.positions(phrase[0]) if phrase else range(len(self.stems) + 1)
+        n = len(phrase)
+        if n <= 1:
+            return list(starts)
+        last = len(self.stems) - n
+        at = self.at
+        return [i for i in starts if i <= last and all(at(i + j, phrase[j]) for j in range(1, n))]

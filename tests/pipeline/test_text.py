@@ -205,3 +205,28 @@ def test_decode_is_never_code_in_a_field() -> None:
     f = Field.of("We decode and recode the encoder outputs.", always_known)
     assert "code" not in f.stems
     assert "code" not in f.alts.values()
+
+
+def test_stemming_from_many_threads_at_once_is_safe() -> None:
+    """Searches and digests stem in worker threads concurrently (a shared Snowball stemmer
+    raised IndexError)."""
+    import random
+    import string
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.pipeline import text
+
+    rng = random.Random(7)
+    batches = [
+        [
+            "".join(rng.choices(string.ascii_lowercase, k=rng.randint(5, 14))) + "ations"
+            for _ in range(3000)
+        ]
+        for _ in range(8)
+    ]
+    text.stem.cache_clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda ws: [text.stem(w) for w in ws], batches))
+    text.stem.cache_clear()
+    alone = [[text.stem(w) for w in ws] for ws in batches]
+    assert together == alone

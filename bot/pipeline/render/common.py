@@ -36,10 +36,25 @@ def _visible(ch: str) -> bool:
     return unicodedata.category(ch) not in {"Cc", "Cs"} or ch in "\t\n\r"
 
 
+class _Invisible(dict[int, int | None]):
+    """A str.translate table deleting what `_visible` rejects, filled in as characters are
+    met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = code if _visible(chr(code)) else None
+        self[code] = kept
+        return kept
+
+
+_INVISIBLE = _Invisible()
+
+
 def strip_controls(text: str) -> str:
     """`text` without control characters (tabs and newlines stay), lone surrogates and
     bidirectional overrides."""
-    return "".join(ch for ch in text if _visible(ch))
+    if text.isascii() and text.isprintable():
+        return text  # nothing to strip (the common case)
+    return text.translate(_INVISIBLE)
 
 
 def clean(text: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from bot.models import Digest, DigestItem, Message
+from bot.models import Digest, DigestItem, Message, Paper
 from bot.pipeline.render.common import (
     MAX_URL,
     authors_line,
@@ -87,34 +88,53 @@ class _Unit:
     key: str
     title: str
     blocks: tuple[Block, ...]
-
-    @property
-    def text_len(self) -> int:
-        return sum(block_text_len(b) for b in self.blocks)
+    text_len: int  # the characters of its blocks' text (`block_text_len`)
 
 
 def _paper_unit(item: DigestItem) -> _Unit:
     paper = item.paper
+    try:
+        title, section, after = _remembered_parts(paper, item.summary)
+    except TypeError:  # a paper built with lists is unhashable: not remembered
+        title, section, after = _paper_parts(paper, item.summary)
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(section)}]
+    elements: list[str] = []
+    if topics := _topics_text(tuple(item.topics)):
+        elements.append(f"🏷 {topics}")
+    elements += after
+    if elements:
+        blocks.append(context(*elements))
+    text_len = len(section) + sum(len(e) for e in elements)
+    return _Unit(key=paper.key, title=title, blocks=tuple(blocks), text_len=text_len)
+
+
+@lru_cache(maxsize=4096)
+def _topics_text(topics: tuple[str, ...]) -> str:
+    return fit(topics_line(topics), MAX_TOPICS, escape)
+
+
+def _paper_parts(paper: Paper, summary: str) -> tuple[str, str, tuple[str, ...]]:
+    """What a paper's blocks show whatever the channel: its title, the section's text, and
+    the context elements after the topics (links, upvotes). Remembered (a paper goes to many
+    channels)."""
     title = clean(paper.title) or "(untitled)"
     shown = fit(title, MAX_TITLE, escape_link_text)
     url = _url(primary_url(paper))
     lines = [f"*<{url}|{shown}>*" if url else f"*{shown}*"]
     if authors := fit(authors_line(paper.authors), MAX_AUTHORS, escape):
         lines.append(authors)
-    if summary := fit(clean(item.summary), MAX_SUMMARY, escape):
+    if summary := fit(clean(summary), MAX_SUMMARY, escape):
         lines.append(summary)
-    blocks: list[Block] = [{"type": "section", "text": mrkdwn("\n".join(lines))}]
-    elements: list[str] = []
-    if topics := fit(topics_line(item.topics), MAX_TOPICS, escape):
-        elements.append(f"🏷 {topics}")
+    after: list[str] = []
     anchors = [f"<{u}|{label}>" for label, raw in links(paper) if (u := _url(raw))]
     if anchors:
-        elements.append(" · ".join(anchors))
+        after.append(" · ".join(anchors))
     if paper.upvotes is not None:
-        elements.append(f"▲ {paper.upvotes}")
-    if elements:
-        blocks.append(context(*elements))
-    return _Unit(key=paper.key, title=title, blocks=tuple(blocks))
+        after.append(f"▲ {paper.upvotes}")
+    return title, "\n".join(lines), tuple(after)
+
+
+_remembered_parts = lru_cache(maxsize=4096)(_paper_parts)
 
 
 def _pack(units: list[_Unit], reserved_blocks: int, reserved_text: int) -> list[list[_Unit]]:

@@ -1,0 +1,329 @@
+"""BENCHMARKS.md from the measurements: the machine, the targets and what was measured,
+growth with scale, the baselines, and where the time goes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TARGETS = {
+    "digest": ("1,000 papers × 10,000 channels: ≤ 5 s wall, ≤ 1 GiB peak", 5.0, 1 << 30),
+    "search": ("250,000 papers, 1,000 queries: p95 ≤ 30 ms", 0.030, None),
+    "ingest": ("100,000 papers from dumps: ≥ 5,000 papers/s", 5000.0, None),
+    "slack_ack": ("50 concurrent signed /papers: p99 ack ≤ 200 ms", 0.200, None),
+}
+
+HEADER = """# Benchmarks
+
+Scale benchmarks of Paperboy on synthetic data whose distributions come from the seed
+dumps (`benchmarks/synth.py`). `make bench` (`python -m benchmarks`) runs them all and
+rewrites this file; `python -m benchmarks --quick` is a fast pass at small sizes, and
+`tests/test_benchmarks_smoke.py` runs every scenario at toy size in `make test`
+(correctness only). Each figure is the median of the runs shown; peak memory is the
+resident high-water mark (VmHWM, reset before the measured run) of the process that ran
+the measurement, everything it had loaded included.
+"""
+
+
+def _s(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _mib(n: float | None) -> str:
+    return "–" if not n else f"{n / (1 << 20):,.0f} MiB"
+
+
+def _n(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.0f}"
+
+
+def _ok(good: bool) -> str:
+    return "✅ met" if good else "❌ missed"
+
+
+def _ratio(ours: float | None, base: float | None) -> str:
+    if not ours or not base:
+        return "–"
+    return f"{base / ours:,.0f}× faster" if base >= ours else f"{ours / base:,.1f}× slower"
+
+
+def _find(results: Sequence[dict[str, Any]], scenario: str, **params: Any) -> dict[str, Any] | None:
+    """The result measured with `params`, else (a quick run) the largest of the scenario."""
+    for r in results:
+        if r.get("scenario") == scenario and all(
+            r.get("params", {}).get(k) == v for k, v in params.items()
+        ):
+            return r
+    ok = _all(results, scenario)
+    key = next(iter(params))
+    return max(ok, key=lambda r: r.get("params", {}).get(key, 0)) if ok else None
+
+
+def _all(results: Sequence[dict[str, Any]], scenario: str) -> list[dict[str, Any]]:
+    return [r for r in results if r.get("scenario") == scenario and "error" not in r]
+
+
+def _size(r: dict[str, Any], key: str, target: int) -> str:
+    got = r.get("params", {}).get(key)
+    return "" if got == target else f" (smaller run: {_n(got)} {key}, not the target's size)"
+
+
+def _verdict(r: dict[str, Any], key: str, target: int, good: bool) -> str:
+    return _ok(good) if r.get("params", {}).get(key) == target else "–"
+
+
+def _machine(info: dict[str, Any]) -> list[str]:
+    load = info.get("load_before") or ()
+    after = info.get("load_after") or ()
+    mem = info.get("memory")
+    return [
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| date | {datetime.now(UTC):%Y-%m-%d %H:%M} UTC ({info.get('mode', 'full')} run, "
+        f"{_s(info.get('total_seconds'))} in all) |",
+        f"| platform | {info.get('platform')} |",
+        f"| CPU | {info.get('cpu')} |",
+        f"| CPU count | {info.get('cpus')} (usable: {info.get('cpus_usable')}) |",
+        f"| memory | {mem / (1 << 30):.1f} GiB |" if mem else "| memory | – |",
+        f"| Python | {info.get('python')} |",
+        f"| SQLite | {info.get('sqlite')} (SQLAlchemy {info.get('sqlalchemy')}) |",
+        "| load average (1/5/15 min) | before "
+        + "/".join(f"{x:.2f}" for x in load)
+        + ", after "
+        + "/".join(f"{x:.2f}" for x in after)
+        + " |",
+        "",
+    ]
+
+
+def _summary(results: Sequence[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Targets",
+        "",
+        "| scenario | target | measured | | obvious baseline | ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    d = _find(results, "digest", channels=10_000)
+    if d and "error" not in d:
+        wall, peak = d["wall"]["median"], d["peak_rss"]
+        base = d["baseline"]["extrapolated_seconds"]
+        verdict = _verdict(d, "channels", 10_000, wall <= 5.0 and peak <= 1 << 30)
+        out.append(
+            f"| digest cycle{_size(d, 'channels', 10_000)} | {TARGETS['digest'][0]} "
+            f"| {_s(wall)} wall, {_mib(peak)} peak "
+            f"(matching {_s(d['matching_seconds'])}) | {verdict} "
+            f"| matching by partial_ratio: {_s(base)} (extrapolated from "
+            f"{d['baseline']['sample_channels']} channels) "
+            f"| matching {_ratio(d['matching_seconds'], base)} |"
+        )
+    s = _find(results, "search", papers=250_000)
+    if s and "error" not in s:
+        base = s["baseline"]
+        out.append(
+            f"| search{_size(s, 'papers', 250_000)} | {TARGETS['search'][0]} "
+            f"| p95 {_s(s['p95_median'])} "
+            f"(p50 {_s(s['p50_median'])}, p99 {_s(s['p99_median'])}) "
+            f"| {_verdict(s, 'papers', 250_000, s['p95_median'] <= 0.030)} "
+            f"| linear scan: p50 {_s(base['p50'])} ({base['sample_queries']} queries) "
+            f"| p50 {_ratio(s['p50_median'], base['p50'])} |"
+        )
+    i = _find(results, "ingest", papers=100_000)
+    if i and "error" not in i:
+        rate = i["papers_per_second"]
+        out.append(
+            f"| ingest{_size(i, 'papers', 100_000)} | {TARGETS['ingest'][0]} "
+            f"| {_n(rate)} papers/s "
+            f"({_s(i['wall']['median'])}); archive {_mib(i['archive_bytes_checkpointed'])} "
+            f"on disk | {_verdict(i, 'papers', 100_000, rate >= 5000)} | – | – |"
+        )
+    k = _find(results, "slack_ack", concurrency=50)
+    if k and "error" not in k:
+        p99 = k["ack_p99_median"]
+        out.append(
+            f"| slash-command ack | {TARGETS['slack_ack'][0]} | p99 {_s(p99)} "
+            f"(p50 {_s(k['ack']['p50'])}) | {_ok(p99 <= 0.200)} | – | – |"
+        )
+    failed = [r for r in results if "error" in r]
+    for r in failed:
+        out.append(f"| {r['scenario']} {r.get('params')} | | **failed**: {r['error']} | | | |")
+    return [*out, ""]
+
+
+def _digest(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = sorted(_all(results, "digest"), key=lambda r: r["channels"])
+    if not rows:
+        return []
+    out = [
+        "## Digest cycle",
+        "",
+        "`DigestCycle.run` (dry run: nothing posted or recorded) over the day's papers for "
+        "every channel, then each digest rendered as Slack Block Kit. The channels follow 5 "
+        "topics and exclude 1 each, drawn from 2,000 with a Zipf long tail; the posted "
+        "ledger holds the stated number of rows (a tenth of the channels already had "
+        "today's best papers posted). The lexicon is the cached one (see *lexicon* below).",
+        "",
+        "| channels | papers | ledger rows | distinct topics | matches / channel "
+        "(median, p90) | wall (runs) | peak | matching | baseline matching | ratio |",
+        "| ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        m, b = r["matches_per_channel"], r["baseline"]
+        runs = ", ".join(_s(x) for x in r["wall"]["runs"])
+        out.append(
+            f"| {_n(r['channels'])} | {_n(r['papers'])} | {_n(r['ledger_rows'])} "
+            f"| {_n(r['distinct_topics'])} | {m['median']:.0f}, {m['p90']:.0f} "
+            f"| **{_s(r['wall']['median'])}** ({runs}) | {_mib(r['peak_rss'])} "
+            f"| {_s(r['matching_seconds'])} | {_s(b['extrapolated_seconds'])} "
+            f"| {_ratio(r['matching_seconds'], b['extrapolated_seconds'])} |"
+        )
+    out += [
+        "",
+        "Where the time goes (median of the runs, seconds):",
+        "",
+        "| step | " + " | ".join(f"{_n(r['channels'])} ch." for r in rows) + " |",
+        "| --- | " + " | ".join("---:" for _ in rows) + " |",
+    ]
+    steps = list(rows[0]["steps"])
+    for step in steps:
+        out.append(
+            f"| {step} | " + " | ".join(f"{r['steps'].get(step, 0.0):.2f}" for r in rows) + " |"
+        )
+    out.append(
+        "| (rest: the cycle's own loop, windows, filtering) | "
+        + " | ".join(f"{r['wall']['median'] - sum(r['steps'].values()):.2f}" for r in rows)
+        + " |"
+    )
+    lex = rows[0]
+    out += [
+        "",
+        f"Learning the lexicon from the archive ({_n(lex['lexicon_papers'])} papers: "
+        f"`build(archive.all())`, as `App.lexicon` does for every digest job) takes "
+        f"**{_s(lex['lexicon_build_seconds'])}**, outside the figures above. "
+        f"Baseline matches per channel (partial_ratio ≥ 90, median): "
+        f"{lex['baseline']['matches_per_channel_median']:.0f}.",
+        "",
+    ]
+    return out
+
+
+def _search(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = sorted(_all(results, "search"), key=lambda r: r["papers"])
+    if not rows:
+        return []
+    out = [
+        "## Search",
+        "",
+        "`/papers search <query>` through `handlers.commands.dispatch` with the services "
+        "`paperboy run` builds, one query at a time: topics as people type them, acronyms, "
+        "typos, author names, title fragments, sentences and hostile input. The first "
+        "command builds the cached lexicon (timed apart).",
+        "",
+        "| papers | queries × passes | p50 | p95 | p99 | max | lexicon (first command) "
+        "| archive on disk | peak | linear scan p50 (sample) | ratio (p50) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        b = r["baseline"]
+        out.append(
+            f"| {_n(r['papers'])} | {_n(r['queries'])} × {len(r['passes'])} "
+            f"| {_s(r['p50_median'])} | **{_s(r['p95_median'])}** | {_s(r['p99_median'])} "
+            f"| {_s(r['pooled']['max'])} | {_s(r['setup_seconds'].get('lexicon (first command)'))} "
+            f"| {_mib(r['archive_bytes'])} | {_mib(r['peak_rss'])} "
+            f"| {_s(b['p50'])} ({b['sample_queries']}) | {_ratio(r['p50_median'], b['p50'])} |"
+        )
+    out += [
+        "",
+        "Where a query's time goes (mean per query, last pass):",
+        "",
+        "| step | " + " | ".join(f"{_n(r['papers'])}" for r in rows) + " |",
+        "| --- | " + " | ".join("---:" for _ in rows) + " |",
+    ]
+    for step in rows[-1]["steps_mean"]:
+        out.append(f"| {step} | " + " | ".join(_s(r["steps_mean"].get(step)) for r in rows) + " |")
+    out.append("| whole command | " + " | ".join(_s(r["pooled"]["mean"]) for r in rows) + " |")
+    return [*out, ""]
+
+
+def _ingest(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = _all(results, "ingest")
+    if not rows:
+        return []
+    out = [
+        "## Ingest",
+        "",
+        "Hugging Face papers-page text dumps (both layouts, 1,000 papers a file) into an "
+        "empty archive, one file after the other, as `paperboy ingest` does.",
+        "",
+        "| papers | files | dump size | wall (runs) | papers/s | archive on disk "
+        "(checkpointed) | bytes / paper | peak |",
+        "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        runs = ", ".join(_s(x) for x in r["wall"]["runs"])
+        per = r["archive_bytes_checkpointed"] / max(r["stored"], 1)
+        out.append(
+            f"| {_n(r['stored'])} | {_n(r['files'])} | {_mib(r['dump_bytes'])} "
+            f"| **{_s(r['wall']['median'])}** ({runs}) | **{_n(r['papers_per_second'])}** "
+            f"| {_mib(r['archive_bytes_checkpointed'])} | {_n(per)} | {_mib(r['peak_rss'])} |"
+        )
+    return [*out, ""]
+
+
+def _slack(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = _all(results, "slack_ack")
+    if not rows:
+        return []
+    out = [
+        "## Slash-command ack",
+        "",
+        "Bursts of concurrent signed `/papers` requests (mostly searches) against the "
+        "Slack HTTP endpoint (`build_slack_app` + `serve_http`, in its own process), the "
+        "Web API and response_urls served by the fake Slack of `tests/fakes`. Ack = the "
+        "HTTP answer Slack waits for (3 s at most); reply = until the answer reached the "
+        "response_url. The first burst meets a cold lexicon cache.",
+        "",
+        "| archive | concurrency × bursts | ack p50 | ack p99 (median of bursts) | ack max "
+        "| reply p50 | reply p99 | cold burst: ack p99, reply p99 |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        c = r["cold_burst"]
+        out.append(
+            f"| {_n(r['papers'])} | {r['concurrency']} × {r['bursts']} | {_s(r['ack']['p50'])} "
+            f"| **{_s(r['ack_p99_median'])}** | {_s(r['ack']['max'])} "
+            f"| {_s(r['reply']['p50'])} | {_s(r['reply']['p99'])} "
+            f"| {_s(c['ack']['p99'])}, {_s(c['reply']['p99'])} |"
+        )
+    return [*out, ""]
+
+
+NOTES = Path(__file__).resolve().parent / "NOTES.md"
+
+
+def write_report(info: dict[str, Any], results: Sequence[dict[str, Any]], out: Path | None) -> str:
+    """The report as Markdown; written to `out` when given."""
+    lines = [
+        HEADER,
+        *_machine(info),
+        *_summary(results),
+        *_digest(results),
+        *_search(results),
+        *_ingest(results),
+        *_slack(results),
+    ]
+    if NOTES.exists():
+        lines.append(NOTES.read_text().strip())
+    text = "\n".join(lines).rstrip() + "\n"
+    if out is not None:
+        out.write_text(text)
+    return text
