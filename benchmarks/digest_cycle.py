@@ -107,10 +107,12 @@ def run(
     history: int = 25_000,
     runs: int = 3,
     baseline_channels: int = 50,
+    min_rank: int = 0,
     seed: int = 8,
     workdir: Path | None = None,
 ) -> dict[str, Any]:
-    """Measure one digest cycle over `papers` new papers and `channels` channels."""
+    """Measure one digest cycle over `papers` new papers and `channels` channels (whose
+    topics are never among the `min_rank` most popular)."""
     corpus = Corpus(seed)
     tmp = Path(tempfile.mkdtemp(prefix="paperboy-bench-digest-", dir=workdir))
     try:
@@ -123,6 +125,7 @@ def run(
             history=history,
             runs=runs,
             baseline_channels=baseline_channels,
+            min_rank=min_rank,
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -138,6 +141,7 @@ def _run(
     history: int,
     runs: int,
     baseline_channels: int,
+    min_rank: int,
 ) -> dict[str, Any]:
     now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     setup: dict[str, float] = {}
@@ -152,7 +156,7 @@ def _run(
     with stopwatch(setup, "lexicon"):
         lexicon = build_lexicon(archive.all())
     lexicon_seconds = setup["lexicon"]
-    profiles = corpus.profiles(channels)
+    profiles = corpus.profiles(channels, min_rank=min_rank)
     stored_new = archive.since(now - timedelta(hours=3), now)
     with stopwatch(setup, "ledger"):
         rows = _ledger_rows(
@@ -208,6 +212,7 @@ def _run(
     return {
         "scenario": "digest",
         "channels": channels,
+        "min_rank": min_rank,
         "papers": papers,
         "ledger_rows": ledger_rows,
         "history": history,

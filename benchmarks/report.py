@@ -28,7 +28,7 @@ the measurement, everything it had loaded included.
 
 
 def _s(seconds: float | None) -> str:
-    if seconds is None:
+    if seconds is None or seconds != seconds:  # None or NaN: not measured
         return "–"
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
@@ -50,7 +50,7 @@ def _ok(good: bool) -> str:
 
 
 def _ratio(ours: float | None, base: float | None) -> str:
-    if not ours or not base:
+    if not ours or not base or ours != ours or base != base:
         return "–"
     return f"{base / ours:,.0f}× faster" if base >= ours else f"{ours / base:,.1f}× slower"
 
@@ -160,7 +160,7 @@ def _summary(results: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _digest(results: Sequence[dict[str, Any]]) -> list[str]:
-    rows = sorted(_all(results, "digest"), key=lambda r: r["channels"])
+    rows = sorted(_all(results, "digest"), key=lambda r: (r.get("min_rank", 0), r["channels"]))
     if not rows:
         return []
     out = [
@@ -180,7 +180,7 @@ def _digest(results: Sequence[dict[str, Any]]) -> list[str]:
         m, b = r["matches_per_channel"], r["baseline"]
         runs = ", ".join(_s(x) for x in r["wall"]["runs"])
         out.append(
-            f"| {_n(r['channels'])} | {_n(r['papers'])} | {_n(r['ledger_rows'])} "
+            f"| {_channels(r)} | {_n(r['papers'])} | {_n(r['ledger_rows'])} "
             f"| {_n(r['distinct_topics'])} | {m['median']:.0f}, {m['p90']:.0f} "
             f"| **{_s(r['wall']['median'])}** ({runs}) | {_mib(r['peak_rss'])} "
             f"| {_s(r['matching_seconds'])} | {_s(b['extrapolated_seconds'])} "
@@ -190,7 +190,7 @@ def _digest(results: Sequence[dict[str, Any]]) -> list[str]:
         "",
         "Where the time goes (median of the runs, seconds):",
         "",
-        "| step | " + " | ".join(f"{_n(r['channels'])} ch." for r in rows) + " |",
+        "| step | " + " | ".join(_channels(r) for r in rows) + " |",
         "| --- | " + " | ".join("---:" for _ in rows) + " |",
     ]
     steps = list(rows[0]["steps"])
@@ -216,6 +216,11 @@ def _digest(results: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _channels(r: dict[str, Any]) -> str:
+    narrow = r.get("min_rank") or 0
+    return f"{_n(r['channels'])}" + (f" (narrow: no top-{narrow} topic)" if narrow else "")
+
+
 def _search(results: Sequence[dict[str, Any]]) -> list[str]:
     rows = sorted(_all(results, "search"), key=lambda r: r["papers"])
     if not rows:
@@ -232,14 +237,31 @@ def _search(results: Sequence[dict[str, Any]]) -> list[str]:
         "| archive on disk | peak | linear scan p50 (sample) | ratio (p50) |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    full = [r for r in rows if not r.get("lexicon_papers")]
     for r in rows:
         b = r["baseline"]
+        lexicon = _s(r["setup_seconds"].get("lexicon (first command)"))
+        base_p50, base_note = b["p50"], f"({b['sample_queries']})"
+        if r.get("lexicon_papers"):
+            # a smaller run: the lexicon of a smaller archive; extrapolate what is missing
+            ref = max(full, key=lambda f: f["papers"]) if full else None
+            scale = r["papers"] / ref["papers"] if ref else None
+            learned = ref and ref["setup_seconds"].get("lexicon (first command)")
+            lexicon = (
+                f"≈ {_s(learned * scale)} (extrapolated; this run used the lexicon of "
+                f"{_n(r['lexicon_papers'])} papers)"
+                if learned and scale
+                else f"– (lexicon of {_n(r['lexicon_papers'])} papers)"
+            )
+            if not b["n"] and ref and scale:
+                base_p50 = ref["baseline"]["p50"] * scale
+                base_note = "(extrapolated)"
         out.append(
             f"| {_n(r['papers'])} | {_n(r['queries'])} × {len(r['passes'])} "
             f"| {_s(r['p50_median'])} | **{_s(r['p95_median'])}** | {_s(r['p99_median'])} "
-            f"| {_s(r['pooled']['max'])} | {_s(r['setup_seconds'].get('lexicon (first command)'))} "
+            f"| {_s(r['pooled']['max'])} | {lexicon} "
             f"| {_mib(r['archive_bytes'])} | {_mib(r['peak_rss'])} "
-            f"| {_s(b['p50'])} ({b['sample_queries']}) | {_ratio(r['p50_median'], b['p50'])} |"
+            f"| {_s(base_p50)} {base_note} | {_ratio(r['p50_median'], base_p50)} |"
         )
     out += [
         "",

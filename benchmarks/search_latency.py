@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from benchmarks.measure import PeakMemory, db_size, latency_summary, stopwatch
 from benchmarks.synth import Corpus
 from bot.app import build_app
 from bot.models import Paper
+from bot.pipeline.lexicon import build as build_lexicon
+from bot.search import Search
 from bot.settings import Settings
 from handlers.commands import dispatch
 from handlers.reply import CommandRequest
@@ -52,12 +55,15 @@ def run(
     queries: int = 1_000,
     passes: int = 3,
     baseline_queries: int = 20,
+    lexicon_papers: int | None = None,
     seed: int = 8,
     workdir: Path | None = None,
     archives: Path | None = None,
 ) -> dict[str, Any]:
     """Measure `queries` searches against an archive of `papers` papers, `passes` times
-    (each pass in a new order). `archives`: a folder where archives are kept for reuse."""
+    (each pass in a new order). `archives`: a folder where archives are kept for reuse.
+    `lexicon_papers`: a smaller run, with the lexicon learned from the archive of that many
+    papers instead of this one (learning it from 1M papers takes minutes)."""
     corpus = Corpus(seed)
     tmp = Path(tempfile.mkdtemp(prefix="paperboy-bench-search-", dir=workdir))
     try:
@@ -68,6 +74,7 @@ def run(
             queries=queries,
             passes=passes,
             baseline_queries=baseline_queries,
+            lexicon_papers=lexicon_papers,
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -86,6 +93,7 @@ def _run(
     queries: int,
     passes: int,
     baseline_queries: int,
+    lexicon_papers: int | None,
 ) -> dict[str, Any]:
     now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     texts = corpus.queries(queries, archive=papers)
@@ -95,6 +103,17 @@ def _run(
     app = build_app(Settings(database=str(path)), clock=_Clock(now))
     try:
         services = app.services()
+        if lexicon_papers is not None:
+            smaller = ensure_archive(folder, corpus, lexicon_papers, now=now)
+            other = build_app(Settings(database=str(smaller)), seed=False)
+            try:
+                with stopwatch(setup, "lexicon of the smaller archive"):
+                    lexicon = build_lexicon(other.archive.all())
+            finally:
+                other.close()
+            services = replace(
+                services, lexicon=lambda: lexicon, search=Search(app.archive, lambda: lexicon)
+            )
         counter = iter(range(10**9))
 
         async def ask(text: str) -> float:
@@ -148,6 +167,7 @@ def _run(
     return {
         "scenario": "search",
         "papers": papers,
+        "lexicon_papers": lexicon_papers,
         "queries": len(texts),
         "p95_median": p95s[len(p95s) // 2],
         "p50_median": sorted(s["p50"] for s in out["passes"])[len(p95s) // 2],
