@@ -189,11 +189,11 @@ def _run(
         with ExitStack() as stack:
             _wrap(bot.digest, "Matcher", parts, "index papers", stack)
             _wrap(bot.pipeline.match.Matcher, "topic_evidence", parts, "topics", stack)
-            _wrap(bot.pipeline.match.Matcher, "match", parts, "match (all)", stack)
-            _wrap(ledger, "posted", parts, "dedupe (ledger)", stack)
+            _wrap(bot.pipeline.match.Matcher, "best", parts, "match (all)", stack)
+            _wrap(ledger, "posted_in", parts, "dedupe (ledger)", stack)
             _wrap(bot.digest, "plan_digest", parts, "rank, cap, summarize", stack)
             _wrap(archive, "since", parts, "load papers", stack)
-            _wrap(runs_store, "last_complete", parts, "windows (runs)", stack)
+            _wrap(runs_store, "last_complete_of", parts, "windows (runs)", stack)
             with peak if r == runs - 1 else ExitStack():
                 start = time.perf_counter()
                 outcomes = asyncio.run(cycle.run(profiles, dry_run=True))

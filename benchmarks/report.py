@@ -207,8 +207,9 @@ def _digest(results: Sequence[dict[str, Any]]) -> list[str]:
     out += [
         "",
         f"Learning the lexicon from the archive ({_n(lex['lexicon_papers'])} papers: "
-        f"`build(archive.all())`, as `App.lexicon` does for every digest job) takes "
-        f"**{_s(lex['lexicon_build_seconds'])}**, outside the figures above. "
+        f"`build(archive.all())`) takes **{_s(lex['lexicon_build_seconds'])}**, outside the "
+        f"figures above: `LexiconCache` learns it once per change of the archive, for every "
+        f"digest job and command of the process. "
         f"Baseline matches per channel (partial_ratio ≥ 90, median): "
         f"{lex['baseline']['matches_per_channel_median']:.0f}.",
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from bot.delivery.discord import DEFAULT_API as DEFAULT_DISCORD_API
 from bot.delivery.discord import DiscordDelivery, use_api_base
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
-from bot.digest import DigestCycle
+from bot.digest import DigestCycle, MatcherCache
 from bot.ingest import Ingestor
 from bot.models import Paper, Profile
 from bot.pipeline.lexicon import Lexicon
@@ -42,23 +43,35 @@ def utc_now() -> datetime:
 
 
 class LexiconCache:
-    """The archive's lexicon, rebuilt when the archive grew or after `ttl` (so chat commands
-    do not re-read the whole archive each time). Thread-safe enough: a race builds twice."""
+    """The archive's lexicon, rebuilt when the archive grew or after `ttl`: chat commands and
+    digest jobs (one per channel schedule) do not re-read the whole archive each time, and
+    what is learned with a lexicon (typo repairs, analysed papers) is kept with it.
+    Callers that find it stale together wait for one build (commands after a fetch)."""
 
     def __init__(self, archive: Archive, clock: Clock, ttl: timedelta = LEXICON_TTL) -> None:
         self._archive = archive
         self._clock = clock
         self._ttl = ttl
         self._cached: tuple[int, datetime, Lexicon] | None = None
+        self._building = threading.Lock()
 
-    def __call__(self) -> Lexicon:
-        count, now = self._archive.count(), self._clock()
+    def _fresh(self, count: int, now: datetime) -> Lexicon | None:
         cached = self._cached
         if cached is not None and cached[0] == count and now - cached[1] < self._ttl:
             return cached[2]
-        lexicon = build_lexicon(self._archive.all())
-        self._cached = (count, now, lexicon)
-        return lexicon
+        return None
+
+    def __call__(self) -> Lexicon:
+        count, now = self._archive.count(), self._clock()
+        lexicon = self._fresh(count, now)
+        if lexicon is not None:
+            return lexicon
+        with self._building:
+            lexicon = self._fresh(count, now)  # built meanwhile by the caller we waited for
+            if lexicon is None:
+                lexicon = build_lexicon(self._archive.all())
+                self._cached = (count, now, lexicon)
+            return lexicon
 
 
 @dataclass(slots=True)
@@ -74,6 +87,8 @@ class App:
     runs: DigestRuns
     clock: Clock
     seed_report: SeedReport
+    lexicons: LexiconCache
+    matchers: MatcherCache
     read_only: bool = False  # built with seed=False: the channel profiles are previewed
 
     def channel_profiles(self) -> list[Profile]:
@@ -88,8 +103,9 @@ class App:
         return Ingestor(self.archive, self.source_state, retriever, self.clock)
 
     def lexicon(self, papers: Sequence[Paper] | None = None) -> Lexicon:
-        """The lexicon learned from the whole archive (or from `papers` when given)."""
-        return build_lexicon(self.archive.all() if papers is None else papers)
+        """The lexicon learned from the whole archive (kept until the archive changes, see
+        `LexiconCache`), or from `papers` when given."""
+        return self.lexicons() if papers is None else build_lexicon(papers)
 
     def matcher(self, papers: Sequence[Paper]) -> Matcher:
         """A matcher over `papers`, understanding topics with the archive's lexicon."""
@@ -100,16 +116,17 @@ class App:
             archive=self.archive,
             ledger=self.ledger,
             runs=self.runs,
-            lexicon=self.lexicon,
+            lexicon=self.lexicons,
             deliveries=deliveries,
             clock=self.clock,
             lease=self.settings.digest.lease,
+            matchers=self.matchers,
         )
 
     def services(self) -> Services:
         """What the /papers handlers use (one per process: it caches the lexicon and holds
         the per-user rate limit of `settings.commands`)."""
-        lexicon = LexiconCache(self.archive, self.clock)
+        lexicon = self.lexicons
         limits = self.settings.commands
         return Services(
             archive=self.archive,
@@ -157,16 +174,19 @@ def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) 
     except BaseException:
         engine.dispose()
         raise
+    archive = Archive(engine)
     return App(
         settings=settings,
         engine=engine,
-        archive=Archive(engine),
+        archive=archive,
         source_state=SourceStateStore(engine),
         profiles=profiles,
         ledger=Ledger(engine),
         runs=DigestRuns(engine),
         clock=clock,
         seed_report=report,
+        lexicons=LexiconCache(archive, clock),
+        matchers=MatcherCache(),
         read_only=not seed,
     )
 

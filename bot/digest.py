@@ -32,10 +32,10 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery.base import Delivery
 from bot.errors import DeliveryError, StoreError
-from bot.models import Digest, DigestItem, Message, Profile
+from bot.models import Digest, DigestItem, Message, Paper, Profile
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher
-from bot.pipeline.plan import in_window, plan_digest
+from bot.pipeline.plan import plan_digest
 from bot.pipeline.summarize import summarize
 from bot.store.archive import Archive
 from bot.store.ledger import DigestRuns, Ledger, Reservation
@@ -82,6 +82,24 @@ class Outgoing:
     maybe_sent: bool = False
 
 
+class MatcherCache:
+    """Builds a digest run's Matcher, or reuses the previous run's when it is asked for the
+    same papers with the same lexicon: digest jobs that fire together (one per channel
+    schedule) then understand and evaluate each topic once, not once per job. For the runs
+    of one event loop (a Matcher's caches are not shared across threads)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Lexicon, list[Paper], Matcher] | None = None
+
+    def __call__(self, papers: list[Paper], lexicon: Lexicon) -> Matcher:
+        last = self._last
+        if last is not None and last[0] is lexicon and last[1] == papers:
+            return last[2]
+        matcher = Matcher(papers, lexicon)
+        self._last = (lexicon, papers, matcher)
+        return matcher
+
+
 class DigestCycle:
     """Runs digests for channels. Everything is injected; `clock` gives aware UTC now,
     `sleep` waits between send attempts (tests pass a fake)."""
@@ -98,6 +116,7 @@ class DigestCycle:
         sleep: Sleep = asyncio.sleep,
         summary_chars: int = 280,
         lease: timedelta = LEASE,
+        matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
     ) -> None:
         self._archive = archive
         self._ledger = ledger
@@ -108,18 +127,29 @@ class DigestCycle:
         self._sleep = sleep
         self._summary_chars = summary_chars
         self._lease = lease
+        self._matchers = matchers
 
     def window(
         self, profile: Profile, now: datetime, since: datetime | None
     ) -> tuple[datetime, datetime]:
-        """Papers first stored in [start, now]: since the last complete digest, or the
-        look-back for a channel that never had one; `since` widens it on request."""
+        """The window of one profile (see `windows`)."""
+        return self.windows([profile], now, since)[profile.ref]
+
+    def windows(
+        self, profiles: Sequence[Profile], now: datetime, since: datetime | None
+    ) -> dict[str, tuple[datetime, datetime]]:
+        """Each profile's window, papers first stored in [start, now]: since its last
+        complete digest, or the look-back for a channel that never had one; `since` widens
+        it on request."""
         if since is not None:
-            return since, now
-        last = self._runs.last_complete(profile.ref)
-        if last is not None and last.window_end is not None:
-            return last.window_end, now
-        return now - profile.lookback, now
+            return {p.ref: (since, now) for p in profiles}
+        last = self._runs.last_complete_of(p.ref for p in profiles)
+        out = {}
+        for p in profiles:
+            run = last.get(p.ref)
+            end = run.window_end if run is not None else None
+            out[p.ref] = (end, now) if end is not None else (now - p.lookback, now)
+        return out
 
     async def run(
         self,
@@ -132,22 +162,38 @@ class DigestCycle:
         """One digest for each profile. A failing channel is reported in its outcome and
         the others go on. `dry_run` posts and records nothing."""
         now = self._clock()
-        windows = {p.ref: self.window(p, now, since) for p in profiles}
+        windows = self.windows(profiles, now, since)
         if not windows:
             return []
         earliest = min(start for start, _ in windows.values())
         papers = await asyncio.to_thread(self._archive.since, earliest, now)
         lexicon = await asyncio.to_thread(self._lexicon)
-        matcher = Matcher(papers, lexicon)
+        matcher = self._matchers(papers, lexicon)
+        try:
+            ledger = await asyncio.to_thread(
+                self._ledger.posted_in, windows, [p.key for p in papers]
+            )
+        except StoreError as e:
+            return [ChannelOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
         outcomes = []
         for profile in profiles:
             start, end = windows[profile.ref]
-            matches = [m for m in matcher.match(profile) if in_window(m, start, end)]
+            # what confirmed posts the read above missed (another run's since) `take` refuses
+            posted = {
+                i for k in ledger.get(profile.ref, ()) if (i := matcher.index_of(k)) is not None
+            }
+            matches, matched = matcher.best(
+                profile, drop=(matcher.outside(start, end), posted), limit=profile.max_posts
+            )
             try:
-                posted = self._ledger.posted(profile.ref, [m.paper.key for m in matches])
                 day = now.astimezone(ZoneInfo(profile.timezone)).date()
                 digest = plan_digest(
-                    profile, matches, posted, day=day, summary_chars=self._summary_chars
+                    profile,
+                    matches,
+                    {},
+                    day=day,
+                    summary_chars=self._summary_chars,
+                    matched=matched,
                 )
                 if dry_run:
                     outcomes.append(ChannelOutcome(profile, "dry-run", digest))

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 
 from bot.errors import StoreError
 from bot.models import Paper, Profile, normalize_title, parse_arxiv_id
-from bot.pipeline.match import Matcher, topics_profile
+from bot.pipeline.match import THRESHOLD, Matcher, topics_profile
 from bot.pipeline.render.common import clean, cut, format_day
 from bot.pipeline.summarize import summarize
 from bot.store.profiles import MAX_TOPIC_CHARS, format_duration, topic_key
@@ -481,7 +481,7 @@ def _explain(paper: Paper, profile: Profile | None, services: Services) -> list[
     if not verdict.matched:
         near = (
             f" The closest topic is “{verdict.best_topic}” with score {verdict.score:.2f}; "
-            f"a match needs 0.50."
+            f"a match needs {THRESHOLD:.2f}."
             if verdict.best_topic
             else " None of the topics appears in its title or abstract."
         )

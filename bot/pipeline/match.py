@@ -6,11 +6,15 @@ distinct topic once, whatever the number of channels following it.
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
+from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 
@@ -187,6 +191,12 @@ class Matcher:
         init=False, default_factory=dict
     )
     _combos: dict[tuple[int, ...], tuple[int, Match]] = field(init=False, default_factory=dict)
+    _complete: set[tuple[str, bool]] = field(init=False, default_factory=set)
+    _rankings: dict[str, list[tuple[int, int]]] = field(init=False, default_factory=dict)
+    _outside: dict[tuple[datetime, datetime], frozenset[int]] = field(
+        init=False, default_factory=dict
+    )
+    _by_time: tuple[list[datetime], list[int]] | None = field(init=False, default=None)
     _places: list[int] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -455,22 +465,27 @@ class Matcher:
         return -round(round(score, 6) * 1_000_000) * len(self._docs) + self._places[index]
 
     def _singles(self, topic: str, many: bool) -> dict[int, tuple[int, Match]]:
-        """The Match (with its `_order`) of each paper `topic` selects, as `verdict` makes
-        it for a profile where no other topic or author selects the paper. Matches are
-        immutable: every channel following `topic` shares them."""
+        """`_single` of every paper `topic` selects."""
         key = (topic, many)
-        table = self._tables.get(key)
-        if table is None:
-            evidence = self.topic_evidence(topic)
-            table = {}
-            for i in sorted(self.selected(topic)):
-                ev = evidence[i]
-                reasons = tuple(f"{topic}: {r}" for r in ev.reasons) if many else ev.reasons
-                score = max(0.0, ev.score)
-                m = Match(self._docs[i].paper, score, (topic,), reasons)
-                table[i] = (self._order(score, i), m)
-            self._tables[key] = table
-        return table
+        if key not in self._complete:
+            for i in self.selected(topic):
+                self._single(topic, many, i)
+            self._complete.add(key)
+        return self._tables.setdefault(key, {})
+
+    def _single(self, topic: str, many: bool, i: int) -> tuple[int, Match]:
+        """The Match (with its `_order`) of paper `i`, which `topic` selects, as `verdict`
+        makes it for a profile where no other topic or author selects the paper. Matches
+        are immutable: every channel following `topic` shares them."""
+        table = self._tables.setdefault((topic, many), {})
+        found = table.get(i)
+        if found is None:
+            ev = self.topic_evidence(topic)[i]
+            reasons = tuple(f"{topic}: {r}" for r in ev.reasons) if many else ev.reasons
+            score = max(0.0, ev.score)
+            m = Match(self._docs[i].paper, score, (topic,), reasons)
+            found = table[i] = (self._order(score, i), m)
+        return found
 
     def _combined(self, group: list[tuple[int, Match]]) -> tuple[int, Match]:
         """One paper's Matches from several topics as one: every topic and its reasons in
@@ -528,6 +543,68 @@ class Matcher:
                 )
         ranked.sort(key=itemgetter(0))
         return [m for _, m in ranked]
+
+    def best(
+        self, profile: Profile, *, drop: Iterable[AbstractSet[int]] = (), limit: int
+    ) -> tuple[list[Match], int]:
+        """The first `limit` (0: all) of `match(profile)` whose papers are in no set of `drop`
+        (paper indexes: posted already, outside the window), and how many of `match(profile)`
+        are in none: `(kept[:limit], len(kept))` for `kept` so filtered, the same Matches.
+
+        A digest needs a handful of a channel's matches: they are merged from each topic's
+        matches in rank order (shared by every channel), not all built and sorted."""
+        if profile.authors:
+            dropped = set[int]().union(*drop)
+            index = self._by_key
+            kept = [m for m in self.match(profile) if index[m.paper.key] not in dropped]
+            return (kept[:limit] if limit else kept), len(kept)
+        topics = profile.topics
+        sets = [self.selected(t) for t in topics]
+        eligible = set[int]().union(*sets)
+        for term in profile.exclude:
+            eligible -= self.excluded(term)
+        for skip in drop:
+            eligible -= skip
+        many = len(topics) > 1
+        following = [(t, found) for t, found in zip(topics, sets, strict=True) if found]
+        out: list[Match] = []
+        seen: set[int] = set()
+        for _, i in heapq.merge(*(self._ranked(t) for t, _ in following)):
+            if i in seen or i not in eligible:
+                continue
+            seen.add(i)
+            group = [self._single(t, many, i) for t, found in following if i in found]
+            out.append(group[0][1] if len(group) == 1 else self._combined(group)[1])
+            if len(out) == limit:
+                break
+        return out, len(eligible)
+
+    def _ranked(self, topic: str) -> list[tuple[int, int]]:
+        """(order, index) of each paper `topic` selects, best first (see `_single`); no
+        Match is made for them."""
+        ranked = self._rankings.get(topic)
+        if ranked is None:
+            evidence, order = self.topic_evidence(topic), self._order
+            ranked = sorted(
+                (order(max(0.0, evidence[i].score), i), i) for i in self.selected(topic)
+            )
+            self._rankings[topic] = ranked
+        return ranked
+
+    def outside(self, start: datetime, end: datetime) -> frozenset[int]:
+        """Indexes of the papers not first stored within [start, end] (see `in_window`)."""
+        key = (start, end)
+        found = self._outside.get(key)
+        if found is None:
+            if self._by_time is None:
+                timed = sorted(
+                    (d.paper.first_seen, i) for i, d in enumerate(self._docs) if d.paper.first_seen
+                )
+                self._by_time = ([t for t, _ in timed], [i for _, i in timed])
+            times, order = self._by_time
+            inside = order[bisect_left(times, start) : bisect_right(times, end)]
+            found = self._outside[key] = frozenset(range(len(self._docs))).difference(inside)
+        return found
 
     def index_of(self, key: str) -> int | None:
         return self._by_key.get(key)

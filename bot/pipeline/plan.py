@@ -24,13 +24,16 @@ def plan_digest(
     *,
     day: date,
     summary_chars: int = 280,
+    matched: int | None = None,
 ) -> Digest:
     """The digest for `profile`: `matches` (already ranked, best first) minus papers in the
     channel's posted ledger, capped at `max_posts` (0 = no cap) with the rest counted in
-    `more`, each with its summary."""
+    `more`, each with its summary. `matched`: how many unposted matches there are in all,
+    when `matches` holds only the best of them (`Matcher.best`)."""
     fresh = [m for m in matches if m.paper.key not in posted]
     cap = profile.max_posts or len(fresh)
-    kept, more = fresh[:cap], max(0, len(fresh) - cap)
+    kept = fresh[:cap]
+    more = max(0, (len(fresh) if matched is None else matched) - len(kept))
     items = tuple(
         DigestItem(
             paper=m.paper,

@@ -74,7 +74,9 @@ def _closest(word: str, lex: Lexicon) -> str | None:
     for length, (indexes, ws) in lex.words_by_length.items():
         if 100.0 * (1 - abs(n - length) / (n + length)) < TYPO_MIN_SCORE - 1e-9:
             continue
-        for w, score, j in process.extract(word, ws, scorer=fuzz.ratio, limit=5):
+        # Below the cutoff a word can be neither a repair nor push one out of the top 5.
+        near = process.extract(word, ws, scorer=fuzz.ratio, limit=5, score_cutoff=TYPO_MIN_SCORE)
+        for w, score, j in near:
             found.append((score, indexes[j], w))
     found.sort(key=lambda f: (-f[0], f[1]))
     hits = [(w, score) for score, _, w in found[:5]]

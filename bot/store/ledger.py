@@ -17,12 +17,12 @@ send the very same message again (Discord drops it by nonce; Slack looks for it 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -36,6 +36,8 @@ PENDING, POSTED = "pending", "posted"
 RESERVED, SENDING = "reserved", "sending"
 # A run still marked running after this long died with its process: its claim is retaken.
 STALE_RUN = timedelta(hours=2)
+# Bound parameters per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535.
+IN_CHUNK = 5_000
 
 
 def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -50,6 +52,11 @@ def rekey_posted(conn: Connection, old: str, new: str) -> None:
     taken = select(posted.c.channel).where(posted.c.paper_key == new).scalar_subquery()
     conn.execute(delete(posted).where(posted.c.paper_key == old, posted.c.channel.in_(taken)))
     conn.execute(update(posted).where(posted.c.paper_key == old).values(paper_key=new))
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class _Lost(Exception):
@@ -123,6 +130,28 @@ class Ledger:
             q = q.where(posted.c.paper_key.in_(list(keys)))
         with self._engine.connect() as conn:
             return {k: t for k, t in conn.execute(q)}
+
+    def posted_in(
+        self, channels: Iterable[str], keys: Iterable[str]
+    ) -> dict[str, dict[str, datetime]]:
+        """Confirmed posts of `keys` in each of `channels`: channel -> paper key -> when
+        (channels without any are absent). One read for a whole digest cycle, by paper."""
+        wanted = set(channels)
+        out: dict[str, dict[str, datetime]] = {}
+        try:
+            with self._engine.connect() as conn:
+                for chunk in _chunks(list(dict.fromkeys(keys)), IN_CHUNK):
+                    rows = conn.execute(
+                        select(posted.c.channel, posted.c.paper_key, posted.c.posted_at).where(
+                            posted.c.paper_key.in_(chunk), posted.c.status == POSTED
+                        )
+                    )
+                    for channel, key, at in rows:
+                        if channel in wanted:
+                            out.setdefault(channel, {})[key] = at
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read the posted ledger: {e.__class__.__name__}") from e
+        return out
 
     def reserve(
         self, channel: str, keys: Sequence[str], *, now: datetime, lease: timedelta
@@ -414,6 +443,24 @@ class DigestRuns:
         with self._engine.connect() as conn:
             row = conn.execute(q.limit(1)).first()
         return Run(**row._mapping) if row else None
+
+    def last_complete_of(self, channels: Iterable[str]) -> dict[str, Run]:
+        """`last_complete` of each of `channels` (those that have one), in a few reads."""
+        out: dict[str, Run] = {}
+        complete = digest_runs.c.status.in_([self.DONE, self.EMPTY])
+        try:
+            with self._engine.connect() as conn:
+                for chunk in _chunks(list(dict.fromkeys(channels)), IN_CHUNK):
+                    latest = (
+                        select(func.max(digest_runs.c.id))
+                        .where(digest_runs.c.channel.in_(chunk), complete)
+                        .group_by(digest_runs.c.channel)
+                    )
+                    rows = conn.execute(select(digest_runs).where(digest_runs.c.id.in_(latest)))
+                    out.update((row.channel, Run(**row._mapping)) for row in rows)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read digest runs: {e.__class__.__name__}") from e
+        return out
 
     def last_complete(self, channel: str) -> Run | None:
         """The latest run that delivered everything it had (its window is consumed)."""

@@ -193,6 +193,14 @@ def _pg_search_and_fetch_leases(conn: Connection) -> None:
     _pg_search_index(conn)
 
 
+def _index_posted_papers(conn: Connection) -> None:
+    """v6: the ledger indexed by paper, for a digest cycle's one read of every channel's
+    posts of its window's papers (and re-keying, which updates by paper)."""
+    for index in schema.posted.indexes:
+        if index.name == "ix_posted_paper_key":
+            index.create(conn, checkfirst=True)
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
@@ -202,6 +210,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (3, "posted ledger and digest runs", _add_ledger),
     (4, "readable UTF-8 in JSON columns (accented authors searchable)", _unescape_json_text),
     (5, "PostgreSQL full-text index, fetch leases for replicas", _pg_search_and_fetch_leases),
+    (6, "posted ledger indexed by paper", _index_posted_papers),
 ]
 # Serializes migrations of processes that start together on one PostgreSQL database
 # (a transaction-scoped advisory lock; SQLite takes its write lock with BEGIN IMMEDIATE).

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Index,
     Integer,
     MetaData,
     String,
@@ -131,6 +132,8 @@ posted = Table(
     Column("posted_at", UTCDateTime),
     Column("message_ref", Text),
     UniqueConstraint("channel", "paper_key", name="uq_posted_channel_paper"),
+    # a digest cycle reads the ledger rows of its window's papers for every channel at once
+    Index("ix_posted_paper_key", "paper_key"),
 )
 
 # One row per digest run. A scheduled run carries `scheduled_for` (the local scheduled

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+import bot.app
+import bot.digest
 from bot.app import App, build_app
 from bot.delivery.console import ConsoleDelivery
-from bot.models import Digest, Message, Profile
+from bot.models import Digest, Message, Paper, Profile
 from bot.schedule import claim_time, fire_times, latest_due, missed_today
 from bot.service import Service
 from bot.settings import ChannelSettings, Settings, SourceSettings
@@ -293,3 +295,37 @@ async def test_shutdown_during_a_digest_loses_nothing_and_posts_nothing_twice(
         )
     }
     assert first | second == matched  # every matching paper, each once
+
+
+async def test_digest_jobs_firing_together_learn_the_lexicon_and_evaluate_topics_once(
+    tmp_path: Path, apps: list[App], out: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC))
+    refs = [f"console:c{i}" for i in range(6)]
+    svc = start_service(tmp_path, apps, clock, out, *(channel(r[8:], "UTC") for r in refs))
+    await svc.fresh_archive()  # the fetch due at start
+    built: list[str] = []
+
+    def counting(real: Any, name: str) -> Any:
+        def build(*args: Any, **kwargs: Any) -> Any:
+            built.append(name)
+            return real(*args, **kwargs)
+
+        return build
+
+    monkeypatch.setattr(bot.app, "build_lexicon", counting(bot.app.build_lexicon, "lexicon"))
+    monkeypatch.setattr(bot.digest, "Matcher", counting(bot.digest.Matcher, "matcher"))
+    outcomes = []
+    for ref in refs:  # one job per channel, as the scheduler fires them, a moment apart
+        outcomes.append(await svc.scheduled_digest(ref))
+        clock.now += timedelta(seconds=1)
+    assert built == ["lexicon", "matcher"]  # not one of each per job
+    sets = [set(o.posted) for o in outcomes if o is not None]
+    assert len(sets) == len(refs) and sets[0] and all(s == sets[0] for s in sets)
+    # New papers: the next job learns them (a new lexicon, a new matcher).
+    apps[0].archive.upsert(
+        [Paper(title="Mixture of Experts for Speech", abstract="MoE.")], now=clock.now
+    )
+    clock.now += timedelta(days=1)
+    again = await svc.scheduled_digest(refs[0])
+    assert again is not None and "lexicon" in built[2:] and "matcher" in built[2:]

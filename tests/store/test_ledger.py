@@ -128,3 +128,39 @@ def test_a_run_that_died_while_running_is_retaken_only_when_stale(engine: Engine
     assert runs.start("slack:C1", now=soon, window=window, scheduled_for=slot) is None
     late = T0 + timedelta(hours=3)
     assert runs.start("slack:C1", now=late, window=window, scheduled_for=slot) is not None
+
+
+def test_posted_in_reads_every_channels_confirmed_posts_of_the_keys(engine: Engine) -> None:
+    ledger = Ledger(engine)
+    for channel, keys in (("slack:C1", ["a", "b"]), ("slack:C2", ["b", "c"]), ("x:9", ["a"])):
+        ledger.reserve(channel, keys, now=T0, lease=LEASE)
+        ledger.confirm(channel, keys, ref="r", now=T0)
+    ledger.reserve("slack:C1", ["d"], now=T0, lease=LEASE)  # pending: not posted
+    got = ledger.posted_in(["slack:C1", "slack:C2", "slack:C3"], ["a", "b", "d", "zzz"])
+    # what each channel's own read says, for the asked channels and keys only
+    assert got == {"slack:C1": {"a": T0, "b": T0}, "slack:C2": {"b": T0}}
+    for channel in ("slack:C1", "slack:C2"):
+        assert got[channel] == ledger.posted(channel, ["a", "b", "d", "zzz"])
+    many = [f"k{i}" for i in range(12_000)]  # more keys than one IN list takes
+    ledger.reserve("slack:C3", many[-2:], now=T0, lease=LEASE)
+    ledger.confirm("slack:C3", many[-2:], ref="r", now=T0)
+    assert ledger.posted_in(["slack:C3"], many) == {"slack:C3": dict.fromkeys(many[-2:], T0)}
+    assert ledger.posted_in([], ["a"]) == {} and ledger.posted_in(["slack:C1"], []) == {}
+
+
+def test_last_complete_of_equals_last_complete_per_channel(engine: Engine) -> None:
+    runs = DigestRuns(engine)
+    outcomes = {"slack:C1": ["done", "failed"], "slack:C2": ["empty", "done", "partial"]}
+    outcomes["slack:C3"] = ["failed"]
+    for channel, statuses in outcomes.items():
+        for day, status in enumerate(statuses):
+            now = T0 + timedelta(days=day)
+            run = runs.start(channel, now=now, window=(now - timedelta(days=1), now))
+            assert run is not None
+            runs.finish(run, status=status, posted_count=0, now=now, error=None)
+    channels = [*outcomes, "slack:C9", *(f"none:{i}" for i in range(6_000))]
+    got = runs.last_complete_of(channels)
+    assert set(got) == {"slack:C1", "slack:C2"}
+    for channel in channels:
+        assert got.get(channel) == runs.last_complete(channel)
+    assert got["slack:C2"].window_end == T0 + timedelta(days=1)

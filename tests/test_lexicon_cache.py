@@ -1,0 +1,70 @@
+"""LexiconCache: one lexicon per archive state, shared by chat commands and digest jobs;
+callers that find it stale together wait for a single build."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot.app
+from bot.app import LexiconCache
+from bot.models import Paper
+from bot.store.archive import Archive
+from bot.store.db import make_engine
+from bot.store.migrations import migrate
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    engine = make_engine(str(tmp_path / "p.db"))
+    migrate(engine)
+    a = Archive(engine)
+    a.upsert([Paper(title="Sparse Mixture of Experts", abstract="MoE layers.")], now=T0)
+    return a
+
+
+def test_concurrent_callers_wait_for_one_build(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[int] = []
+    real = bot.app.build_lexicon
+
+    def slow(papers: Any) -> Any:
+        builds.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for every other caller to arrive meanwhile
+        return real(papers)
+
+    monkeypatch.setattr(bot.app, "build_lexicon", slow)
+    cache = LexiconCache(archive, Clock())
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: cache(), range(8)))
+    assert len(builds) == 1
+    assert all(lex is got[0] for lex in got)
+
+
+def test_rebuilt_when_the_archive_grows_or_the_ttl_passes(archive: Archive) -> None:
+    clock = Clock()
+    cache = LexiconCache(archive, clock, ttl=timedelta(minutes=10))
+    first = cache()
+    assert cache() is first
+    archive.upsert([Paper(title="Speech Recognition at Scale", abstract="ASR.")], now=T0)
+    grown = cache()
+    assert grown is not first and grown.n_docs == first.n_docs + 1
+    clock.now += timedelta(minutes=11)
+    assert cache() is not grown
