@@ -32,6 +32,7 @@ _ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}
 _DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_DURATION = timedelta(days=3660)  # ten years: any window or interval longer is a typo
+MIN_INTERVAL = timedelta(minutes=1)
 # A configuration is a small tree: deeper nesting or more values (YAML aliases can expand a
 # short file into billions of nodes) is refused before anything walks it.
 MAX_DEPTH = 32
@@ -78,6 +79,16 @@ class SourceSettings(_Strict):
     days: int = Field(default=1, ge=1, le=31)
     include_replacements: bool = False
     enabled: bool = True
+
+    @field_validator("interval")
+    @classmethod
+    def _polite_interval(cls, interval: timedelta) -> timedelta:
+        if interval < MIN_INTERVAL:
+            raise ValueError(
+                "fetch at most once a minute (a source polled faster is hammered, "
+                "and may block the bot): use e.g. 1h"
+            )
+        return interval
 
     @field_validator("path")
     @classmethod

@@ -69,6 +69,10 @@ def test_relative_source_paths_are_relative_to_the_config_file(tmp_path: Path) -
         ("sources:\n  - {name: a, kind: rsss, url: 'https://x'}\n", "sources[0].kind:"),
         ("sources:\n  - {name: a, kind: rss}\n", "give exactly one of 'url' or 'path'"),
         (
+            "sources:\n  - {name: a, kind: rss, url: 'https://x/feed', interval: 0}\n",
+            "sources[0].interval: fetch at most once a minute",
+        ),
+        (
             "channels:\n  - {platform: slack, id: C1, max_posts: many}\n",
             "channels[0].max_posts: Input should be a valid integer",
         ),
