@@ -11,7 +11,7 @@ import math
 import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -184,6 +184,7 @@ class Matcher:
     _postings: dict[str, set[int]] = field(init=False)
     _cache: dict[str, dict[int, Evidence]] = field(init=False, default_factory=dict)
     _concepts: dict[str, Concept] = field(init=False, default_factory=dict)
+    _by_concept: dict[Hashable, dict[int, Evidence]] = field(init=False, default_factory=dict)
     _keys: dict[str, str] = field(init=False, default_factory=dict)
     _selected: dict[str, frozenset[int]] = field(init=False, default_factory=dict)
     _by_key: dict[str, int] = field(init=False, default_factory=dict)
@@ -248,6 +249,11 @@ class Matcher:
         if key in self._cache:
             return self._cache[key]
         concept = self.concept(topic)
+        same = _evidence_key(concept)  # topics typed differently, understood alike
+        shared = self._by_concept.get(same)
+        if shared is not None:
+            self._cache[key] = shared
+            return shared
         out = {}
         for i in self._candidates(concept):
             ev = self._evidence(self._docs[i], concept)
@@ -258,7 +264,7 @@ class Matcher:
             for i, ev in out.items():
                 if ev.evidence < self.threshold:
                     out[i] = self._with_related(self._docs[i], ev, related)
-        self._cache[key] = out
+        self._cache[key] = self._by_concept[same] = out
         return out
 
     def _related_terms(self, concept: Concept, found: Mapping[int, Evidence]) -> list[str]:
@@ -608,6 +614,24 @@ class Matcher:
 
     def index_of(self, key: str) -> int | None:
         return self._by_key.get(key)
+
+
+def _evidence_key(concept: Concept) -> Hashable:
+    """Everything of `concept` that a paper's evidence depends on (see `_evidence`): equal
+    keys, equal evidence. The typed text counts only as "was this acronym typed"."""
+    typed = _folded_topic(concept.text)
+    return (
+        concept.phrases,
+        concept.core,
+        tuple(sorted(concept.weights.items())),
+        concept.long_forms,
+        tuple(
+            ph.short_form is not None
+            and len(sf := _folded(ph.short_form)) > 2
+            and typed == _folded_topic(sf)
+            for ph in concept.phrases
+        ),
+    )
 
 
 @lru_cache(maxsize=4096)
