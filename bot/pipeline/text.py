@@ -310,12 +310,14 @@ class Field:
     bound: Mapping[int, int] = field(default_factory=dict)
     vocabulary: frozenset[str] = field(init=False, repr=False, compare=False)
     _found: dict[str, list[int]] = field(init=False, repr=False, compare=False)
+    _spans: dict[tuple[str, ...], list[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         words = set(self.stems)
         words.update(self.alts.values())
         object.__setattr__(self, "vocabulary", frozenset(words))
         object.__setattr__(self, "_found", {})
+        object.__setattr__(self, "_spans", {})
 
     def words(self) -> frozenset[str]:
         """Every stem of the field, and every alternative."""
@@ -383,15 +385,21 @@ class Field:
 
     def find(self, phrase: tuple[str, ...]) -> list[int]:
         """Start positions of `phrase` (contiguous stems, each as itself or as an
-        alternative), in order."""
+        alternative), in order. Do not modify the list: it is remembered for the next call."""
         vocabulary = self.vocabulary
         for s in phrase:
             if s not in vocabulary:
                 return []
-        starts = self.positions(phrase[0]) if phrase else range(len(self.stems) + 1)
         n = len(phrase)
         if n <= 1:
-            return list(starts)
-        last = len(self.stems) - n
-        at = self.at
-        return [i for i in starts if i <= last and all(at(i + j, phrase[j]) for j in range(1, n))]
+            return self.positions(phrase[0]) if phrase else list(range(len(self.stems) + 1))
+        found = self._spans.get(phrase)
+        if found is None:  # many topics share phrasings: each is looked for once per field
+            last = len(self.stems) - n
+            at = self.at
+            found = self._spans[phrase] = [
+                i
+                for i in self.positions(phrase[0])
+                if i <= last and all(at(i + j, phrase[j]) for j in range(1, n))
+            ]
+        return found
