@@ -1,5 +1,6 @@
 """Archive search behind `/papers <query>`: a safe FTS5 query built from the understood text,
-bm25 candidates re-ranked with the matcher's evidence, and a fuzzy title fallback."""
+bm25 candidates (the newest papers first) re-ranked with the matcher's evidence, and a fuzzy
+title fallback."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ NOTE_CHARS = 60
 MAX_FTS_TERMS = 48
 CANDIDATES = 200  # bm25's best; `total` is capped here
 RERANK = 50  # of those, the matcher weighs the best (it analyses each paper's text anew)
+# Candidates come from the RECENT newest papers when CANDIDATES of them have the topic in
+# their title (Search, Archive.fts): bm25 then scores a tier of the archive, not every paper
+# with a common word.
+RECENT = 25_000
+# A word in at least this share of the archive's papers (the lexicon's document frequency)
+# has no weight in bm25 (FTS5 and pg_search clamp an IDF <= 0 to 1e-6), but scoring it means
+# reading most of the index: it is left out of the expression unless nothing else is left.
+GENERIC_SHARE = 0.5
 W_EVIDENCE = 0.7  # the matcher's evidence: title above abstract, acronyms, variants ...
 W_LEXICAL = 0.3  # ... with bm25 (title 10, abstract 2, authors 1) relative to the best
 FUZZY_MIN_CHARS = 4
@@ -55,11 +64,17 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def fts_query(concept: Concept) -> str | None:
+def fts_query(concept: Concept, lex: Lexicon | None = None) -> str | None:
     """A safe FTS5 MATCH expression for `concept`: each phrasing (multi-word ones as phrase
     queries), then each content word alone so that words apart still match, and the words as
     typed (an author's name is no typo), all OR-ed. Only alphanumeric tokens, each phrasing
-    quoted. None when nothing is searchable. Pure."""
+    quoted. None when nothing is searchable. Pure.
+
+    With the archive's lexicon `lex`, one-word terms in at least GENERIC_SHARE of its papers
+    (`models`, `language`) are left out when another term remains: bm25 gives them no weight
+    (an IDF <= 0 is clamped to 1e-6), so the papers that have another term rank as before
+    (to ~1e-5), and papers having only such words are no longer candidates (Search asks for
+    them only when no paper has another term)."""
     terms: dict[str, None] = {}
     loose: dict[str, None] = {}
     for ph in concept.phrases:
@@ -71,8 +86,24 @@ def fts_query(concept: Concept) -> str | None:
         loose.update((t, None) for t in _TOKEN.findall(fold(concept.text)) if is_content(t))
     for token in loose:
         terms.setdefault(token, None)
-    quoted = [_quote(t) for t in list(terms)[:MAX_FTS_TERMS]]
-    return " OR ".join(quoted) or None
+    kept = list(terms)[:MAX_FTS_TERMS]
+    if lex is not None and lex.n_docs > 0:
+        specific = [t for t in kept if not _generic(t, lex)]
+        kept = specific or kept
+    return " OR ".join(_quote(t) for t in kept) or None
+
+
+def topic_query(concept: Concept) -> str | None:
+    """The FTS5 expression of the query's full phrasings (as typed or repaired, compound
+    variants, acronyms both ways; not trimmed ones nor loose words), each a phrase, OR-ed:
+    what a paper must say to be squarely on the topic. None when there are none."""
+    labels = (" ".join(_TOKEN.findall(p.label)) for p in concept.phrases if p.weight >= 1.0)
+    return " OR ".join(dict.fromkeys(_quote(t) for t in labels if t)) or None
+
+
+def _generic(term: str, lex: Lexicon) -> bool:
+    """A one-word term in at least GENERIC_SHARE of the lexicon's papers."""
+    return " " not in term and lex.df.get(stem(term), 0) >= GENERIC_SHARE * lex.n_docs
 
 
 def _visible(ch: str) -> str:
@@ -130,11 +161,24 @@ class Search:
     `lexicon` is called once per search; the caller caches it (it is learned from the whole
     archive). A Matcher is built over the best full-text candidates only. `search` never
     raises for any query text; a failing database raises StoreError.
+
+    Newest first (`recent`, default RECENT): when at least CANDIDATES of the `recent` most
+    recently stored papers have one of the query's full phrasings (`topic_query`) in their
+    title, the candidates are the CANDIDATES best by bm25 among those newest papers only;
+    otherwise the whole archive is searched (Archive.fts). So in an archive of more than
+    `recent` papers, a broad topic (`diffusion models`, `llms`) shows recent papers, and an
+    older paper is not found by it even if it would have ranked above them; a specific
+    query (a title fragment, an author, a rare topic) searches everything, as with
+    `recent=0`. A paper's bm25 rank is the same either way (the statistics are the whole
+    archive's).
     """
 
-    def __init__(self, archive: Archive, lexicon: Callable[[], Lexicon]) -> None:
+    def __init__(
+        self, archive: Archive, lexicon: Callable[[], Lexicon], *, recent: int = RECENT
+    ) -> None:
         self._archive = archive
         self._lexicon = lexicon
+        self._recent = max(recent, 0)
 
     def search(self, query: str, *, limit: int = 5) -> SearchResult:
         """The `limit` best papers for `query`, best first, with notes and a total."""
@@ -143,13 +187,22 @@ class Search:
         lex = self._lexicon()
         concept = understand(text, lex)
         notes = [*cut, *concept.notes]
-        match = fts_query(concept)
-        found = self._archive.fts(match, limit=CANDIDATES) if match else []
+        match = fts_query(concept, lex)
+        found = []
+        if match:
+            topic = topic_query(concept)
+            found = self._fts(match, topic)
+            every = fts_query(concept) if not found else None
+            if every and every != match:  # no paper has a specific word: the generic ones
+                found = self._fts(every, topic)
         if not found:
             return self._fuzzy(text, limit, notes)
         hits = _rank(text, found, lex)[:limit]
         hits = [h if h.reason else replace(h, reason=_word_reason(h.paper, concept)) for h in hits]
         return SearchResult(tuple(hits), tuple(notes), len(found))
+
+    def _fts(self, match: str, topic: str | None) -> list[tuple[Paper, float]]:
+        return self._archive.fts(match, limit=CANDIDATES, recent=self._recent, topic=topic)
 
     def _fuzzy(self, text: str, limit: int, notes: list[str]) -> SearchResult:
         """Titles resembling the query, for when no word of it is in the index."""

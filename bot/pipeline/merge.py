@@ -16,15 +16,18 @@ def resolve(
     by_arxiv: Mapping[str, K],
     by_title: Mapping[str, K],
     known: Mapping[K, Paper],
+    *,
+    title_norm: str | None = None,
 ) -> K | None:
     """The handle (in `known`) of the archived paper that `incoming` is, or None if new.
 
     Same versionless arXiv id → same paper. Otherwise the exact normalized title, but
     never across two different arXiv ids. Similar titles are never merged (DESIGN.md).
+    `title_norm` is `incoming.title_norm`, when the caller has computed it already.
     """
     if incoming.arxiv_id and incoming.arxiv_id in by_arxiv:
         return by_arxiv[incoming.arxiv_id]
-    handle = by_title.get(incoming.title_norm)
+    handle = by_title.get(incoming.title_norm if title_norm is None else title_norm)
     if handle is None:
         return None
     other = known[handle].arxiv_id

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from bot.errors import SourceError
 from bot.models import ParseResult
-from bot.sources.dump import parse_dump
+from bot.sources.dump import parse_decoded_dump, parse_dump
 from bot.sources.hf_daily import parse_hf_daily
 from bot.sources.rss import parse_feed
-from bot.sources.sniff import not_format, sniff, with_source
+from bot.sources.sniff import decode_text, not_format, sniff, sniff_text, with_source
 
 FORMATS = ("hf-daily", "rss", "dump")
 
@@ -17,7 +17,10 @@ def detect_format(content: bytes) -> str:
 
     Raises `SourceError` for empty, binary or HTML content, which no parser reads.
     """
-    kind = sniff(content)
+    return _format_of(sniff(content))
+
+
+def _format_of(kind: str) -> str:
     if kind == "html":
         raise not_format(kind, "a feed, a text dump or an HF API answer")
     return {"json": "hf-daily", "xml": "rss"}.get(kind, "dump")
@@ -31,7 +34,13 @@ def parse_any(
     Raises `SourceError` for an unknown `kind`, and whatever the parser raises: content that
     is empty, binary, HTML, or not of the format at all.
     """
-    fmt = kind if kind is not None else detect_format(content)
+    if kind is None:  # detect_format, keeping the decoded text for a dump (decoded once)
+        decoded = decode_text(content)
+        fmt = _format_of(sniff_text(decoded.text))
+        if fmt == "dump":
+            return parse_decoded_dump(decoded, source=source)
+    else:
+        fmt = kind
     if fmt == "hf-daily":
         return parse_hf_daily(content, source=source)
     if fmt == "rss":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
-from bot.models import Paper, ParseResult, Rejected, collapse_ws
-from bot.sources.sniff import decode_text, not_format, sniff_text
+from bot.models import Paper, ParseResult, Rejected
+from bot.sources.sniff import Decoded, decode_text, not_format, sniff_text
 
 FORMAT = "dump"
 LineKind = Literal["title", "abstract", "either", "junk"]
@@ -30,7 +30,6 @@ _GLUED_HEADERS = (
     "Get trending papers in your email inbox!",
     "Subscribe",
 )
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 # What a line of junk is made of (terminal colours, leftover HTML, bytes lost in decoding),
@@ -41,8 +40,13 @@ _NOISE = (
     ("markup", re.compile(r"<!--.*?-->|</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")),
     ("control characters", re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")),
     ("replacement characters", re.compile("\ufffd+")),
-    ("symbol runs", re.compile(r"([^\w\s.])\1{2,}")),
+    ("symbol runs", _SYMBOL_RUN := re.compile(r"([^\w\s.])\1{2,}")),
 )
+# "symbol runs" on ASCII text, where it is faster: the same matches, its class spelled out
+# ([^\w\s.] among ASCII characters: controls that are not whitespace, punctuation but "."
+# and "_").
+_SYMBOL_RUN_ASCII = re.compile(r"([\x00-\x08\x0e-\x1b\x7f!-\-/:-@\[-^`{-~])\1{2,}")
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 NOISE_SHARE = 0.3  # a line this much noise is junk, whatever its letters
 # A record ends with a sentence's end (closing quotes and brackets aside) or a link.
 _CLOSERS = ")]}\"'»”’"
@@ -56,24 +60,59 @@ def noise(line: str) -> tuple[float, tuple[str, ...]]:
     """The share of a line's visible characters that are escape sequences, markup, control
     characters, U+FFFD replacement characters or runs of one symbol ("@@@"), and which of
     these kinds it has."""
-    text = _ZERO_WIDTH.sub("", line)
-    visible = sum(not ch.isspace() for ch in text)
-    if not visible:
-        return 0.0, ()
+    # Zero-width and control characters are not printable: a printable line has none.
+    printable = line.isprintable()
+    text = line if printable else _ZERO_WIDTH.sub("", line)
+    visible_text = text
     found, kinds = 0, []
     for kind, pattern in _NOISE:
+        if not _may_match(kind, text, printable=printable):
+            continue
+        if pattern is _SYMBOL_RUN and text.isascii():
+            pattern = _SYMBOL_RUN_ASCII
         count = sum(len("".join(m.group().split())) for m in pattern.finditer(text))
         if count:
             found += count
             kinds.append(kind)
             text = pattern.sub(" ", text)
+    if not found:  # also when nothing is visible (noise counts only visible characters)
+        return 0.0, ()
+    visible = len("".join(visible_text.split()))  # non-whitespace characters (str.isspace)
     return found / visible, tuple(kinds)
+
+
+def _may_match(kind: str, text: str, *, printable: bool) -> bool:
+    """Whether the `_NOISE` pattern of `kind` can match `text` at all, by a cheap test (most
+    lines have no noise): escape sequences have an ESC or a "[", markup a "<", control
+    characters are unprintable (and `noise` only ever replaces characters by spaces)."""
+    if kind == "escape sequences":
+        return "\x1b" in text or "[" in text
+    if kind == "markup":
+        return "<" in text
+    if kind == "control characters":
+        return not printable
+    if kind == "replacement characters":
+        return "\ufffd" in text
+    return True
+
+
+def _split_lines(text: str) -> list[str]:
+    """`text` split at CRLF, CR and LF (and nothing else, unlike str.splitlines)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
 
 
 def clean_line(raw: str) -> str:
     """A raw line as text: escape sequences and invisible characters removed, whitespace
     collapsed."""
-    return collapse_ws(_INVISIBLE.sub("", _ESCAPE.sub("", raw)))
+    text = _ESCAPE.sub("", raw) if "\x1b" in raw or "[" in raw else raw
+    if text.isprintable():  # no invisible characters, and no whitespace but " "
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text  # collapsed already
+    else:
+        text = _INVISIBLE.sub("", text)
+    return " ".join(text.split())  # collapse_ws: split() and \s agree on whitespace
 
 
 def classify(line: str) -> LineKind:
@@ -87,14 +126,23 @@ def classify(line: str) -> LineKind:
     """
     if noise(line)[0] >= NOISE_SHARE:
         return "junk"
-    line = clean_line(line)
-    letters = sum(ch.isalpha() for ch in line)
-    visible = len(line.replace(" ", ""))
+    return _shape(clean_line(line))
+
+
+def _shape(line: str) -> LineKind:
+    """`classify` of a line that is not mostly noise, once cleaned (`clean_line`)."""
+    if line.isascii():  # ASCII letters are the ASCII characters that are str.isalpha
+        letters = len(line) - len(line.encode("ascii").translate(None, _ASCII_LETTERS))
+    else:
+        letters = sum(map(str.isalpha, line))
+    visible = len(line) - line.count(" ")
     if letters < 2 or letters < 0.4 * visible:
         return "junk"
+    if len(line) > _MAX_TITLE:  # whatever its sentence breaks
+        return "abstract"
     breaks = len(_SENTENCE_BREAK.findall(line))
     ends_period = line.endswith(".")
-    if len(line) > _MAX_TITLE or (ends_period and breaks >= 1):
+    if ends_period and breaks >= 1:
         return "abstract"
     if not ends_period and breaks <= 1:
         return "title"
@@ -112,7 +160,7 @@ def _content_lines(text: str, notes: list[str]) -> list[_Line]:
     """Numbered non-blank lines, page chrome removed, glued headers split off, classified."""
     out: list[_Line] = []
     skipped = 0
-    for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
+    for number, raw in enumerate(_split_lines(text), start=1):
         line = clean_line(raw)
         if not line:
             continue
@@ -122,11 +170,24 @@ def _content_lines(text: str, notes: list[str]) -> list[_Line]:
         if not out:
             line = _strip_glued_headers(line, number, notes)
         found = noise(raw)
-        kind: LineKind = "junk" if found[0] >= NOISE_SHARE else classify(line)
+        kind: LineKind = "junk" if found[0] >= NOISE_SHARE else _classify_clean(line, raw, found)
         out.append(_Line(number, line, kind, found))
     if skipped:
         notes.append(f"{skipped} page header/footer line(s) skipped")
     return out
+
+
+def _classify_clean(line: str, raw: str, raw_noise: tuple[float, tuple[str, ...]]) -> LineKind:
+    """`classify(line)` for `line` = `clean_line(raw)` (or a suffix of it after a glued
+    header), reusing what is known: the noise of `raw` when the line is `raw` itself, and
+    the line as its own `clean_line` unless it has an escape sequence (one that removing
+    another joined): a cleaned line has no invisible characters and collapsed spaces."""
+    line_noise = raw_noise if line == raw else noise(line)
+    if line_noise[0] >= NOISE_SHARE:
+        return "junk"
+    if ("\x1b" in line or "[" in line) and _ESCAPE.search(line):
+        line = clean_line(line)
+    return _shape(line)
 
 
 def _strip_glued_headers(line: str, number: int, notes: list[str]) -> str:
@@ -147,7 +208,7 @@ def _layout(text: str) -> str:
     """Which layout: "a" (title and abstract on alternate lines) or "b" (blank-line records)."""
     gaps = blank_gaps = 0
     previous_blank: bool | None = None
-    for raw in _LINE_BREAK.split(text.strip()):
+    for raw in _split_lines(text.strip()):
         blank = not raw.strip()
         if previous_blank is not None and not blank:
             gaps += 1
@@ -182,7 +243,11 @@ def parse_dump(content: bytes, *, source: str) -> ParseResult:
 
     Raises `SourceError` when the content is empty, binary, HTML, JSON or XML.
     """
-    decoded = decode_text(content, source=source)
+    return parse_decoded_dump(decode_text(content, source=source), source=source)
+
+
+def parse_decoded_dump(decoded: Decoded, *, source: str) -> ParseResult:
+    """`parse_dump` of content decoded already (`decode_text`)."""
     kind = sniff_text(decoded.text)
     if kind != "text":
         raise not_format(kind, "a text dump", source=source)

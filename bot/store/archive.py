@@ -9,8 +9,11 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, Row, column, func, literal_column, or_, select, table, update
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.sql import Executable
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.sql.expression import Subquery
+from sqlalchemy.sql.schema import Column, MetaData, Table
+from sqlalchemy.types import Integer
 
 from bot.errors import StoreError
 from bot.models import Paper, normalize_title, parse_arxiv_id
@@ -67,12 +70,14 @@ def _row_to_paper(row: Row[Any]) -> Paper:
     )
 
 
-def _paper_values(p: Paper, now: datetime) -> dict[str, Any]:
+def _paper_values(p: Paper, now: datetime, title_norm: str | None = None) -> dict[str, Any]:
+    """The row of `p`; `title_norm` is `p.title_norm` when the caller has it already."""
+    norm = p.title_norm if title_norm is None else title_norm
     return {
-        "key": p.key,
+        "key": p.arxiv_id or norm,  # p.key, without normalizing the title again
         "arxiv_id": p.arxiv_id,
         "title": p.title,
-        "title_norm": p.title_norm,
+        "title_norm": norm,
         "abstract": p.abstract,
         "authors": list(p.authors),
         "published": p.published,
@@ -90,10 +95,75 @@ def _paper_values(p: Paper, now: datetime) -> dict[str, Any]:
     }
 
 
-def _index(paper: Paper, rid: int, by_arxiv: dict[str, int], by_title: dict[str, int]) -> None:
+def _index(
+    paper: Paper, rid: int, by_arxiv: dict[str, int], by_title: dict[str, int], title_norm: str
+) -> None:
     if paper.arxiv_id:
         by_arxiv[paper.arxiv_id] = rid
-    by_title.setdefault(paper.title_norm, rid)  # the oldest paper with a title keeps it
+    by_title.setdefault(title_norm, rid)  # the oldest paper with a title keeps it
+
+
+# The papers table without column types: SQLite inserts of values converted already
+# (`_convert_values`), the same statement without SQLAlchemy's conversion of each value.
+_papers_untyped = Table(
+    "papers",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    *(Column(c.name) for c in papers.columns if c.name != "id"),
+)
+
+
+def _memo_key(name: str, value: Any) -> tuple[Any, ...] | None:
+    """What a converted value is remembered by: lists of strings, dates and times, None.
+    (Other values, whose equal forms may convert differently, e.g. 1 and True, are not.)"""
+    if type(value) is list:
+        return (name, list, *value) if all(type(v) is str for v in value) else None
+    if value is None or type(value) is datetime or type(value) is date:
+        return (name, type(value), value)
+    return None
+
+
+def _convert_values(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Convert the values of `rows` (in place) as the papers table's column types convert
+    them for the driver (JSON text, SQLite date and time strings), each distinct value once:
+    the rows of a batch share most of theirs (`now`, their sources, empty lists). Raises
+    StatementError, as SQLAlchemy does, for a value its type cannot convert."""
+    dialect = conn.dialect
+    converters = [
+        (c.name, convert)
+        for c in papers.columns
+        if (convert := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    done: dict[tuple[Any, ...], Any] = {}
+    try:
+        for row in rows:
+            for name, convert in converters:
+                value = row[name]
+                key = _memo_key(name, value)
+                if key is None:
+                    row[name] = convert(value)
+                elif key in done:
+                    row[name] = done[key]
+                else:
+                    row[name] = done[key] = convert(value)
+    except Exception as e:
+        raise StatementError(str(e), "INSERT INTO papers", None, e) from e
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (as `_paper_values` makes them) into papers in order, as few multi-row
+    INSERTs where the driver allows (SQLAlchemy's "insertmanyvalues", used for an
+    executemany with RETURNING). On SQLite the full-text trigger then runs inside one
+    statement per page of rows instead of one per row, and FTS5 writes one index segment
+    per statement: most of an ingest's write time."""
+    target = papers
+    if conn.dialect.name == "sqlite":
+        _convert_values(conn, rows)
+        target = _papers_untyped
+    if conn.dialect.insert_executemany_returning:
+        conn.execute(target.insert().returning(target.c.id), rows).all()
+    else:
+        conn.execute(target.insert(), rows)
 
 
 def _chunks(items: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
@@ -127,7 +197,8 @@ class Archive:
     def _upsert_batch(self, batch: Sequence[Paper], now: datetime) -> UpsertResult:
         result = UpsertResult()
         ids = {p.arxiv_id for p in batch if p.arxiv_id}
-        norms = {p.title_norm for p in batch}
+        batch_norms = [p.title_norm for p in batch]  # normalized once per paper
+        norms = set(batch_norms)
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # one writer at a time, as SQLite has
                 conn.execute(select(func.pg_advisory_xact_lock(ARCHIVE_WRITE_LOCK)))
@@ -140,41 +211,58 @@ class Archive:
                     or_(papers.c.arxiv_id.in_(ids), papers.c.title_norm.in_(norms))
                 )
             ).all()
-            # Each archived paper by row id; pending inserts get negative ids.
+            # Each archived paper by row id; pending inserts get negative ids. `norm` holds
+            # each one's title_norm, so that a title is normalized once.
             current: dict[int, Paper] = {}
+            norm: dict[int, str] = {}
             stored_key: dict[int, str] = {}
             by_arxiv: dict[str, int] = {}
             by_title: dict[str, int] = {}
             for row in sorted(rows, key=lambda r: r.id):
                 current[row.id], stored_key[row.id] = _row_to_paper(row), row.key
-                _index(current[row.id], row.id, by_arxiv, by_title)
+                norm[row.id] = current[row.id].title_norm
+                _index(current[row.id], row.id, by_arxiv, by_title, norm[row.id])
+            # New papers whose first_seen (None) is `now`: set when a later paper of the
+            # batch merges into one (the stored row gets `now` in `_paper_values` anyway).
+            unstamped: set[int] = set()
             changed: set[int] = set()
             next_new = -1
-            for p in batch:
-                rid_or_none = resolve(p, by_arxiv, by_title, current)
+            for p, p_norm in zip(batch, batch_norms, strict=True):
+                rid_or_none = resolve(p, by_arxiv, by_title, current, title_norm=p_norm)
                 if rid_or_none is None:
                     rid, next_new = next_new, next_new - 1
-                    merged = replace(p, first_seen=p.first_seen or now)
+                    merged = p
+                    if p.first_seen is None:
+                        unstamped.add(rid)
+                    merged_norm = p_norm
                     result.new += 1
                 else:
                     rid = rid_or_none
+                    if rid in unstamped:
+                        unstamped.discard(rid)
+                        current[rid] = replace(current[rid], first_seen=now)
                     merged = merge(current[rid], p)
                     if rid > 0:
                         result.known += 1
                     if merged == current[rid]:
                         continue
+                    same_title = merged.title == current[rid].title
+                    merged_norm = norm[rid] if same_title else merged.title_norm
                 current[rid] = merged
+                norm[rid] = merged_norm
                 changed.add(rid)
-                _index(merged, rid, by_arxiv, by_title)
+                _index(merged, rid, by_arxiv, by_title, merged_norm)
             inserts = [
-                _paper_values(current[r], now) for r in sorted(changed, reverse=True) if r < 0
+                _paper_values(current[r], now, norm[r])
+                for r in sorted(changed, reverse=True)
+                if r < 0
             ]
             updates = [r for r in changed if r > 0]
             if inserts:
-                conn.execute(papers.insert(), inserts)
+                _insert_rows(conn, inserts)
                 result.new_keys += [v["key"] for v in inserts]
             for rid in updates:
-                values = _paper_values(current[rid], now)
+                values = _paper_values(current[rid], now, norm[rid])
                 values.pop("first_seen")
                 conn.execute(update(papers).where(papers.c.id == rid).values(**values))
                 if values["key"] != stored_key[rid]:
@@ -218,42 +306,96 @@ class Archive:
         return latest.date() if isinstance(latest, datetime) else None
 
     def fts(
-        self, match: str, *, limit: int, weights: tuple[float, float, float] = FTS_WEIGHTS
+        self,
+        match: str,
+        *,
+        limit: int,
+        weights: tuple[float, float, float] = FTS_WEIGHTS,
+        recent: int = 0,
+        topic: str | None = None,
     ) -> list[tuple[Paper, float]]:
         """Papers matching the FTS5 expression `match`, best first, each with its bm25 rank
         (lower is better; bm25 values are negative). `weights` weigh title, abstract and
         authors. On PostgreSQL the same expression's terms are searched in a weighted
         tsvector and ranked by the same BM25 (bot/store/pg_search.py). `match` must be a safe
         expression (bot.search.fts_query builds one): raw user text can be a syntax error.
-        Raises StoreError on failure."""
+        Raises StoreError on failure.
+
+        `recent` > 0 searches the newest papers first: the `recent` most recently stored
+        (ids above the highest id minus `recent`) are the tier. When the tier is enough, the
+        answer is its best `limit` papers for `match` and no older paper is in it; otherwise
+        the whole archive is searched, exactly as with `recent` 0. Without `topic`, the tier
+        is enough when `limit` of its papers match `match`; with `topic` (an expression:
+        Search passes the query's full phrasings), when `limit` of its papers have `topic`
+        in their title and `limit` match `match`. A paper's rank is the
+        same either way: bm25's statistics (document frequencies, average length) are always
+        the whole archive's.
+        """
         dialect = self._engine.dialect.name
-        q: Executable
-        if dialect == "postgresql":  # a weighted tsvector, BM25 as FTS5 computes it
-            q = pg_search.ranked(match, weights=weights, limit=limit)
-        elif dialect == "sqlite":
-            # Rank in the index alone, then read only the best rows: joining first would
-            # read every matching paper (a common word matches most of the archive).
-            rank = func.bm25(literal_column("papers_fts"), *weights).label("rank")
-            best = (
-                select(_fts.c.rowid.label("id"), rank)
-                .where(literal_column("papers_fts").op("MATCH")(match))
-                .order_by(rank, _fts.c.rowid)
-                .limit(limit)
-                .subquery("best")
-            )
-            q = (
-                select(papers, best.c.rank)
-                .join(best, best.c.id == papers.c.id)
-                .order_by(best.c.rank, papers.c.id)
-            )
-        else:
+        if dialect not in ("postgresql", "sqlite"):
             raise StoreError(f"archive search needs SQLite or PostgreSQL (this is {dialect})")
         try:
             with self._engine.connect() as conn:
-                return [(_row_to_paper(r), float(r.rank)) for r in conn.execute(q)]
+                after = 0
+                if recent > 0:
+                    newest = conn.execute(select(func.max(papers.c.id))).scalar()
+                    after = max(int(newest or 0) - recent, 0)
+                found = []
+                if after and (not topic or self._has(conn, topic, limit, after)):
+                    found = self._ranked(conn, match, weights, limit, after)
+                if len(found) < limit:  # fewer than `limit` papers of the tier match
+                    found = self._ranked(conn, match, weights, limit, 0)
+                return found
         except SQLAlchemyError as e:
             cause = e.orig if isinstance(e, DBAPIError) else e
             raise StoreError(f"archive search failed: {cause.__class__.__name__}: {cause}") from e
+
+    def _has(self, conn: Connection, match: str, count: int, after: int) -> bool:
+        """Whether at least `count` papers with an id above `after` match `match` in their
+        title."""
+        q: Subquery
+        if conn.dialect.name == "postgresql":
+            q = pg_search.matching(match, after=after, limit=count, title=True).subquery()
+        else:  # FTS5 reads only the index from `after` on, and stops at `count`
+            expression = f"title : ({match})"
+            q = (
+                select(_fts.c.rowid)
+                .where(literal_column("papers_fts").op("MATCH")(expression), _fts.c.rowid > after)
+                .limit(count)
+                .subquery()
+            )
+        found = conn.execute(select(func.count()).select_from(q)).scalar()
+        return int(found or 0) >= count
+
+    def _ranked(
+        self,
+        conn: Connection,
+        match: str,
+        weights: tuple[float, float, float],
+        limit: int,
+        after: int,
+    ) -> list[tuple[Paper, float]]:
+        """The `limit` best papers with an id above `after` for `match` (see `fts`)."""
+        if conn.dialect.name == "postgresql":  # a weighted tsvector, BM25 as FTS5 computes it
+            ranked = pg_search.ranked(match, weights=weights, limit=limit, after=after)
+            return [(_row_to_paper(r), float(r.rank)) for r in conn.execute(ranked)]
+        # Rank in the index alone, then read only the best rows: joining first would read
+        # every matching paper (a common word matches most of the archive).
+        rank = func.bm25(literal_column("papers_fts"), *weights).label("rank")
+        q = (
+            select(_fts.c.rowid.label("id"), rank)
+            .where(literal_column("papers_fts").op("MATCH")(match))
+            .order_by(rank, _fts.c.rowid)
+            .limit(limit)
+        )
+        if after:
+            q = q.where(_fts.c.rowid > after)  # FTS5 reads only this range of the index
+        best = [(int(r.id), float(r.rank)) for r in conn.execute(q)]
+        if not best:
+            return []
+        rows = conn.execute(select(papers).where(papers.c.id.in_([i for i, _ in best])))
+        by_id = {r.id: r for r in rows}
+        return [(_row_to_paper(by_id[i]), r) for i, r in best if i in by_id]
 
     def titles(self) -> list[tuple[str, str]]:
         """(key, title) of every archived paper, in insertion order (for fuzzy title search)."""

@@ -123,12 +123,42 @@ def _score(labels: str, top: float) -> str:
 _DOC = f"CROSS JOIN LATERAL (SELECT papers.{VECTOR} || ''::tsvector AS v OFFSET 0) AS doc"
 
 
+def matching(match: str, *, after: int, limit: int, title: bool = False) -> TextualSelect:
+    """The ids (at most `limit`) of papers above id `after` with a term of `match` (in the
+    title, weight A, with `title`). Raises StoreError when `match` is not a safe
+    expression."""
+    document = f"ts_filter(papers.{VECTOR}, '{{a}}')" if title else f"papers.{VECTOR}"
+    sql = f"""
+SELECT papers.id FROM papers
+WHERE papers.id > :after AND {document} @@ ANY (ARRAY(
+    SELECT phraseto_tsquery('{CONFIG}'::regconfig, t) FROM unnest(CAST(:terms AS text[])) AS t
+))
+LIMIT :limit
+"""
+    return (
+        text(sql)
+        .bindparams(
+            bindparam("terms", terms(match), type_=ARRAY(Text)),
+            bindparam("after", after),
+            bindparam("limit", limit),
+        )
+        .columns(column("id"))
+    )
+
+
 def ranked(
-    match: str, *, weights: tuple[float, float, float], limit: int, pool: int = 0
+    match: str,
+    *,
+    weights: tuple[float, float, float],
+    limit: int,
+    pool: int = 0,
+    after: int = 0,
 ) -> TextualSelect:
     """The `limit` best `papers` rows for `match` with their `rank`: minus the BM25 score,
     so that, as with FTS5's bm25(), lower is better and matches are negative. `weights`
     weigh the title, abstract and authors (FTS5's column weights). Ties go to the lower id.
+    Only papers with an id above `after` are ranked, with the statistics (document
+    frequencies, average length) of the whole archive, as FTS5 does for `rowid > after`.
     Raises StoreError when `match` is not a safe expression.
 
     Exact, but not every match is scored: a term adds less than IDF × (k1 + 1), so the
@@ -165,6 +195,7 @@ WITH query_term AS MATERIALIZED (
 ), hit AS MATERIALIZED (  -- each matching paper with the bound of its score
     SELECT pair.id, sum(term.idf) * {K1 + 1} AS bound
     FROM pair JOIN term ON term.i = pair.i
+    WHERE pair.id > :after
     GROUP BY pair.id
 ), pool AS MATERIALIZED (
     SELECT id FROM hit ORDER BY bound DESC, id LIMIT :pool
@@ -193,6 +224,7 @@ LIMIT :limit
             bindparam("terms", words, type_=ARRAY(Text)),
             bindparam("limit", limit),
             bindparam("pool", max(pool or 2 * limit, limit)),
+            bindparam("after", after),
         )
         .columns(*columns)
     )
