@@ -178,7 +178,7 @@ class DigestCycle:
         outcomes = []
         for profile in profiles:
             start, end = windows[profile.ref]
-            # what confirmed posts the read above missed (another run's since) `take` refuses
+            # a paper another run posts after the read above is refused by `take`
             posted = {
                 i for k in ledger.get(profile.ref, ()) if (i := matcher.index_of(k)) is not None
             }

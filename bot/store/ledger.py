@@ -38,6 +38,9 @@ RESERVED, SENDING = "reserved", "sending"
 STALE_RUN = timedelta(hours=2)
 # Bound parameters per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535.
 IN_CHUNK = 5_000
+# Up to this many channels the ledger is read by (channel, paper): the rows of other
+# channels are not read. Beyond it, by paper: every channel's rows of the papers, once.
+FEW_CHANNELS = 50
 
 
 def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -135,19 +138,24 @@ class Ledger:
         self, channels: Iterable[str], keys: Iterable[str]
     ) -> dict[str, dict[str, datetime]]:
         """Confirmed posts of `keys` in each of `channels`: channel -> paper key -> when
-        (channels without any are absent). One read for a whole digest cycle, by paper."""
-        wanted = set(channels)
+        (channels without any are absent). A digest cycle's one read: by channel and paper
+        for a few channels (a scheduled job's), else by paper for all of them at once."""
+        wanted = list(dict.fromkeys(channels))
+        few = len(wanted) <= FEW_CHANNELS
+        if not wanted:
+            return {}
         out: dict[str, dict[str, datetime]] = {}
+        q = select(posted.c.channel, posted.c.paper_key, posted.c.posted_at).where(
+            posted.c.status == POSTED
+        )
+        if few:
+            q = q.where(posted.c.channel.in_(wanted))
+        asked = set(wanted)
         try:
             with self._engine.connect() as conn:
                 for chunk in _chunks(list(dict.fromkeys(keys)), IN_CHUNK):
-                    rows = conn.execute(
-                        select(posted.c.channel, posted.c.paper_key, posted.c.posted_at).where(
-                            posted.c.paper_key.in_(chunk), posted.c.status == POSTED
-                        )
-                    )
-                    for channel, key, at in rows:
-                        if channel in wanted:
+                    for channel, key, at in conn.execute(q.where(posted.c.paper_key.in_(chunk))):
+                        if channel in asked:
                             out.setdefault(channel, {})[key] = at
         except SQLAlchemyError as e:
             raise StoreError(f"cannot read the posted ledger: {e.__class__.__name__}") from e

@@ -5,8 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
 
+import bot.store.ledger as ledger_module
 from bot.models import Paper
 from bot.store.archive import Archive
 from bot.store.db import make_engine
@@ -130,7 +132,11 @@ def test_a_run_that_died_while_running_is_retaken_only_when_stale(engine: Engine
     assert runs.start("slack:C1", now=late, window=window, scheduled_for=slot) is not None
 
 
-def test_posted_in_reads_every_channels_confirmed_posts_of_the_keys(engine: Engine) -> None:
+@pytest.mark.parametrize("few", [50, 0], ids=["by-channel", "by-paper"])
+def test_posted_in_reads_every_channels_confirmed_posts_of_the_keys(
+    engine: Engine, few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_module, "FEW_CHANNELS", few)
     ledger = Ledger(engine)
     for channel, keys in (("slack:C1", ["a", "b"]), ("slack:C2", ["b", "c"]), ("x:9", ["a"])):
         ledger.reserve(channel, keys, now=T0, lease=LEASE)
