@@ -155,6 +155,14 @@ class Ingestor:
         report.parsed += len(parsed.papers)
         report.rejected += parsed.rejected
         report.notes += parsed.notes
+        if parsed.rejected and not parsed.papers:  # e.g. the API changed its answers
+            first = parsed.rejected[0]
+            report.error = (
+                f"none of its {len(parsed.rejected)} {parsed.format} record(s) could be read "
+                f"({first.location}: {first.reason}); has the format changed? "
+                f"`paperboy ingest {report.location}` lists every rejected record"
+            )
+            return
         try:
             stored = await self._store(parsed.papers, progress)
         except StoreError as e:

@@ -144,3 +144,21 @@ async def test_a_cut_off_input_is_flagged_and_a_later_whole_ingest_completes_it(
     assert completed is not None and completed.abstract.startswith("Clinicians spend a large")
     assert completed.abstract.endswith("pairwise comparisons.")
     assert app.archive.get("2606.10200") is not None
+
+
+async def test_a_source_whose_every_record_is_rejected_fails_visibly(
+    app: App, tmp_path: Path
+) -> None:
+    """An answer in an unknown shape (an API change) is a failed fetch, not a quiet success:
+    the source's state says what was wrong, nothing is stored."""
+    changed = tmp_path / "daily.json"
+    changed.write_text('[{"item": {"name": "x"}}, {"item": {"name": "y"}}]')
+    src = SourceSettings(name="hf", kind="hf-daily", path=changed)
+    async with _retriever() as retriever:
+        report = await app.ingestor(retriever).ingest_source(src)
+    assert report.failed and report.error is not None
+    assert "none of its 2 hf-daily record(s) could be read" in report.error
+    assert "has the format changed?" in report.error
+    assert len(report.rejected) == 2 and app.archive.count() == 0
+    states = {s.name: s for s in app.source_state.all()}
+    assert states["hf"].last_error == report.error
