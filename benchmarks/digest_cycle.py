@@ -38,7 +38,8 @@ from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.lexicon import build as build_lexicon
 from bot.pipeline.render.slack import render_slack
 from bot.store.archive import Archive
-from bot.store.ledger import DigestRuns, Ledger
+from bot.store.ledger import Ledger
+from bot.store.runs import DigestRuns
 
 BASELINE_THRESHOLD = 90.0
 PREVIOUSLY_POSTED = 0.1  # share of channels for which today's best papers are posted already

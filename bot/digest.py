@@ -38,7 +38,8 @@ from bot.pipeline.match import Matcher
 from bot.pipeline.plan import plan_digest
 from bot.pipeline.summarize import summarize
 from bot.store.archive import Archive
-from bot.store.ledger import DigestRuns, Ledger, Reservation
+from bot.store.ledger import Ledger, Reservation
+from bot.store.runs import DigestRuns
 
 log = logging.getLogger(__name__)
 

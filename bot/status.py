@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from bot.app import App
-from bot.store.ledger import DigestRuns
+from bot.store.runs import DigestRuns
 from bot.store.source_state import SourceStatus
 
 

@@ -10,8 +10,9 @@ from bot.digest import DigestCycle
 from bot.pipeline.lexicon import Lexicon
 from bot.search import Search
 from bot.store.archive import Archive
-from bot.store.ledger import DigestRuns, Ledger
+from bot.store.ledger import Ledger
 from bot.store.profiles import ProfileStore
+from bot.store.runs import DigestRuns
 from handlers.ratelimit import RateLimiter
 
 

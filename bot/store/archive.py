@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, Row, column, func, literal_column, or_, select, table, update
@@ -19,6 +18,7 @@ from bot.errors import StoreError
 from bot.models import Paper, normalize_title, parse_arxiv_id
 from bot.pipeline.merge import merge, resolve
 from bot.store import pg_search
+from bot.store.db import chunks
 from bot.store.ledger import rekey_posted
 from bot.store.schema import papers
 
@@ -166,12 +166,6 @@ def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(target.insert(), rows)
 
 
-def _chunks(items: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
 class Archive:
     """Papers by key. Owns no connection: each call opens a transaction on `engine`.
 
@@ -188,7 +182,7 @@ class Archive:
         """
         total = UpsertResult()
         try:
-            for batch in _chunks(incoming, BATCH):
+            for batch in chunks(incoming, BATCH):
                 total.add(self._upsert_batch(batch, now))
         except SQLAlchemyError as e:
             raise StoreError(f"archive write failed: {e.__class__.__name__}") from e

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.errors import StoreError
+
+T = TypeVar("T")
+# Bound parameters per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535.
+IN_CHUNK = 5_000
 
 
 def json_dumps(value: object) -> str:
@@ -33,6 +39,13 @@ def database_url(database: str) -> str:
     if database == ":memory:":
         return "sqlite://"
     return f"sqlite:///{Path(database).expanduser()}"
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter): bounded statements and IN lists."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -1,4 +1,5 @@
-"""The posted ledger (which paper went to which channel) and digest runs with their claims.
+"""The posted ledger: which paper went to which channel, and the reservations that keep a
+paper to one post per channel (digest runs and their claims: bot.store.runs).
 
 The database enforces "one post per (channel, paper)" with a unique constraint: a post is
 first *reserved* (a pending row with a lease), then marked *sending* with the idempotency
@@ -17,36 +18,26 @@ send the very same message again (Discord drops it by nonce; Slack looks for it 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
+from bot.store.db import IN_CHUNK, chunks, insert_ignore
 from bot.store.owner import gone, this_process
-from bot.store.schema import digest_runs, posted
+from bot.store.schema import posted
 
 PENDING, POSTED = "pending", "posted"
 # A pending row's `message_ref`: "reserved:<token>" while its run holds it, then
 # "sending:<token>:<message key>" from just before its message is sent.
 RESERVED, SENDING = "reserved", "sending"
-# A run still marked running after this long died with its process: its claim is retaken.
-STALE_RUN = timedelta(hours=2)
-# Bound parameters per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535.
-IN_CHUNK = 5_000
 # Up to this many channels the ledger is read by (channel, paper): the rows of other
 # channels are not read. Beyond it, by paper: every channel's rows of the papers, once.
 FEW_CHANNELS = 50
-
-
-def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
 def rekey_posted(conn: Connection, old: str, new: str) -> None:
@@ -55,11 +46,6 @@ def rekey_posted(conn: Connection, old: str, new: str) -> None:
     taken = select(posted.c.channel).where(posted.c.paper_key == new).scalar_subquery()
     conn.execute(delete(posted).where(posted.c.paper_key == old, posted.c.channel.in_(taken)))
     conn.execute(update(posted).where(posted.c.paper_key == old).values(paper_key=new))
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class _Lost(Exception):
@@ -153,7 +139,7 @@ class Ledger:
         asked = set(wanted)
         try:
             with self._engine.connect() as conn:
-                for chunk in _chunks(list(dict.fromkeys(keys)), IN_CHUNK):
+                for chunk in chunks(list(dict.fromkeys(keys)), IN_CHUNK):
                     for channel, key, at in conn.execute(q.where(posted.c.paper_key.in_(chunk))):
                         if channel in asked:
                             out.setdefault(channel, {})[key] = at
@@ -194,7 +180,7 @@ class Ledger:
         try:
             with self._engine.begin() as conn:
                 rows = [{"channel": channel, "paper_key": k, **pending} for k in asked]
-                _insert_ignore(conn, posted, rows)  # (takes SQLite's write lock)
+                insert_ignore(conn, posted, rows)  # (takes SQLite's write lock)
                 held_elsewhere = conn.execute(
                     select(posted.c.paper_key, posted.c.message_ref, posted.c.lease_until)
                     .where(others, posted.c.paper_key.in_(asked))
@@ -330,153 +316,5 @@ class Ledger:
 
     def rekey(self, old: str, new: str) -> None:
         """Follow a paper's re-keying (title key -> arXiv id) in every channel's ledger."""
-        taken = select(posted.c.channel).where(posted.c.paper_key == new).scalar_subquery()
         with self._engine.begin() as conn:
-            conn.execute(
-                delete(posted).where(posted.c.paper_key == old, posted.c.channel.in_(taken))
-            )
-            conn.execute(update(posted).where(posted.c.paper_key == old).values(paper_key=new))
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """One digest run of a channel (times UTC)."""
-
-    id: int
-    channel: str
-    scheduled_for: datetime | None
-    started_at: datetime
-    finished_at: datetime | None
-    window_start: datetime | None
-    window_end: datetime | None
-    status: str
-    posted: int
-    error: str | None
-
-
-class DigestRuns:
-    """Digest runs per channel and the claims on scheduled runs. Raises StoreError."""
-
-    DONE, PARTIAL, FAILED, RUNNING, EMPTY = "done", "partial", "failed", "running", "empty"
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def start(
-        self,
-        channel: str,
-        *,
-        now: datetime,
-        window: tuple[datetime, datetime],
-        scheduled_for: datetime | None = None,
-    ) -> int | None:
-        """Record a run that starts now. For a scheduled run this is the claim: None when
-        that (channel, scheduled time) was already claimed by another firing or process."""
-        values = {
-            "channel": channel,
-            "scheduled_for": scheduled_for,
-            "started_at": now,
-            "window_start": window[0],
-            "window_end": window[1],
-            "status": self.RUNNING,
-            "posted": 0,
-        }
-        try:
-            with self._engine.begin() as conn:
-                result = conn.execute(insert(digest_runs).values(**values))
-                pk = result.inserted_primary_key
-                assert pk is not None
-                return int(pk[0])
-        except IntegrityError:
-            return self._take_over(channel, scheduled_for, values, now)
-        except SQLAlchemyError as e:
-            raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
-
-    def _take_over(
-        self, channel: str, scheduled_for: datetime | None, values: dict[str, Any], now: datetime
-    ) -> int | None:
-        """Retake the claim of a scheduled run that did not deliver everything: one that
-        failed, was interrupted, or died while running (its start older than STALE_RUN).
-        A run that completed, or one still running elsewhere, keeps its claim: None."""
-        if scheduled_for is None:
-            return None
-        claim = and_(digest_runs.c.channel == channel, digest_runs.c.scheduled_for == scheduled_for)
-        retakable = or_(
-            digest_runs.c.status.in_([self.FAILED, self.PARTIAL]),
-            and_(digest_runs.c.status == self.RUNNING, digest_runs.c.started_at < now - STALE_RUN),
-        )
-        try:
-            with self._engine.begin() as conn:
-                taken = conn.execute(
-                    update(digest_runs)
-                    .where(claim, retakable)
-                    .values(**{k: v for k, v in values.items() if k != "channel"}, error=None)
-                )
-                if taken.rowcount != 1:
-                    return None
-                row = conn.execute(select(digest_runs.c.id).where(claim)).one()
-                return int(row.id)
-        except SQLAlchemyError as e:
-            raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
-
-    def finish(
-        self,
-        run_id: int,
-        *,
-        status: str,
-        posted_count: int,
-        now: datetime,
-        error: str | None,
-        window_end: datetime | None = None,
-    ) -> None:
-        """Record how a run ended. `window_end` replaces the end of its window: a run that
-        left papers of its window to another run gives its start, so that the window is
-        not consumed (the next run looks at it again; the ledger drops what was posted)."""
-        values: dict[str, Any] = {
-            "status": status,
-            "posted": posted_count,
-            "finished_at": now,
-            "error": error,
-        }
-        if window_end is not None:
-            values["window_end"] = window_end
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(update(digest_runs).where(digest_runs.c.id == run_id).values(values))
-        except SQLAlchemyError as e:
-            raise StoreError(f"cannot record digest run: {e.__class__.__name__}") from e
-
-    def _latest(self, *conditions: Any) -> Run | None:
-        q = select(digest_runs).where(and_(*conditions)).order_by(digest_runs.c.id.desc())
-        with self._engine.connect() as conn:
-            row = conn.execute(q.limit(1)).first()
-        return Run(**row._mapping) if row else None
-
-    def last_complete_of(self, channels: Iterable[str]) -> dict[str, Run]:
-        """`last_complete` of each of `channels` (those that have one), in a few reads."""
-        out: dict[str, Run] = {}
-        complete = digest_runs.c.status.in_([self.DONE, self.EMPTY])
-        try:
-            with self._engine.connect() as conn:
-                for chunk in _chunks(list(dict.fromkeys(channels)), IN_CHUNK):
-                    latest = (
-                        select(func.max(digest_runs.c.id))
-                        .where(digest_runs.c.channel.in_(chunk), complete)
-                        .group_by(digest_runs.c.channel)
-                    )
-                    rows = conn.execute(select(digest_runs).where(digest_runs.c.id.in_(latest)))
-                    out.update((row.channel, Run(**row._mapping)) for row in rows)
-        except SQLAlchemyError as e:
-            raise StoreError(f"cannot read digest runs: {e.__class__.__name__}") from e
-        return out
-
-    def last_complete(self, channel: str) -> Run | None:
-        """The latest run that delivered everything it had (its window is consumed)."""
-        return self._latest(
-            digest_runs.c.channel == channel,
-            digest_runs.c.status.in_([self.DONE, self.EMPTY]),
-        )
-
-    def last(self, channel: str) -> Run | None:
-        """The latest run of any outcome."""
-        return self._latest(digest_runs.c.channel == channel)
+            rekey_posted(conn, old, new)

@@ -18,9 +18,10 @@ from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.copy import TABLES, TargetNotEmptyError, copy_database
 from bot.store.db import make_engine
-from bot.store.ledger import DigestRuns, Ledger
+from bot.store.ledger import Ledger
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore
+from bot.store.runs import DigestRuns
 from bot.store.source_state import SourceStateStore
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

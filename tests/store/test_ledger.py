@@ -12,7 +12,8 @@ import bot.store.ledger as ledger_module
 from bot.models import Paper
 from bot.store.archive import Archive
 from bot.store.db import make_engine
-from bot.store.ledger import DigestRuns, Ledger
+from bot.store.ledger import Ledger
+from bot.store.runs import DigestRuns
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
