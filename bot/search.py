@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from rapidfuzz import fuzz, process, utils
 
 from bot.models import Paper
+from bot.pipeline.evidence import Evidence
 from bot.pipeline.lexicon import Lexicon
-from bot.pipeline.match import Evidence, Matcher
+from bot.pipeline.match import Matcher
 from bot.pipeline.query import Concept, understand
 from bot.pipeline.text import fold, is_content, stem, stems, words
 from bot.store.archive import Archive

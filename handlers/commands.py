@@ -19,7 +19,8 @@ from rapidfuzz import fuzz, process
 
 from bot.errors import StoreError
 from bot.models import Paper, Profile, normalize_title, parse_arxiv_id
-from bot.pipeline.match import THRESHOLD, Matcher, topics_profile
+from bot.pipeline.evidence import THRESHOLD
+from bot.pipeline.match import Matcher, topics_profile
 from bot.pipeline.render.common import clean, cut, format_day
 from bot.pipeline.summarize import summarize
 from bot.store.profiles import MAX_TOPIC_CHARS, format_duration, topic_key

@@ -8,55 +8,39 @@ from __future__ import annotations
 
 import heapq
 import math
-import threading
 from bisect import bisect_left, bisect_right
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from operator import itemgetter
 
 from rapidfuzz import fuzz
 
 from bot.models import Paper, Profile
-from bot.pipeline.lexicon import Lexicon, find_definitions
-from bot.pipeline.query import Concept, Phrase, fold_topic, understand
-from bot.pipeline.text import STOPWORDS, Field, fold, stems
+from bot.pipeline.evidence import (
+    THRESHOLD,
+    Doc,
+    Evidence,
+    analysed,
+    evidence,
+    evidence_key,
+    with_related,
+)
+from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.query import Concept, fold_topic, understand
+from bot.pipeline.text import fold
 
-# Evidence weights. A phrase in the title is the strongest sign a paper is about a topic;
-# each abstract mention adds less, up to a cap, so repetition cannot outweigh the title.
-W_TITLE = 2.0
-W_KEYWORD = 1.0
-W_ABSTRACT = 0.6
-MAX_ABSTRACT = 6
-MAX_ABSTRACT_TOTAL = 0.9 * W_TITLE  # the abstract alone never outweighs the title
-W_TITLE_LOOSE = 1.2
-W_SENTENCE_LOOSE = 0.35
-MAX_LOOSE = 3
+AUTHOR_SIMILARITY = 92.0
+# Pseudo-relevance feedback (`Matcher._related_terms`): from at least MIN_SEEDS papers with
+# SEED_EVIDENCE, the RELATED_TERMS stems in RELATED_SUPPORT of them and RELATED_LIFT times as
+# frequent there as in all papers.
 SEED_EVIDENCE = 1.2
 MIN_SEEDS = 3
 RELATED_SUPPORT = 0.2
 RELATED_LIFT = 2.0
 RELATED_TERMS = 10
-W_RELATED = 0.15
-MAX_RELATED = 0.3
-THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract mentions, not one
-AUTHOR_SIMILARITY = 92.0
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Why one paper matches one topic: an evidence total and human-readable reasons."""
-
-    evidence: float
-    reasons: tuple[str, ...]
-
-    @property
-    def score(self) -> float:
-        """Evidence squashed to [0, 1); THRESHOLD maps to 0.5."""
-        return self.evidence / (self.evidence + THRESHOLD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,93 +69,6 @@ class Verdict:
     best_topic: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Doc:
-    paper: Paper
-    title: Field
-    abstract: Field
-    keywords: tuple[Field, ...]
-    authors: tuple[str, ...]
-    definitions: Mapping[str, frozenset[tuple[str, ...]]]
-    title_stems: frozenset[str] = frozenset()  # the stems (not alternatives) of the title
-    present: frozenset[str] = frozenset()  # ... of the title and the abstract
-    feedback: frozenset[str] = frozenset()  # ... of those, the ones feedback may suggest
-
-
-def _find(f: Field, phrase: tuple[str, ...]) -> list[int]:
-    """Start positions of `phrase` (contiguous stems) in field `f`."""
-    return f.find(phrase)
-
-
-def _definitions(p: Paper) -> dict[str, frozenset[tuple[str, ...]]]:
-    found: dict[str, set[tuple[str, ...]]] = defaultdict(set)
-    for sf, lf in find_definitions(f"{p.title}. {p.abstract}"):
-        found[fold(sf)].add(tuple(stems(lf)))
-    return {k: frozenset(v) for k, v in found.items()}
-
-
-def _analyse(p: Paper, known: Callable[[str], bool]) -> _Doc:
-    title, abstract = Field.of(p.title, known), Field.of(p.abstract, known)
-    title_stems = frozenset(title.stems)
-    present = title_stems | frozenset(abstract.stems)
-    return _Doc(
-        p,
-        title,
-        abstract,
-        tuple(Field.of(k) for k in p.ai_keywords),
-        tuple(fold(a) for a in p.authors),
-        _definitions(p),
-        title_stems,
-        present,
-        frozenset(s for s in present if _feedback_term(s)),
-    )
-
-
-def _feedback_term(s: str) -> bool:
-    """Whether pseudo-relevance feedback may suggest stem `s`: a word, not a stopword."""
-    return len(s) > 2 and s.isalpha() and s not in STOPWORDS
-
-
-class Analysed:
-    """Papers analysed against one lexicon, kept between Matchers (the least recently used
-    go first): archive search re-ranks the same papers query after query. Thread-safe."""
-
-    def __init__(self, known: Callable[[str], bool], size: int = 2_000) -> None:
-        self._known = known
-        self._size = size
-        self._docs: OrderedDict[Paper, _Doc] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._docs)
-
-    def doc(self, paper: Paper) -> _Doc:
-        try:
-            hash(paper)
-        except TypeError:  # a paper built with lists is unhashable: not remembered
-            return _analyse(paper, self._known)
-        with self._lock:
-            doc = self._docs.get(paper)
-            if doc is not None:
-                self._docs.move_to_end(paper)
-                return doc
-        doc = _analyse(paper, self._known)
-        with self._lock:
-            self._docs[paper] = doc
-            while len(self._docs) > self._size:
-                self._docs.popitem(last=False)
-        return doc
-
-
-def analysed(lexicon: Lexicon) -> Analysed:
-    """The papers analysed against `lexicon` so far (one cache per lexicon)."""
-    cache = lexicon.caches.get("analysed")
-    if not isinstance(cache, Analysed):
-        cache = lexicon.caches.setdefault("analysed", Analysed(lexicon.known_words))
-    assert isinstance(cache, Analysed)
-    return cache
-
-
 @dataclass
 class Matcher:
     """Relevance of `papers` to any number of topics and profiles. Build once per cycle.
@@ -180,7 +77,7 @@ class Matcher:
     papers: Sequence[Paper]
     lexicon: Lexicon
     threshold: float = THRESHOLD
-    _docs: list[_Doc] = field(init=False)
+    _docs: list[Doc] = field(init=False)
     _postings: dict[str, set[int]] = field(init=False)
     _cache: dict[str, dict[int, Evidence]] = field(init=False, default_factory=dict)
     _concepts: dict[str, Concept] = field(init=False, default_factory=dict)
@@ -249,21 +146,21 @@ class Matcher:
         if key in self._cache:
             return self._cache[key]
         concept = self.concept(topic)
-        same = _evidence_key(concept)  # topics typed differently, understood alike
+        same = evidence_key(concept)  # topics typed differently, understood alike
         shared = self._by_concept.get(same)
         if shared is not None:
             self._cache[key] = shared
             return shared
         out = {}
         for i in self._candidates(concept):
-            ev = self._evidence(self._docs[i], concept)
+            ev = evidence(self._docs[i], concept)
             if ev.evidence > 0:
                 out[i] = ev
         related = self._related_terms(concept, out)
         if related:
             for i, ev in out.items():
                 if ev.evidence < self.threshold:
-                    out[i] = self._with_related(self._docs[i], ev, related)
+                    out[i] = with_related(self._docs[i], ev, related)
         self._cache[key] = self._by_concept[same] = out
         return out
 
@@ -286,101 +183,6 @@ class Matcher:
             if lift >= RELATED_LIFT:
                 scored.append((a * math.log(lift), s))
         return [s for _, s in sorted(scored, reverse=True)[:RELATED_TERMS]]
-
-    @staticmethod
-    def _with_related(doc: _Doc, ev: Evidence, related: Sequence[str]) -> Evidence:
-        title, present = doc.title_stems, doc.present
-        hits = [s for s in related if s in present]
-        if not hits:
-            return ev
-        bonus = min(MAX_RELATED, W_RELATED * sum(2 if s in title else 1 for s in hits))
-        reason = "related words: " + ", ".join(hits[:5])
-        return Evidence(ev.evidence + bonus, (*ev.reasons, reason))
-
-    def _evidence(self, doc: _Doc, concept: Concept) -> Evidence:
-        reasons: list[str] = []
-        total = 0.0
-        phrases = [ph for ph in concept.phrases if self._usable(ph, doc, concept)]
-        title_hits = self._phrase_hits(doc.title, phrases)
-        if title_hits:
-            best = max(title_hits, key=lambda h: h.weight)
-            total += W_TITLE * best.weight
-            reasons.append(f"title: '{best.label}'")
-        kw = [ph for k in doc.keywords for ph in phrases if _find(k, ph.stems)]
-        if kw:
-            total += W_KEYWORD * max(ph.weight for ph in kw)
-            reasons.append(f"keywords: '{kw[0].label}'")
-        abs_hits = self._phrase_hits(doc.abstract, phrases)
-        if abs_hits:
-            top = sorted((h.weight for h in abs_hits), reverse=True)[:MAX_ABSTRACT]
-            total += min(W_ABSTRACT * sum(top), MAX_ABSTRACT_TOTAL)
-            labels = ", ".join(dict.fromkeys(f"'{h.label}'" for h in abs_hits))
-            reasons.append(f"abstract: {len(abs_hits)}× {labels}")
-        if len(concept.core) > 1:
-            total += self._loose(doc, concept, bool(title_hits), abs_hits, reasons)
-        return Evidence(total, tuple(reasons))
-
-    @staticmethod
-    def _usable(ph: Phrase, doc: _Doc, concept: Concept) -> bool:
-        """Whether an acronym phrasing counts in this paper. Not where the paper defines it
-        as something else. The acronym the user typed (3+ letters) counts anywhere else;
-        a learned one (or a two-letter one) only where the paper also uses a word of the
-        topic, since short acronyms are ambiguous across fields."""
-        if ph.short_form is None:
-            return True
-        sf = _folded(ph.short_form)
-        defined = doc.definitions.get(sf)
-        if defined is not None:
-            return bool(defined & concept.long_forms)
-        if len(sf) > 2 and _folded_topic(concept.text) == _folded_topic(sf):
-            return True
-        present = doc.present
-        return any(s in present for s in concept.core)
-
-    @staticmethod
-    def _phrase_hits(f: Field, phrases: Iterable[Phrase]) -> list[Phrase]:
-        """Occurrences of any phrasing, longest first, never counting a position twice."""
-        used: set[int] = set()
-        hits: list[Phrase] = []
-        for ph in phrases:
-            for start in _find(f, ph.stems):
-                span = set(range(start, start + len(ph.stems)))
-                if any(f.bound.get(i, start) not in span for i in span):
-                    continue  # inside an `X-of-Y` unit whose head X is not in the phrase
-                if not span & used:
-                    used |= span
-                    hits.append(ph)
-        return hits
-
-    def _loose(
-        self,
-        doc: _Doc,
-        concept: Concept,
-        title_phrase: bool,
-        abs_hits: list[Phrase],
-        reasons: list[str],
-    ) -> float:
-        """Evidence from the topic's words appearing apart: all in the title, or together in
-        one abstract sentence."""
-        w = concept.weights
-        total = 0.0
-        if not title_phrase:
-            present = doc.title_stems
-            if all(s in present for s in concept.core):
-                total += W_TITLE_LOOSE
-                reasons.append("title: " + " + ".join(f"'{s}'" for s in concept.core))
-        abstract = doc.abstract
-        sentence_of = abstract.sentence_of
-        by_sentence: dict[int, set[str]] = defaultdict(set)
-        for s in w:
-            for i in abstract.stem_positions(s):
-                by_sentence[sentence_of[i]].add(s)
-        full = sum(1 for found in by_sentence.values() if len(found) == len(concept.core))
-        loose = max(0, full - len(abs_hits))
-        if loose:
-            total += W_SENTENCE_LOOSE * min(loose, MAX_LOOSE)
-            reasons.append(f"abstract: {' + '.join(concept.core)} together in {loose} sentence(s)")
-        return total
 
     def verdict(self, profile: Profile, index: int) -> Verdict:
         """The full decision for one paper (matched or not, and why)."""
@@ -416,7 +218,7 @@ class Matcher:
             best_topic=best[1],
         )
 
-    def _author_hit(self, doc: _Doc, wanted: Sequence[str]) -> str | None:
+    def _author_hit(self, doc: Doc, wanted: Sequence[str]) -> str | None:
         for name in wanted:
             f = fold(name)
             if any(fuzz.token_sort_ratio(f, a) >= AUTHOR_SIMILARITY for a in doc.authors):
@@ -614,34 +416,6 @@ class Matcher:
 
     def index_of(self, key: str) -> int | None:
         return self._by_key.get(key)
-
-
-def _evidence_key(concept: Concept) -> Hashable:
-    """Everything of `concept` that a paper's evidence depends on (see `_evidence`): equal
-    keys, equal evidence. The typed text counts only as "was this acronym typed"."""
-    typed = _folded_topic(concept.text)
-    return (
-        concept.phrases,
-        concept.core,
-        tuple(sorted(concept.weights.items())),
-        concept.long_forms,
-        tuple(
-            ph.short_form is not None
-            and len(sf := _folded(ph.short_form)) > 2
-            and typed == _folded_topic(sf)
-            for ph in concept.phrases
-        ),
-    )
-
-
-@lru_cache(maxsize=4096)
-def _folded(text: str) -> str:
-    return fold(text)
-
-
-@lru_cache(maxsize=4096)
-def _folded_topic(text: str) -> str:
-    return fold_topic(text)
 
 
 def rank_key(m: Match) -> RankKey:

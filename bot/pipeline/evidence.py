@@ -1,0 +1,254 @@
+"""Evidence: how strongly one paper is about one understood topic, and why. Pure.
+
+A paper is analysed once per lexicon (`Analysed`: its fields' stems, the acronyms it
+defines); a topic's evidence in it comes from its phrasings in the title, keywords and
+abstract, and from its words apart (`evidence`). bot.pipeline.match decides with it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.models import Paper
+from bot.pipeline.lexicon import Lexicon, find_definitions
+from bot.pipeline.query import Concept, Phrase, fold_topic
+from bot.pipeline.text import STOPWORDS, Field, fold, stems
+
+# Evidence weights. A phrase in the title is the strongest sign a paper is about a topic;
+# each abstract mention adds less, up to a cap, so repetition cannot outweigh the title.
+W_TITLE = 2.0
+W_KEYWORD = 1.0
+W_ABSTRACT = 0.6
+MAX_ABSTRACT = 6
+MAX_ABSTRACT_TOTAL = 0.9 * W_TITLE  # the abstract alone never outweighs the title
+W_TITLE_LOOSE = 1.2
+W_SENTENCE_LOOSE = 0.35
+MAX_LOOSE = 3
+W_RELATED = 0.15
+MAX_RELATED = 0.3
+THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract mentions, not one
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why one paper matches one topic: an evidence total and human-readable reasons."""
+
+    evidence: float
+    reasons: tuple[str, ...]
+
+    @property
+    def score(self) -> float:
+        """Evidence squashed to [0, 1); THRESHOLD maps to 0.5."""
+        return self.evidence / (self.evidence + THRESHOLD)
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    paper: Paper
+    title: Field
+    abstract: Field
+    keywords: tuple[Field, ...]
+    authors: tuple[str, ...]
+    definitions: Mapping[str, frozenset[tuple[str, ...]]]
+    title_stems: frozenset[str] = frozenset()  # the stems (not alternatives) of the title
+    present: frozenset[str] = frozenset()  # ... of the title and the abstract
+    feedback: frozenset[str] = frozenset()  # ... of those, the ones feedback may suggest
+
+
+def _definitions(p: Paper) -> dict[str, frozenset[tuple[str, ...]]]:
+    found: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+    for sf, lf in find_definitions(f"{p.title}. {p.abstract}"):
+        found[fold(sf)].add(tuple(stems(lf)))
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def analyse(p: Paper, known: Callable[[str], bool]) -> Doc:
+    title, abstract = Field.of(p.title, known), Field.of(p.abstract, known)
+    title_stems = frozenset(title.stems)
+    present = title_stems | frozenset(abstract.stems)
+    return Doc(
+        p,
+        title,
+        abstract,
+        tuple(Field.of(k) for k in p.ai_keywords),
+        tuple(fold(a) for a in p.authors),
+        _definitions(p),
+        title_stems,
+        present,
+        frozenset(s for s in present if _feedback_term(s)),
+    )
+
+
+def _feedback_term(s: str) -> bool:
+    """Whether pseudo-relevance feedback may suggest stem `s`: a word, not a stopword."""
+    return len(s) > 2 and s.isalpha() and s not in STOPWORDS
+
+
+class Analysed:
+    """Papers analysed against one lexicon, kept between Matchers (the least recently used
+    go first): archive search re-ranks the same papers query after query. Thread-safe."""
+
+    def __init__(self, known: Callable[[str], bool], size: int = 2_000) -> None:
+        self._known = known
+        self._size = size
+        self._docs: OrderedDict[Paper, Doc] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def doc(self, paper: Paper) -> Doc:
+        try:
+            hash(paper)
+        except TypeError:  # a paper built with lists is unhashable: not remembered
+            return analyse(paper, self._known)
+        with self._lock:
+            doc = self._docs.get(paper)
+            if doc is not None:
+                self._docs.move_to_end(paper)
+                return doc
+        doc = analyse(paper, self._known)
+        with self._lock:
+            self._docs[paper] = doc
+            while len(self._docs) > self._size:
+                self._docs.popitem(last=False)
+        return doc
+
+
+def analysed(lexicon: Lexicon) -> Analysed:
+    """The papers analysed against `lexicon` so far (one cache per lexicon)."""
+    cache = lexicon.caches.get("analysed")
+    if not isinstance(cache, Analysed):
+        cache = lexicon.caches.setdefault("analysed", Analysed(lexicon.known_words))
+    assert isinstance(cache, Analysed)
+    return cache
+
+
+def evidence(doc: Doc, concept: Concept) -> Evidence:
+    """How strongly `doc` is about `concept`, and why (title, keywords, abstract, loose words)."""
+    reasons: list[str] = []
+    total = 0.0
+    phrases = [ph for ph in concept.phrases if _usable(ph, doc, concept)]
+    title_hits = _phrase_hits(doc.title, phrases)
+    if title_hits:
+        best = max(title_hits, key=lambda h: h.weight)
+        total += W_TITLE * best.weight
+        reasons.append(f"title: '{best.label}'")
+    kw = [ph for k in doc.keywords for ph in phrases if k.find(ph.stems)]
+    if kw:
+        total += W_KEYWORD * max(ph.weight for ph in kw)
+        reasons.append(f"keywords: '{kw[0].label}'")
+    abs_hits = _phrase_hits(doc.abstract, phrases)
+    if abs_hits:
+        top = sorted((h.weight for h in abs_hits), reverse=True)[:MAX_ABSTRACT]
+        total += min(W_ABSTRACT * sum(top), MAX_ABSTRACT_TOTAL)
+        labels = ", ".join(dict.fromkeys(f"'{h.label}'" for h in abs_hits))
+        reasons.append(f"abstract: {len(abs_hits)}× {labels}")
+    if len(concept.core) > 1:
+        total += _loose(doc, concept, bool(title_hits), abs_hits, reasons)
+    return Evidence(total, tuple(reasons))
+
+
+def _usable(ph: Phrase, doc: Doc, concept: Concept) -> bool:
+    """Whether an acronym phrasing counts in this paper. Not where the paper defines it
+    as something else. The acronym the user typed (3+ letters) counts anywhere else;
+    a learned one (or a two-letter one) only where the paper also uses a word of the
+    topic, since short acronyms are ambiguous across fields."""
+    if ph.short_form is None:
+        return True
+    sf = _folded(ph.short_form)
+    defined = doc.definitions.get(sf)
+    if defined is not None:
+        return bool(defined & concept.long_forms)
+    if len(sf) > 2 and _folded_topic(concept.text) == _folded_topic(sf):
+        return True
+    present = doc.present
+    return any(s in present for s in concept.core)
+
+
+def _phrase_hits(f: Field, phrases: Iterable[Phrase]) -> list[Phrase]:
+    """Occurrences of any phrasing, longest first, never counting a position twice."""
+    used: set[int] = set()
+    hits: list[Phrase] = []
+    for ph in phrases:
+        for start in f.find(ph.stems):
+            span = set(range(start, start + len(ph.stems)))
+            if any(f.bound.get(i, start) not in span for i in span):
+                continue  # inside an `X-of-Y` unit whose head X is not in the phrase
+            if not span & used:
+                used |= span
+                hits.append(ph)
+    return hits
+
+
+def _loose(
+    doc: Doc,
+    concept: Concept,
+    title_phrase: bool,
+    abs_hits: list[Phrase],
+    reasons: list[str],
+) -> float:
+    """Evidence from the topic's words appearing apart: all in the title, or together in
+    one abstract sentence."""
+    w = concept.weights
+    total = 0.0
+    if not title_phrase:
+        present = doc.title_stems
+        if all(s in present for s in concept.core):
+            total += W_TITLE_LOOSE
+            reasons.append("title: " + " + ".join(f"'{s}'" for s in concept.core))
+    abstract = doc.abstract
+    sentence_of = abstract.sentence_of
+    by_sentence: dict[int, set[str]] = defaultdict(set)
+    for s in w:
+        for i in abstract.stem_positions(s):
+            by_sentence[sentence_of[i]].add(s)
+    full = sum(1 for found in by_sentence.values() if len(found) == len(concept.core))
+    loose = max(0, full - len(abs_hits))
+    if loose:
+        total += W_SENTENCE_LOOSE * min(loose, MAX_LOOSE)
+        reasons.append(f"abstract: {' + '.join(concept.core)} together in {loose} sentence(s)")
+    return total
+
+
+def with_related(doc: Doc, ev: Evidence, related: Sequence[str]) -> Evidence:
+    """`ev` with the bonus of the feedback terms `related` the paper has (Matcher)."""
+    title, present = doc.title_stems, doc.present
+    hits = [s for s in related if s in present]
+    if not hits:
+        return ev
+    bonus = min(MAX_RELATED, W_RELATED * sum(2 if s in title else 1 for s in hits))
+    reason = "related words: " + ", ".join(hits[:5])
+    return Evidence(ev.evidence + bonus, (*ev.reasons, reason))
+
+
+def evidence_key(concept: Concept) -> Hashable:
+    """Everything of `concept` that a paper's evidence depends on (see `evidence`): equal
+    keys, equal evidence. The typed text counts only as "was this acronym typed"."""
+    typed = _folded_topic(concept.text)
+    return (
+        concept.phrases,
+        concept.core,
+        tuple(sorted(concept.weights.items())),
+        concept.long_forms,
+        tuple(
+            ph.short_form is not None
+            and len(sf := _folded(ph.short_form)) > 2
+            and typed == _folded_topic(sf)
+            for ph in concept.phrases
+        ),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _folded(text: str) -> str:
+    return fold(text)
+
+
+@lru_cache(maxsize=4096)
+def _folded_topic(text: str) -> str:
+    return fold_topic(text)
