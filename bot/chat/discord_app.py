@@ -126,24 +126,15 @@ async def answer(interaction: discord.Interaction, message: DiscordReply) -> Non
             message.content, embeds=embeds, ephemeral=message.ephemeral, allowed_mentions=nobody
         )
         return
-    if deferred_ephemeral is False and message.ephemeral:
-        # A private answer (an error, "slow down") to a publicly deferred shared search:
-        # the channel sees only a note, the caller gets the answer in an ephemeral follow-up.
-        await interaction.edit_original_response(
-            content=ANSWERED_PRIVATELY, embeds=[], allowed_mentions=nobody
-        )
+    if bool(deferred_ephemeral) != message.ephemeral:
+        # Deferred the other way: a private answer (an error, "slow down") to a publicly
+        # deferred search leaves the channel only a note, and a public answer to a privately
+        # deferred command tells the caller it was posted; the answer is a follow-up.
+        note = POSTED_TO_CHANNEL if deferred_ephemeral else ANSWERED_PRIVATELY
+        await interaction.edit_original_response(content=note, embeds=[], allowed_mentions=nobody)
         interaction.extras[_ANSWERED] = True
         await interaction.followup.send(
-            message.content, embeds=embeds, ephemeral=True, allowed_mentions=nobody
-        )
-        return
-    if deferred_ephemeral and not message.ephemeral:
-        await interaction.edit_original_response(
-            content=POSTED_TO_CHANNEL, embeds=[], allowed_mentions=nobody
-        )
-        interaction.extras[_ANSWERED] = True
-        await interaction.followup.send(
-            message.content, embeds=embeds, ephemeral=False, allowed_mentions=nobody
+            message.content, embeds=embeds, ephemeral=message.ephemeral, allowed_mentions=nobody
         )
         return
     await interaction.edit_original_response(
