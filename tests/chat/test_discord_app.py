@@ -556,6 +556,28 @@ async def test_a_public_answer_to_a_private_deferral_is_a_public_follow_up(
     assert "<@" not in follow_up["content"] and follow_up["allowed_mentions"] == {"parse": []}
 
 
+async def test_a_private_answer_to_a_public_deferral_is_a_private_follow_up(
+    app: App, fake: FakeDiscordApp
+) -> None:
+    """A shared search deferred publicly whose answer is private (an error): the channel
+    sees only a note, the caller gets the answer as an ephemeral follow-up."""
+
+    async def private(request: CommandRequest, services: Services) -> Reply:
+        return Reply("Slow down: try again in a minute.", error=True)
+
+    client = await _client(app, fake, dispatch=private)
+    try:
+        payload = _interaction(fake, "search", _option("query", "moe"), _option("share", True))
+        await _deliver(client, payload)
+    finally:
+        await client.close()
+    kinds = [e["kind"] for e in fake.interactions.log if e["interaction_id"] == payload["id"]]
+    assert kinds == ["callback", "edit", "followup"]
+    original, follow_up = [m for m in fake.messages() if m["via"] in {"interaction", "followup"}]
+    assert not original["flags"] & EPHEMERAL and original["content"] == "Answered privately."
+    assert follow_up["flags"] & EPHEMERAL and "Slow down" in follow_up["content"]
+
+
 async def test_direct_messages_get_a_clear_answer(
     app: App, fake: FakeDiscordApp, bot: PaperboyClient
 ) -> None:
