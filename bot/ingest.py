@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,9 +13,12 @@ from bot.models import Paper, ParseResult, Rejected
 from bot.settings import SourceSettings
 from bot.sources.base import Retriever, Validators
 from bot.sources.detect import parse_any
+from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
 from bot.store.archive import BATCH, Archive, UpsertResult
 from bot.store.source_state import SourceStateStore
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (papers stored so far, papers parsed) while a large input is stored."""
@@ -150,6 +154,10 @@ class Ingestor:
             )
         except SourceError as e:
             report.error = str(e).removeprefix(f"{report.name}: ")
+            return
+        except Exception as e:  # a bug (here or in a library): this source's failure only
+            log.exception("unexpected error reading %s", report.location)
+            report.error = unexpected_error(e)
             return
         report.format = parsed.format
         report.parsed += len(parsed.papers)

@@ -43,6 +43,8 @@ from bot.models import Profile
 from bot.schedule import MISFIRE_GRACE, latest_due, missed_today, trigger_for
 from bot.settings import SourceSettings
 from bot.sources.base import Retriever
+from bot.sources.guard import unexpected_error
+from bot.sources.retrieve import redact_url
 from bot.store.source_state import Claim
 
 log = logging.getLogger(__name__)
@@ -214,6 +216,9 @@ class Service:
                 return None
             try:
                 report = await self.app.ingestor(self.retriever).ingest_source(src)
+            except Exception as e:  # a bug: this source's failed fetch, never a stopped digest
+                log.exception("unexpected error fetching %s", src.name)
+                report = await self._record_unexpected(src, e)
             except BaseException:  # interrupted (shutdown): the source is due again at once
                 try:
                     self.app.source_state.release_fetch(src.name)
@@ -222,6 +227,25 @@ class Service:
                 raise
         level = logging.WARNING if report.failed else logging.INFO
         log.log(level, report.summary(), extra={"event": "fetch", "source": name})
+        return report
+
+    async def _record_unexpected(self, src: SourceSettings, error: Exception) -> SourceReport:
+        """The failed report of a fetch that raised what no contract allows, recorded in
+        the source state (so `status` and /healthz name it) when the database lets us."""
+        report = SourceReport(src.name, redact_url(src.location), error=unexpected_error(error))
+        try:
+            await asyncio.to_thread(
+                self.app.source_state.record_failure,
+                src.name,
+                error=report.error or "",
+                now=self.clock(),
+            )
+        except Exception:
+            log.exception("could not record the failure of %s", src.name)
+            try:
+                self.app.source_state.release_fetch(src.name)
+            except StoreError:
+                log.exception("could not release the fetch claim of %s", src.name)
         return report
 
     async def _claim(self, src: SourceSettings) -> Claim:

@@ -52,6 +52,7 @@ class Status:
             "sources": [plain(asdict(s)) for s in self.sources],
             "channels": [plain(asdict(c)) for c in self.channels],
             "failing": self.failing,
+            "degraded": bool(self.failing),
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.errors import SourceError
 from bot.models import ParseResult
 from bot.sources.dump import parse_decoded_dump, parse_dump
+from bot.sources.guard import checked_result
 from bot.sources.hf_daily import parse_hf_daily
 from bot.sources.rss import parse_feed
 from bot.sources.sniff import decode_text, not_format, sniff, sniff_text, with_source
@@ -31,9 +32,21 @@ def parse_any(
 ) -> ParseResult:
     """Parse `content` with the parser of `kind` (a configured format), else the detected one.
 
+    Every parsed paper passes `bot.sources.guard.checked_result`: a value the archive
+    cannot hold (a count beyond 32 bits, a date out of range, a wrong type) is dropped, or
+    its entry rejected, whatever the parser.
+
     Raises `SourceError` for an unknown `kind`, and whatever the parser raises: content that
     is empty, binary, HTML, or not of the format at all.
     """
+    return checked_result(
+        _parse(content, source=source, kind=kind, include_replacements=include_replacements)
+    )
+
+
+def _parse(
+    content: bytes, *, source: str, kind: str | None, include_replacements: bool
+) -> ParseResult:
     if kind is None:  # detect_format, keeping the decoded text for a dump (decoded once)
         decoded = decode_text(content)
         fmt = _format_of(sniff_text(decoded.text))

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.errors import SourceError
 from bot.models import Paper, ParseResult, Rejected, collapse_ws, parse_arxiv_id
+from bot.sources.guard import bounded_int, finite_number, valid_count
 from bot.sources.sniff import decode_text, not_format, sniff_text
 
 FORMAT = "hf-daily"
@@ -17,6 +18,15 @@ _EXPECTED = "the HF Daily Papers JSON"
 
 class _Reject(Exception):
     """An entry that cannot become a paper; its message is the reason."""
+
+
+def _decoder() -> json.JSONDecoder:
+    """A JSON decoder whose numbers never poison an entry: integers beyond 64 bits (or the
+    4300 digits Python refuses to convert), NaN, Infinity and 1e999 stay text, which no
+    field accepts as a number (see bot.sources.guard)."""
+    return json.JSONDecoder(
+        parse_int=bounded_int, parse_float=finite_number, parse_constant=lambda text: text
+    )
 
 
 def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
@@ -42,7 +52,7 @@ def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
     notes = list(decoded.notes)
     rejected: list[Rejected] = []
     try:
-        data = json.loads(decoded.text)
+        data = _decoder().decode(decoded.text)
     except RecursionError as e:
         raise SourceError(f"{source}: JSON nested too deeply to be a list of papers") from e
     except json.JSONDecodeError as e:
@@ -72,6 +82,10 @@ def parse_hf_daily(content: bytes, *, source: str) -> ParseResult:
         except _Reject as e:
             rejected.append(Rejected(location, str(e)))
             continue
+        except (ValueError, TypeError, OverflowError, RecursionError) as e:  # a value no
+            # reader foresaw: it costs this entry only
+            rejected.append(Rejected(location, f"unreadable value ({type(e).__name__})"))
+            continue
         if paper.key in papers:
             repeated.append(paper.key)
         else:
@@ -90,7 +104,7 @@ def _cut_array(text: str) -> tuple[list[object], bool] | None:
     """The complete entries of a JSON array that the end of `text` cuts off, and whether an
     entry was cut in the middle; None when `text` is not such an array (the JSON is broken
     somewhere else, which no later fetch repairs by itself)."""
-    decoder = json.JSONDecoder()
+    decoder = _decoder()
     pos = len(text) - len(text.lstrip())
     if not text.startswith("[", pos):
         return None
@@ -207,23 +221,24 @@ class _Optional:
             return None
         try:
             moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
+            if moment is not None and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            moment = moment.astimezone(UTC) if moment is not None else None
+        except (ValueError, OverflowError):  # not a date, or beyond year 1..9999 in UTC
             moment = None
         if moment is None:
             self._drop(name, "not an ISO date")
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return moment
 
     def count(self, name: str) -> int | None:
         value = self._paper.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        count = valid_count(value)
+        if count is None:
             self._drop(name, "not a count")
-            return None
-        return value
+        return count
 
     def link(self, name: str) -> str | None:
         value = _text(self._paper.get(name))

@@ -93,7 +93,11 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
         if number == cut:
             rejected.append(Rejected(f"entry {number}", _CUT_OFF))
             continue
-        paper = _paper(entry, source)
+        try:
+            paper = _paper(entry, source)
+        except (ValueError, TypeError, OverflowError, AttributeError, RecursionError) as e:
+            rejected.append(Rejected(f"entry {number}", f"unreadable value ({type(e).__name__})"))
+            continue
         if paper is None:
             rejected.append(Rejected(f"entry {number}", "missing title"))
         elif paper.announce_type in REPLACEMENT_TYPES and not include_replacements:
