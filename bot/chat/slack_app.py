@@ -18,10 +18,17 @@ from typing import Any, ClassVar, Literal
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.slack import slack_client
@@ -40,6 +47,8 @@ COMMAND = "/papers"
 EVENTS_PATH = "/slack/events"
 MANAGE_RULE = "only the admins listed in slack.admins can change this channel's topics"
 FAILURE = "Something went wrong on our side; try again"
+NO_RESPONSE_URL = "Paperboy cannot answer this request: it came without a response_url"
+AUTH_SECONDS = 1.5  # auth.test's share of Slack's 3 s for acknowledging a command
 DRAIN_SECONDS = 10.0  # close() waits this long for commands still being answered
 # Slack's answers to a token it will not accept: a configuration problem, not an outage.
 _AUTH_ERRORS = frozenset(
@@ -175,6 +184,10 @@ class PapersCommand:
 
     def register(self, app: AsyncApp) -> None:
         async def papers(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            if not body.get("response_url"):  # nowhere to answer: do nothing, say so
+                await ack(text=NO_RESPONSE_URL)
+                log.warning("/papers request without a response_url ignored")
+                return
             await ack()  # empty 200 now: the answer follows on the response_url
             task = asyncio.current_task()
             if task is not None:
@@ -206,8 +219,11 @@ class PapersCommand:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except (TimeoutError, aiohttp.ClientError) as e:
-            self._log_failure(f"/papers reply to {request.channel_ref} not delivered", e)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as e:  # ValueError: bad URL
+            # the type only: the message of an invalid URL is the response_url itself
+            log.warning(
+                "/papers reply to %s not delivered (%s)", request.channel_ref, type(e).__name__
+            )
             return False
         if response.status_code != 200:
             log.error(
@@ -271,6 +287,7 @@ def _build(
             "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set in the environment, which turns "
             "on bolt's OAuth installation flow; Paperboy uses slack.bot_token: unset them"
         )
+    _patient_authorization(app)
     command = PapersCommand(
         services, admins=settings.admins, dispatch=dispatch, secrets=_secrets(settings)
     )
@@ -278,31 +295,131 @@ def _build(
     return app, command
 
 
+class _PatientAuthorization(AsyncSingleTeamAuthorization):
+    """Bolt's single-workspace authorization (auth.test once, then remembered), except
+    when Slack's Web API cannot be reached or is slow: bolt then fails the request with
+    HTTP 500, so a signed `/papers` would never be acknowledged. Here the request goes on
+    with the bot token alone (the command is acknowledged and answered on its
+    response_url) and auth.test is tried again with the next request."""
+
+    def __init__(self, base_logger: logging.Logger) -> None:
+        super().__init__(base_logger=base_logger)
+        self._unreachable = False
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # bolt passes it by this name
+    ) -> BoltResponse:
+        try:
+            async with asyncio.timeout(AUTH_SECONDS):
+                response = await super().async_process(req=req, resp=resp, next=next)
+        except (TimeoutError, aiohttp.ClientError) as e:
+            if not self._unreachable:
+                log.warning(
+                    "Slack auth.test failed (%s); answering /papers with the bot token, "
+                    "auth.test is tried again with the next request",
+                    type(e).__name__,
+                )
+            self._unreachable = True
+            req.context.set_authorize_result(
+                AuthorizeResult(
+                    enterprise_id=req.context.enterprise_id,
+                    team_id=req.context.team_id,
+                    user_id=req.context.user_id,
+                    bot_token=req.context.client.token,
+                )
+            )
+            return await next()
+        if self._unreachable and self.auth_test_result is not None:
+            self._unreachable = False
+            log.info("Slack auth.test succeeded again")
+        return response
+
+
+def _patient_authorization(app: AsyncApp) -> None:
+    """Put _PatientAuthorization in the place of bolt's own in `app`'s middleware."""
+    chain = app._async_middleware_list
+    found = [i for i, m in enumerate(chain) if type(m) is AsyncSingleTeamAuthorization]
+    if len(found) != 1:  # a slack_bolt that builds its middleware differently
+        raise RuntimeError("slack_bolt's single-workspace authorization middleware not found")
+    chain[found[0]] = _PatientAuthorization(_bolt_logger())
+
+
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-@web.middleware
-async def _malformed_signature_headers(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """401 for a request whose signature timestamp is not a number: bolt's verifier would
-    raise on it (an HTTP 500 and an error log for anyone who can reach the port). Missing
-    headers and every real check stay bolt's."""
-    stamp = request.headers.get("X-Slack-Request-Timestamp")
-    if stamp is not None and not _TIMESTAMP.fullmatch(stamp):
-        return web.json_response({"error": "invalid request"}, status=401)
-    return await handler(request)
+def _refused(request: web.Request, status: int, why: str) -> web.Response:
+    """The one quiet line for a request refused before bolt sees it."""
+    log.info("Slack endpoint: refused a request from %s (%s): %d", request.remote, why, status)
+    error = "invalid request" if status == 401 else "bad request"
+    return web.json_response({"error": error}, status=status)
+
+
+def _screen(signing_secret: str | None) -> Middleware:
+    """An aiohttp middleware that answers, before bolt, the requests bolt would raise on
+    (HTTP 500 with an ERROR traceback, for anyone who can reach the port):
+
+    - a signature timestamp that is not a number, or a signature that is not ASCII
+      (`hmac.compare_digest` raises on non-ASCII text): 401;
+    - a body that is not text in its charset (not UTF-8, an unknown charset): 400;
+    - a body bolt cannot parse into a payload (broken JSON, a JSON array, a broken
+      `payload=` field; bolt parses before it verifies): 401 when the signature does not
+      match (`signing_secret`), else 400.
+
+    Missing headers, wrong signatures and every real check stay bolt's."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    @web.middleware
+    async def screen(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        stamp = request.headers.get("X-Slack-Request-Timestamp")
+        signature = request.headers.get("X-Slack-Signature")
+        if stamp is not None and not _TIMESTAMP.fullmatch(stamp):
+            return _refused(request, 401, "signature timestamp is not a number")
+        if signature is not None and not signature.isascii():
+            return _refused(request, 401, "signature is not ASCII")
+        if request.method != "POST":
+            return await handler(request)
+        raw = await request.read()  # kept by aiohttp: bolt's adapter reads it again
+        try:
+            body = raw.decode(request.charset or "utf-8")
+        except (UnicodeDecodeError, LookupError):
+            return _refused(request, 400, "body is not text in its charset")
+        try:
+            parsed = AsyncBoltRequest(
+                body=body, query=request.query_string, headers=dict(request.headers)
+            ).body
+            readable = isinstance(parsed, dict)
+        except Exception:  # whatever bolt raises on it, it would raise again: refused
+            readable = False
+        if not readable:
+            signed = verifier is not None and verifier.is_valid(body, stamp, signature)
+            return _refused(request, 400 if signed else 401, "not a Slack payload")
+        return await handler(request)
+
+    return screen
 
 
 async def serve_http(
-    app: AsyncApp, host: str, port: int, *, path: str = EVENTS_PATH
+    app: AsyncApp,
+    host: str,
+    port: int,
+    *,
+    path: str = EVENTS_PATH,
+    signing_secret: str | None = None,
 ) -> web.AppRunner:
     """Serve `app` with bolt's aiohttp adapter at `http://host:port{path}`; `port` 0 picks
     a free port (read it from `runner.addresses`). Clean up with `runner.cleanup()`.
+    Requests bolt would raise on are answered before it (see `_screen`; with
+    `signing_secret`, an unparseable one is 401 unless it is correctly signed).
 
     Raises ConfigError when the address cannot be bound."""
     web_app = app.web_app(path=path, port=port)
-    web_app.middlewares.append(_malformed_signature_headers)
+    web_app.middlewares.append(_screen(signing_secret))
     runner = web.AppRunner(web_app, shutdown_timeout=2.0)
     await runner.setup()
     try:
@@ -370,7 +487,12 @@ async def start_slack(
             raise
         log.info("Slack /papers: Socket Mode connected")
         return SlackFrontend(app, "socket", command, _socket=handler)
-    runner = await serve_http(app, settings.http_host, settings.http_port)
+    runner = await serve_http(
+        app,
+        settings.http_host,
+        settings.http_port,
+        signing_secret=_value(settings.signing_secret),
+    )
     host, port = runner.addresses[0][:2]
     url = f"http://{host}:{port}{EVENTS_PATH}"
     log.info("Slack /papers: listening on %s", url)
