@@ -139,17 +139,23 @@ class DigestCycle:
     def windows(
         self, profiles: Sequence[Profile], now: datetime, since: datetime | None
     ) -> dict[str, tuple[datetime, datetime]]:
-        """Each profile's window, papers first stored in [start, now]: since its last
+        """Each profile's window, papers first stored in [start, end]: since its last
         complete digest, or the look-back for a channel that never had one; `since` widens
-        it on request."""
+        it on request. `end` is `now`, or earlier while an ingest that started before `now`
+        is still committing (Archive.complete_until): its papers, stamped at or after its
+        start, fall in the next window, not between two. `now` must be taken before this
+        is called, and the papers read after it returns. Raises StoreError."""
+        end = self._archive.complete_until(now)
         if since is not None:
-            return {p.ref: (since, now) for p in profiles}
+            return {p.ref: (since, max(since, end)) for p in profiles}
         last = self._runs.last_complete_of(p.ref for p in profiles)
         out = {}
         for p in profiles:
             run = last.get(p.ref)
-            end = run.window_end if run is not None else None
-            out[p.ref] = (end, now) if end is not None else (now - p.lookback, now)
+            start = run.window_end if run is not None else None
+            if start is None:
+                start = now - p.lookback
+            out[p.ref] = (start, max(start, end))
         return out
 
     async def run(
@@ -167,7 +173,8 @@ class DigestCycle:
         if not windows:
             return []
         earliest = min(start for start, _ in windows.values())
-        papers = await asyncio.to_thread(self._archive.since, earliest, now)
+        latest = max(end for _, end in windows.values())
+        papers = await asyncio.to_thread(self._archive.since, earliest, latest)
         lexicon = await asyncio.to_thread(self._lexicon)
         matcher = self._matchers(papers, lexicon)
         try:

@@ -184,7 +184,8 @@ class Ingestor:
         step = BATCH * 4
         for start in range(0, len(papers), step):
             chunk = papers[start : start + step]
-            total.add(await asyncio.to_thread(self._archive.upsert, chunk, now=self._clock()))
+            # stamped inside, after the write is registered (bot.store.ingests)
+            total.add(await asyncio.to_thread(self._archive.ingest, chunk, clock=self._clock))
             if progress:
                 progress(start + len(chunk), len(papers))
         return total

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, column, func, literal_column, or_, select, table, update
@@ -19,8 +20,11 @@ from bot.models import Paper, normalize_title, parse_arxiv_id
 from bot.pipeline.merge import merge, resolve
 from bot.store import pg_search
 from bot.store.db import chunks
+from bot.store.ingests import INGEST_LEASE, Ingests
 from bot.store.ledger import rekey_posted
 from bot.store.schema import papers
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 FTS_WEIGHTS = (10.0, 2.0, 1.0)  # bm25 column weights: title, abstract, authors
@@ -174,11 +178,39 @@ class Archive:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._ingests = Ingests(engine)
+
+    def ingest(
+        self,
+        incoming: Iterable[Paper],
+        *,
+        clock: Callable[[], datetime],
+        lease: timedelta = INGEST_LEASE,
+    ) -> UpsertResult:
+        """`upsert` while digests run: the write is registered (bot.store.ingests) before
+        its papers are stamped with `clock()`, and ends once they are committed, so that no
+        digest window passes a stamp whose papers it cannot see yet (`complete_until`)."""
+        token = self._ingests.begin(now=clock(), lease=lease)
+        try:
+            return self.upsert(incoming, now=clock())  # stamped after the registration
+        finally:
+            try:
+                self._ingests.end(token)
+            except StoreError as e:  # the stored papers stay; the row's lease ends it
+                log.warning("%s; digest windows wait for its lease to end", e)
+
+    def complete_until(self, now: datetime) -> datetime:
+        """`now`, or the start of the oldest `ingest` still in progress when earlier: every
+        paper first seen before it is committed and visible. Call it after taking `now` and
+        before reading the papers (`since`). Raises StoreError."""
+        return self._ingests.watermark(now)
 
     def upsert(self, incoming: Iterable[Paper], *, now: datetime) -> UpsertResult:
         """Store papers, merging each with the archived paper it is (bot.pipeline.merge).
 
         Idempotent: the same input twice adds nothing. Each batch commits atomically.
+        New papers are first seen at `now` unless they carry their own `first_seen`: a
+        writer running beside digests uses `ingest`, which takes that stamp safely.
         """
         total = UpsertResult()
         try:

@@ -201,6 +201,21 @@ def _index_posted_papers(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _add_ingests(conn: Connection) -> None:
+    """v7: archive writes in progress (bot/store/ingests.py), frozen as version 7 defined
+    the table: digest windows end before papers stamped but not yet committed."""
+    frozen = MetaData()
+    Table(
+        "ingests",
+        frozen,
+        Column("token", String(64), primary_key=True),
+        Column("owner", String(200)),
+        Column("started_at", schema.UTCDateTime, nullable=False),
+        Column("lease_until", schema.UTCDateTime, nullable=False),
+    )
+    frozen.create_all(conn)
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
@@ -211,6 +226,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (4, "readable UTF-8 in JSON columns (accented authors searchable)", _unescape_json_text),
     (5, "PostgreSQL full-text index, fetch leases for replicas", _pg_search_and_fetch_leases),
     (6, "posted ledger indexed by paper", _index_posted_papers),
+    (7, "archive writes in progress (digest windows wait for their commits)", _add_ingests),
 ]
 # Serializes migrations of processes that start together on one PostgreSQL database
 # (a transaction-scoped advisory lock; SQLite takes its write lock with BEGIN IMMEDIATE).

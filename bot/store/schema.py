@@ -153,3 +153,15 @@ digest_runs = Table(
     Column("error", Text),
     UniqueConstraint("channel", "scheduled_for", name="uq_digest_runs_claim"),
 )
+
+# Archive writes in progress (bot/store/ingests.py): a digest's window ends no later than
+# the start of the oldest one still alive, so it never passes papers stamped but not yet
+# committed. `owner` names the process (bot.store.owner); `lease_until` ends a dead one.
+ingests = Table(
+    "ingests",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("owner", String(200)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=False),
+)
