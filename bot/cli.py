@@ -446,20 +446,21 @@ def migrate_db(source: str, target: str, batch: int) -> None:
     import time
 
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     from bot.store.copy import copy_database
-    from bot.store.db import database_url, make_engine
+    from bot.store.db import database_problem, database_url, make_engine
 
+    if database_problem(source) is not None:
+        _fail(f"SQLITE_PATH must be an SQLite database file, not {source!r}", EXIT_CONFIG)
     src_url = make_url(database_url(source))
     if src_url.get_backend_name() != "sqlite":
         _fail(f"SQLITE_PATH must be an SQLite database file, not {source!r}", EXIT_CONFIG)
     if not src_url.database or not Path(src_url.database).is_file():
         _fail(f"{source}: no such SQLite database file", EXIT_CONFIG)
-    try:
-        dst_url = make_url(database_url(target))
-    except ArgumentError:
-        _fail("POSTGRES_URL must be a URL like postgresql://user:pw@host:5432/db", EXIT_CONFIG)
+    problem = database_problem(target)
+    if problem is not None:
+        _fail(f"POSTGRES_URL: {problem}", EXIT_CONFIG)
+    dst_url = make_url(database_url(target))
     shown = dst_url.render_as_string(hide_password=True)
     if dst_url.get_backend_name() != "postgresql":
         _fail(f"POSTGRES_URL must be a postgresql:// URL, not {shown}", EXIT_CONFIG)

@@ -25,6 +25,7 @@ from pydantic import (
 from rapidfuzz import process
 
 from bot.errors import ConfigError
+from bot.store.db import database_problem
 
 DEFAULT_CONFIG = Path("config/paperboy.yaml")
 CONFIG_ENV = "PAPERBOY_CONFIG"
@@ -229,6 +230,14 @@ class Settings(_Strict):
     digest: DigestSettings = DigestSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     source_file: str = Field(default="<defaults>", exclude=True)
+
+    @field_validator("database")
+    @classmethod
+    def _usable_database(cls, value: str) -> str:
+        problem = database_problem(value)
+        if problem is not None:  # ConfigError, not ValueError: the value is not echoed
+            raise ConfigError(f"database: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

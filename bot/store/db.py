@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from bot.errors import StoreError
 
@@ -39,6 +40,48 @@ def database_url(database: str) -> str:
     if database == ":memory:":
         return "sqlite://"
     return f"sqlite:///{Path(database).expanduser()}"
+
+
+URL_FORM = "postgresql://user:password@host:5432/dbname"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _shown(scheme: str, rest: str) -> str:
+    """A database URL for a message: without its query (which may carry `password=`) and
+    without everything up to the last `@` (user and password, whatever they contain)."""
+    before_query = rest.split("?", 1)[0]
+    if "@" in before_query:
+        return f"{scheme}://***@{before_query.rpartition('@')[2]}"
+    return f"{scheme}://{before_query}"
+
+
+def database_problem(database: str) -> str | None:
+    """What is wrong with a `database:` setting, in words that never include its password
+    or any part of it; None when it can be used. An SQLite path is always usable here (a
+    file that cannot be opened is found when it is opened)."""
+    if "://" not in database:
+        return None
+    scheme, rest = database.split("://", 1)
+    shown = _shown(scheme, rest)
+    hint = (
+        f"expected {URL_FORM}: the port is a number, an IPv6 address is written in "
+        "[brackets], and @ : / in the user name or password are percent-encoded (%40 %3A %2F)"
+    )
+    _, at, after = rest.partition("@")  # the user and password end at the first @
+    if at and "@" in re.split(r"[/?]", after, maxsplit=1)[0]:
+        return f"the user name or password in {shown} contains an unencoded @: write it as %40"
+    try:
+        url = make_url(database_url(database))
+        port = url.port
+    except (ArgumentError, ValueError):
+        return f"{shown} is not a valid database URL; {hint}"
+    if url.get_backend_name() not in BACKENDS:
+        return (
+            f"{scheme}:// is not a supported database: give an SQLite file path or {URL_FORM}"
+        )
+    if port is not None and not 0 < port < 65536:
+        return f"{shown}: port {port} is out of range (1-65535)"
+    return None
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -92,6 +135,9 @@ def make_engine(database: str, *, read_only: bool = False) -> Engine:
     each other instead of failing with `database is locked`. `read_only` leaves the journal
     mode as it is (switching it rewrites the file header): for commands that write nothing.
     """
+    problem = database_problem(database)
+    if problem is not None:
+        raise StoreError(f"cannot open database: {problem}")
     url = make_url(database_url(database))
     try:
         if url.get_backend_name() == "sqlite":
