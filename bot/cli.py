@@ -451,10 +451,10 @@ def migrate_db(source: str, target: str, batch: int) -> None:
     from bot.store.db import database_problem, database_url, make_engine
 
     if database_problem(source) is not None:
-        _fail(f"SQLITE_PATH must be an SQLite database file, not {source!r}", EXIT_CONFIG)
+        _fail("SQLITE_PATH must be the path of an SQLite database file", EXIT_CONFIG)
     src_url = make_url(database_url(source))
     if src_url.get_backend_name() != "sqlite":
-        _fail(f"SQLITE_PATH must be an SQLite database file, not {source!r}", EXIT_CONFIG)
+        _fail("SQLITE_PATH must be the path of an SQLite database file", EXIT_CONFIG)
     if not src_url.database or not Path(src_url.database).is_file():
         _fail(f"{source}: no such SQLite database file", EXIT_CONFIG)
     problem = database_problem(target)
