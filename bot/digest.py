@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.delivery.base import Delivery
+from bot.delivery.retry import send_with_retry
 from bot.errors import DeliveryError, StoreError
 from bot.models import Digest, DigestItem, Message, Paper, Profile
 from bot.pipeline.lexicon import Lexicon
@@ -45,8 +46,6 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 LEASE = timedelta(minutes=15)  # default `digest.lease`: outlives one message's retries
-SEND_ATTEMPTS = 4  # after the delivery's own retries, for transient failures
-BACKOFF = 2.0
 
 
 @dataclass(slots=True)
@@ -349,17 +348,14 @@ class DigestCycle:
         return DigestItem(paper=paper, score=0.0, topics=(), summary=summary)
 
     async def _send(self, delivery: Delivery, profile: Profile, out: Outgoing) -> str:
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                return await delivery.send(
-                    profile, out.message, idempotency_key=out.key, maybe_sent=out.maybe_sent
-                )
-            except DeliveryError as e:
-                if e.permanent or attempt == SEND_ATTEMPTS:
-                    raise
-                log.warning("post to %s failed (attempt %d): %s; retrying", profile.ref, attempt, e)
-                await self._sleep(BACKOFF * attempt)
-        raise AssertionError("unreachable")
+        """One message, retried under its time budget (bot.delivery.retry)."""
+        return await send_with_retry(
+            lambda: delivery.send(
+                profile, out.message, idempotency_key=out.key, maybe_sent=out.maybe_sent
+            ),
+            what=profile.ref,
+            sleep=self._sleep,
+        )
 
 
 def items_json(outcome: ChannelOutcome) -> list[dict[str, object]]:

@@ -1,91 +1,155 @@
-"""Discord delivery through the REST API with discord.py's HTTP client (no gateway)."""
+"""Discord delivery through the REST API: one aiohttp request per attempt (no gateway)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import discord
-from discord.http import HTTPClient, Route
+from discord.http import Route
 
+from bot.delivery.answers import describe, json_object, retry_after
+from bot.delivery.retry import RetryLater
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.discord_embeds import render_discord
 
 DEFAULT_API = "https://discord.com/api/v10"
+BAD_TOKEN = "Discord rejected the bot token (discord.bot_token)"
+USER_AGENT = f"DiscordBot (https://github.com/Rapptz/discord.py, {discord.__version__}) Paperboy"
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def use_api_base(api_url: str) -> None:
-    """Point discord.py's REST routes at `api_url`.
+    """Point Discord's REST routes at `api_url`.
 
-    discord.py keeps its base URL in the class attribute `Route.BASE` (process-wide), so
-    only the composition root calls this, once, when the config names another endpoint.
+    The base URL lives in discord.py's class attribute `Route.BASE` (process-wide; the chat
+    front-end uses discord.py), so only the composition root calls this, once, when the
+    config names another endpoint. This delivery reads it at each request.
     """
     Route.BASE = api_url.rstrip("/")
 
 
 class DiscordDelivery:
-    """Posts digests as bot messages with embeds. discord.py handles 429s per bucket and
-    retries 5xx; each message carries a nonce with `enforce_nonce`, so a repeated send of
-    the same message within Discord's nonce window creates no second message.
+    """Posts digests as bot messages with embeds, one HTTP request per `send`.
 
-    `timeout` bounds each HTTP request (discord.py's own session has none but aiohttp's
-    five-minute default): a server that holds a request is a transient failure, retried
-    under the same nonce.
+    Not through discord.py's `HTTPClient.request`: it retries 500/502/504 up to five times
+    with real sleeps of 1 to 9 s, sleeps every 429 itself, and lets a foreign error body
+    (truncated JSON labelled application/json) escape as a raw `JSONDecodeError`; none of
+    that can be bounded or measured. Here a 429 raises `RetryLater` with Discord's
+    `retry_after`, and the caller's policy (bot.delivery.retry) does all retrying.
+
+    Each message carries a nonce with `enforce_nonce`, so a repeated send of the same
+    message within Discord's nonce window creates no second message. The token is checked
+    once (`GET /users/@me`) before the first post. When Discord says a channel's bucket is
+    empty (`X-RateLimit-Remaining: 0`), the next post to that channel waits
+    `X-RateLimit-Reset-After` first instead of drawing a 429. `timeout` bounds each request.
     """
 
     def __init__(
-        self, token: str, *, max_ratelimit_timeout: float = 120.0, timeout: float = 30.0
+        self,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        sleep: Sleep = asyncio.sleep,
+        max_ratelimit_timeout: float | None = None,  # accepted for older callers; unused
     ) -> None:
         self._token = token
-        self._max_wait = max_ratelimit_timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._login_timeout = timeout
-        self._http: HTTPClient | None = None
+        self._sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+        self._logged_in = False
+        self._pause: dict[str, float] = {}  # channel id -> seconds to wait before posting
 
     def render(self, digest: Digest) -> list[Message]:
         return render_discord(digest)
 
-    async def _client(self) -> HTTPClient:
-        if self._http is None:
-            http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=self._max_wait)
-            try:
-                await asyncio.wait_for(http.static_login(self._token), self._login_timeout)
-            except discord.LoginFailure:
-                await http.close()
-                raise DeliveryError(
-                    "Discord rejected the bot token (discord.bot_token)", permanent=True
-                ) from None
-            except (TimeoutError, aiohttp.ClientError, discord.HTTPException) as e:
-                await http.close()
-                raise DeliveryError(f"Discord unreachable: {e.__class__.__name__}") from None
-            self._http = http
-        return self._http
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            headers = {"Authorization": f"Bot {self._token}", "User-Agent": USER_AGENT}
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers)
+        return self._session
+
+    async def _request(
+        self, method: str, path: str, what: str, json: Any = None
+    ) -> tuple[int, dict[str, Any] | None, str, Mapping[str, str]]:
+        """(status, JSON object or None, body text, headers); raises a transient
+        DeliveryError when Discord cannot be reached."""
+        try:
+            async with self._http().request(method, Route.BASE + path, json=json) as resp:
+                body = (await resp.read()).decode("utf-8", "replace")
+                return resp.status, json_object(body), body, resp.headers.copy()
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise DeliveryError(f"Discord unreachable {what}: {e.__class__.__name__}") from None
+
+    async def _login(self) -> None:
+        if self._logged_in:
+            return
+        status, data, body, headers = await self._request("GET", "/users/@me", "logging in")
+        if status == 401:
+            raise DeliveryError(BAD_TOKEN, permanent=True)
+        if status == 429:
+            wait = _wait(headers, data)
+            raise RetryLater("Discord rate limited the login (429)", retry_after=wait)
+        if status >= 300:
+            raise DeliveryError(
+                f"Discord answered {status} to the login: {describe(body, fields=('message',))}",
+                permanent=400 <= status < 500 and status != 408,
+            )
+        self._logged_in = True
 
     async def send(
         self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
     ) -> str:
-        http = await self._client()
+        await self._login()
+        pause = self._pause.pop(channel.channel_id, 0.0)
+        if pause > 0:
+            await self._sleep(pause)
         payload = {**message.payload, "nonce": idempotency_key, "enforce_nonce": True}
-        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel.channel_id)
-        try:
-            data = await http.request(route, json=payload, timeout=self._timeout)
-        except (discord.Forbidden, discord.NotFound) as e:
+        path = f"/channels/{channel.channel_id}/messages"
+        what = f"posting to {channel.ref}"
+        status, data, body, headers = await self._request("POST", path, what, payload)
+        if status < 300:
+            if headers.get("X-RateLimit-Remaining") == "0":
+                self._pause[channel.channel_id] = _reset_after(headers)
+            if data is None or "id" not in data:  # perhaps posted: the nonce covers a retry
+                raise DeliveryError(f"Discord answered {status} without a message {what}")
+            return str(data["id"])
+        detail = describe(body, fields=("message",))
+        if status == 429:
+            raise RetryLater(
+                f"Discord rate limited the post to {channel.ref} (429)",
+                retry_after=_wait(headers, data),
+            )
+        if status == 401:
+            self._logged_in = False
+            raise DeliveryError(BAD_TOKEN, permanent=True)
+        if status in (403, 404):
             raise DeliveryError(
-                f"Discord refused the post to {channel.ref}: {e.status} {e.text}", permanent=True
-            ) from None
-        except discord.HTTPException as e:
-            raise DeliveryError(
-                f"Discord failed the post to {channel.ref}: {e.status} {e.text}",
-                permanent=e.status in {400, 401},
-            ) from None
-        except (TimeoutError, discord.RateLimited, aiohttp.ClientError) as e:
-            raise DeliveryError(
-                f"Discord unreachable posting to {channel.ref}: {e.__class__.__name__}"
-            ) from None
-        return str(data["id"])
+                f"Discord refused the post to {channel.ref}: {status} {detail}", permanent=True
+            )
+        raise DeliveryError(
+            f"Discord failed the post to {channel.ref}: {status} {detail}",
+            permanent=400 <= status < 500 and status != 408,
+        )
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._logged_in = False
+
+
+def _wait(headers: Mapping[str, str], data: dict[str, Any] | None) -> float:
+    return retry_after(headers, data) or 0.0
+
+
+def _reset_after(headers: Mapping[str, str]) -> float:
+    try:
+        seconds = float(headers.get("X-RateLimit-Reset-After", "0"))
+    except ValueError:
+        return 0.0
+    return seconds if 0.0 <= seconds <= 60.0 else 0.0

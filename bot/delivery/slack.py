@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -10,6 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.answers import describe, retry_after
+from bot.delivery.retry import RetryLater
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.slack import render_slack
@@ -18,7 +20,9 @@ METADATA_EVENT = "paperboy_digest"
 
 
 def slack_client(token: str, api_url: str, *, timeout: int = 30) -> AsyncWebClient:
-    """An AsyncWebClient that retries 429 after Retry-After (a 429 means "not posted").
+    """An AsyncWebClient that retries 429 after Retry-After (a 429 means "not posted"),
+    for the chat front-end. `SlackDelivery` removes that handler: its messages are retried
+    by their own policy (bot.delivery.retry), which must not be multiplied by another.
 
     It deliberately does not retry connection errors or 5xx by itself: the message may
     have been posted before the answer was lost, and Slack has no idempotency key, so
@@ -35,7 +39,14 @@ def slack_client(token: str, api_url: str, *, timeout: int = 30) -> AsyncWebClie
 
 
 class SlackDelivery:
-    """Posts digests with `chat.postMessage`. Owns its client's session (`aclose`).
+    """Posts digests with `chat.postMessage`. Owns its client (`aclose`), and makes one
+    attempt per `send`: the client's own retry handlers are removed (the caller's
+    bot.delivery.retry policy retries, honouring Slack's Retry-After exactly).
+
+    Any answer is read safely: Slack's JSON error (HTTP 200 `ok: false`), a 429, or a 4xx
+    or 5xx from a load balancer with an empty, text, HTML or truncated body. 5xx and
+    connection errors are transient (the post may have happened: see below); other 4xx
+    are permanent for this run (Slack answers its own errors with HTTP 200).
 
     Every message carries metadata with its idempotency key. When an earlier attempt at
     a message ended without a clear answer (connection lost, timeout, 5xx), or the caller
@@ -68,6 +79,7 @@ class SlackDelivery:
     )
 
     def __init__(self, client: AsyncWebClient) -> None:
+        client.retry_handlers = []  # one retry policy per message: the caller's
         self._client = client
         self._unclear: set[str] = set()
 
@@ -95,17 +107,40 @@ class SlackDelivery:
         try:
             response = await self._client.api_call("chat.postMessage", json=payload)
         except SlackApiError as e:
-            if e.response.status_code >= 500:
-                self._unclear.add(idempotency_key)
-            error = str(e.response.get("error", None) or f"HTTP {e.response.status_code}")
+            status, headers, data = _answer(e)
+            if status == 429:
+                raise RetryLater(
+                    f"Slack rate limited the post to {channel.ref} (429)",
+                    retry_after=retry_after(headers) or 0.0,
+                ) from None
+            if status >= 500 or status in (0, 408):
+                self._unclear.add(idempotency_key)  # perhaps posted before it failed
+            error = data.get("error") if isinstance(data, dict) else None
+            if error and status == 200:
+                raise DeliveryError(
+                    f"Slack refused the post to {channel.ref}: {error}",
+                    permanent=str(error) in self.PERMANENT,
+                ) from None
+            if error:
+                detail = str(error)
+            elif isinstance(data, str):
+                detail = describe(data)
+            else:
+                detail = "no JSON in the answer"
             raise DeliveryError(
-                f"Slack refused the post to {channel.ref}: {error}",
-                permanent=error in self.PERMANENT,
+                f"Slack answered HTTP {status or '(unreadable)'} to the post to {channel.ref}: "
+                f"{detail}",
+                permanent=400 <= status < 500 and status != 408,
             ) from None
         except (TimeoutError, aiohttp.ClientError) as e:
             self._unclear.add(idempotency_key)
             raise DeliveryError(
                 f"Slack unreachable posting to {channel.ref}: {e.__class__.__name__}"
+            ) from None
+        except AttributeError:  # slack_sdk's validate() on an HTTP 200 text body
+            self._unclear.add(idempotency_key)
+            raise DeliveryError(
+                f"Slack answered HTTP 200 without JSON to the post to {channel.ref}"
             ) from None
         self._unclear.discard(idempotency_key)
         return str(response.get("ts", ""))
@@ -123,10 +158,13 @@ class SlackDelivery:
                 limit=self.HISTORY_LOOKBACK,
                 include_all_metadata=True,
             )
-        except (SlackApiError, TimeoutError, aiohttp.ClientError):
+        except (SlackApiError, TimeoutError, aiohttp.ClientError, AttributeError):
             return None
-        messages: list[dict[str, Any]] = history.get("messages", []) or []
+        data = history.data if isinstance(history.data, dict) else {}
+        messages: list[Any] = data.get("messages") or []
         for msg in messages:
+            if not isinstance(msg, dict):
+                continue
             meta = msg.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if (
@@ -137,7 +175,20 @@ class SlackDelivery:
                 return str(msg.get("ts", ""))
         return None
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # a client given a session owns it: close it
         session = getattr(self._client, "session", None)
         if session is not None and not session.closed:
             await session.close()
+
+
+def _answer(e: SlackApiError) -> tuple[int, Mapping[str, str], object]:
+    """(HTTP status, headers, parsed body) of the answer a SlackApiError carries: slack_sdk
+    puts an AsyncSlackResponse there, whose data is a dict, a str (a text/plain body) or
+    {} (no JSON), or, for a body it failed to parse as JSON, the raw aiohttp response."""
+    response = e.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    headers = getattr(response, "headers", None) or {}
+    data = getattr(response, "data", None)
+    if data is None and isinstance(getattr(response, "status", None), int):
+        data = "{"  # slack_sdk could not parse the body as JSON
+    return int(status), headers, data

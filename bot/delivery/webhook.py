@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar
 
 import aiohttp
 
+from bot.delivery.answers import describe, json_object, retry_after
+from bot.delivery.retry import RetryLater
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.discord_embeds import render_discord
 from bot.pipeline.render.slack import render_slack
 
-Sleep = Callable[[float], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]  # accepted, unused: see `_Webhook`
 
 
 class _Webhook:
     """POSTs JSON to the channel's webhook URL (a secret: never in a message or error).
 
-    429 waits the platform's retry delay (capped) and tries again, up to `attempts`;
-    5xx, timeouts and connection errors are transient `DeliveryError`s; 4xx (unknown or
-    revoked webhook) are permanent.
+    One attempt per `send` (the caller's `bot.delivery.retry` policy retries): 429 raises
+    `RetryLater` with the platform's wait; 5xx, timeouts and connection errors are
+    transient `DeliveryError`s; other 4xx (unknown or revoked webhook) are permanent. The
+    answer's body may be anyone's (a proxy's HTML page, nothing, truncated JSON): it is
+    summarised in one line, never dumped.
     """
 
-    MAX_WAIT: ClassVar[float] = 60.0
     platform_name: ClassVar[str] = "webhook"
 
     def __init__(
@@ -33,13 +35,11 @@ class _Webhook:
         urls: Mapping[str, str],
         *,
         timeout: float = 30.0,
-        attempts: int = 5,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._urls = urls
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._attempts = attempts
-        self._sleep = sleep
+        del sleep  # accepted for older callers: waits belong to the retry policy
         self._session: aiohttp.ClientSession | None = None
 
     def _url(self, channel: Profile) -> str:
@@ -54,10 +54,6 @@ class _Webhook:
         return url
 
     @staticmethod
-    def _retry_after(resp: aiohttp.ClientResponse, body: str) -> float:
-        raise NotImplementedError
-
-    @staticmethod
     def _ref(body: str, idempotency_key: str) -> str:
         return idempotency_key
 
@@ -67,27 +63,23 @@ class _Webhook:
         url = self._target(self._url(channel), idempotency_key)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        for _ in range(self._attempts):
-            try:
-                async with self._session.post(url, json=message.payload) as resp:
-                    body = await resp.text()
-                    if resp.status < 300:
-                        return self._ref(body, idempotency_key)
-                    if resp.status == 429:
-                        await self._sleep(min(self._retry_after(resp, body), self.MAX_WAIT))
-                        continue
-                    detail = body[:200].strip()
-                    raise DeliveryError(
-                        f"{self.platform_name} webhook of {channel.ref} answered "
-                        f"{resp.status} {detail}",
-                        permanent=400 <= resp.status < 500,
-                    )
-            except (TimeoutError, aiohttp.ClientError) as e:
-                raise DeliveryError(
-                    f"{self.platform_name} webhook of {channel.ref} unreachable: "
-                    f"{e.__class__.__name__}"
-                ) from None
-        raise DeliveryError(f"{self.platform_name} webhook of {channel.ref} kept rate limiting")
+        where = f"{self.platform_name} webhook of {channel.ref}"
+        try:
+            async with self._session.post(url, json=message.payload) as resp:
+                status, headers = resp.status, resp.headers
+                body = (await resp.read()).decode("utf-8", "replace")
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise DeliveryError(f"{where} unreachable: {e.__class__.__name__}") from None
+        if status < 300:
+            return self._ref(body, idempotency_key)
+        detail = describe(body)
+        if status == 429:
+            wait = retry_after(headers, json_object(body))
+            raise RetryLater(f"{where} rate limited (429)", retry_after=wait or 0.0)
+        raise DeliveryError(
+            f"{where} answered {status} {detail}",
+            permanent=400 <= status < 500 and status != 408,
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -103,13 +95,6 @@ class SlackWebhookDelivery(_Webhook):
     def render(self, digest: Digest) -> list[Message]:
         return render_slack(digest)
 
-    @staticmethod
-    def _retry_after(resp: aiohttp.ClientResponse, body: str) -> float:
-        try:
-            return float(resp.headers.get("Retry-After", "1"))
-        except ValueError:
-            return 1.0
-
 
 class DiscordWebhookDelivery(_Webhook):
     """Discord webhooks with `?wait=true`, so the answer confirms the created message."""
@@ -123,15 +108,6 @@ class DiscordWebhookDelivery(_Webhook):
         return url + ("&" if "?" in url else "?") + "wait=true"
 
     @staticmethod
-    def _retry_after(resp: aiohttp.ClientResponse, body: str) -> float:
-        try:
-            return float(json.loads(body).get("retry_after", 1.0))
-        except (ValueError, AttributeError):
-            return 1.0
-
-    @staticmethod
     def _ref(body: str, idempotency_key: str) -> str:
-        try:
-            return str(json.loads(body)["id"])
-        except (ValueError, KeyError, TypeError):
-            return idempotency_key
+        data = json_object(body)
+        return str(data["id"]) if data is not None and "id" in data else idempotency_key

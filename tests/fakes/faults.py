@@ -17,15 +17,22 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["rate_limit", "server_error", "delay", "reset", "disconnect", "hang"]
+FaultKind = Literal[
+    "rate_limit", "server_error", "error_body", "delay", "reset", "disconnect", "hang"
+]
 KINDS: tuple[FaultKind, ...] = (
     "rate_limit",
     "server_error",
+    "error_body",
     "delay",
     "reset",
     "disconnect",
     "hang",
 )
+# What a load balancer, proxy or CDN in front of the platform answers instead of the
+# platform's own JSON: nothing, a line of text, an HTML page, or JSON cut short.
+BodyKind = Literal["empty", "text", "html", "truncated-json"]
+BODIES: tuple[BodyKind, ...] = ("empty", "text", "html", "truncated-json")
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class Fault:
 
     - ``rate_limit``: HTTP 429 in the platform's own format, waiting `retry_after` seconds.
     - ``server_error``: HTTP `status` (5xx) with a platform-shaped body.
+    - ``error_body``: HTTP `status` (any 4xx or 5xx) with a body that is *not* the
+      platform's JSON (`body`: empty, plain text, an HTML page, or truncated JSON labelled
+      ``application/json``), as a load balancer or proxy in front of the platform answers.
     - ``delay``: sleep `seconds` before processing and answering (or, with `after`, after
       processing: the work is done but the answer is late, as when a client times out on a
       slow server). Either way the request is processed even when the client gave up
@@ -55,6 +65,7 @@ class Fault:
     status: int = 500
     seconds: float = 0.0
     after: bool = False
+    body: BodyKind = "empty"
 
 
 def rate_limit(retry_after: float = 1.0) -> Fault:
@@ -67,6 +78,13 @@ def server_error(status: int = 500) -> Fault:
     if not 500 <= status <= 599:
         raise ValueError(f"server_error status must be 5xx, got {status}")
     return Fault("server_error", status=status)
+
+
+def error_body(status: int = 502, body: BodyKind = "html") -> Fault:
+    """A 4xx/5xx answer whose body is not the platform's JSON (see `Fault`)."""
+    if not 400 <= status <= 599:
+        raise ValueError(f"error_body status must be 4xx or 5xx, got {status}")
+    return Fault("error_body", status=status, body=body)
 
 
 def delay(seconds: float, *, after: bool = False) -> Fault:
@@ -92,6 +110,7 @@ def hang(seconds: float = 30.0) -> Fault:
 _DEFAULT: dict[str, Callable[[], Fault]] = {
     "rate_limit": rate_limit,
     "server_error": server_error,
+    "error_body": error_body,
     "delay": lambda: delay(1.0),
     "reset": reset,
     "disconnect": disconnect,

@@ -17,7 +17,7 @@ from typing import Self
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from .faults import Fault, FaultPlan
+from .faults import BodyKind, Fault, FaultPlan
 
 Clock = Callable[[], float]
 
@@ -133,6 +133,8 @@ class FakeServer:
             return self._rate_limited(request, fault.retry_after)
         if fault.kind == "server_error":
             return self._server_error(request, fault.status)
+        if fault.kind == "error_body":
+            return foreign_error(fault.status, fault.body)
         if fault.kind == "delay":
             if fault.after:
                 response = await handler(request)
@@ -215,6 +217,32 @@ class WindowBucket:
         used += 1
         self._state[key] = (start, used)
         return True, self.limit - used, reset_after
+
+
+_HTML = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def foreign_error(status: int, body: BodyKind) -> web.Response:
+    """An error answer from something in front of the platform (load balancer, proxy,
+    CDN), not in the platform's own format: see `Fault` ``error_body``."""
+    reason = web.Response(status=status).reason
+    if body == "empty":
+        return web.Response(status=status)
+    if body == "text":
+        return web.Response(status=status, text=f"upstream error: {status} {reason}")
+    if body == "html":
+        page = _HTML.format(status=status, reason=reason)
+        return web.Response(status=status, text=page, content_type="text/html")
+    # truncated JSON, labelled exactly application/json (what discord.py parses)
+    return web.Response(
+        status=status,
+        body=b'{"ok": false, "error": "internal_err',
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def whole_seconds(seconds: float) -> str:
