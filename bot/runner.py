@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from aiohttp import web
@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.app import build_app, build_deliveries, utc_now
 from bot.chat.discord_app import start_discord
 from bot.chat.slack_app import start_slack
+from bot.delivery.base import Delivery
 from bot.errors import PaperboyError
 from bot.health import start_health
 from bot.service import Frontend, Service
@@ -60,6 +61,16 @@ async def start_frontends(settings: Settings, services: Services) -> list[Fronte
     return frontends
 
 
+async def close_deliveries(deliveries: Iterable[Delivery]) -> None:
+    """Close every delivery's HTTP session (each on its own: one failing to close does
+    not leave the others open)."""
+    for delivery in deliveries:
+        try:
+            await delivery.aclose()
+        except Exception:
+            log.exception("closing a delivery failed", extra={"event": "stop"})
+
+
 async def serve(
     settings: Settings,
     *,
@@ -74,9 +85,11 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     app = build_app(settings, clock=clock)
     health: web.AppRunner | None = None
+    deliveries: dict[str, Delivery] = {}
     try:
+        deliveries = build_deliveries(settings)
         async with AnyRetriever() as retriever:
-            service = Service(app, build_deliveries(settings), retriever, clock)
+            service = Service(app, deliveries, retriever, clock)
             service.frontends = await start_frontends(settings, app.services())
             if settings.health.port is not None:
                 health = await start_health(
@@ -98,6 +111,7 @@ async def serve(
     finally:
         if health is not None:
             await health.cleanup()
+        await close_deliveries(deliveries.values())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         app.close()

@@ -1,0 +1,236 @@
+"""`paperboy run` closes every HTTP session it opened (issue 14 item 17).
+
+A real `paperboy run` process against the fake Slack and Discord: the Slack front-end over
+HTTP, the Discord front-end, a source, the health endpoint, and a digest to each platform
+(a bot channel and a webhook on both, caught up at start), so every client the service
+creates has been used. After SIGTERM it must exit 0 without asyncio's "Unclosed client
+session" / "Unclosed connector" errors (aiohttp sessions, slack_sdk and discord.py
+clients left open at shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+import yaml
+from aiohttp import web
+
+from fakes.discord import FakeDiscord
+from fakes.slack import FakeSlack
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals"),
+]
+
+SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
+SLACK_CH, DISCORD_CH = "C0SHUTDOWN", "1200000000000000099"
+SLACK_HOOK_CH, DISCORD_HOOK_CH = "C0SHUTHOOK", "1200000000000000098"
+STARTUP = 60.0
+SECRET = "shutdown-test-signing-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]], seconds: float, what: str, proc: object
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not await predicate():
+        if getattr(proc, "returncode", None) is not None:
+            pytest.fail(f"paperboy run exited early waiting for {what}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)  # polling an outside process, not synchronising on time
+
+
+class FakeDiscordApp(FakeDiscord):
+    """The fake Discord plus the application info `Client.login` reads, so the Discord
+    front-end starts (its gateway then finds no gateway and keeps retrying, as when
+    Discord's gateway is down)."""
+
+    def _add_routes(self, app: web.Application) -> None:
+        super()._add_routes(app)
+        app.router.add_get(f"/api/v{self.API_VERSION}/oauth2/applications/@me", self._app)
+
+    async def _app(self, request: web.Request) -> web.StreamResponse:
+        denied = self._unauthorized(request)
+        if denied is not None:
+            return denied
+        return self._json(
+            {
+                "id": self.application_id,
+                "name": "Paperboy",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self._bot_user(),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "team": None,
+                "summary": "",
+            }
+        )
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[tuple[FakeSlack, FakeDiscord]]:
+    async with (
+        FakeSlack(channels=[SLACK_CH]) as slack,
+        FakeDiscordApp(channels=[DISCORD_CH]) as dc,
+    ):
+        yield slack, dc
+
+
+async def test_paperboy_run_closes_every_session_on_sigterm(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord]
+) -> None:
+    slack, discord = fakes
+    slack_port, health_port = free_port(), free_port()
+    # Every minute: a digest time has passed today, so the start catches it up at once.
+    channel = {"topics": ["mixture of experts"], "schedule": "* * * * *", "lookback": "3650d"}
+    config = {
+        "database": str(tmp_path / "p.db"),
+        "log_level": "INFO",
+        "sources": [{"name": "sample", "kind": "dump", "path": str(SAMPLE)}],
+        "channels": [
+            {"platform": "slack", "id": SLACK_CH, **channel},
+            {"platform": "discord", "id": DISCORD_CH, **channel},
+            {
+                "platform": "slack-webhook",
+                "id": "hook",
+                "url": slack.add_webhook(SLACK_HOOK_CH),
+                **channel,
+            },
+            {
+                "platform": "discord-webhook",
+                "id": "hook",
+                "url": discord.add_webhook(DISCORD_HOOK_CH),
+                **channel,
+            },
+        ],
+        "slack": {
+            "bot_token": "${TEST_SLACK_TOKEN}",
+            "signing_secret": SECRET,
+            "api_url": slack.url,
+            "http_host": "127.0.0.1",
+            "http_port": slack_port,
+        },
+        "discord": {
+            "bot_token": "${TEST_DISCORD_TOKEN}",
+            "api_url": discord.base,
+            "application_id": discord.application_id,
+        },
+        "health": {"host": "127.0.0.1", "port": health_port},
+    }
+    path = tmp_path / "paperboy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "TEST_SLACK_TOKEN": slack.token, "TEST_DISCORD_TOKEN": discord.token}
+    env["PYTHONASYNCIODEBUG"] = "0"
+    for leak in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        env.pop(leak, None)
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-X",
+            "dev",  # asyncio and resource warnings on, as a careful operator would run it
+            "-m",
+            "bot",
+            "--config",
+            str(path),
+            "run",
+            stdout=log,
+            stderr=log,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+
+            async def posted_everywhere() -> bool:
+                return all(
+                    (
+                        slack.messages(SLACK_CH),
+                        slack.messages(SLACK_HOOK_CH),
+                        discord.messages(DISCORD_CH),
+                        discord.messages(DISCORD_HOOK_CH),
+                    )
+                )
+
+            await wait_for(posted_everywhere, STARTUP, "the caught-up digests", proc)
+
+            async def slack_up() -> bool:
+                try:
+                    url = f"http://127.0.0.1:{slack_port}/slack/events"
+                    async with (
+                        aiohttp.ClientSession() as http,
+                        http.post(url, data="x", headers={"X-Slack-Signature": "v0=0"}) as resp,
+                    ):
+                        return resp.status == 401
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(slack_up, STARTUP, "the Slack endpoint", proc)
+            # a /papers command, answered through the Slack client's response_url
+            response_url = slack.response_url(SLACK_CH)
+            body = urlencode(
+                {
+                    "team_id": FakeSlack.TEAM_ID,
+                    "channel_id": SLACK_CH,
+                    "user_id": "U0USER",
+                    "command": "/papers",
+                    "text": "moe",
+                    "response_url": response_url,
+                    "trigger_id": "1.2.3",
+                }
+            )
+            ts = int(time.time())
+            signature = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256)
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": str(ts),
+                "X-Slack-Signature": "v0=" + signature.hexdigest(),
+            }
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
+                    f"http://127.0.0.1:{slack_port}/slack/events", data=body, headers=headers
+                ) as resp,
+            ):
+                assert resp.status == 200
+
+            async def answered() -> bool:
+                return bool(slack.responses(response_url))
+
+            await wait_for(answered, STARTUP, "the /papers answer", proc)
+
+            async def logged_stop_point() -> bool:
+                text = log_path.read_text(errors="replace")
+                return text.count("digest done") + text.count("digest already claimed") >= 4
+
+            await wait_for(logged_stop_point, STARTUP, "the digests to finish", proc)
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 60)
+    logged = log_path.read_text(errors="replace")
+    assert code == 0, logged[-3000:]
+    assert "service stopped" in logged
+    unclosed = [line for line in logged.splitlines() if "Unclosed" in line or "unclosed" in line]
+    assert not unclosed, "\n".join(unclosed[:20])
