@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,9 +15,18 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from bot.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # Bound parameters per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -76,9 +86,7 @@ def database_problem(database: str) -> str | None:
     except (ArgumentError, ValueError):
         return f"{shown} is not a valid database URL; {hint}"
     if url.get_backend_name() not in BACKENDS:
-        return (
-            f"{scheme}:// is not a supported database: give an SQLite file path or {URL_FORM}"
-        )
+        return f"{scheme}:// is not a supported database: give an SQLite file path or {URL_FORM}"
     if port is not None and not 0 < port < 65536:
         return f"{shown}: port {port} is out of range (1-65535)"
     return None
@@ -89,6 +97,45 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+# PostgreSQL rolls a transaction back with these when running it again may succeed: it was
+# chosen as a deadlock victim (40P01) or could not be serialized (40001). Nothing it did
+# remains, so the whole transaction is simply run again.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSACTION_ATTEMPTS = 5
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether `error` is a deadlock or serialization failure (see RETRIED_SQLSTATES)."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and sqlstate in RETRIED_SQLSTATES
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    log.info("database transaction rolled back (SQLSTATE %s); running it again", sqlstate)
+
+
+def transaction(
+    engine: Engine, work: Callable[[Connection], T], *, attempts: int = TRANSACTION_ATTEMPTS
+) -> T:
+    """`work(conn)` in one transaction; run again from its start, after a short random
+    pause, when the database rolled it back as a deadlock victim or a serialization
+    failure (up to `attempts` runs in all; then that error is raised). `work` must do
+    nothing outside the transaction that a second run would repeat."""
+    retrying = Retrying(
+        retry=retry_if_exception(retryable),
+        stop=stop_after_attempt(attempts),
+        wait=wait_random_exponential(multiplier=0.02, max=0.5),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt, engine.begin() as conn:
+            return work(conn)
+    raise AssertionError("unreachable: Retrying either returns or raises")
 
 
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -13,6 +13,13 @@ else once their lease has expired. Rows that were only reserved are simply poste
 Rows that were *sending* may be on the platform already: the run that takes them over gets
 their message key (`Reservation.resend`) and all the papers of that message, so it can
 send the very same message again (Discord drops it by nonce; Slack looks for it first).
+
+Locks (PostgreSQL): every write transaction locks the rows it changes in paper-key order
+before changing them (`take` inserts in that order and locks other runs' rows with
+SELECT … ORDER BY paper_key FOR UPDATE; the others lock the run's rows the same way
+first), so two runs of one channel do not wait for each other in a cycle. A transaction
+PostgreSQL still rolls back as a deadlock victim or serialization failure is run again
+(bot.store.db.transaction). SQLite has one writer at a time and needs neither.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
-from bot.store.db import IN_CHUNK, chunks, insert_ignore
+from bot.store.db import IN_CHUNK, chunks, insert_ignore, transaction
 from bot.store.owner import gone, this_process
 from bot.store.schema import posted
 
@@ -46,6 +53,19 @@ def rekey_posted(conn: Connection, old: str, new: str) -> None:
     taken = select(posted.c.channel).where(posted.c.paper_key == new).scalar_subquery()
     conn.execute(delete(posted).where(posted.c.paper_key == old, posted.c.channel.in_(taken)))
     conn.execute(update(posted).where(posted.c.paper_key == old).values(paper_key=new))
+
+
+def _lock_in_order(conn: Connection, *where: Any) -> None:
+    """Lock the rows matching `where` in paper-key order before they are changed (on
+    PostgreSQL; SQLite has one writer at a time, and a read before the write there would
+    only risk SQLITE_BUSY on upgrading the lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            select(posted.c.paper_key)
+            .where(*where)
+            .order_by(posted.c.channel, posted.c.paper_key)
+            .with_for_update()
+        ).all()
 
 
 class _Lost(Exception):
@@ -177,36 +197,42 @@ class Ledger:
             posted.c.status == PENDING,
             posted.c.message_ref != mine,
         )
-        try:
-            with self._engine.begin() as conn:
-                rows = [{"channel": channel, "paper_key": k, **pending} for k in asked]
-                insert_ignore(conn, posted, rows)  # (takes SQLite's write lock)
-                held_elsewhere = conn.execute(
-                    select(posted.c.paper_key, posted.c.message_ref, posted.c.lease_until)
-                    .where(others, posted.c.paper_key.in_(asked))
+        # in key order, as every other write of the ledger locks rows (see the top)
+        rows = [{"channel": channel, "paper_key": k, **pending} for k in sorted(asked)]
+
+        def work(conn: Connection) -> tuple[dict[str, str | None], set[str]]:
+            insert_ignore(conn, posted, rows)  # (takes SQLite's write lock)
+            held_elsewhere = conn.execute(
+                select(posted.c.paper_key, posted.c.message_ref, posted.c.lease_until)
+                .where(others, posted.c.paper_key.in_(asked))
+                .order_by(posted.c.paper_key)
+                .with_for_update()
+            )
+            over = _RunOver(now)
+            stale = {k: ref for k, ref, until in held_elsewhere if over(ref, until)}
+            refs = {ref for ref in stale.values() if _message_key(ref) is not None}
+            if refs:  # the rest of each interrupted message travels with it
+                group = conn.execute(
+                    select(posted.c.paper_key, posted.c.message_ref)
+                    .where(others, posted.c.message_ref.in_(refs))
+                    .order_by(posted.c.paper_key)
                     .with_for_update()
                 )
-                over = _RunOver(now)
-                stale = {k: ref for k, ref, until in held_elsewhere if over(ref, until)}
-                refs = {ref for ref in stale.values() if _message_key(ref) is not None}
-                if refs:  # the rest of each interrupted message travels with it
-                    group = conn.execute(
-                        select(posted.c.paper_key, posted.c.message_ref)
-                        .where(others, posted.c.message_ref.in_(refs))
-                        .with_for_update()
+                stale.update({k: ref for k, ref in group})
+            if stale:
+                conn.execute(
+                    update(posted)
+                    .where(
+                        others,
+                        posted.c.paper_key.in_(list(stale)),
+                        posted.c.message_ref.in_(set(stale.values())),
                     )
-                    stale.update({k: ref for k, ref in group})
-                if stale:
-                    conn.execute(
-                        update(posted)
-                        .where(
-                            others,
-                            posted.c.paper_key.in_(list(stale)),
-                            posted.c.message_ref.in_(set(stale.values())),
-                        )
-                        .values(**pending)
-                    )
-                held = self._pending_mine(conn, channel, [*asked, *stale], mine)
+                    .values(**pending)
+                )
+            return stale, self._pending_mine(conn, channel, [*asked, *stale], mine)
+
+        try:
+            stale, held = transaction(self._engine, work)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger reservation failed: {e.__class__.__name__}") from e
         extra = [k for k in stale if k not in set(asked)]
@@ -251,16 +277,20 @@ class Ledger:
         lease ran out and another run took them over; the message must not be sent."""
         wanted, until = list(set(keys)), now + lease
         mine = and_(posted.c.channel == channel, posted.c.status == PENDING, self._held_by(token))
+
+        def work(conn: Connection) -> None:
+            _lock_in_order(conn, mine)  # all of them first, in key order, as `take` does
+            marked = conn.execute(
+                update(posted)
+                .where(mine, posted.c.paper_key.in_(wanted))
+                .values(message_ref=_sending(token, message_key), lease_until=until)
+            ).rowcount
+            if marked != len(wanted):
+                raise _Lost  # rolls the marks back
+            conn.execute(update(posted).where(mine).values(lease_until=until))
+
         try:
-            with self._engine.begin() as conn:
-                marked = conn.execute(
-                    update(posted)
-                    .where(mine, posted.c.paper_key.in_(wanted))
-                    .values(message_ref=_sending(token, message_key), lease_until=until)
-                ).rowcount
-                if marked != len(wanted):
-                    raise _Lost  # rolls the marks back
-                conn.execute(update(posted).where(mine).values(lease_until=until))
+            transaction(self._engine, work)
         except _Lost:
             return False
         except SQLAlchemyError as e:
@@ -269,13 +299,18 @@ class Ledger:
 
     def confirm(self, channel: str, keys: Sequence[str], *, ref: str, now: datetime) -> None:
         """Record `keys` as posted to `channel` by the confirmed message `ref`."""
+        these = (posted.c.channel == channel, posted.c.paper_key.in_(list(keys)))
+
+        def work(conn: Connection) -> None:
+            _lock_in_order(conn, *these)
+            conn.execute(
+                update(posted)
+                .where(*these)
+                .values(status=POSTED, posted_at=now, message_ref=ref, lease_until=None)
+            )
+
         try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    update(posted)
-                    .where(posted.c.channel == channel, posted.c.paper_key.in_(list(keys)))
-                    .values(status=POSTED, posted_at=now, message_ref=ref, lease_until=None)
-                )
+            transaction(self._engine, work)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger confirmation failed: {e.__class__.__name__}") from e
 
@@ -289,9 +324,13 @@ class Ledger:
         ]
         if token is not None:
             where.append(self._held_by(token))
+
+        def work(conn: Connection) -> None:
+            _lock_in_order(conn, *where)
+            conn.execute(delete(posted).where(*where))
+
         try:
-            with self._engine.begin() as conn:
-                conn.execute(delete(posted).where(*where))
+            transaction(self._engine, work)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger release failed: {e.__class__.__name__}") from e
 
@@ -299,18 +338,19 @@ class Ledger:
         """Give up `keys` whose message may or may not have been posted (the answer was
         lost, or the run was interrupted mid-send): their lease ends `now`, so the next run
         takes them over at once and looks for the message before sending it again."""
+        where = (
+            posted.c.channel == channel,
+            posted.c.paper_key.in_(list(keys)),
+            posted.c.status == PENDING,
+            self._held_by(token),
+        )
+
+        def work(conn: Connection) -> None:
+            _lock_in_order(conn, *where)
+            conn.execute(update(posted).where(*where).values(lease_until=now))
+
         try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    update(posted)
-                    .where(
-                        posted.c.channel == channel,
-                        posted.c.paper_key.in_(list(keys)),
-                        posted.c.status == PENDING,
-                        self._held_by(token),
-                    )
-                    .values(lease_until=now)
-                )
+            transaction(self._engine, work)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger update failed: {e.__class__.__name__}") from e
 
