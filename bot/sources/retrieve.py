@@ -320,7 +320,9 @@ class FileRetriever:
     Validators: the ETag is a pseudo-ETag `"<mtime_ns hex>-<size hex>"` of the file, so
     fetching with the validators of the previous fetch reports `not_modified` while the
     file is unchanged (same mtime and size). Raises `SourceError` (not retryable) for a
-    missing, unreadable, empty or oversized file, or a directory. Holds nothing open.
+    missing, unreadable, empty or oversized file, a directory, and anything that is not a
+    regular file (a FIFO, a device, a socket), at once: they are never opened for
+    blocking reads. Holds nothing open.
     """
 
     def __init__(self, *, max_bytes: int = MAX_BYTES) -> None:
@@ -335,10 +337,14 @@ class FileRetriever:
 
     def _read(self, path: Path, validators: Validators | None) -> tuple[str, bytes | None]:
         try:
-            with path.open("rb") as f:
+            # Look before opening: opening a FIFO blocks until a writer comes, a device may
+            # act on open. O_NONBLOCK covers a path swapped in between; fstat decides.
+            _refuse_special(path, os.stat(path).st_mode)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
                 st = os.fstat(f.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    raise SourceError(f"not a regular file: {path}")
+                _refuse_special(path, st.st_mode)
+                os.set_blocking(fd, True)
                 etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
                 if validators and validators.etag == etag:
                     return etag, None
@@ -358,6 +364,27 @@ class FileRetriever:
         if not content:
             raise SourceError(f"empty file: {path}")
         return etag, content
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_special(path: Path, mode: int) -> None:
+    """Raise `SourceError` unless `mode` is a regular file's (a directory raises
+    IsADirectoryError, as opening one would)."""
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(str(path))
+    what = next((name for test, name in _SPECIAL if test(mode)), "not a file")
+    raise SourceError(
+        f"not a regular file: {path} is {what}; give a file saved to disk (or an http(s) URL)"
+    )
 
 
 def _local_path(location: str) -> Path:
