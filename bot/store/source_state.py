@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.sources.base import Validators
+from bot.sources.retrieve import redact_url
 from bot.store.db import insert_ignore
 from bot.store.schema import source_state
 
@@ -45,7 +46,12 @@ class SourceStatus:
 
 
 class SourceStateStore:
-    """Reads and writes `source_state`; each call is its own transaction. Raises StoreError."""
+    """Reads and writes `source_state`; each call is its own transaction. Raises StoreError.
+
+    Locations are stored redacted (`redact_url`: no userinfo, no secret-looking parameter
+    values): a source URL's password or `api_key` never reaches the database. Validators
+    are matched on the redacted form too.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -54,7 +60,7 @@ class SourceStateStore:
         """The validators of the last successful fetch of `location` by this source."""
         with self._engine.connect() as conn:
             row = conn.execute(select(source_state).where(source_state.c.name == name)).first()
-        if row is None or row.location != location:
+        if row is None or row.location != redact_url(location):
             return Validators()
         return Validators(row.etag, row.last_modified)
 
@@ -63,6 +69,12 @@ class SourceStateStore:
         try:
             with self._engine.begin() as conn:
                 insert_ignore(conn, source_state, [{"name": name, "consecutive_failures": 0}])
+                if "location" not in values:  # one stored in plain text by an older version
+                    stored = conn.execute(
+                        select(source_state.c.location).where(source_state.c.name == name)
+                    ).scalar()
+                    if stored and redact_url(stored) != stored:
+                        values = {**values, "location": redact_url(stored)}
                 conn.execute(update(source_state).where(source_state.c.name == name).values(values))
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record state of source {name}: {e.__class__.__name__}") from e
@@ -122,7 +134,7 @@ class SourceStateStore:
         }
         if validators is not None:
             values |= {
-                "location": location,
+                "location": redact_url(location),
                 "etag": validators.etag,
                 "last_modified": validators.last_modified,
             }
