@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ from bot.pipeline.match import Matcher
 from bot.pipeline.plan import plan_digest
 from bot.pipeline.summarize import summarize
 from bot.store.archive import Archive
+from bot.store.db import chunks
 from bot.store.ledger import Ledger, Reservation
 from bot.store.runs import DigestRuns
 
@@ -46,6 +48,10 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 LEASE = timedelta(minutes=15)  # default `digest.lease`: outlives one message's retries
+# Channels whose digests are chosen in one worker thread: few enough that a batch takes
+# well under a second, many enough that 10,000 channels are not 10,000 thread hops.
+SELECT_BATCH = 64
+INTERRUPTED = "interrupted by shutdown: the rest is posted at the next start"
 
 
 @dataclass(slots=True)
@@ -85,11 +91,13 @@ class Outgoing:
 class MatcherCache:
     """Builds a digest run's Matcher, or reuses the previous run's when it is asked for the
     same papers with the same lexicon: digest jobs that fire together (one per channel
-    schedule) then understand and evaluate each topic once, not once per job. For the runs
-    of one event loop (a Matcher's caches are not shared across threads)."""
+    schedule) then understand and evaluate each topic once, not once per job. Digest runs
+    use it in worker threads, one at a time: they hold `lock` while they build and use its
+    Matcher (a Matcher's caches are not safe to fill from two threads at once)."""
 
     def __init__(self) -> None:
         self._last: tuple[Lexicon, list[Paper], Matcher] | None = None
+        self.lock = threading.Lock()
 
     def __call__(self, papers: list[Paper], lexicon: Lexicon) -> Matcher:
         last = self._last
@@ -102,7 +110,12 @@ class MatcherCache:
 
 class DigestCycle:
     """Runs digests for channels. Everything is injected; `clock` gives aware UTC now,
-    `sleep` waits between send attempts (tests pass a fake)."""
+    `sleep` waits between send attempts (tests pass a fake).
+
+    The event loop it runs on also answers chat commands, the Discord gateway and the
+    health check: it never blocks it. Every store call and every step whose work grows with
+    the papers or channels (matching, planning, rendering) runs in a worker thread; the loop
+    only awaits them and the platforms (tests/reliability/test_event_loop.py)."""
 
     def __init__(
         self,
@@ -128,6 +141,8 @@ class DigestCycle:
         self._summary_chars = summary_chars
         self._lease = lease
         self._matchers = matchers
+        # a shared MatcherCache brings its lock; a Matcher built per run needs none
+        self._matching: threading.Lock = getattr(matchers, "lock", None) or threading.Lock()
 
     def window(
         self, profile: Profile, now: datetime, since: datetime | None
@@ -164,53 +179,90 @@ class DigestCycle:
         dry_run: bool = False,
         since: datetime | None = None,
         scheduled_for: datetime | None = None,
+        stop: asyncio.Event | None = None,
     ) -> list[ChannelOutcome]:
         """One digest for each profile. A failing channel is reported in its outcome and
-        the others go on. `dry_run` posts and records nothing."""
+        the others go on. `dry_run` posts and records nothing. Once `stop` is set (the
+        service shuts down) no further message is sent: what was confirmed stays recorded,
+        the rest of the run fails as interrupted and is posted by the next run."""
         now = self._clock()
-        windows = self.windows(profiles, now, since)
+        windows = await asyncio.to_thread(self.windows, profiles, now, since)
         if not windows:
             return []
         earliest = min(start for start, _ in windows.values())
         latest = max(end for _, end in windows.values())
         papers = await asyncio.to_thread(self._archive.since, earliest, latest)
         lexicon = await asyncio.to_thread(self._lexicon)
-        matcher = self._matchers(papers, lexicon)
         try:
             ledger = await asyncio.to_thread(
-                self._ledger.posted_in, windows, [p.key for p in papers]
+                lambda: self._ledger.posted_in(windows, [p.key for p in papers])
             )
         except StoreError as e:
             return [ChannelOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
         outcomes = []
-        for profile in profiles:
-            start, end = windows[profile.ref]
-            # a paper another run posts after the read above is refused by `take`
-            posted = {
-                i for k in ledger.get(profile.ref, ()) if (i := matcher.index_of(k)) is not None
-            }
-            matches, matched = matcher.best(
-                profile, drop=(matcher.outside(start, end), posted), limit=profile.max_posts
+        for batch in chunks(profiles, SELECT_BATCH):
+            if stop is not None and stop.is_set():
+                break
+            digests = await asyncio.to_thread(
+                self._select, batch, papers, lexicon, windows, ledger, now
             )
-            try:
-                day = now.astimezone(ZoneInfo(profile.timezone)).date()
-                digest = plan_digest(
-                    profile,
-                    matches,
-                    {},
-                    day=day,
-                    summary_chars=self._summary_chars,
-                    matched=matched,
-                )
+            for profile, digest in zip(batch, digests, strict=True):
                 if dry_run:
                     outcomes.append(ChannelOutcome(profile, "dry-run", digest))
                     continue
-                outcomes.append(
-                    await self._deliver(profile, digest, (start, end), now, scheduled_for)
-                )
-            except StoreError as e:
-                outcomes.append(ChannelOutcome(profile, DigestRuns.FAILED, error=str(e)))
+                if stop is not None and stop.is_set():
+                    break
+                try:
+                    outcomes.append(
+                        await self._deliver(
+                            profile, digest, windows[profile.ref], now, scheduled_for, stop
+                        )
+                    )
+                except StoreError as e:
+                    outcomes.append(ChannelOutcome(profile, DigestRuns.FAILED, error=str(e)))
+        done = {o.profile.ref for o in outcomes}
+        outcomes += [
+            ChannelOutcome(p, DigestRuns.FAILED, error=INTERRUPTED)
+            for p in profiles
+            if p.ref not in done
+        ]
         return outcomes
+
+    def _select(
+        self,
+        profiles: Sequence[Profile],
+        papers: list[Paper],
+        lexicon: Lexicon,
+        windows: Mapping[str, tuple[datetime, datetime]],
+        ledger: Mapping[str, Mapping[str, datetime]],
+        now: datetime,
+    ) -> list[Digest]:
+        """The digest of each of `profiles`: its best matches in its window that it was not
+        sent yet (a paper another run posts after the ledger was read is refused by `take`).
+        In a worker thread, holding the Matcher's lock."""
+        out = []
+        with self._matching:
+            matcher = self._matchers(papers, lexicon)
+            for profile in profiles:
+                start, end = windows[profile.ref]
+                posted = {
+                    i for k in ledger.get(profile.ref, ()) if (i := matcher.index_of(k)) is not None
+                }
+                matches, matched = matcher.best(
+                    profile, drop=(matcher.outside(start, end), posted), limit=profile.max_posts
+                )
+                day = now.astimezone(ZoneInfo(profile.timezone)).date()
+                out.append(
+                    plan_digest(
+                        profile,
+                        matches,
+                        {},
+                        day=day,
+                        summary_chars=self._summary_chars,
+                        matched=matched,
+                    )
+                )
+        return out
 
     async def _deliver(
         self,
@@ -219,16 +271,20 @@ class DigestCycle:
         window: tuple[datetime, datetime],
         now: datetime,
         scheduled_for: datetime | None,
+        stop: asyncio.Event | None = None,
     ) -> ChannelOutcome:
-        run_id = self._runs.start(profile.ref, now=now, window=window, scheduled_for=scheduled_for)
+        run_id = await asyncio.to_thread(
+            self._runs.start, profile.ref, now=now, window=window, scheduled_for=scheduled_for
+        )
         if run_id is None:
             return ChannelOutcome(profile, "claimed", digest)
         try:
-            outcome = await self._post(profile, digest, now)
+            outcome = await self._post(profile, digest, now, stop)
         except BaseException:
-            # Interrupted (shutdown): what was confirmed is in the ledger; the run is
+            # Interrupted (cancelled): what was confirmed is in the ledger; the run is
             # marked failed so the next start retakes the claim and posts the rest.
-            self._runs.finish(
+            await asyncio.to_thread(
+                self._runs.finish,
                 run_id,
                 status=DigestRuns.FAILED,
                 posted_count=0,
@@ -236,7 +292,8 @@ class DigestCycle:
                 error="interrupted",
             )
             raise
-        self._runs.finish(
+        await asyncio.to_thread(
+            self._runs.finish,
             run_id,
             status=outcome.status,
             posted_count=len(outcome.posted),
@@ -246,16 +303,21 @@ class DigestCycle:
         )
         return outcome
 
-    async def _post(self, profile: Profile, digest: Digest, now: datetime) -> ChannelOutcome:
+    async def _post(
+        self, profile: Profile, digest: Digest, now: datetime, stop: asyncio.Event | None = None
+    ) -> ChannelOutcome:
         delivery = self._deliveries.get(profile.platform)
         if delivery is None:
             error = f"{profile.platform} is not configured: add its credentials (see README)"
             return ChannelOutcome(profile, DigestRuns.FAILED, digest, error=error)
         asked = [i.paper.key for i in digest.items]
-        held = self._ledger.take(profile.ref, asked, now=now, lease=self._lease)
-        plan, digest = self._plan(profile, digest, held, delivery)
+        held = await asyncio.to_thread(
+            self._ledger.take, profile.ref, asked, now=now, lease=self._lease
+        )
+        plan, digest = await asyncio.to_thread(self._plan, profile, digest, held, delivery)
         outcome = ChannelOutcome(profile, DigestRuns.DONE, digest)
-        outcome.deferred = [k for k in asked if k not in set(held.keys)]
+        mine = set(held.keys)
+        outcome.deferred = [k for k in asked if k not in mine]
         if outcome.deferred:
             log.info(
                 "%d paper(s) for %s are held by another run; left to it",
@@ -268,8 +330,13 @@ class DigestCycle:
         inflight: tuple[str, ...] = ()
         try:
             for out in plan:
+                if stop is not None and stop.is_set():
+                    outcome.status = DigestRuns.PARTIAL if outcome.posted else DigestRuns.FAILED
+                    outcome.error = INTERRUPTED
+                    break
                 keys = out.message.keys
-                if keys and not self._ledger.sending(
+                if keys and not await asyncio.to_thread(
+                    self._ledger.sending,
                     profile.ref,
                     keys,
                     token=held.token,
@@ -277,14 +344,17 @@ class DigestCycle:
                     now=self._clock(),
                     lease=self._lease,
                 ):
-                    lost = [k for k in held.keys if k not in set(outcome.posted)]
+                    sent = set(outcome.posted)
+                    lost = [k for k in held.keys if k not in sent]
                     log.warning("lease on %d paper(s) for %s ran out", len(lost), profile.ref)
                     outcome.deferred += lost
                     break
                 inflight = keys
                 ref = await self._send(delivery, profile, out)
                 if keys:
-                    self._ledger.confirm(profile.ref, keys, ref=ref, now=self._clock())
+                    await asyncio.to_thread(
+                        self._ledger.confirm, profile.ref, keys, ref=ref, now=self._clock()
+                    )
                     outcome.posted += keys
                 inflight = ()
         except DeliveryError as e:
@@ -294,11 +364,13 @@ class DigestCycle:
                 inflight = ()  # refused: surely not posted, released below
         finally:
             if inflight:  # maybe posted: the next run looks for it before sending again
-                self._ledger.abandon(profile.ref, inflight, token=held.token, now=self._clock())
+                await asyncio.to_thread(
+                    self._ledger.abandon, profile.ref, inflight, token=held.token, now=self._clock()
+                )
             done = {*outcome.posted, *outcome.deferred, *inflight}
             unsent = [k for k in held.keys if k not in done]
             if unsent:
-                self._ledger.release(profile.ref, unsent, token=held.token)
+                await asyncio.to_thread(self._ledger.release, profile.ref, unsent, token=held.token)
         return outcome
 
     def _plan(

@@ -18,8 +18,14 @@ and no paper is posted twice, whichever replica's timer fires first.
 
 Each scheduled run is claimed in the database under its scheduled time
 (bot.schedule.claim_time), so a repeated, coalesced, caught-up or DST-doubled firing posts
-once. Shutdown stops the scheduler, gives in-flight work a bounded time to finish (a paper
-is recorded only when its message was confirmed), then closes everything.
+once. Shutdown stops the scheduler, tells running digests to send no further message,
+gives in-flight work a bounded time to finish (a paper is recorded only when its message
+was confirmed), then closes everything: within `SHUTDOWN_TIMEOUT` plus the store call or
+matching step under way, inside the 10 s a container gets between SIGTERM and SIGKILL.
+
+Everything here runs on one event loop with the chat front-ends and /healthz: every store
+call is made in a worker thread (bot.digest.DigestCycle does the same), so a database lock
+held for up to the busy timeout never stalls Slack, Discord or the health check.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ from bot.store.source_state import Claim
 log = logging.getLogger(__name__)
 
 SYNC_INTERVAL = timedelta(minutes=1)
-SHUTDOWN_TIMEOUT = 30.0
+# In-flight work gets this long after SIGTERM (a digest stops after its message in flight;
+# a fetch after its chunk in flight), under Docker's 10 s grace before SIGKILL.
+SHUTDOWN_TIMEOUT = 8.0
 FETCH_LEASE = timedelta(minutes=15)  # outlasts a fetch with all its retries
 FETCH_WAIT = 120.0  # seconds a digest waits for another replica's fetch in flight
 FETCH_POLL = 1.0
@@ -86,6 +94,7 @@ class Service:
     _inflight: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
     _schedules: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
     _stopping: bool = field(init=False, default=False)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.scheduler = AsyncIOScheduler(
@@ -145,6 +154,7 @@ class Service:
         if self._stopping:
             return
         self._stopping = True
+        self._stop.set()  # running digests send no further message
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         pending = {t for t in self._inflight if not t.done()}
@@ -221,7 +231,7 @@ class Service:
                 report = await self._record_unexpected(src, e)
             except BaseException:  # interrupted (shutdown): the source is due again at once
                 try:
-                    self.app.source_state.release_fetch(src.name)
+                    await asyncio.to_thread(self.app.source_state.release_fetch, src.name)
                 except StoreError:
                     log.exception("could not release the fetch claim of %s", src.name)
                 raise
@@ -314,6 +324,8 @@ class Service:
         await self.fresh_archive()
         outcomes = []
         for profile in await asyncio.to_thread(self.app.profiles.all):
+            if self._stopping:
+                break
             if not wants_digest(profile):
                 continue
             missed = missed_today(profile, self.clock())
@@ -326,7 +338,7 @@ class Service:
     async def digest(self, profile: Profile, scheduled_for: datetime) -> ChannelOutcome | None:
         """The digest of one channel for one scheduled run (claimed under `scheduled_for`)."""
         await self.fresh_archive()
-        outcomes = await self.cycle.run([profile], scheduled_for=scheduled_for)
+        outcomes = await self.cycle.run([profile], scheduled_for=scheduled_for, stop=self._stop)
         if not outcomes:
             return None
         outcome = outcomes[0]

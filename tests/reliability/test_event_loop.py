@@ -1,0 +1,166 @@
+"""A large digest never blocks the event loop that also answers /papers, the Discord gateway
+and /healthz (issue 14, item 4): a 20,000-paper digest with `max_posts: 0` (no cap) while a
+ticker measures the loop and signed `/papers help` requests arrive over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from looplag import probe
+from moe_papers import TOPIC, moe_papers
+
+from bot.app import build_app, build_deliveries
+from bot.chat.slack_app import start_slack
+from bot.settings import ChannelSettings, CommandSettings, Settings, SlackSettings
+from fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.slow
+
+PAPERS = 20_000
+MAX_BLOCK = 0.100  # seconds the loop may be blocked by our code
+MAX_ACK = 1.0  # seconds to acknowledge /papers (Slack's own limit is 3)
+SECRET = "loop-lag-signing-secret"
+CHANNEL = "C0LOOPLAG1"
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in [n for n in os.environ if n.startswith("SLACK_")]:
+        monkeypatch.delenv(name)
+
+
+class Commands:
+    """Signed `/papers help` requests from a thread of their own (an observer outside the
+    event loop), one every `every` seconds until stopped; each one's time to the HTTP
+    answer (Slack's acknowledgement)."""
+
+    def __init__(self, url: str, response_url: str, every: float = 0.2) -> None:
+        self._url, self._response_url, self._every = url, response_url, every
+        self.acks: list[float] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Commands:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            body = urlencode(
+                {
+                    "team_id": FakeSlack.TEAM_ID,
+                    "channel_id": CHANNEL,
+                    "user_id": "U0LOOPLAG1",
+                    "command": "/papers",
+                    "text": "help",
+                    "response_url": self._response_url,
+                    "trigger_id": "1.2.3",
+                }
+            )
+            ts = str(int(time.time()))
+            signature = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256)
+            request = urllib.request.Request(
+                self._url,
+                data=body.encode(),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Slack-Request-Timestamp": ts,
+                    "X-Slack-Signature": "v0=" + signature.hexdigest(),
+                },
+            )
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(request, timeout=60) as resp:
+                    resp.read()
+                    if resp.status != 200:
+                        self.errors.append(f"HTTP {resp.status}")
+            except OSError as e:
+                self.errors.append(repr(e))
+            self.acks.append(time.monotonic() - started)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def measured() -> Iterator[dict[str, float]]:
+    figures: dict[str, float] = {}
+    yield figures
+    print("measured:", {k: round(v, 3) for k, v in figures.items()})
+
+
+async def test_a_20000_paper_digest_never_blocks_the_loop_and_papers_is_acked_within_1s(
+    tmp_path: Path, measured: dict[str, float]
+) -> None:
+    clock = Clock(T0)
+    channel = ChannelSettings(
+        platform="console", id="demo", topics=[TOPIC], max_posts=0, lookback="2d"
+    )
+    async with FakeSlack(channels=[CHANNEL]) as slack:
+        settings = Settings(
+            database=str(tmp_path / "p.db"),
+            channels=[channel],
+            slack=SlackSettings(
+                bot_token=slack.token, signing_secret=SECRET, api_url=slack.url, http_port=0
+            ),
+            commands=CommandSettings(per_minute=0),
+        )
+        app = build_app(settings, clock=clock)
+        try:
+            app.archive.upsert(moe_papers(PAPERS), now=T0)
+            clock.now = T0 + timedelta(hours=1)
+            frontend = await start_slack(settings.slack, app.services())
+            assert frontend.url is not None
+            deliveries = build_deliveries(settings, stream=io.StringIO())
+            try:
+                with Commands(frontend.url, slack.response_url(CHANNEL)) as commands:
+                    async with probe() as lag:
+                        started = time.monotonic()
+                        (outcome,) = await app.digest_cycle(deliveries).run(
+                            [p for p in app.profiles.all() if p.platform == "console"]
+                        )
+                        took = time.monotonic() - started
+                    acked_during = len(commands.acks)
+            finally:
+                await frontend.close()
+                for d in deliveries.values():
+                    await d.aclose()
+        finally:
+            app.close()
+
+    measured.update(
+        digest_s=took,
+        loop_blocked_s=lag.blocked,
+        loop_raw_gap_s=lag.raw,
+        acks=acked_during,
+        max_ack_s=max(commands.acks, default=0.0),
+    )
+    assert outcome.status == "done" and len(outcome.posted) == PAPERS, outcome.error
+    assert lag.loop_ticks, "the probe never ran"
+    assert lag.blocked <= MAX_BLOCK, f"loop blocked {lag.blocked:.3f} s (raw gap {lag.raw:.3f})"
+    assert not commands.errors, commands.errors[:3]
+    assert acked_during >= 3, f"only {acked_during} /papers sent during the digest"
+    assert max(commands.acks) < MAX_ACK, f"slowest /papers ack {max(commands.acks):.2f} s"
