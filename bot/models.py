@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from bot.pipeline.text import tex_to_text
+
 # New-style ids (0704.0001 onwards: YYMM.NNNN or YYMM.NNNNN) and old-style (hep-th/9901001).
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
 _ARXIV_OLD = r"[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7}"
@@ -21,12 +23,22 @@ def collapse_ws(text: str) -> str:
 
 
 def normalize_title(title: str) -> str:
-    """The title-based identity of a paper: NFKC, case-folded, punctuation and spaces collapsed.
+    """The title-based identity of a paper: TeX read as text (`$\\pi$-Tuning` is
+    `π-Tuning`, `bot.pipeline.text.tex_to_text`), NFKC, case-folded, punctuation and spaces
+    collapsed.
 
     Only punctuation and whitespace are removed; digits and letters all count, so
     `Qwen2` and `Qwen2.5` (-> `qwen2 5`) stay different papers.
     """
-    text = unicodedata.normalize("NFKC", title).casefold()
+    # Read until nothing changes (bounded): a title shown as read once (`\\$5$x` -> `$5$x`)
+    # keeps the identity of the title as typed.
+    text = title
+    for _ in range(4):
+        read = tex_to_text(text)
+        if read == text:
+            break
+        text = read
+    text = unicodedata.normalize("NFKC", text).casefold()
     return _PUNCT_OR_SPACE.sub(" ", text).strip()
 
 

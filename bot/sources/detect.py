@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.errors import SourceError
-from bot.models import ParseResult
+from bot.models import Paper, ParseResult, collapse_ws
+from bot.pipeline.text import tex_to_text
 from bot.sources.dump import parse_decoded_dump, parse_dump
 from bot.sources.guard import checked_result
 from bot.sources.hf_daily import parse_hf_daily
@@ -36,12 +39,28 @@ def parse_any(
     cannot hold (a count beyond 32 bits, a date out of range, a wrong type) is dropped, or
     its entry rejected, whatever the parser.
 
+    Every source's titles, abstracts and author names are read from TeX into text here
+    (`$\\pi$-Tuning` -> `π-Tuning`, `Andr\\'e` -> `André`: `tex_to_text`), the reading the
+    title identity uses too.
+
     Raises `SourceError` for an unknown `kind`, and whatever the parser raises: content that
     is empty, binary, HTML, or not of the format at all.
     """
-    return checked_result(
+    result = checked_result(
         _parse(content, source=source, kind=kind, include_replacements=include_replacements)
     )
+    return replace(result, papers=tuple(map(_text_of_tex, result.papers)))
+
+
+def _text_of_tex(paper: Paper) -> Paper:
+    """`paper` with TeX in its title, abstract and authors read as text (a title that reads
+    as nothing stays as typed)."""
+    title = collapse_ws(tex_to_text(paper.title)) or paper.title
+    abstract = collapse_ws(tex_to_text(paper.abstract))
+    authors = tuple(a for a in (collapse_ws(tex_to_text(a)) for a in paper.authors) if a)
+    if (title, abstract, authors) == (paper.title, paper.abstract, paper.authors):
+        return paper
+    return replace(paper, title=title, abstract=abstract, authors=authors)
 
 
 def _parse(
