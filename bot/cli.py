@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.app import App, build_app, build_deliveries
 from bot.digest import ChannelOutcome, items_json
-from bot.errors import ConfigError, PaperboyError
+from bot.errors import ConfigError, PaperboyError, StoreError
 from bot.evaluate import evaluate, load_labels, macro_f1
 from bot.ingest import Progress, SourceReport
 from bot.models import Profile
 from bot.pipeline.match import topics_profile
 from bot.settings import Settings, load_settings, parse_duration
 from bot.sources.retrieve import AnyRetriever
+from bot.store.db import describe
 from bot.store.profiles import format_profile
 
 EXIT_FAILURE = 1
@@ -59,8 +61,14 @@ class Context:
             self._app = build_app(self.settings, seed=not read_only)
         except PaperboyError as e:
             _fail(str(e), EXIT_FAILURE)
+        except SQLAlchemyError as e:  # e.g. a damaged file, read while opening it
+            _fail(describe(e), EXIT_FAILURE)
         try:
             yield self._app
+        except (StoreError, SQLAlchemyError) as e:
+            # the database failed under the command: what it means and what to do, in one
+            # line (never a traceback: its SQL parameters would show paper text)
+            _fail(describe(e), EXIT_FAILURE)
         finally:
             self._app.close()
 
@@ -539,7 +547,7 @@ def status(ctx: Context, as_json: bool) -> None:
     from bot.status import collect_status, format_status
 
     with ctx.app(read_only=True) as app:
-        report = collect_status(app)
+        report = collect_status(app, check_database=True)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False))
     else:

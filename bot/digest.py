@@ -280,6 +280,8 @@ class DigestCycle:
             return ChannelOutcome(profile, "claimed", digest)
         try:
             outcome = await self._post(profile, digest, now, stop)
+        except StoreError as e:  # before anything was sent (take, plan): recorded below
+            outcome = ChannelOutcome(profile, DigestRuns.FAILED, digest, error=str(e))
         except BaseException:
             # Interrupted (cancelled): what was confirmed is in the ledger; the run is
             # marked failed so the next start retakes the claim and posts the rest.
@@ -292,15 +294,21 @@ class DigestCycle:
                 error="interrupted",
             )
             raise
-        await asyncio.to_thread(
-            self._runs.finish,
-            run_id,
-            status=outcome.status,
-            posted_count=len(outcome.posted),
-            now=self._clock(),
-            error=outcome.error,
-            window_end=window[0] if outcome.deferred else None,
-        )
+        try:
+            await asyncio.to_thread(
+                self._runs.finish,
+                run_id,
+                status=outcome.status,
+                posted_count=len(outcome.posted),
+                now=self._clock(),
+                error=outcome.error,
+                window_end=window[0] if outcome.deferred else None,
+            )
+        except StoreError as e:  # what was posted stays counted in the outcome
+            log.warning("digest of %s not recorded: %s", profile.ref, e)
+            if outcome.error is None:
+                outcome.status = DigestRuns.PARTIAL if outcome.posted else DigestRuns.FAILED
+                outcome.error = f"digest not recorded: {e}"
         return outcome
 
     async def _post(
@@ -352,25 +360,37 @@ class DigestCycle:
                 inflight = keys
                 ref = await self._send(delivery, profile, out)
                 if keys:
+                    outcome.posted += keys  # on the platform: counted even if not recorded
                     await asyncio.to_thread(
                         self._ledger.confirm, profile.ref, keys, ref=ref, now=self._clock()
                     )
-                    outcome.posted += keys
                 inflight = ()
         except DeliveryError as e:
             outcome.status = DigestRuns.PARTIAL if outcome.posted else DigestRuns.FAILED
             outcome.error = str(e)
             if e.permanent:
                 inflight = ()  # refused: surely not posted, released below
+        except StoreError as e:  # the ledger failed mid-way: what was posted stays counted
+            outcome.status = DigestRuns.PARTIAL if outcome.posted else DigestRuns.FAILED
+            outcome.error = str(e)
         finally:
-            if inflight:  # maybe posted: the next run looks for it before sending again
-                await asyncio.to_thread(
-                    self._ledger.abandon, profile.ref, inflight, token=held.token, now=self._clock()
-                )
-            done = {*outcome.posted, *outcome.deferred, *inflight}
-            unsent = [k for k in held.keys if k not in done]
-            if unsent:
-                await asyncio.to_thread(self._ledger.release, profile.ref, unsent, token=held.token)
+            try:
+                if inflight:  # maybe posted: the next run looks for it before sending again
+                    await asyncio.to_thread(
+                        self._ledger.abandon,
+                        profile.ref,
+                        inflight,
+                        token=held.token,
+                        now=self._clock(),
+                    )
+                done = {*outcome.posted, *outcome.deferred, *inflight}
+                unsent = [k for k in held.keys if k not in done]
+                if unsent:
+                    await asyncio.to_thread(
+                        self._ledger.release, profile.ref, unsent, token=held.token
+                    )
+            except StoreError as e:  # their lease ends them; the next run takes them over
+                log.warning("reservations for %s left to their lease: %s", profile.ref, e)
         return outcome
 
     def _plan(

@@ -23,7 +23,57 @@ class SourceError(PaperboyError):
 
 
 class StoreError(PaperboyError):
-    """The archive database failed or has an unexpected schema."""
+    """The archive database failed or has an unexpected schema.
+
+    Raised `from` the database's own error, its message ends with what that error means
+    and what to do (`database_advice`): "… failed: OperationalError: disk full: free space
+    on the disk holding data/paperboy.db and run again"."""
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        advice = database_advice(self.__cause__)
+        return f"{message}: {advice}" if advice and advice not in message else message
+
+
+# Where a database error happened, set on SQLAlchemy's exception by the engine
+# (bot.store.db): the SQLite file, or the PostgreSQL server and database (no password).
+LOCATION = "paperboy_database"
+
+
+def database_advice(error: BaseException | None) -> str | None:
+    """What a database error means and what to do, for the conditions a user can act on
+    (a full disk, a damaged file, a read-only file, an I/O error, an unreachable server);
+    None for any other error. Built from error codes only: never from the driver's
+    message, which may carry SQL and its parameters (paper text)."""
+    if error is None:
+        return None
+    orig = getattr(error, "orig", None) or error
+    where = getattr(error, LOCATION, None) or "the database"
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    state = str(getattr(orig, "sqlstate", "") or "")
+    errno = getattr(orig, "errno", None)
+    if name.startswith("SQLITE_FULL") or state == "53100" or errno == 28:  # ENOSPC
+        return f"disk full: free space on the disk holding {where} and run again"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return (
+            f"database file is damaged: {where}; restore it from a backup (`sqlite3 {where} "
+            "'.recover' > saved.sql` saves what can still be read), then check it with "
+            "`paperboy status`"
+        )
+    if state in ("XX001", "XX002"):
+        return (
+            f"database is damaged: {where} (data or index corrupted); restore it from a "
+            "backup, then check it with `paperboy status`"
+        )
+    if name.startswith("SQLITE_READONLY") or state == "25006" or errno == 30:  # EROFS
+        return f"database is read-only: {where}; make it writable and run again"
+    if name.startswith("SQLITE_IOERR") or errno == 5:  # EIO
+        return f"cannot read or write {where} (I/O error): check the disk, then run again"
+    if name.startswith("SQLITE_CANTOPEN"):
+        return f"cannot open {where}: check that its folder exists and is writable"
+    if state.startswith("08") or state == "57P01":
+        return f"lost the connection to {where}: check that the server runs, then run again"
+    return None
 
 
 class DeliveryError(PaperboyError):

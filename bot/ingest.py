@@ -15,7 +15,7 @@ from bot.sources.base import Retriever, Validators
 from bot.sources.detect import parse_any
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
-from bot.store.archive import BATCH, Archive, UpsertResult
+from bot.store.archive import BATCH, Archive
 from bot.store.source_state import SourceStateStore
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ class Ingestor:
                 source=report.name,
                 kind=kind,
                 include_replacements=include_replacements,
+                content_type=fetched.content_type,
             )
         except SourceError as e:
             report.error = str(e).removeprefix(f"{report.name}: ")
@@ -172,20 +173,21 @@ class Ingestor:
             )
             return
         try:
-            stored = await self._store(parsed.papers, progress)
-        except StoreError as e:
+            await self._store(parsed.papers, progress, report)
+        except StoreError as e:  # what was stored before it is counted in the report
             report.error = str(e)
-            return
-        report.new += stored.new
-        report.known += stored.known
 
-    async def _store(self, papers: Sequence[Paper], progress: Progress | None) -> UpsertResult:
-        total = UpsertResult()
-        step = BATCH * 4
-        for start in range(0, len(papers), step):
-            chunk = papers[start : start + step]
+    async def _store(
+        self, papers: Sequence[Paper], progress: Progress | None, report: SourceReport
+    ) -> None:
+        """Store `papers` one archive batch (one transaction) at a time, counting each in
+        `report` once committed: when one fails (a full disk), the counts say exactly what
+        was stored before it."""
+        for start in range(0, len(papers), BATCH):
+            chunk = papers[start : start + BATCH]
             # stamped inside, after the write is registered (bot.store.ingests)
-            total.add(await asyncio.to_thread(self._archive.ingest, chunk, clock=self._clock))
+            stored = await asyncio.to_thread(self._archive.ingest, chunk, clock=self._clock)
+            report.new += stored.new
+            report.known += stored.known
             if progress:
                 progress(start + len(chunk), len(papers))
-        return total

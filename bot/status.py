@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.app import App
+from bot.errors import StoreError
+from bot.store.db import describe, integrity_problem
 from bot.store.runs import DigestRuns
 from bot.store.source_state import SourceStatus
 
@@ -22,16 +26,18 @@ class ChannelHealth:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """A snapshot of the service's health. `failing` lists channels whose last digest
-    failed and sources whose last fetch failed."""
+    """A snapshot of the service's health. `failing` lists a damaged or failing database,
+    channels whose last digest failed and sources whose last fetch failed."""
 
-    papers: int
+    papers: int | None  # None: the database could not be read
     sources: tuple[SourceStatus, ...]
     channels: tuple[ChannelHealth, ...]
+    database: str | None = None  # what is wrong with the database, when something is
 
     @property
     def failing(self) -> list[str]:
-        bad = [f"source {s.name}" for s in self.sources if s.consecutive_failures]
+        bad = ["database"] if self.database else []
+        bad += [f"source {s.name}" for s in self.sources if s.consecutive_failures]
         bad += [
             f"channel {c.channel}"
             for c in self.channels
@@ -51,13 +57,30 @@ class Status:
             "papers": self.papers,
             "sources": [plain(asdict(s)) for s in self.sources],
             "channels": [plain(asdict(c)) for c in self.channels],
+            "database": self.database,
             "failing": self.failing,
             "degraded": bool(self.failing),
         }
 
 
-def collect_status(app: App) -> Status:
-    """Read the status from the database (blocking: call from a thread in async code)."""
+def collect_status(app: App, *, check_database: bool = False) -> Status:
+    """Read the status from the database (blocking: call from a thread in async code).
+
+    With `check_database` the database is also checked for damage (SQLite: every page
+    read once, see integrity_problem), and a database that fails to answer is reported in
+    `database` instead of raising; without it (the health endpoint, polled often) such a
+    failure raises."""
+    problem = integrity_problem(app.engine) if check_database else None
+    try:
+        status = _read_status(app)
+    except (StoreError, SQLAlchemyError) as e:
+        if not check_database:
+            raise
+        return Status(None, (), (), database=problem or describe(e))
+    return Status(status.papers, status.sources, status.channels, database=problem)
+
+
+def _read_status(app: App) -> Status:
     sources = tuple(app.source_state.all())
     channels = []
     for profile in app.profiles.all():
@@ -82,7 +105,9 @@ def format_status(status: Status) -> str:
     def when(value: datetime | None) -> str:
         return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
-    lines = [f"archive: {status.papers} papers", "sources:"]
+    lines = [f"database: {status.database}"] if status.database else []
+    archive = "unknown (the database could not be read)" if status.papers is None else ""
+    lines += [f"archive: {archive or f'{status.papers} papers'}", "sources:"]
     if not status.sources:
         lines.append("  (never fetched)")
     for s in status.sources:

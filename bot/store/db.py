@@ -24,7 +24,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from bot.errors import StoreError
+from bot.errors import LOCATION, StoreError, database_advice
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,58 @@ def _use_wal(engine: Engine) -> None:
         pause = min(pause * 2, 0.25)
 
 
+def location(database: str) -> str:
+    """Where `database` is, for messages: the SQLite file's path, or the PostgreSQL server
+    and database (never the password or the query)."""
+    url = make_url(database_url(database))
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database).resolve()) if url.database else "the in-memory database"
+    return url.set(password=None, query={}).render_as_string(hide_password=True)
+
+
+def describe(error: BaseException) -> str:
+    """A database error as one line for a user: its meaning and what to do when known
+    (bot.errors.database_advice), else its kind; never the driver's message (it may carry
+    SQL and its parameters: paper text)."""
+    if isinstance(error, StoreError):
+        return str(error)
+    advice = database_advice(error)
+    if advice is not None:
+        return advice
+    orig = getattr(error, "orig", None)
+    kind = type(orig).__name__ if orig is not None else type(error).__name__
+    return f"database error ({kind})"
+
+
+def integrity_problem(engine: Engine) -> str | None:
+    """Whether the database is damaged: SQLite's `PRAGMA quick_check` (reads every page
+    once, linear in the file's size); None when whole, or on PostgreSQL (which checks its
+    pages as it reads them). Raises nothing: a check that fails is a problem found."""
+    if engine.dialect.name != "sqlite":
+        return None
+    try:
+        with engine.connect() as conn:
+            found = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+    except SQLAlchemyError as e:
+        return describe(e)
+    if found == ["ok"]:
+        return None
+    where = location(engine.url.render_as_string(hide_password=False))
+    lines = [ln for row in found for ln in row.splitlines() if ln and not ln.startswith("*")]
+    first = (lines[0][:120] + (", …" if len(lines) > 1 else "")) if lines else "no answer"
+    return (
+        f"database file is damaged: {where} ({first}); restore it from a backup "
+        f"(`sqlite3 {where} '.recover' > saved.sql` saves what can still be read)"
+    )
+
+
+def _remember_location(where: str) -> Callable[[Any], None]:
+    def handle_error(context: Any) -> None:
+        setattr(context.sqlalchemy_exception, LOCATION, where)
+
+    return handle_error
+
+
 def make_engine(database: str, *, read_only: bool = False) -> Engine:
     """Create the engine for `database`, creating an SQLite file's folder when needed.
 
@@ -186,6 +238,7 @@ def make_engine(database: str, *, read_only: bool = False) -> Engine:
     if problem is not None:
         raise StoreError(f"cannot open database: {problem}")
     url = make_url(database_url(database))
+    where = location(database)
     try:
         if url.get_backend_name() == "sqlite":
             if url.database and url.database != ":memory:":
@@ -199,7 +252,9 @@ def make_engine(database: str, *, read_only: bool = False) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
     except (OSError, sqlite3.Error, ImportError, SQLAlchemyError) as e:
-        raise StoreError(
-            f"cannot open database {url.render_as_string(hide_password=True)}: {e}"
-        ) from e
+        setattr(e, LOCATION, where)
+        cause = database_advice(e) or str(getattr(e, "orig", None) or e).splitlines()[0]
+        shown = url.render_as_string(hide_password=True)
+        raise StoreError(f"cannot open database {shown}: {cause}") from e
+    event.listen(engine, "handle_error", _remember_location(where))
     return engine
