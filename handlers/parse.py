@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.pipeline.render.common import strip_controls
+from bot.pipeline.text import visible_text
 
 SUBCOMMANDS = (
     "search",
@@ -24,6 +24,9 @@ MORE_LIMIT = 10
 MAX_LIMIT = 20
 # Slack clients turn `--` into an em or en dash; accept what they send.
 _FLAG = re.compile(r"^(?:--|—|–)(share|more|top)(?:=(\S*))?$", re.IGNORECASE)
+# Whitespace between words, except the C0/C1 controls str.split() also splits on (\x1c-\x1f,
+# \x85): those are hidden characters, deleted inside a word, never a word break.
+_BREAK = re.compile(r"[^\S\x1c-\x1f\x85]+")
 
 
 class UsageError(ValueError):
@@ -44,14 +47,26 @@ class Command:
 def parse_command(text: str) -> Command:
     """The command in `text`: the first word names a subcommand (any case); anything else
     is a search for the whole text. `--share`, `--more` and `--top N` may appear anywhere.
-    Raises UsageError for a bad `--top`."""
-    tokens = strip_controls(text).split()
+
+    A flag counts only as typed in plain sight: a word that reads as a flag only once its
+    hidden characters are dropped (`\u202e--share`, `--\u200bshare`, fullwidth `－－share`)
+    is a UsageError, never obeyed unseen. The rest of the text is read as it shows
+    (`visible_text`: bidi controls, zero-width and other format or control characters
+    dropped, NFKC), so `moe\u200b` is the topic `moe`. Raises UsageError for a bad `--top`.
+    """
+    tokens = [t for t in _BREAK.split(text) if t]
     share, limit, rest = False, DEFAULT_LIMIT, []
     i = 0
     while i < len(tokens):
         m = _FLAG.match(tokens[i])
         if m is None:
-            rest.append(tokens[i])
+            shown = visible_text(tokens[i])
+            if _FLAG.match(shown.strip()):
+                raise UsageError(
+                    f"{shown.strip()} was typed with invisible or unusual characters in it: "
+                    "type it again plainly to use it as a flag"
+                )
+            rest += shown.split()
             i += 1
             continue
         flag, value = m.group(1).lower(), m.group(2)

@@ -165,6 +165,32 @@ def fold(text: str) -> str:
 
 _VOWEL = re.compile("[aeiouy]")
 
+
+class _Hidden(dict[int, int | None]):
+    """A str.translate table deleting characters that show nothing or reorder the text:
+    format characters (Cf: bidi controls, zero-width spaces and joiners, soft hyphen, BOM),
+    controls (Cc) other than tab and line breaks, and lone surrogates."""
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        hidden = unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in "\t\n\r\v\f"
+        kept = None if hidden else code
+        self[code] = kept
+        return kept
+
+
+_HIDDEN = _Hidden()
+
+
+def visible_text(text: str) -> str:
+    """`text` as it reads: without bidi controls, zero-width and other format or control
+    characters (tabs and line breaks stay), NFKC-normalized (`ｍｏｅ` -> `moe`). What a user
+    typed is read through it, so that what they cannot see cannot change what it does."""
+    if text.isascii() and text.isprintable():
+        return text  # nothing hidden (the common case)
+    return unicodedata.normalize("NFKC", text.translate(_HIDDEN)).translate(_HIDDEN)
+
+
 # --- TeX in titles, abstracts and author names -------------------------------------------
 #
 # arXiv spells math and accents in TeX (`$\pi$-Tuning`, `Andr\'e`), other sources in
