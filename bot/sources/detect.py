@@ -31,9 +31,16 @@ def _format_of(kind: str) -> str:
 
 
 def parse_any(
-    content: bytes, *, source: str, kind: str | None = None, include_replacements: bool = False
+    content: bytes,
+    *,
+    source: str,
+    kind: str | None = None,
+    include_replacements: bool = False,
+    content_type: str | None = None,
 ) -> ParseResult:
     """Parse `content` with the parser of `kind` (a configured format), else the detected one.
+    `content_type` is the HTTP header, whose charset a feed without a declared encoding
+    is read in.
 
     Every parsed paper passes `bot.sources.guard.checked_result`: a value the archive
     cannot hold (a count beyond 32 bits, a date out of range, a wrong type) is dropped, or
@@ -47,7 +54,13 @@ def parse_any(
     is empty, binary, HTML, or not of the format at all.
     """
     result = checked_result(
-        _parse(content, source=source, kind=kind, include_replacements=include_replacements)
+        _parse(
+            content,
+            source=source,
+            kind=kind,
+            include_replacements=include_replacements,
+            content_type=content_type,
+        )
     )
     return replace(result, papers=tuple(map(_text_of_tex, result.papers)))
 
@@ -64,7 +77,12 @@ def _text_of_tex(paper: Paper) -> Paper:
 
 
 def _parse(
-    content: bytes, *, source: str, kind: str | None, include_replacements: bool
+    content: bytes,
+    *,
+    source: str,
+    kind: str | None,
+    include_replacements: bool,
+    content_type: str | None,
 ) -> ParseResult:
     if kind is None:  # detect_format, keeping the decoded text for a dump (decoded once)
         decoded = decode_text(content)
@@ -76,7 +94,12 @@ def _parse(
     if fmt == "hf-daily":
         return parse_hf_daily(content, source=source)
     if fmt == "rss":
-        return parse_feed(content, source=source, include_replacements=include_replacements)
+        return parse_feed(
+            content,
+            source=source,
+            include_replacements=include_replacements,
+            content_type=content_type,
+        )
     if fmt == "dump":
         return parse_dump(content, source=source)
     raise SourceError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import html
 import io
 import re
@@ -35,6 +36,28 @@ _ENTRY_END = re.compile(r"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
 _CUT_OFF = "cut off by the end of the feed; a later fetch brings it"
 _BLOCK_TAG = re.compile(r"<(?:br|/?p|/?div|/?li|/?tr|/?h\d)\b[^<>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>", re.DOTALL)
+# Known HTML elements: removed from titles even when the feed calls them plain text (a
+# "<b>" there is markup that leaked, a "<!channel>" or "x < y" is literal text and stays).
+_KNOWN_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|br|cite|code|div|em|font|h[1-6]|i|img|li|mark|math|mi|mn|mo|mrow"
+    r"|msub|msubsup|msup|mfrac|msqrt|ol|p|q|s|small|span|strike|strong|sub|sup|tt|u|ul)"
+    r"\b[^<>]*>",
+    re.IGNORECASE,
+)
+# Text decoded with the wrong single-byte code page: C1 controls, U+FFFD, or a run of four
+# or more characters from the upper half of Windows-1252/Latin-1 ("Íåéðîííûå", "µ¡³£³Ø"),
+# which no language writes (accented letters stand between unaccented ones: "Größe").
+_UNREADABLE = re.compile(
+    "[\u0080-\u009f\ufffd]|[\u00a1-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+    "\u0192\u02c6\u02dc\u2013-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}"
+)
+_BOMS = {
+    "utf-16-le": codecs.BOM_UTF16_LE,
+    "utf-16-be": codecs.BOM_UTF16_BE,
+    "utf-32-le": codecs.BOM_UTF32_LE,
+    "utf-32-be": codecs.BOM_UTF32_BE,
+}
+_API_ERRORS = "arxiv.org/api/errors"
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0152-\u0192\u02c6-\u02dc\u2013-\u2122]")
 _AUTHOR_SEPARATOR = re.compile(r"[()\[\]]|[,;]|\s+and\s+")
 _AFFILIATION = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
@@ -52,8 +75,19 @@ _LETTERS = {"ss": "ß", "aa": "å", "AA": "Å", "ae": "æ", "AE": "Æ", "oe": "�
 _LETTERS |= {"o": "ø", "O": "Ø", "l": "ł", "L": "Ł"}
 
 
-def parse_feed(content: bytes, *, source: str, include_replacements: bool = False) -> ParseResult:
+def parse_feed(
+    content: bytes,
+    *,
+    source: str,
+    include_replacements: bool = False,
+    content_type: str | None = None,
+) -> ParseResult:
     """Parse an RSS 2.0 or Atom feed into papers.
+
+    Encoding: a BOM, the XML declaration, else the charset of `content_type` (the HTTP
+    header); UTF-16/32 without a BOM is recognised. Text that still reads as mojibake (a
+    feed in an undeclared encoding that is not UTF-8) is never stored: its entry is
+    rejected, saying to declare the encoding.
 
     The arXiv id (versionless) comes from the guid/id or an arXiv or HF-papers link, else
     from an `arXiv:ID Announce Type:` description; items without one are keyed by title.
@@ -70,13 +104,22 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
     cuts (never closed: its title, abstract or authors may be incomplete, and merging would
     keep a cut title) is rejected.
 
+    The `title` wins over `title_detail` when they differ (feedparser fills the detail from
+    a nested `<image><title>` too); markup in a plain-text title is removed. An empty
+    answer of the arXiv API says that the query matched nothing; an empty arXiv listing
+    that it may be a weekend.
+
     Raises `SourceError` when the content is empty, binary, or not RSS/Atom (an HTML
-    error page parses as an empty feed: the missing feed version gives it away).
+    error page parses as an empty feed: the missing feed version gives it away), and for
+    an arXiv API error answer (an entry "Error" linking to /api/errors), with its reason.
     """
     decoded = decode_text(content, source=source)
+    if decoded.bomless:  # feedparser reads UTF-16/32 without a BOM only when declared
+        content = _BOMS[decoded.bomless] + content
+    headers = {"content-type": content_type} if content_type else {}
     try:
         # A stream, never bytes: feedparser opens a bytes value naming an existing file.
-        feed = feedparser.parse(io.BytesIO(content))
+        feed = feedparser.parse(io.BytesIO(content), response_headers=headers)
     except Exception as e:  # feedparser's own bugs on broken input: translate, never leak
         raise SourceError(f"{source}: unreadable feed ({type(e).__name__}: {e})") from e
     if not feed.get("version"):
@@ -88,6 +131,7 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
     rejected: list[Rejected] = []
     skipped = repeated = 0
     entries = feed.get("entries", [])
+    _raise_api_error(entries, source)
     cut = len(entries) if feed.get("bozo") and _closed_entries(decoded.text) < len(entries) else 0
     for number, entry in enumerate(entries, start=1):
         if number == cut:
@@ -98,8 +142,11 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
         except (ValueError, TypeError, OverflowError, AttributeError, RecursionError) as e:
             rejected.append(Rejected(f"entry {number}", f"unreadable value ({type(e).__name__})"))
             continue
+        unreadable = _unreadable_field(paper) if paper is not None else None
         if paper is None:
             rejected.append(Rejected(f"entry {number}", "missing title"))
+        elif unreadable:
+            rejected.append(Rejected(f"entry {number}", unreadable))
         elif paper.announce_type in REPLACEMENT_TYPES and not include_replacements:
             skipped += 1
         elif paper.key in papers:
@@ -107,12 +154,54 @@ def parse_feed(content: bytes, *, source: str, include_replacements: bool = Fals
         else:
             papers[paper.key] = paper
     if not feed.get("entries"):
-        notes.append("the feed has no items (arXiv feeds are empty on weekends and holidays)")
+        notes.append(_empty_note(feed, decoded.text))
     if skipped:
         notes.append(f"{skipped} replacement(s) of already announced papers skipped")
     if repeated:
         notes.append(f"{repeated} repeated item(s) kept once")
     return ParseResult(FORMAT, tuple(papers.values()), tuple(rejected), tuple(notes))
+
+
+def _raise_api_error(entries: list[Any], source: str) -> None:
+    """Raise the error an arXiv API answer carries as its one entry, titled "Error", whose
+    id and link point to /api/errors#<reason>."""
+    for entry in entries:
+        links = [entry.get("id"), entry.get("link")]
+        links += [
+            link.get("href") for link in entry.get("links") or [] if isinstance(link, Mapping)
+        ]
+        is_error = any(isinstance(link, str) and _API_ERRORS in link.lower() for link in links)
+        if is_error and str(entry.get("title", "")).strip().lower() == "error":
+            reason = _plain(entry.get("summary_detail"), entry.get("summary"))[:300]
+            raise SourceError(
+                f"{source}: the arXiv API answered an error: {reason or 'no reason given'}; "
+                "fix the query in the source's url (search_query, id_list, start, max_results)"
+            )
+
+
+def _empty_note(feed: Mapping[str, Any], text: str) -> str:
+    """Why a feed may have no items: an API query that matched nothing, an arXiv listing
+    on a weekend or holiday, or simply nothing new."""
+    meta = feed.get("feed") or {}
+    total = meta.get("opensearch_totalresults") if isinstance(meta, Mapping) else None
+    if total is not None:
+        return f"the query matched no papers (opensearch:totalResults {str(total)[:20]})"
+    if "<skipdays" in text[:8192].lower() or "rss.arxiv.org" in text[:8192].lower():
+        return "the feed has no items (arXiv listings are empty on weekends and holidays)"
+    return "the feed has no items"
+
+
+def _unreadable_field(paper: Paper) -> str | None:
+    """Why a paper cannot be stored as read: its title or abstract is mojibake."""
+    for name, text in (("title", paper.title), ("abstract", paper.abstract)):
+        found = _UNREADABLE.search(text)
+        if found:
+            return (
+                f"{name} is not readable text ({found.group()[:12]!r}…): the feed declares no "
+                'encoding and is not UTF-8; declare it (<?xml version="1.0" '
+                'encoding="…"?> or an HTTP charset) or serve UTF-8'
+            )
+    return None
 
 
 def _closed_entries(text: str) -> int:
@@ -121,7 +210,7 @@ def _closed_entries(text: str) -> int:
 
 
 def _paper(entry: Mapping[str, Any], source: str) -> Paper | None:
-    title = _plain(entry.get("title_detail"), entry.get("title"))
+    title = _title(entry)
     announce: str | None = None
     old_suffix = _OLD_TITLE_SUFFIX.search(title)
     if old_suffix:
@@ -154,6 +243,16 @@ def _paper(entry: Mapping[str, Any], source: str) -> Paper | None:
     )
 
 
+def _title(entry: Mapping[str, Any]) -> str:
+    """The entry's title: `title_detail` (it knows the type) when it holds the `title`,
+    else the `title` itself (feedparser fills the detail from a nested `<image><title>` or
+    `<textInput><title>` too, and keeps the item's own in `title`)."""
+    title, detail = entry.get("title"), entry.get("title_detail")
+    if isinstance(title, str) and isinstance(detail, Mapping) and detail.get("value") != title:
+        detail = None
+    return _plain(detail, title)
+
+
 def _plain(detail: object, fallback: object) -> str:
     """Text of a feedparser text construct: HTML reduced to text, whitespace collapsed."""
     if isinstance(detail, Mapping) and isinstance(detail.get("value"), str):
@@ -164,6 +263,8 @@ def _plain(detail: object, fallback: object) -> str:
         return ""
     if "html" in kind:
         value = html.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", value)))
+    elif "<" in value:  # plain text that holds markup anyway: known HTML elements go
+        value = _KNOWN_TAG.sub("", _BLOCK_TAG.sub(" ", value))
     return collapse_ws(_demojibake(value))
 
 

@@ -36,6 +36,7 @@ class Decoded:
 
     text: str
     notes: tuple[str, ...] = ()
+    bomless: str | None = None  # "utf-16-le"… when read as UTF-16/32 without a BOM
 
 
 def with_source(source: str, text: str) -> str:
@@ -59,13 +60,16 @@ def not_format(kind: str, expected: str, *, source: str = "") -> SourceError:
 
 
 def decode_text(content: bytes, *, source: str = "") -> Decoded:
-    """Decode bytes to text: BOM (UTF-8/16/32) first, else UTF-8, else a repair.
+    """Decode bytes to text: BOM (UTF-8/16/32) first, else UTF-16/32 recognised by where
+    its NUL bytes fall (text without a BOM, which feed readers accept), else UTF-8, else a
+    repair.
 
     A few invalid UTF-8 bytes are replaced by U+FFFD; content that is not UTF-8 at all is
     read as Windows-1252 (Latin-1 for its undefined bytes). Raises `SourceError` when the
     content is empty or whitespace, or binary (NUL bytes or many control characters).
     """
     notes: list[str] = []
+    bomless = None
     if content.startswith(_UTF32_BOMS) or content.startswith(_UTF16_BOMS):
         codec = "utf-32" if content.startswith(_UTF32_BOMS) else "utf-16"
         try:
@@ -73,7 +77,14 @@ def decode_text(content: bytes, *, source: str = "") -> Decoded:
         except UnicodeDecodeError as e:
             raise binary_error(source=source) from e
     elif b"\x00" in content:
-        raise binary_error(source=source)
+        bomless = _bomless_codec(content)
+        if bomless is None:
+            raise binary_error(source=source)
+        try:
+            text = content.decode(bomless)
+        except UnicodeDecodeError as e:
+            raise binary_error(source=source) from e
+        notes.append(f"no byte-order mark: read as {bomless.upper()}")
     else:
         raw = content.removeprefix(codecs.BOM_UTF8)
         try:
@@ -87,7 +98,21 @@ def decode_text(content: bytes, *, source: str = "") -> Decoded:
     head = text[:_SNIFF_SPAN]
     if len(_CONTROL.findall(head)) > _BINARY_CONTROL_SHARE * len(head):
         raise binary_error(source=source)
-    return Decoded(text, tuple(notes))
+    return Decoded(text, tuple(notes), bomless)
+
+
+def _bomless_codec(content: bytes) -> str | None:
+    """The UTF-16/32 byte order of text without a byte-order mark, from where the NUL bytes
+    of its first (ASCII) character fall (XML 1.0 appendix F, RFC 4627 section 3); None
+    when they fall nowhere a UTF-16/32 text puts them."""
+    nul: tuple[bool, ...] = tuple(byte == 0 for byte in content[:4])
+    codecs_by_nul: dict[tuple[bool, ...], str] = {
+        (True, True, True, False): "utf-32-be",
+        (False, True, True, True): "utf-32-le",
+        (True, False, True, False): "utf-16-be",
+        (False, True, False, True): "utf-16-le",
+    }
+    return codecs_by_nul.get(nul)
 
 
 def _repair(raw: bytes) -> tuple[str, str]:
@@ -104,9 +129,12 @@ def _repair(raw: bytes) -> tuple[str, str]:
 def sniff_text(text: str) -> str:
     """What decoded text looks like from its start: "html", "json", "xml" or "text"."""
     head = text[:_SNIFF_SPAN].lstrip("\ufeff \t\r\n")
+    commented = head.startswith("<!--")
     while head.startswith("<!--"):
         match = _LEADING_COMMENT.match(head)
         head = head[match.end() :].lstrip() if match else ""
+    if commented and not head:  # nothing but XML comments (or one cut off)
+        return "xml"
     lower = head.lower()
     if _JSON_START.match(head):
         return "json"
