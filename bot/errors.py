@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class PaperboyError(Exception):
     """Base of every error Paperboy raises on purpose; its message is safe to show a user."""
@@ -30,9 +32,19 @@ class StoreError(PaperboyError):
     on the disk holding data/paperboy.db and run again"."""
 
     def __str__(self) -> str:
-        message = super().__str__()
+        message = _without_sql(super().__str__())
         advice = database_advice(self.__cause__)
         return f"{message}: {advice}" if advice and advice not in message else message
+
+
+# SQLAlchemy's own text of an error carries the statement and its parameters (paper text,
+# tokens) and a link: a StoreError that embeds it keeps only the driver's first line.
+_SQL_DETAIL = re.compile(r"\s*\[SQL: .*?(?:\(Background on this error at: [^)]*\)|\Z)", re.DOTALL)
+_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+
+
+def _without_sql(message: str) -> str:
+    return _BACKGROUND.sub("", _SQL_DETAIL.sub("", message))
 
 
 # Where a database error happened, set on SQLAlchemy's exception by the engine

@@ -232,3 +232,43 @@ def test_commands_on_a_damaged_database_say_so_without_a_traceback(
     assert str(database) in output and "backup" in output, output[-3000:]
     _assert_clean(output)
     assert os.path.getsize(database) > 0
+
+
+def test_store_errors_never_carry_sql_or_its_parameters(tmp_path: Path) -> None:
+    """Sites that embed SQLAlchemy's text of an error (copy, migrations, search) showed the
+    statement and its parameters: paper text. Only the driver's first line remains."""
+    from sqlalchemy import create_engine, text
+
+    from bot.errors import StoreError
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO nope VALUES (:a)"), {"a": ABSTRACT_TEXT})
+    except Exception as e:
+        message = str(StoreError(f"copy failed: {e.__class__.__name__}: {e}"))
+    finally:
+        engine.dispose()
+    driver = "(sqlite3.OperationalError) no such table: nope"
+    assert message == f"copy failed: OperationalError: {driver}"
+    _assert_clean(message)
+
+
+@pytest.mark.postgres
+def test_migrate_db_from_a_damaged_file_says_so(damaged: tuple[Path, Path]) -> None:
+    import pg
+
+    _, database = damaged
+    with pg.temporary_database() as url:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "migrate-db", str(database), url],
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=120,
+        )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "database file is damaged" in output and str(database) in output, output
+    _assert_clean(output)
+    assert "Background on this error" not in output
