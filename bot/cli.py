@@ -24,7 +24,7 @@ from bot.models import Profile
 from bot.pipeline.match import topics_profile
 from bot.settings import Settings, load_settings, parse_duration
 from bot.sources.retrieve import AnyRetriever
-from bot.store.db import describe
+from bot.store.db import describe, location
 from bot.store.profiles import format_profile
 
 EXIT_FAILURE = 1
@@ -414,7 +414,7 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
     if len(missing) == len(label_list):
         _fail(
             f"none of the {len(label_list)} labelled papers is in the archive "
-            f"({ctx.settings.database}): ingest them first, e.g. "
+            f"({location(ctx.settings.database)}): ingest them first, e.g. "
             "`paperboy ingest ../shared/seeds/*.txt` for the development labels",
             EXIT_FAILURE,
         )
