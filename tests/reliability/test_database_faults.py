@@ -129,6 +129,7 @@ def test_a_disk_full_ingest_counts_what_was_stored_and_says_what_to_do(
     assert "disk full" in output and "free space" in output, output[-2000:]
     assert str(tmp_path) in output  # where: the disk holding the database
     _assert_clean(output)
+    print(f"\n[disk full] {stored} of {PAPERS} papers stored and reported new")
 
 
 async def test_a_write_refused_mid_digest_reports_what_was_posted(tmp_path: Path) -> None:
@@ -166,6 +167,7 @@ async def test_a_write_refused_mid_digest_reports_what_was_posted(tmp_path: Path
     assert status_code == 1, status_out
     (channel,) = json.loads(status_out)["channels"]
     assert channel["posted"] == delivered and channel["status"] == "partial", channel
+    print(f"\n[write refused] {delivered} papers on Discord, reported posted {delivered}")
 
 
 def _damage(database: Path, *, seed: int = 7) -> list[int]:
@@ -199,7 +201,9 @@ def damaged(tmp_path: Path) -> tuple[Path, Path]:
     dump = moe_dump(tmp_path / "moe.txt", PAPERS)
     assert CliRunner().invoke(cli, ["--config", str(config), "ingest", str(dump)]).exit_code == 0
     shutil.copy(database, tmp_path / "before-damage.db")
-    assert _damage(database)
+    pages = _damage(database)
+    assert pages
+    print(f"\n[damaged] {len(pages)} leaf pages of the papers table overwritten")
     return config, database
 
 
