@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from bot.digest import ChannelOutcome, items_json
 from bot.errors import ConfigError, PaperboyError, StoreError
 from bot.evaluate import evaluate, load_labels, macro_f1
 from bot.ingest import Progress, SourceReport
-from bot.models import Profile
+from bot.models import Paper, Profile
 from bot.pipeline.match import topics_profile
 from bot.settings import Settings, load_settings, parse_duration
 from bot.sources.retrieve import AnyRetriever
@@ -129,26 +129,119 @@ def _run(coro_fn: Callable[[], Any]) -> Any:
     return asyncio.run(coro_fn())
 
 
+def _archived_keys(app: App, papers: Sequence[Paper]) -> set[str]:
+    return {paper.key for paper in papers if app.archive.get(paper.key) is not None}
+
+
+async def _preview(
+    app: App,
+    retriever: AnyRetriever,
+    name: str,
+    locations: list[str],
+    *,
+    kind: str | None,
+    include_replacements: bool = False,
+) -> SourceReport:
+    """`ingest --dry-run` of one input: fetch and parse as an ingest would, print every
+    paper it would store (new, or already archived and merged), write nothing."""
+    from bot.sources.detect import parse_any
+    from bot.sources.guard import unexpected_error
+    from bot.sources.retrieve import redact_url
+
+    report = SourceReport(redact_url(name), redact_url(locations[-1]))
+    lines: list[str] = []
+    for loc in locations:
+        try:
+            fetched = await retriever.fetch(loc)
+            parsed = await asyncio.to_thread(
+                parse_any,
+                fetched.content,
+                source=report.name,
+                kind=kind,
+                include_replacements=include_replacements,
+                content_type=fetched.content_type,
+            )
+            known = await asyncio.to_thread(_archived_keys, app, parsed.papers)
+        except PaperboyError as e:
+            report.error = str(e).removeprefix(f"{report.name}: ")
+            break
+        except Exception as e:  # a bug: this input's failure, as in a real ingest
+            report.error = unexpected_error(e)
+            break
+        report.format = parsed.format
+        report.parsed += len(parsed.papers)
+        report.rejected += parsed.rejected
+        report.notes += parsed.notes
+        report.known += len(known)
+        report.new += len(parsed.papers) - len(known)
+        for paper in parsed.papers:
+            state = "already archived, merged" if paper.key in known else "new"
+            arxiv = f" [arXiv {paper.arxiv_id}]" if paper.arxiv_id else ""
+            lines.append(f"  would store ({state}): {paper.title}{arxiv}")
+    _print_report(report)
+    for line in lines if not report.failed else []:
+        click.echo(line)
+    return report
+
+
 @cli.command()
 @click.argument("locations", nargs=-1, metavar="[PATH_OR_URL]...")
 @click.option(
     "--kind",
     type=click.Choice(["dump", "hf-daily", "rss"]),
-    help="Format of the given inputs (default: detected from the content).",
+    help="Format of the given inputs (default: detected from the content; a file is read "
+    "as a papers dump only when it looks like one, `--kind dump` forces it).",
 )
 @click.option("--source", "names", multiple=True, help="Ingest only this configured source.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show every paper that would be stored; store nothing."
+)
 @pass_ctx
 def ingest(
-    ctx: Context, locations: tuple[str, ...], kind: str | None, names: tuple[str, ...]
+    ctx: Context,
+    locations: tuple[str, ...],
+    kind: str | None,
+    names: tuple[str, ...],
+    dry_run: bool,
 ) -> None:
     """Bring papers into the archive: the given files/URLs, else every configured source.
 
     Exit status 1 when any source failed entirely (its good records are still stored).
+    With --dry-run, nothing is written: each paper that would be stored is listed.
     """
     settings = ctx.settings
     unknown = set(names) - {s.name for s in settings.sources}
     if unknown:
         _fail(f"no configured source named {', '.join(sorted(unknown))}", EXIT_CONFIG)
+
+    async def preview(app: App) -> list[SourceReport]:
+        from bot.ingest import expand_locations
+
+        async with AnyRetriever() as retriever:
+            if locations:
+                return [await _preview(app, retriever, loc, [loc], kind=kind) for loc in locations]
+            return [
+                await _preview(
+                    app,
+                    retriever,
+                    src.name,
+                    expand_locations(src, datetime.now(UTC)),
+                    kind=src.kind,
+                    include_replacements=src.include_replacements,
+                )
+                for src in settings.sources
+                if src.enabled and (not names or src.name in names)
+            ]
+
+    if dry_run:
+        with ctx.app(read_only=True) as app:
+            reports = _run(lambda: preview(app))
+            total = app.archive.count()
+        new = sum(r.new for r in reports)
+        click.echo(f"dry run: nothing stored; archive: {total} papers ({new} would be new)")
+        if any(r.failed for r in reports):
+            sys.exit(EXIT_FAILURE)
+        return
 
     async def main(app: App) -> list[SourceReport]:
         reports = []
@@ -326,6 +419,7 @@ def channels(ctx: Context) -> None:
         if i:
             click.echo("")
         click.echo(format_profile(profile))
+
 
 
 @cli.command("match")

@@ -88,7 +88,7 @@ def _parse(
         decoded = decode_text(content)
         fmt = _format_of(sniff_text(decoded.text))
         if fmt == "dump":
-            return parse_decoded_dump(decoded, source=source)
+            return parse_decoded_dump(decoded, source=source, detected=True)
     else:
         fmt = kind
     if fmt == "hf-daily":

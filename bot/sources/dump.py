@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
+from bot.errors import SourceError
 from bot.models import Paper, ParseResult, Rejected
 from bot.sources.sniff import Decoded, decode_text, not_format, sniff_text
 
@@ -54,6 +55,20 @@ _FINAL = ".!?…"
 # A sentence boundary inside a line: terminal punctuation, space, then a capital or digit.
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+[\"'(\[]?[A-Z0-9]")
 _MAX_TITLE = 300
+# Lines a dump never has and Markdown, code and configuration are made of: headings, fences,
+# list items, quotes, table rows, indented lines.
+_MARKUP_LINE = re.compile(
+    r"^(?:\#{1,6}\s|```|~~~|[ \t]*[-*+][ \t]+\S|[ \t]*\d{1,3}[.)][ \t]+\S|[ \t]*>"
+    r"|[ \t]*\|.*\|[ \t]*$|(?:[ ]{4}|\t)[ \t]*\S)",
+    re.MULTILINE,
+)
+MAX_MARKUP_SHARE = 0.1  # of non-blank lines; real dumps have none
+MIN_PAIRED_SHARE = 0.7  # of content lines in title/abstract records; real dumps: all
+WHAT_A_DUMP_IS = (
+    "a papers dump is a copy of the Hugging Face papers page: for each paper its title on "
+    "one line and its abstract (a paragraph of sentences) on the next, records optionally "
+    "separated by blank lines"
+)
 
 
 def noise(line: str) -> tuple[float, tuple[str, ...]]:
@@ -246,8 +261,13 @@ def parse_dump(content: bytes, *, source: str) -> ParseResult:
     return parse_decoded_dump(decode_text(content, source=source), source=source)
 
 
-def parse_decoded_dump(decoded: Decoded, *, source: str) -> ParseResult:
-    """`parse_dump` of content decoded already (`decode_text`)."""
+def parse_decoded_dump(decoded: Decoded, *, source: str, detected: bool = False) -> ParseResult:
+    """`parse_dump` of content decoded already (`decode_text`).
+
+    `detected`: the format was guessed, not configured or forced (`--kind dump`); then
+    content without a dump's structure (`shape_problem`) raises `SourceError` saying what a
+    dump looks like, instead of turning prose, Markdown or code into papers.
+    """
     kind = sniff_text(decoded.text)
     if kind != "text":
         raise not_format(kind, "a text dump", source=source)
@@ -258,7 +278,16 @@ def parse_decoded_dump(decoded: Decoded, *, source: str) -> ParseResult:
         if layout == "a"
         else "layout b: blank-line separated records",
     ]
-    records, rejected = _pair(_content_lines(decoded.text, notes), notes)
+    lines = _content_lines(decoded.text, notes)
+    records, rejected = _pair(lines, notes)
+    problem = shape_problem(decoded.text, lines, records) if detected else None
+    if problem:
+        prefix = f"{source}: " if source else ""
+        raise SourceError(
+            f"{prefix}does not look like a papers dump ({problem}); nothing stored. "
+            f"{WHAT_A_DUMP_IS[0].upper()}{WHAT_A_DUMP_IS[1:]}. "
+            "If it is one, force it with `paperboy ingest --kind dump`."
+        )
     if records and records[-1][2] and looks_cut_off(records[-1][2]):
         notes.append(
             f"line {records[-1][0]}: the last record looks cut off (no final punctuation); "
@@ -266,6 +295,25 @@ def parse_decoded_dump(decoded: Decoded, *, source: str) -> ParseResult:
         )
     papers = _unique_papers(records, source, notes)
     return ParseResult(FORMAT, tuple(papers), tuple(rejected), tuple(notes))
+
+
+def shape_problem(text: str, lines: list[_Line], records: list[tuple[int, str, str]]) -> str | None:
+    """Why `text` is not a papers dump, or None when it has a dump's structure: almost
+    no Markdown/code lines (`MAX_MARKUP_SHARE`), and most content lines
+    (`MIN_PAIRED_SHARE`) in records of a title and its abstract, as in both layouts.
+    Measured: the real seeds and fixtures have no markup lines and pair every line; the
+    repository's README pairs 30% of its lines and is 43% Markdown, code under 10%."""
+    nonblank = sum(1 for line in _split_lines(text) if line.strip())
+    markup = len(_MARKUP_LINE.findall(text))
+    if markup >= max(2, MAX_MARKUP_SHARE * nonblank):
+        return (
+            f"{markup} of its {nonblank} lines are Markdown, code or configuration: "
+            "headings, lists, code blocks, tables or indented lines"
+        )
+    paired = 2 * sum(1 for record in records if record[2])
+    if not lines or paired < MIN_PAIRED_SHARE * len(lines):
+        return f"only {paired} of its {len(lines)} lines form title/abstract pairs"
+    return None
 
 
 def _junk_reason(line: _Line) -> str:
