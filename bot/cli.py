@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -411,6 +412,7 @@ def channels(ctx: Context) -> None:
     with ctx.app(read_only=True) as app:
         profiles = app.channel_profiles()
         report = app.seed_report
+        now = app.clock()
     if report.not_in_config:
         click.echo(f"({len(report.not_in_config)} channel(s) exist only from chat changes)")
     if not profiles:
@@ -418,8 +420,22 @@ def channels(ctx: Context) -> None:
     for i, profile in enumerate(profiles):
         if i:
             click.echo("")
-        click.echo(format_profile(profile))
+        click.echo(format_profile(profile, next_digest=_next_digest(profile, now)))
 
+
+def _next_digest(profile: Profile, now: datetime) -> str:
+    """When the channel's next scheduled digest is posted: weekday, local time, zone."""
+    from bot.pipeline.render.common import format_day
+    from bot.schedule import next_fire
+    from bot.service import wants_digest
+
+    if not wants_digest(profile):
+        return "none (the channel follows no topics or authors)"
+    fire = next_fire(profile, now)
+    if fire is None:
+        return "none (the schedule never fires)"
+    local = fire.astimezone(ZoneInfo(profile.timezone))
+    return f"{format_day(local.date())} {local:%H:%M} {profile.timezone}"
 
 
 @cli.command("match")

@@ -138,15 +138,20 @@ class ChannelSettings(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        """An IANA zone, any case (`europe/berlin`), as its canonical name; `localtime`,
+        `Factory`, `posixrules`, `right/...` and `posix/...` are not places: refused."""
+        from bot.schedule import canonical_zone
 
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(
-                f"unknown time zone {zone!r} (use an IANA name like Europe/Berlin)"
-            ) from e
-        return zone
+        return canonical_zone(zone)
+
+    @field_validator("schedule")
+    @classmethod
+    def _crontab(cls, schedule: str) -> str:
+        """Standard crontab (0 and 7 are Sunday), read as chat reads it; one that never
+        fires (`30 2 31 2 *`) is refused, saying why."""
+        from bot.schedule import check_schedule
+
+        return check_schedule(schedule, "UTC")[0]
 
     @model_validator(mode="after")
     def _webhook_has_url(self) -> ChannelSettings:

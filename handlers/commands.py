@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from rapidfuzz import fuzz, process
 
 from bot.errors import StoreError
@@ -23,6 +22,7 @@ from bot.pipeline.evidence import THRESHOLD
 from bot.pipeline.match import Matcher, topics_profile
 from bot.pipeline.render.common import clean, cut, format_day
 from bot.pipeline.summarize import summarize
+from bot.schedule import next_fire
 from bot.store.profiles import MAX_TOPIC_CHARS, format_duration, topic_key
 from handlers.parse import MAX_LIMIT, Command, UsageError, parse_command
 from handlers.reply import CommandRequest, PaperLine, Reply
@@ -367,9 +367,7 @@ async def schedule(command: Command, request: CommandRequest, services: Services
 
 
 def _next_digest(profile: Profile, now: datetime) -> datetime | None:
-    trigger = CronTrigger.from_crontab(profile.schedule, timezone=ZoneInfo(profile.timezone))
-    fire: datetime | None = trigger.get_next_fire_time(None, now)
-    return fire
+    return next_fire(profile, now)  # the service's own reading of the schedule
 
 
 def _when(moment: datetime, profile: Profile) -> str:

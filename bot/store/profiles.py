@@ -28,12 +28,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, Engine, Row, Select, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot import schedule as schedule_rules
 from bot.errors import ConfigError, PaperboyError, StoreError
 from bot.models import Profile, collapse_ws
 from bot.settings import ChannelSettings
@@ -153,19 +152,10 @@ def without_item(items: Sequence[str], item: str) -> list[str] | None:
 
 
 def check_schedule(schedule: str, timezone: str) -> tuple[str, str]:
-    """A 5-field cron expression and an IANA zone, cleaned; ValueError saying what is wrong."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(
-            f"unknown time zone {timezone!r} (use an IANA name like Europe/Berlin)"
-        ) from e
-    cron = collapse_ws(schedule)
-    try:
-        CronTrigger.from_crontab(cron, timezone=zone)
-    except ValueError as e:
-        raise ValueError(f"invalid schedule {cron!r}: {e} (e.g. '0 9 * * mon-fri')") from e
-    return cron, timezone
+    """A 5-field crontab schedule and its zone, cleaned (bot.schedule.check_schedule: the
+    one reading of schedules, for the configuration and for chat); ValueError saying what
+    is wrong."""
+    return schedule_rules.check_schedule(schedule, timezone)
 
 
 def config_values(ch: ChannelSettings) -> Values:
@@ -489,8 +479,9 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-def format_profile(p: Profile) -> str:
-    """A multi-line, human-readable description of a profile (`paperboy channels`)."""
+def format_profile(p: Profile, *, next_digest: str | None = None) -> str:
+    """A multi-line, human-readable description of a profile (`paperboy channels`), with
+    when its next digest is posted when given."""
 
     def listed(items: Sequence[str]) -> str:
         return ", ".join(items) if items else "(none)"
@@ -504,6 +495,8 @@ def format_profile(p: Profile) -> str:
         ("lookback", format_duration(p.lookback)),
         ("post empty", "yes" if p.post_empty else "no"),
     ]
+    if next_digest is not None:
+        rows.insert(5, ("next digest", next_digest))
     width = max(len(label) for label, _ in rows) + 1
     head = f"{p.ref} ({p.name})" if p.name else p.ref
     return "\n".join([head, *(f"  {label + ':':<{width}} {value}" for label, value in rows)])
