@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
 
 from bot.app import App, build_app, build_deliveries
 from bot.digest import ChannelOutcome
@@ -112,3 +117,63 @@ async def test_papers_ingested_while_a_digest_runs_are_posted_once(
     assert len(archived) == 50
     assert set(posted) == archived, f"never posted: {sorted(archived - set(posted))[:5]}..."
     assert max(posted.values()) == 1
+
+
+async def _paperboy(config: Path, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "bot", "--config", str(config), *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()
+
+
+@pytest.mark.slow
+async def test_digest_processes_during_ingest_processes_post_every_paper_once(
+    database: str, tmp_path: Path
+) -> None:
+    """The issue's reproduction with real processes: `paperboy digest` in a loop while six
+    `paperboy ingest` processes store 1,500 papers each (they wait for each other's write
+    lock after stamping). Every paper is posted, none twice."""
+    ingests, per_ingest = 6, 1_500
+    channel = {
+        "platform": "console",
+        "id": "demo",
+        "topics": ["mixture of experts"],
+        "max_posts": 0,
+        "lookback": "2d",
+    }
+    config = tmp_path / "paperboy.yaml"
+    config.write_text(yaml.safe_dump({"database": database, "channels": [channel]}))
+    build_app(Settings(database=database, channels=[ChannelSettings(**channel)])).close()
+    dumps = [
+        moe_dump(tmp_path / f"dump{n}.txt", n * per_ingest, per_ingest) for n in range(ingests)
+    ]
+    running = [asyncio.create_task(_paperboy(config, "ingest", str(d))) for d in dumps]
+    printed: list[str] = []
+    digests = 0
+    while True:
+        finished = all(t.done() for t in running)  # read before the digest starts
+        code, out = await _paperboy(config, "digest")
+        assert code == 0, out[-2000:]
+        printed.append(out)
+        digests += 1
+        if finished:
+            break
+    for task in running:
+        code, out = await task
+        assert code == 0, out[-2000:]
+    titles = Counter(re.findall(r"Routing Study (\d+):", "\n".join(printed)))
+    app = build_app(Settings(database=database, channels=[ChannelSettings(**channel)]))
+    try:
+        archived = app.archive.count()
+        posted = app.ledger.posted("console:demo")
+    finally:
+        app.close()
+    print(f"measured: {digests} digests, {archived} papers, {len(posted)} posted")
+    assert archived == ingests * per_ingest
+    assert len(posted) == archived and len(titles) == archived
+    assert max(titles.values()) == 1
