@@ -192,7 +192,8 @@ def _empty_note(feed: Mapping[str, Any], text: str) -> str:
 
 
 def _unreadable_field(paper: Paper) -> str | None:
-    """Why a paper cannot be stored as read: its title or abstract is mojibake."""
+    """Why a paper cannot be stored as read: its title or abstract is mojibake (mojibake
+    author names are dropped in `_authors`)."""
     for name, text in (("title", paper.title), ("abstract", paper.abstract)):
         found = _UNREADABLE.search(text)
         if found:
@@ -332,7 +333,7 @@ def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
         texts = [_plain(None, entry["author"])]
     if len(texts) == 1:
         texts = split_authors(texts[0])
-    return tuple(_detex(name) for name in texts if name)
+    return tuple(_detex(name) for name in texts if name and not _UNREADABLE.search(name))
 
 
 def split_authors(text: str) -> list[str]:

@@ -94,6 +94,17 @@ def test_a_feed_in_an_undeclared_encoding_never_stores_mojibake(title: str, code
         assert "not readable text" in rejected.reason and "encoding" in rejected.reason
 
 
+def test_mojibake_author_names_are_dropped_and_the_others_kept() -> None:
+    content = (
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T'
+        "</title><item><title>A Readable Title</title><description>Fine.</description>"
+        "<dc:creator>Ada Lovelace, \u00cd\u00e5\u00e9\u00f0\u00ee\u00ed, Jos\u00e9 "
+        "M\u00fcller</dc:creator></item></channel></rss>"
+    )
+    (paper,) = parse_feed(content.encode(), source="f").papers
+    assert paper.authors == ("Ada Lovelace", "José Müller")
+
+
 def test_the_http_charset_decides_an_undeclared_encoding() -> None:
     content = rss(CYRILLIC).encode("cp1251")
     result = parse_any(
