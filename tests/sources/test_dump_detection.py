@@ -120,3 +120,19 @@ def test_dry_run_lists_what_would_be_stored_and_writes_nothing(tmp_path: Path) -
     assert "Multi-Head Mixture-of-Experts" in out and "already archived" in out
     assert "does not look like a papers dump" in out
     assert hashlib.sha256(database.read_bytes()).hexdigest() == before
+
+
+def test_dry_run_of_configured_sources_writes_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"database: {tmp_path / 'p.db'}\n"
+        "sources:\n"
+        f"  - {{name: local, kind: dump, path: {FIXTURES / 'dump_layout_b.txt'}}}\n"
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "ingest", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "local (dump): parsed 5, new 5" in result.output
+    assert result.output.count("would store (new)") == 5
+    assert "dry run: nothing stored; archive: 0 papers (5 would be new)" in result.output
+    status = CliRunner().invoke(cli, ["--config", str(config), "status", "--json"])
+    assert '"sources": []' in status.output  # no fetch was recorded either
