@@ -253,7 +253,7 @@ class Service:
         except Exception:
             log.exception("could not record the failure of %s", src.name)
             try:
-                self.app.source_state.release_fetch(src.name)
+                await asyncio.to_thread(self.app.source_state.release_fetch, src.name)
             except StoreError:
                 log.exception("could not release the fetch claim of %s", src.name)
         return report

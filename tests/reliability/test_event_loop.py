@@ -4,6 +4,7 @@ ticker measures the loop and signed `/papers help` requests arrive over real HTT
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -21,6 +23,11 @@ from moe_papers import TOPIC, moe_papers
 
 from bot.app import build_app, build_deliveries
 from bot.chat.slack_app import start_slack
+from bot.delivery.console import ConsoleDelivery
+from bot.digest import DigestCycle
+from bot.errors import DeliveryError
+from bot.models import Digest, Message, Profile
+from bot.pipeline.render.slack import render_slack
 from bot.settings import ChannelSettings, CommandSettings, Settings, SlackSettings
 from fakes.slack import FakeSlack
 
@@ -164,3 +171,99 @@ async def test_a_20000_paper_digest_never_blocks_the_loop_and_papers_is_acked_wi
     assert not commands.errors, commands.errors[:3]
     assert acked_during >= 3, f"only {acked_during} /papers sent during the digest"
     assert max(commands.acks) < MAX_ACK, f"slowest /papers ack {max(commands.acks):.2f} s"
+
+
+class OffLoop:
+    """A store whose every method records whether it was called on a thread running an
+    event loop (it must not be: the loop would wait for the database)."""
+
+    def __init__(self, store: object, name: str, on_loop: list[str]) -> None:
+        self._store, self._name, self._on_loop = store, name, on_loop
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._store, attr)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                asyncio.get_running_loop()
+                self._on_loop.append(f"{self._name}.{attr}")
+            except RuntimeError:
+                pass
+            return value(*args, **kwargs)
+
+        return call
+
+
+class FlakyConsole:
+    """Console delivery whose sends fail (transient) from the `fail_from`-th on."""
+
+    def __init__(self, fail_from: int, stop: asyncio.Event | None = None) -> None:
+        self._inner = ConsoleDelivery(io.StringIO())
+        self._sent = 0
+        self._fail_from = fail_from
+        self._stop = stop  # set after the first message: shutdown in the middle of a digest
+
+    def render(self, digest: Digest) -> list[Message]:
+        return render_slack(digest)  # several messages: a failure strands the rest
+
+    async def send(
+        self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
+    ) -> str:
+        self._sent += 1
+        if self._sent >= self._fail_from:
+            raise DeliveryError("the platform is down")
+        if self._stop is not None:
+            self._stop.set()
+        return await self._inner.send(channel, message, idempotency_key=idempotency_key)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_the_digest_cycle_calls_no_store_on_the_event_loop(tmp_path: Path) -> None:
+    """The rule behind the measurement above, for every path of a run: windows, reading,
+    reserving, sending, confirming, a failed send (abandon, release), the next run taking
+    the interrupted message over (resend), a stop between messages, a dry run."""
+    clock = Clock(T0)
+    channel = ChannelSettings(
+        platform="console", id="demo", topics=[TOPIC], max_posts=0, lookback="2d"
+    )
+    app = build_app(Settings(database=str(tmp_path / "p.db"), channels=[channel]), clock=clock)
+    on_loop: list[str] = []
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    def cycle(delivery: Any) -> DigestCycle:
+        return DigestCycle(
+            archive=OffLoop(app.archive, "archive", on_loop),  # type: ignore[arg-type]
+            ledger=OffLoop(app.ledger, "ledger", on_loop),  # type: ignore[arg-type]
+            runs=OffLoop(app.runs, "runs", on_loop),  # type: ignore[arg-type]
+            lexicon=app.lexicons,
+            deliveries={"console": delivery},
+            clock=clock,
+            sleep=no_sleep,
+            matchers=app.matchers,
+        )
+
+    try:
+        app.archive.upsert(moe_papers(120), now=T0)
+        clock.now = T0 + timedelta(hours=1)
+        profiles = app.profiles.all()
+        (dry,) = await cycle(FlakyConsole(10**6)).run(profiles, dry_run=True)
+        (failed,) = await cycle(FlakyConsole(2)).run(profiles)
+        stop = asyncio.Event()
+        clock.now += timedelta(minutes=1)
+        (stopped,) = await cycle(FlakyConsole(10**6, stop)).run(profiles, stop=stop)
+        clock.now += timedelta(minutes=1)
+        (done,) = await cycle(FlakyConsole(10**6)).run(profiles)
+        posted = app.ledger.posted("console:demo")
+    finally:
+        app.close()
+    assert dry.status == "dry-run"
+    assert failed.status == "partial" and failed.posted
+    assert stopped.status == "partial" and "interrupted" in (stopped.error or "")
+    assert done.status == "done" and len(posted) == 120
+    assert on_loop == [], sorted(set(on_loop))
