@@ -235,7 +235,8 @@ class Ledger:
             stale, held = transaction(self._engine, work)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger reservation failed: {e.__class__.__name__}") from e
-        extra = [k for k in stale if k not in set(asked)]
+        wanted = set(asked)
+        extra = [k for k in stale if k not in wanted]
         resend = {
             k: m for k, ref in stale.items() if k in held and (m := _message_key(ref)) is not None
         }
