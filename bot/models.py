@@ -107,6 +107,17 @@ class Paper:
         return replace(self, sources=tuple(dict.fromkeys((*self.sources, *names))))
 
 
+def read_tex(paper: Paper) -> Paper:
+    """`paper` with TeX in its title, abstract and authors read as text (`tex_to_text`;
+    a title that reads as nothing stays as typed). Every source's papers pass it."""
+    title = collapse_ws(tex_to_text(paper.title)) or paper.title
+    abstract = collapse_ws(tex_to_text(paper.abstract))
+    authors = tuple(a for a in (collapse_ws(tex_to_text(a)) for a in paper.authors) if a)
+    if (title, abstract, authors) == (paper.title, paper.abstract, paper.authors):
+        return paper
+    return replace(paper, title=title, abstract=abstract, authors=authors)
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A record a parser could not use: where it was (1-based line, or entry index) and why."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.errors import SourceError
-from bot.models import Paper, ParseResult, collapse_ws
-from bot.pipeline.text import tex_to_text
+from bot.models import ParseResult, read_tex
 from bot.sources.dump import parse_decoded_dump, parse_dump
 from bot.sources.guard import checked_result
 from bot.sources.hf_daily import parse_hf_daily
@@ -62,18 +61,7 @@ def parse_any(
             content_type=content_type,
         )
     )
-    return replace(result, papers=tuple(map(_text_of_tex, result.papers)))
-
-
-def _text_of_tex(paper: Paper) -> Paper:
-    """`paper` with TeX in its title, abstract and authors read as text (a title that reads
-    as nothing stays as typed)."""
-    title = collapse_ws(tex_to_text(paper.title)) or paper.title
-    abstract = collapse_ws(tex_to_text(paper.abstract))
-    authors = tuple(a for a in (collapse_ws(tex_to_text(a)) for a in paper.authors) if a)
-    if (title, abstract, authors) == (paper.title, paper.abstract, paper.authors):
-        return paper
-    return replace(paper, title=title, abstract=abstract, authors=authors)
+    return replace(result, papers=tuple(map(read_tex, result.papers)))
 
 
 def _parse(

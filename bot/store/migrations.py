@@ -216,6 +216,14 @@ def _add_ingests(conn: Connection) -> None:
     frozen.create_all(conn)
 
 
+def _reread_tex(conn: Connection) -> None:
+    """v8: papers archived with TeX in them re-read as text, re-keyed or merged with the
+    paper they now are, the posted ledger following (bot/store/retitle.py)."""
+    from bot.store.retitle import reread_tex
+
+    reread_tex(conn)
+
+
 # (version, description, upgrade from version-1). A fresh database skips these and is
 # created by `_create_latest` directly; each step must leave an upgraded database
 # identical in shape to a fresh one (tests/store/test_migrations.py checks it).
@@ -227,6 +235,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (5, "PostgreSQL full-text index, fetch leases for replicas", _pg_search_and_fetch_leases),
     (6, "posted ledger indexed by paper", _index_posted_papers),
     (7, "archive writes in progress (digest windows wait for their commits)", _add_ingests),
+    (8, "TeX in archived titles, abstracts and authors read as text; keys follow", _reread_tex),
 ]
 # Serializes migrations of processes that start together on one PostgreSQL database
 # (a transaction-scoped advisory lock; SQLite takes its write lock with BEGIN IMMEDIATE).
