@@ -26,9 +26,12 @@ import asyncio
 import hashlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.delivery.base import Delivery
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 LEASE = timedelta(minutes=15)  # default `digest.lease`: outlives one message's retries
+# Channels of one run sending at once. One: a run posts channel after channel (what the
+# crash-safety tests and an operator watching see), but a channel waiting out a Retry-After
+# or a backoff hands its turn to the next channel meanwhile (see `_Turn`).
+SENDING_AT_ONCE = 1
 # Channels whose digests are chosen in one worker thread: few enough that a batch takes
 # well under a second, many enough that 10,000 channels are not 10,000 thread hops.
 SELECT_BATCH = 64
@@ -199,27 +206,30 @@ class DigestCycle:
             )
         except StoreError as e:
             return [ChannelOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
-        outcomes = []
-        for batch in chunks(profiles, SELECT_BATCH):
-            if stop is not None and stop.is_set():
-                break
-            digests = await asyncio.to_thread(
-                self._select, batch, papers, lexicon, windows, ledger, now
-            )
-            for profile, digest in zip(batch, digests, strict=True):
-                if dry_run:
-                    outcomes.append(ChannelOutcome(profile, "dry-run", digest))
-                    continue
+        outcomes: list[ChannelOutcome] = []
+        # Each channel's delivery is a task taking turns (SENDING_AT_ONCE): a channel
+        # waiting before a retry lets the next ones send, its own messages stay in order,
+        # and the next batch is chosen while this one sends.
+        sending = _Sending(SENDING_AT_ONCE)
+        try:
+            for batch in chunks(profiles, SELECT_BATCH):
                 if stop is not None and stop.is_set():
                     break
-                try:
-                    outcomes.append(
-                        await self._deliver(
-                            profile, digest, windows[profile.ref], now, scheduled_for, stop
+                digests = await asyncio.to_thread(
+                    self._select, batch, papers, lexicon, windows, ledger, now
+                )
+                for profile, digest in zip(batch, digests, strict=True):
+                    if dry_run:
+                        outcomes.append(ChannelOutcome(profile, "dry-run", digest))
+                        continue
+                    sending.start(
+                        self._deliver_one(
+                            sending, profile, digest, windows[profile.ref], now, scheduled_for, stop
                         )
                     )
-                except StoreError as e:
-                    outcomes.append(ChannelOutcome(profile, DigestRuns.FAILED, error=str(e)))
+            outcomes += await sending.results()
+        finally:
+            await sending.cancel()  # interrupted: no channel goes on sending on its own
         done = {o.profile.ref for o in outcomes}
         outcomes += [
             ChannelOutcome(p, DigestRuns.FAILED, error=INTERRUPTED)
@@ -263,6 +273,29 @@ class DigestCycle:
                     )
                 )
         return out
+
+    async def _deliver_one(
+        self,
+        sending: _Sending,
+        profile: Profile,
+        digest: Digest,
+        window: tuple[datetime, datetime],
+        now: datetime,
+        scheduled_for: datetime | None,
+        stop: asyncio.Event | None,
+    ) -> ChannelOutcome | None:
+        """One channel's delivery when its turn comes; None when `stop` came first."""
+        turn = _Turn(sending.turns)
+        await turn.take()
+        try:
+            if stop is not None and stop.is_set():
+                return None
+            _TURN.set(turn)  # this task's own context: `_send` waits without the turn
+            return await self._deliver(profile, digest, window, now, scheduled_for, stop)
+        except StoreError as e:
+            return ChannelOutcome(profile, DigestRuns.FAILED, error=str(e))
+        finally:
+            turn.give()
 
     async def _deliver(
         self,
@@ -440,14 +473,72 @@ class DigestCycle:
         return DigestItem(paper=paper, score=0.0, topics=(), summary=summary)
 
     async def _send(self, delivery: Delivery, profile: Profile, out: Outgoing) -> str:
-        """One message, retried under its time budget (bot.delivery.retry)."""
+        """One message, retried under its time budget (bot.delivery.retry); its waits
+        give the channel's turn to the next channel."""
+        turn = _TURN.get()
         return await send_with_retry(
             lambda: delivery.send(
                 profile, out.message, idempotency_key=out.key, maybe_sent=out.maybe_sent
             ),
             what=profile.ref,
-            sleep=self._sleep,
+            sleep=self._sleep if turn is None else partial(turn.wait, self._sleep),
         )
+
+
+class _Turn:
+    """A channel's turn to send (one of `_Sending.turns`), given up while it waits."""
+
+    def __init__(self, turns: asyncio.Semaphore) -> None:
+        self._turns = turns
+        self._held = False
+
+    async def take(self) -> None:
+        await self._turns.acquire()
+        self._held = True
+
+    def give(self) -> None:
+        if self._held:
+            self._held = False
+            self._turns.release()
+
+    async def wait(self, sleep: Sleep, seconds: float) -> None:
+        """`sleep(seconds)` without the turn: other channels send meanwhile."""
+        self.give()
+        try:
+            await sleep(seconds)
+        finally:
+            await self.take()
+
+
+_TURN: ContextVar[_Turn | None] = ContextVar("paperboy_digest_turn", default=None)
+
+
+class _Sending:
+    """The channel deliveries of one run: started in order, at most `limit` at a time;
+    `results` are their outcomes in that order (an unexpected exception is raised once
+    every channel has finished); `cancel` stops those still running."""
+
+    def __init__(self, limit: int) -> None:
+        self.turns = asyncio.Semaphore(limit)
+        self._tasks: list[asyncio.Task[ChannelOutcome | None]] = []
+
+    def start(self, delivery: Coroutine[Any, Any, ChannelOutcome | None]) -> None:
+        self._tasks.append(asyncio.ensure_future(delivery))
+
+    async def results(self) -> list[ChannelOutcome]:
+        done = await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in done if isinstance(r, ChannelOutcome)]
+
+    async def cancel(self) -> None:
+        pending = [t for t in self._tasks if not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
 
 def items_json(outcome: ChannelOutcome) -> list[dict[str, object]]:

@@ -54,8 +54,8 @@ class RetryPolicy:
 
     budget: float = 120.0
     attempts: int = 6
-    initial: float = 1.0
-    max_wait: float = 30.0
+    initial: float = 0.5
+    max_wait: float = 10.0  # a 5xx burst costs a message at most ~15 s of waiting
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         full = min(self.max_wait, self.initial * 2.0 ** max(0, failures - 1))
