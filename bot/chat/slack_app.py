@@ -297,10 +297,11 @@ def _build(
 
 class _PatientAuthorization(AsyncSingleTeamAuthorization):
     """Bolt's single-workspace authorization (auth.test once, then remembered), except
-    when Slack's Web API cannot be reached or is slow: bolt then fails the request with
-    HTTP 500, so a signed `/papers` would never be acknowledged. Here the request goes on
-    with the bot token alone (the command is acknowledged and answered on its
-    response_url) and auth.test is tried again with the next request."""
+    when Slack cannot answer auth.test (unreachable, too slow for the 3 s ack, or a 5xx):
+    bolt then fails the request (HTTP 500, or a misleading "install this app" reply), so a
+    signed `/papers` would never be answered. Here the request goes on with the bot token
+    alone (the command is acknowledged and answered on its response_url) and auth.test is
+    tried again with the next request. A token Slack refuses stays bolt's to answer."""
 
     def __init__(self, base_logger: logging.Logger) -> None:
         super().__init__(base_logger=base_logger)
@@ -313,30 +314,40 @@ class _PatientAuthorization(AsyncSingleTeamAuthorization):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],  # bolt passes it by this name
     ) -> BoltResponse:
-        try:
-            async with asyncio.timeout(AUTH_SECONDS):
-                response = await super().async_process(req=req, resp=resp, next=next)
-        except (TimeoutError, aiohttp.ClientError) as e:
-            if not self._unreachable:
-                log.warning(
-                    "Slack auth.test failed (%s); answering /papers with the bot token, "
-                    "auth.test is tried again with the next request",
-                    type(e).__name__,
-                )
-            self._unreachable = True
-            req.context.set_authorize_result(
-                AuthorizeResult(
-                    enterprise_id=req.context.enterprise_id,
-                    team_id=req.context.team_id,
-                    user_id=req.context.user_id,
-                    bot_token=req.context.client.token,
-                )
+        if self.auth_test_result is None:
+            try:
+                async with asyncio.timeout(AUTH_SECONDS):
+                    self.auth_test_result = await req.context.client.auth_test()
+            except SlackApiError as e:
+                if _error(e) in _AUTH_ERRORS:  # refused: bolt answers it below
+                    return await super().async_process(req=req, resp=resp, next=next)
+                return await self._without_auth_test(req, next, _error(e))
+            except (TimeoutError, aiohttp.ClientError) as e:
+                return await self._without_auth_test(req, next, type(e).__name__)
+            if self._unreachable:
+                self._unreachable = False
+                log.info("Slack auth.test succeeded again")
+        return await super().async_process(req=req, resp=resp, next=next)
+
+    async def _without_auth_test(
+        self, req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]], why: str
+    ) -> BoltResponse:
+        if not self._unreachable:
+            log.warning(
+                "Slack auth.test failed (%s); answering /papers with the bot token, "
+                "auth.test is tried again with the next request",
+                why,
             )
-            return await next()
-        if self._unreachable and self.auth_test_result is not None:
-            self._unreachable = False
-            log.info("Slack auth.test succeeded again")
-        return response
+        self._unreachable = True
+        req.context.set_authorize_result(
+            AuthorizeResult(
+                enterprise_id=req.context.enterprise_id,
+                team_id=req.context.team_id,
+                user_id=req.context.user_id,
+                bot_token=req.context.client.token,
+            )
+        )
+        return await next()
 
 
 def _patient_authorization(app: AsyncApp) -> None:

@@ -29,7 +29,7 @@ import pytest
 from bot.app import App, build_app
 from bot.chat.slack_app import SlackFrontend, start_slack
 from bot.settings import CommandSettings, Settings, SlackSettings
-from fakes.faults import FaultPlan, reset
+from fakes.faults import Fault, FaultPlan, reset, server_error
 from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
 from handlers.reply import CommandRequest, Reply
@@ -264,14 +264,15 @@ async def test_a_signed_command_without_response_url_is_acked_and_logged_quietly
     assert bot.app.profiles.get("slack", CHANNEL) is None
 
 
+@pytest.mark.parametrize("fault", [reset(), server_error(503)], ids=["reset", "503"])
 async def test_slack_unreachable_at_start_acks_commands_and_authorizes_later(
-    start: Start, caplog: pytest.LogCaptureFixture
+    start: Start, caplog: pytest.LogCaptureFixture, fault: Fault
 ) -> None:
-    """auth.test fails (connection reset) at start and for the first command. Before: bolt's
-    authorization middleware raised, HTTP 500, although the log promised a retry. Now the
-    command is acknowledged and answered, and auth.test is tried again with the next
-    request, then remembered."""
-    bot = await start(faults=FaultPlan.storm(2, reset(), only=["auth.test"]))
+    """auth.test fails (connection reset, Slack answering 503) at start and for the first
+    command. Before: bolt's authorization middleware raised (HTTP 500) or answered
+    "install this app" although the log promised a retry. Now the command is acknowledged
+    and answered, and auth.test is tried again with the next request, then remembered."""
+    bot = await start(faults=FaultPlan.storm(2, fault, only=["auth.test"]))
     assert bot.slack.requests["auth.test"] == 1  # the check at start, reset
     first = bot.form("subscribe moe")
     with caplog.at_level(logging.INFO):
