@@ -55,7 +55,7 @@ class RetryPolicy:
     budget: float = 120.0
     attempts: int = 6
     initial: float = 0.5
-    max_wait: float = 10.0  # a 5xx burst costs a message at most ~15 s of waiting
+    max_wait: float = 4.0  # five 5xx in a row cost a message at most 11.5 s of waiting
 
     def backoff(self, failures: int, rng: random.Random) -> float:
         full = min(self.max_wait, self.initial * 2.0 ** max(0, failures - 1))
