@@ -69,7 +69,7 @@ def retry_after(headers: Mapping[str, str], data: Mapping[str, Any] | None = Non
 
 
 def _one_line(text: str) -> str:
-    text = _URL.sub("<url>", text)
-    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip().replace("<url>", "(a URL)")
-    text = text.replace("<", "").replace(">", "")
+    text = _URL.sub("\x00", text)  # a URL may be a secret (a webhook's)
+    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    text = text.replace("<", "").replace(">", "").replace("\x00", "(a URL)")
     return text[:MAX_DETAIL] + ("…" if len(text) > MAX_DETAIL else "")
