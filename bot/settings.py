@@ -130,7 +130,9 @@ class ChannelSettings(_Strict):
     @field_validator("topics", "exclude", "authors")
     @classmethod
     def _no_blank(cls, items: list[str]) -> list[str]:
-        cleaned = [" ".join(t.split()) for t in items]
+        from bot.pipeline.text import visible_text  # hidden characters are not a topic's
+
+        cleaned = [" ".join(visible_text(t).split()) for t in items]
         if any(not t for t in cleaned):
             raise ValueError("entries must not be empty")
         return cleaned
@@ -143,15 +145,6 @@ class ChannelSettings(_Strict):
         from bot.schedule import canonical_zone
 
         return canonical_zone(zone)
-
-    @field_validator("schedule")
-    @classmethod
-    def _crontab(cls, schedule: str) -> str:
-        """Standard crontab (0 and 7 are Sunday), read as chat reads it; one that never
-        fires (`30 2 31 2 *`) is refused, saying why."""
-        from bot.schedule import check_schedule
-
-        return check_schedule(schedule, "UTC")[0]
 
     @model_validator(mode="after")
     def _webhook_has_url(self) -> ChannelSettings:

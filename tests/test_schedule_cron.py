@@ -19,9 +19,11 @@ from pydantic import ValidationError
 
 from bot.app import App, build_app
 from bot.cli import cli
+from bot.errors import ConfigError
 from bot.models import Profile
 from bot.schedule import check_schedule, fire_times, next_fire
 from bot.settings import ChannelSettings, CommandSettings, Settings
+from bot.store.profiles import config_values
 from handlers.commands import dispatch
 from handlers.reply import CommandRequest
 from handlers.services import Services
@@ -97,8 +99,8 @@ def test_weekday_ranges_match_the_calendar(a: int, b: int) -> None:
 def test_bad_schedules_are_refused_with_why(schedule: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         check_schedule(schedule, "UTC")
-    with pytest.raises(ValidationError, match=says):
-        ChannelSettings(platform="console", id="c", schedule=schedule)
+    with pytest.raises(ConfigError, match=f"console:c: .*{says}"):  # a configured channel
+        config_values(ChannelSettings(platform="console", id="c", schedule=schedule))
 
 
 def test_a_schedule_that_fires_rarely_is_accepted() -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot import schedule as schedule_rules
 from bot.errors import ConfigError, PaperboyError, StoreError
 from bot.models import Profile, collapse_ws
+from bot.pipeline.text import visible_text
 from bot.settings import ChannelSettings
 from bot.store.schema import channels
 
@@ -117,13 +118,15 @@ def merge_seed(
 
 
 def topic_key(text: str) -> str:
-    """What makes two topics the same: case and spacing do not count."""
-    return collapse_ws(text).casefold()
+    """What makes two topics the same: case, spacing and hidden characters (bidi controls,
+    zero-width characters: `visible_text`) do not count."""
+    return collapse_ws(visible_text(text)).casefold()
 
 
 def clean_topic(text: str, *, what: str = "topic") -> str:
-    """`text` whitespace-collapsed; ValueError when empty or over MAX_TOPIC_CHARS."""
-    topic = collapse_ws(text)
+    """`text` as it reads (`visible_text`), whitespace-collapsed; ValueError when empty or
+    over MAX_TOPIC_CHARS."""
+    topic = collapse_ws(visible_text(text))
     if not topic:
         raise ValueError(f"a {what} must not be empty")
     if len(topic) > MAX_TOPIC_CHARS:

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.settings import ChannelSettings
+from bot.store.profiles import clean_topic, topic_key, with_item, without_item
 from handlers.parse import Command, UsageError, parse_command
 
 # Bidi overrides, embeddings, isolates and marks; zero-width characters; other format (Cf)
@@ -115,3 +117,14 @@ def test_invisible_characters_in_a_flag_make_a_usage_error(pair: tuple[str, str]
     _, dirty = pair
     with pytest.raises(UsageError):
         parse_command(dirty)
+
+
+def test_stored_topics_are_compared_and_kept_without_invisible_characters() -> None:
+    """Topics from the configuration and topics stored before are read the same way: a
+    `moe\u200b` stored earlier is the topic `moe` (so `unsubscribe moe` finds it)."""
+    assert topic_key("moe\u200b") == topic_key("MOE") == topic_key("\u202emoe")
+    assert clean_topic("mo\u00ade \u200b experts") == "moe experts"
+    assert with_item(["moe\u200b"], "moe") is None
+    assert without_item(["moe\u200b", "speech"], "moe") == ["speech"]
+    configured = ChannelSettings(platform="console", id="c", topics=["moe\u200b", "ｍｏｅ x"])
+    assert configured.topics == ["moe", "moe x"]
