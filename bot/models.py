@@ -110,12 +110,17 @@ class Paper:
 def read_tex(paper: Paper) -> Paper:
     """`paper` with TeX in its title, abstract and authors read as text (`tex_to_text`;
     a title that reads as nothing stays as typed). Every source's papers pass it."""
-    title = collapse_ws(tex_to_text(paper.title)) or paper.title
-    abstract = collapse_ws(tex_to_text(paper.abstract))
-    authors = tuple(a for a in (collapse_ws(tex_to_text(a)) for a in paper.authors) if a)
+    title = _read(paper.title) or paper.title
+    abstract = _read(paper.abstract)
+    authors = tuple(a for a in map(_read, paper.authors) if a)
     if (title, abstract, authors) == (paper.title, paper.abstract, paper.authors):
         return paper
     return replace(paper, title=title, abstract=abstract, authors=authors)
+
+
+def _read(text: str) -> str:
+    read = tex_to_text(text)
+    return text if read == text else collapse_ws(read)  # texts come whitespace-collapsed
 
 
 @dataclass(frozen=True, slots=True)
