@@ -18,11 +18,13 @@ races on PostgreSQL too).
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import sqlite3
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,11 +76,38 @@ def _ledger_rows(database: str) -> Counter[tuple[str, str]]:
         engine.dispose()
 
 
+def ranked_dump(path: Path, n: int) -> Path:
+    """Like moe_dump, but the papers rank in an order unlike their keys' (about half name
+    Mixture-of-Experts in the title, abstracts mention it 0-3 times more): a run's first
+    message then holds keys from all over the key range, as with real papers. (With
+    moe_dump's equal papers, rank order is key order, and renewals and reservations lock
+    rows in the same order by chance.)"""
+    rng = random.Random(5)
+    records = []
+    for i in range(n):
+        moe = "Sparse Mixture-of-Experts Layers" if rng.random() < 0.5 else "Sparse Expert Layers"
+        more = " ".join(["Mixture-of-Experts models route tokens."] * rng.randint(0, 3))
+        records.append(
+            f"Routing Study {i}: {moe} at Scale {i}\n\n"
+            f"We propose routing variant {i} for Mixture-of-Experts (MoE) models. {more} "
+            f"Experts are selected per token by a learned gate, and variant {i} balances "
+            "expert load."
+        )
+    path.write_text("new\n\nMar 12\n\n" + "\n\n".join(records) + "\n")
+    return path
+
+
 def _backend(database: str) -> str:
     return "postgresql" if "://" in database else "sqlite"
 
 
-async def _race(tmp_path: Path, database: str, processes: int, label: str) -> None:
+async def _race(
+    tmp_path: Path,
+    database: str,
+    processes: int,
+    label: str,
+    dump: Callable[[Path, int], Path] = moe_dump,
+) -> None:
     """`processes` digests at once, twice (60 papers, then 30 more), then one more digest
     that must find nothing new: every paper once per channel, every process exits 0."""
     started = time.monotonic()
@@ -96,11 +125,11 @@ async def _race(tmp_path: Path, database: str, processes: int, label: str) -> No
             slack_channels=SLACK,
             discord_channels=DISCORD,
         )
-        titles = ingest(config, moe_dump(tmp_path / "day1.txt", 60))
+        titles = ingest(config, dump(tmp_path / "day1.txt", 60))
         outputs: list[str] = []
         for round_, more in enumerate([0, 30]):
             if more:  # new papers arrive: the runs race for them too
-                extra = moe_dump(tmp_path / "day2.txt", 60 + more)
+                extra = dump(tmp_path / "day2.txt", 60 + more)
                 titles = ingest(config, extra)
             procs = [
                 await start(config, "digest", log=tmp_path / f"r{round_}-p{i}.log")
@@ -150,7 +179,7 @@ async def test_six_digests_at_once_all_exit_0_and_post_every_paper_once(
 ) -> None:
     """The issue's setting: 5-6 `paperboy digest` on one database. Three attempts (each
     two rounds of six processes) per backend."""
-    await _race(tmp_path, database, 6, f"{_backend(database)} #{attempt}")
+    await _race(tmp_path, database, 6, f"{_backend(database)} #{attempt}", ranked_dump)
 
 
 async def test_a_locked_database_is_waited_for_not_a_crash(tmp_path: Path) -> None:
