@@ -1,4 +1,6 @@
-"""Engine construction: database URL from settings, SQLite pragmas, busy retries."""
+"""Engine construction: the database URL from settings (checked: `database_problem`),
+SQLite pragmas and busy retries; transactions run again after a deadlock
+(`transaction`); what a database error means for a user (`describe`, `integrity_problem`)."""
 
 from __future__ import annotations
 
