@@ -25,12 +25,13 @@ def collapse_ws(text: str) -> str:
 def normalize_title(title: str) -> str:
     """The title-based identity of a paper: TeX read as text (`$\\pi$-Tuning` is
     `π-Tuning`, `bot.pipeline.text.tex_to_text`), NFKC, case-folded, punctuation and spaces
-    collapsed.
+    collapsed. A title that reads as symbols only (`\\approx` is `≈`) keeps the identity of
+    its letters as typed (`approx`).
 
     Only punctuation and whitespace are removed; digits and letters all count, so
     `Qwen2` and `Qwen2.5` (-> `qwen2 5`) stay different papers.
     """
-    # Read until nothing changes (bounded): a title shown as read once (`\\$5$x` -> `$5$x`)
+    # Read until nothing changes (bounded): a title shown as read once (`\$5$x` -> `$5$x`)
     # keeps the identity of the title as typed.
     text = title
     for _ in range(4):
@@ -38,8 +39,11 @@ def normalize_title(title: str) -> str:
         if read == text:
             break
         text = read
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _PUNCT_OR_SPACE.sub(" ", text).strip()
+    return _letters(text) or _letters(title)
+
+
+def _letters(text: str) -> str:
+    return _PUNCT_OR_SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def parse_arxiv_id(text: str) -> str | None:
@@ -110,7 +114,9 @@ class Paper:
 def read_tex(paper: Paper) -> Paper:
     """`paper` with TeX in its title, abstract and authors read as text (`tex_to_text`;
     a title that reads as nothing stays as typed). Every source's papers pass it."""
-    title = _read(paper.title) or paper.title
+    title = _read(paper.title)
+    if not _letters(title):  # symbols only (`\\approx` -> `≈`): shown as typed, as keyed
+        title = paper.title
     abstract = _read(paper.abstract)
     authors = tuple(a for a in map(_read, paper.authors) if a)
     if (title, abstract, authors) == (paper.title, paper.abstract, paper.authors):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.models import Paper, normalize_title, paper_key
+from bot.models import Paper, normalize_title, paper_key, read_tex
 from bot.pipeline.text import _TEX_FRAGMENT, tex_to_text
 from bot.sources.detect import parse_any
 from bot.sources.dump import parse_dump
@@ -236,8 +236,20 @@ def test_hostile_tex_is_bounded(hostile: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from("\\${}_^~'\"`abxπ é0 %&"), max_size=60))
 def test_tex_to_text_never_raises_and_is_stable(text: str) -> None:
-    once = tex_to_text(text)
-    assert normalize_title(once) == normalize_title(text)
+    """A title as shown (read once, `read_tex`) has the identity of the title as typed."""
+    tex_to_text(text)
+    title = " ".join(text.split()) or "x"
+    shown = read_tex(Paper(title=title))
+    assert shown.title and normalize_title(shown.title) == normalize_title(title)
+
+
+@pytest.mark.parametrize("title", [r"\approx", r"$\rightarrow$", r"\S", "$\\leq$ $\\geq$"])
+def test_a_title_of_symbols_only_keeps_a_key(title: str) -> None:
+    """`\\approx` reads `≈`, which has no letters: the key is the letters as typed, and the
+    title is shown as typed, so that its key is the same."""
+    assert normalize_title(title)
+    paper = read_tex(Paper(title=title))
+    assert paper.key == normalize_title(title) == normalize_title(paper.title)
 
 
 def _raw_papers(path: Path) -> list[Paper]:
