@@ -40,6 +40,23 @@ SLACK_CH, DISCORD_CH = "C0SHUTDOWN", "1200000000000000099"
 SLACK_HOOK_CH, DISCORD_HOOK_CH = "C0SHUTHOOK", "1200000000000000098"
 STARTUP = 60.0
 SECRET = "shutdown-test-signing-secret"
+# `python -m bot ARGS`, and at exit a list of every aiohttp session still open: one not
+# closed is otherwise reported only if and when it is garbage-collected ("Unclosed client
+# session"), which may happen during shutdown or not at all.
+RUN_AND_COUNT_OPEN_SESSIONS = """
+import atexit, gc, runpy, sys
+
+def report_open_sessions():
+    import aiohttp
+    gc.collect()
+    for o in gc.get_objects():
+        if isinstance(o, aiohttp.ClientSession) and not o.closed:
+            print(f"Unclosed client session at exit: {o!r}", file=sys.stderr)
+
+atexit.register(report_open_sessions)
+sys.argv = ["paperboy", *sys.argv[1:]]
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
 
 
 def free_port() -> int:
@@ -150,9 +167,9 @@ async def test_paperboy_run_closes_every_session_on_sigterm(
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-X",
-            "dev",  # asyncio and resource warnings on, as a careful operator would run it
-            "-m",
-            "bot",
+            "dev",  # asyncio and resource warnings on
+            "-c",
+            RUN_AND_COUNT_OPEN_SESSIONS,
             "--config",
             str(path),
             "run",
