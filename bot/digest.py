@@ -53,8 +53,10 @@ Sleep = Callable[[float], Awaitable[None]]
 LEASE = timedelta(minutes=15)  # default `digest.lease`: outlives one message's retries
 # Channels of one run sending at once. One: a run posts channel after channel (what the
 # crash-safety tests and an operator watching see), but a channel waiting out a Retry-After
-# or a backoff hands its turn to the next channel meanwhile (see `_Turn`).
+# or a backoff, or an answer slower than SLOW_ANSWER, hands its turn to the next channel
+# meanwhile (see `_Turn`).
 SENDING_AT_ONCE = 1
+SLOW_ANSWER = 5.0  # seconds a platform's answer may take before the next channel goes on
 # Channels whose digests are chosen in one worker thread: few enough that a batch takes
 # well under a second, many enough that 10,000 channels are not 10,000 thread hops.
 SELECT_BATCH = 64
@@ -473,13 +475,18 @@ class DigestCycle:
         return DigestItem(paper=paper, score=0.0, topics=(), summary=summary)
 
     async def _send(self, delivery: Delivery, profile: Profile, out: Outgoing) -> str:
-        """One message, retried under its time budget (bot.delivery.retry); its waits
-        give the channel's turn to the next channel."""
+        """One message, retried under its time budget (bot.delivery.retry); its waits,
+        and an answer slower than SLOW_ANSWER, give the channel's turn to the next."""
         turn = _TURN.get()
-        return await send_with_retry(
-            lambda: delivery.send(
+
+        def attempt() -> Awaitable[str]:
+            call = delivery.send(
                 profile, out.message, idempotency_key=out.key, maybe_sent=out.maybe_sent
-            ),
+            )
+            return call if turn is None else turn.patiently(call)
+
+        return await send_with_retry(
+            attempt,
             what=profile.ref,
             sleep=self._sleep if turn is None else partial(turn.wait, self._sleep),
         )
@@ -508,6 +515,23 @@ class _Turn:
             await sleep(seconds)
         finally:
             await self.take()
+
+    async def patiently(self, call: Coroutine[Any, Any, str]) -> str:
+        """`call`'s result; once it has taken SLOW_ANSWER seconds, without the turn."""
+        task = asyncio.ensure_future(call)
+        try:
+            await asyncio.wait({task}, timeout=SLOW_ANSWER)
+            if not task.done():
+                self.give()
+                try:
+                    await asyncio.wait({task})
+                finally:
+                    await self.take()
+            return task.result()
+        finally:
+            if not task.done():  # cancelled meanwhile: the attempt goes with it
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
 
 _TURN: ContextVar[_Turn | None] = ContextVar("paperboy_digest_turn", default=None)

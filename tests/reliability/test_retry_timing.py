@@ -27,6 +27,7 @@ from typing import Any
 import discord.http
 import pytest
 
+from bot import digest as digest_module
 from bot.app import App, build_app
 from bot.delivery.base import Delivery
 from bot.delivery.discord import DiscordDelivery
@@ -37,7 +38,7 @@ from bot.models import Digest, Message, Profile
 from bot.settings import ChannelSettings, Settings
 from bot.sources.detect import parse_any
 from fakes.discord import FakeDiscord
-from fakes.faults import FaultPlan, rate_limit
+from fakes.faults import FaultPlan, delay, rate_limit
 from fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.slow
@@ -201,6 +202,7 @@ def build_rig(
     *,
     papers: int,
     platforms: tuple[str, ...],
+    discord_timeout: float = 0.5,
 ) -> Rig:
     slack, dc, clock = fakes
     common: dict[str, Any] = {"topics": ["mixture of experts"], "max_posts": 0}
@@ -216,7 +218,7 @@ def build_rig(
     app.archive.upsert(parsed, now=NOW - timedelta(hours=1))
     every: dict[str, Delivery] = {
         "slack": SlackDelivery(slack_client(slack.token, slack.url, timeout=1)),
-        "discord": DiscordDelivery(dc.token, timeout=0.5),
+        "discord": DiscordDelivery(dc.token, timeout=discord_timeout),
         "slack-webhook": SlackWebhookDelivery(
             {"slack-webhook:hook": hooks["slack-webhook"]}, timeout=0.5, sleep=clock.sleep
         ),
@@ -348,3 +350,33 @@ async def test_a_slow_channel_does_not_hold_the_others(
         mine = [a for a in rig.attempts if a.ref == ref]
         for earlier, later in itertools.pairwise(mine):
             assert later.began >= earlier.ended, ref
+
+
+async def test_a_slow_answer_does_not_hold_the_others(
+    tmp_path: Path,
+    fakes: tuple[FakeSlack, FakeDiscord, TestClock],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Discord takes 3 s to answer the channel's first post (within its 30 s timeout):
+    once the answer is later than `SLOW_ANSWER` the other channels go on, and they are
+    done before that answer arrives. The post is not given up or sent twice."""
+    monkeypatch.setattr(digest_module, "SLOW_ANSWER", 0.2)
+    platforms = ("discord", "discord-webhook", "slack", "slack-webhook")
+    rig = build_rig(tmp_path, fakes, papers=40, platforms=platforms, discord_timeout=30.0)
+    rig.discord.faults = FaultPlan.script([delay(3.0)], only={SEND})
+    try:
+        outcomes = await rig.digest()
+    finally:
+        await close(rig)
+    assert all(o.status == "done" for o in outcomes.values()), outcomes
+    slow = [a for a in rig.attempts if a.ref == f"discord:{DISCORD_CH}"]
+    assert slow[0].ok and slow[0].ended - slow[0].began >= 3.0  # answered, not retried
+    assert len(rig.discord.messages(DISCORD_CH)) == len(slow) == 4
+    for ref in ("discord-webhook:hook", f"slack:{SLACK_CH}", "slack-webhook:hook"):
+        done = max(a.ended for a in rig.attempts if a.ref == ref)
+        assert done < slow[0].ended, ref
+    print(
+        "\nRETRY-TIMING slow answer: the 3 other channels were done "
+        f"{slow[0].ended - max(a.ended for a in rig.attempts if a.ref != slow[0].ref):.2f}s "
+        "before the slow answer arrived"
+    )
