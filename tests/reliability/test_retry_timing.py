@@ -380,3 +380,23 @@ async def test_a_slow_answer_does_not_hold_the_others(
         f"{slow[0].ended - max(a.ended for a in rig.attempts if a.ref != slow[0].ref):.2f}s "
         "before the slow answer arrived"
     )
+
+
+async def test_discord_waits_for_an_empty_bucket_instead_of_drawing_a_429(
+    fakes: tuple[FakeSlack, FakeDiscord, TestClock],
+) -> None:
+    """Discord advertises its per-channel bucket (`X-RateLimit-Remaining`,
+    `X-RateLimit-Reset-After`): when a post empties it, the next post to that channel
+    waits for the reset first, so the bucket's limit never costs a 429."""
+    _, dc, clock = fakes
+    dc.enforce_rate(limit=2, per=5.0)
+    delivery = DiscordDelivery(dc.token, timeout=0.5, sleep=clock.sleep)
+    channel = Profile(platform="discord", channel_id=DISCORD_CH)
+    message = Message(payload={"content": "hello"}, keys=())
+    try:
+        for n in range(5):
+            await delivery.send(channel, message, idempotency_key=f"bucket-{n}")
+    finally:
+        await delivery.aclose()
+    assert dc.rate_limited == 0 and len(dc.messages(DISCORD_CH)) == 5
+    assert len(clock.slept) == 2 and all(4.0 < s <= 5.0 for s in clock.slept), clock.slept
