@@ -643,6 +643,8 @@ def run(ctx: Context) -> None:
     configure_logging(settings.log_level, secrets=settings_secrets(settings))
     try:
         code = asyncio.run(serve(settings))
+    except (StoreError, SQLAlchemyError) as e:  # as the other commands: one line, no SQL
+        _fail(describe(e), EXIT_FAILURE)
     except PaperboyError as e:
         _fail(str(e), EXIT_FAILURE)
     sys.exit(code)

@@ -44,7 +44,10 @@ _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 
 
 def _without_sql(message: str) -> str:
-    return _BACKGROUND.sub("", _SQL_DETAIL.sub("", message))
+    # the driver's further lines (libpq's "\tIs the server running…", "DETAIL: Key (…)=(…)"
+    # with the row's values) go too: one line, no data
+    first = _BACKGROUND.sub("", _SQL_DETAIL.sub("", message)).strip().split("\n", 1)[0]
+    return first.rstrip()
 
 
 # Where a database error happened, set on SQLAlchemy's exception by the engine
@@ -83,6 +86,13 @@ def database_advice(error: BaseException | None) -> str | None:
         return f"cannot read or write {where} (I/O error): check the disk, then run again"
     if name.startswith("SQLITE_CANTOPEN"):
         return f"cannot open {where}: check that its folder exists and is writable"
+    if not state and getattr(getattr(orig, "pgconn", None), "status", None) == 1:
+        # psycopg could not connect (CONNECTION_BAD, no SQLSTATE): refused, unknown
+        # host, timeout, or a password refused before any session began
+        return (
+            f"cannot connect to {where}: check that the server runs and accepts "
+            "connections there (host, port, user and password), then run again"
+        )
     if state.startswith("08") or state == "57P01":
         return f"lost the connection to {where}: check that the server runs, then run again"
     return None

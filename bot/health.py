@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.status import collect_status
+from bot.store.db import describe
 
 
 async def start_health(app: App, alive: Callable[[], bool], host: str, port: int) -> web.AppRunner:
@@ -20,8 +21,18 @@ async def start_health(app: App, alive: Callable[[], bool], host: str, port: int
         try:
             status = await asyncio.to_thread(collect_status, app)
         except Exception as e:
+            # what is wrong and what to do, in one line, as `paperboy status` says it
+            # (describe: never the driver's message, which may carry SQL and paper text)
+            problem = " ".join(describe(e).split())
             return web.json_response(
-                {"ok": False, "error": f"database: {e.__class__.__name__}"}, status=503
+                {
+                    "ok": False,
+                    "error": f"database: {problem}",
+                    "database": problem,
+                    "failing": ["database"],
+                    "degraded": True,
+                },
+                status=503,
             )
         ok = alive()
         return web.json_response({"ok": ok, **status.as_json()}, status=200 if ok else 503)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
+from urllib.parse import unquote
 
 from bot.settings import Settings
 
@@ -29,6 +30,16 @@ _PATTERNS = (
     re.compile(r"https://(?:\w+\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/[^\s\"'<>]+"),
     re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b"),
     re.compile(r"(?i)(authorization:\s*(?:bot|bearer)\s+)\S+"),
+    # A URL's query parameter whose name ends in a secret word (`?password=`, `&sslpassword=`,
+    # `api_key=`, `access_token=`, as bot.sources.retrieve.redact_url), and a libpq
+    # connection string's `password=`/`sslpassword=`. The value ends at `&`, `#`, a space or
+    # a quote; in a JSON line an escaped backslash (`\\`) is part of it, an escaped quote
+    # (`\"`) is not, so the line stays valid JSON.
+    re.compile(
+        r"(?i)((?:[?&;][\w.-]*?(?:token|key|secret|sig|signature|password|passwd|pwd"
+        r"|credentials?|auth)|(?:^|(?<=[\s'\"]))(?:ssl)?password)=)"
+        r"(?:\\\\|\\(?!\")|[^&#\s\"'<>\\])+"
+    ),
 )
 # Fields of LogRecord itself: everything else in __dict__ came in through `extra`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -49,7 +60,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 def settings_secrets(settings: Settings) -> list[str]:
     """Every secret value in the settings: tokens, signing secret, webhook URLs, and the
-    database URL's password."""
+    database URL's password (in its user info or as `?password=`/`?sslpassword=`), also
+    percent-decoded (as a driver's message may show it)."""
     found = [
         s.get_secret_value()
         for s in (
@@ -63,7 +75,9 @@ def settings_secrets(settings: Settings) -> list[str]:
     ]
     if m := re.match(r"^[\w+]+://[^:/@]+:(?P<pw>[^@]+)@", settings.database):
         found.append(m["pw"])
-    return found
+    _, _, query = settings.database.partition("?")  # ?password=… and ?sslpassword=…
+    found += re.findall(r"(?i)(?:^|[&;])(?:ssl)?password=([^&;#]+)", query)
+    return found + [unquote(s) for s in found if unquote(s) != s]
 
 
 class JsonFormatter(logging.Formatter):

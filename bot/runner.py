@@ -15,11 +15,12 @@ from bot.app import build_app, build_deliveries, utc_now
 from bot.chat.discord_app import start_discord
 from bot.chat.slack_app import start_slack
 from bot.delivery.base import Delivery
-from bot.errors import PaperboyError
+from bot.errors import PaperboyError, StoreError
 from bot.health import start_health
 from bot.service import Frontend, Service
 from bot.settings import Settings
 from bot.sources.retrieve import AnyRetriever
+from bot.store.db import integrity_problem
 from handlers.services import Services
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,19 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Run until `stop` is set or SIGTERM/SIGINT arrives; return the exit status (0 after
-    a clean shutdown). Raises PaperboyError when the database cannot be opened."""
+    a clean shutdown). Raises PaperboyError when the database cannot be opened or is
+    damaged (SQLite: bot.store.db.integrity_problem)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     app = build_app(settings, clock=clock)
+    # A damaged SQLite file is refused at start, as `paperboy status` reports it (every
+    # page read once), rather than found by the first digest that reads a damaged page.
+    problem = await asyncio.to_thread(integrity_problem, app.engine)
+    if problem is not None:
+        app.close()
+        raise StoreError(problem)
     health: web.AppRunner | None = None
     deliveries: dict[str, Delivery] = {}
     try:

@@ -64,3 +64,52 @@ def test_secret_shapes_are_redacted_even_when_not_configured() -> None:
     assert "xoxp-9999" not in text and "xapp-1-A111" not in text
     assert "webhooks/123" not in text and "abc.def.ghi" not in text
     assert "Authorization: Bot " + MASK in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://paperboy@db.internal/paperboy?password=qZ8sEcr3tPw",
+        "postgresql://paperboy@db.internal/paperboy?sslmode=require&sslpassword=qZ8sEcr3tPw",
+        "https://api.example.org/v1/papers?api_key=qZ8sEcr3tPw&max=5",
+        "https://api.example.org/v1/papers?q=moe&token=qZ8sEcr3tPw",
+        "https://api.example.org/v1/papers?q=moe&access_token=qZ8sEcr3tPw#top",
+    ],
+)
+def test_secret_query_parameters_in_urls_are_redacted(url: str) -> None:
+    """Before: a password (or key, or token) given as a URL query parameter was logged."""
+    text = redact(f"cannot open {url} (connection refused)")
+    assert "qZ8sEcr3tPw" not in text, text
+    name = url.split("qZ8sEcr3tPw")[0].rsplit("?", 1)[-1].rsplit("&", 1)[-1]
+    assert name + MASK in text, text  # the parameter's name stays: where the secret was
+    assert text.startswith("cannot open ") and text.endswith(" (connection refused)")
+    for kept in ("sslmode=require", "max=5", "q=moe", "#top"):
+        if kept in url:
+            assert kept in text, text  # other parameters stay readable
+
+
+def test_a_password_in_a_libpq_connection_string_is_redacted() -> None:
+    text = redact("conninfo 'host=db user=paperboy password=qZ8sEcr3tPw sslpassword=k3yPassw0rd'")
+    assert "qZ8sEcr3tPw" not in text and "k3yPassw0rd" not in text, text
+    assert "host=db user=paperboy" in text
+
+
+def test_a_database_password_given_as_a_query_parameter_is_a_configured_secret() -> None:
+    """The value alone (in a driver's message, percent-decoded) is masked too."""
+    out = io.StringIO()
+    settings = Settings(database="postgresql://paperboy@db/paperboy?password=p%40ss-w0rd-9")
+    handler = configure_logging("INFO", secrets=settings_secrets(settings), stream=out)
+    try:
+        url = settings.database
+        logging.getLogger("bot.test").error('connecting to "%s" failed', url)
+        logging.getLogger("bot.test").error("password p@ss-w0rd-9 refused")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = out.getvalue()
+    assert "p%40ss-w0rd-9" not in text and "p@ss-w0rd-9" not in text, text
+    first, second = lines(out)  # still one valid JSON object per line
+    assert (
+        first["message"]
+        == f'connecting to "postgresql://paperboy@db/paperboy?password={MASK}" failed'
+    )
+    assert second["message"] == f"password {MASK} refused"
