@@ -174,6 +174,37 @@ class Profile:
         return f"{self.platform}:{self.channel_id}"
 
 
+_SEARCH_TERM = re.compile(r"[^\W_]+(?: [^\W_]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What a full-text search of the archive looks for: the papers with any of `terms` in
+    their title, abstract or authors. Each backend translates it into its own query language
+    (SQLite FTS5: bot/store/fts5.py; PostgreSQL tsquery: bot/store/pg_search.py); no backend
+    ever parses user text as its query syntax.
+
+    A term is one or more words of letters and digits joined by single spaces, matched as a
+    phrase (its words consecutive and in order, stemmed by the backend). `topic` holds the
+    query's full phrasings, terms too: a paper with one of them in its title is squarely on
+    the topic (the search of the newest papers first counts those). Raises ValueError for
+    any other term (`C++`, `"moe"`, `moe*`, an empty one) or for no terms at all.
+    """
+
+    terms: tuple[str, ...]
+    topic: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.terms:
+            raise ValueError("a search query needs at least one term")
+        for term in (*self.terms, *self.topic):
+            if not isinstance(term, str) or not _SEARCH_TERM.fullmatch(term):
+                raise ValueError(
+                    f"not a search term: {term!r} (expected words of letters and digits "
+                    "joined by single spaces)"
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class DigestItem:
     """One paper in a digest: why it is there (score, matched topics) and its summary."""

@@ -1,6 +1,6 @@
-"""Archive search behind `/papers <query>`: a safe FTS5 query built from the understood text,
+"""Archive search behind `/papers <query>`: a SearchQuery built from the understood text,
 bm25 candidates (the newest papers first) re-ranked with the matcher's evidence, and a fuzzy
-title fallback."""
+title fallback. The archive is reached through the `PaperIndex` port."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from rapidfuzz import fuzz, process, utils
 
-from bot.models import Paper
+from bot.models import Paper, SearchQuery
 from bot.pipeline.evidence import Evidence
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher
 from bot.pipeline.query import Concept, understand
 from bot.pipeline.text import fold, is_content, stem, stems, words
-from bot.store.archive import Archive
 
 MAX_QUERY_WORDS = 12  # a query names a topic; longer input is cut (with a note)
 MAX_QUERY_CHARS = 200
@@ -38,7 +38,25 @@ W_LEXICAL = 0.3  # ... with bm25 (title 10, abstract 2, authors 1) relative to t
 FUZZY_MIN_CHARS = 4
 FUZZY_CUTOFF = 80.0
 
-_TOKEN = re.compile(r"[^\W_]+")  # letters and digits only: nothing FTS5 could read as syntax
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits only: what a SearchQuery term is made of
+
+
+class PaperIndex(Protocol):
+    """The archive as search reads it (bot.store.archive.Archive). Blocking calls (the
+    caller runs them in a thread); a failing database raises StoreError."""
+
+    def fts(self, query: SearchQuery, *, limit: int, recent: int = 0) -> list[tuple[Paper, float]]:
+        """The `limit` best papers with a term of `query`, best first, each with its bm25
+        rank (lower is better); the `recent` newest papers first (Archive.fts)."""
+        ...
+
+    def titles(self) -> list[tuple[str, str]]:
+        """(key, title) of every archived paper, in insertion order."""
+        ...
+
+    def get(self, key: str) -> Paper | None:
+        """The paper with this key, or None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +78,11 @@ class SearchResult:
     total: int
 
 
-def _quote(text: str) -> str:
-    """An FTS5 string: its tokens are literal, never operators, columns or prefixes."""
-    return '"' + text.replace('"', '""') + '"'
-
-
-def fts_query(concept: Concept, lex: Lexicon | None = None) -> str | None:
-    """A safe FTS5 MATCH expression for `concept`: each phrasing (multi-word ones as phrase
-    queries), then each content word alone so that words apart still match, and the words as
-    typed (an author's name is no typo), all OR-ed. Only alphanumeric tokens, each phrasing
-    quoted. None when nothing is searchable. Pure.
+def fts_query(concept: Concept, lex: Lexicon | None = None) -> SearchQuery | None:
+    """The full-text query for `concept`: each phrasing (multi-word ones as phrases), then
+    each content word alone so that words apart still match, and the words as typed (an
+    author's name is no typo), any of them; its topic is `topic_query`. Only alphanumeric
+    tokens. None when nothing is searchable. Pure.
 
     With the archive's lexicon `lex`, one-word terms in at least GENERIC_SHARE of its papers
     (`models`, `language`) are left out when another term remains: bm25 gives them no weight
@@ -91,15 +104,15 @@ def fts_query(concept: Concept, lex: Lexicon | None = None) -> str | None:
     if lex is not None and lex.n_docs > 0:
         specific = [t for t in kept if not _generic(t, lex)]
         kept = specific or kept
-    return " OR ".join(_quote(t) for t in kept) or None
+    return SearchQuery(tuple(kept), topic_query(concept)) if kept else None
 
 
-def topic_query(concept: Concept) -> str | None:
-    """The FTS5 expression of the query's full phrasings (as typed or repaired, compound
-    variants, acronyms both ways; not trimmed ones nor loose words), each a phrase, OR-ed:
-    what a paper must say to be squarely on the topic. None when there are none."""
+def topic_query(concept: Concept) -> tuple[str, ...]:
+    """The query's full phrasings (as typed or repaired, compound variants, acronyms both
+    ways; not trimmed ones nor loose words), each a phrase: what a paper must say to be
+    squarely on the topic. Empty when there are none."""
     labels = (" ".join(_TOKEN.findall(p.label)) for p in concept.phrases if p.weight >= 1.0)
-    return " OR ".join(dict.fromkeys(_quote(t) for t in labels if t)) or None
+    return tuple(dict.fromkeys(t for t in labels if t))
 
 
 def _generic(term: str, lex: Lexicon) -> bool:
@@ -164,7 +177,7 @@ class Search:
     raises for any query text; a failing database raises StoreError.
 
     Newest first (`recent`, default RECENT): when at least CANDIDATES of the `recent` most
-    recently stored papers have one of the query's full phrasings (`topic_query`) in their
+    recently stored papers have one of the query's full phrasings (its topic) in their
     title, the candidates are the CANDIDATES best by bm25 among those newest papers only;
     otherwise the whole archive is searched (Archive.fts). So in an archive of more than
     `recent` papers, a broad topic (`diffusion models`, `llms`) shows recent papers, and an
@@ -175,7 +188,7 @@ class Search:
     """
 
     def __init__(
-        self, archive: Archive, lexicon: Callable[[], Lexicon], *, recent: int = RECENT
+        self, archive: PaperIndex, lexicon: Callable[[], Lexicon], *, recent: int = RECENT
     ) -> None:
         self._archive = archive
         self._lexicon = lexicon
@@ -188,22 +201,21 @@ class Search:
         lex = self._lexicon()
         concept = understand(text, lex)
         notes = [*cut, *concept.notes]
-        match = fts_query(concept, lex)
+        wanted = fts_query(concept, lex)
         found = []
-        if match:
-            topic = topic_query(concept)
-            found = self._fts(match, topic)
+        if wanted:
+            found = self._fts(wanted)
             every = fts_query(concept) if not found else None
-            if every and every != match:  # no paper has a specific word: the generic ones
-                found = self._fts(every, topic)
+            if every and every != wanted:  # no paper has a specific word: the generic ones
+                found = self._fts(every)
         if not found:
             return self._fuzzy(text, limit, notes)
         hits = _rank(text, found, lex)[:limit]
         hits = [h if h.reason else replace(h, reason=_word_reason(h.paper, concept)) for h in hits]
         return SearchResult(tuple(hits), tuple(notes), len(found))
 
-    def _fts(self, match: str, topic: str | None) -> list[tuple[Paper, float]]:
-        return self._archive.fts(match, limit=CANDIDATES, recent=self._recent, topic=topic)
+    def _fts(self, query: SearchQuery) -> list[tuple[Paper, float]]:
+        return self._archive.fts(query, limit=CANDIDATES, recent=self._recent)
 
     def _fuzzy(self, text: str, limit: int, notes: list[str]) -> SearchResult:
         """Titles resembling the query, for when no word of it is in the index."""

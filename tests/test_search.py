@@ -15,8 +15,7 @@ from sqlalchemy import Engine
 
 import bot.search
 import pg
-from bot.errors import StoreError
-from bot.models import Paper
+from bot.models import Paper, SearchQuery
 from bot.pipeline.lexicon import Lexicon, build
 from bot.pipeline.match import Matcher
 from bot.pipeline.query import understand
@@ -88,7 +87,7 @@ PAPERS = [ROUTING, ABSTRACT_ONLY, ACRONYM_ONLY, MOEBIUS, HUMAN_EXPERTS, SPELLING
 LATER = [TWIN_NEW, TWIN_NEW_UPVOTED]
 
 # FTS5 strings of letters and digits, OR-ed: nothing else may reach MATCH.
-SAFE = re.compile(r'"[^\W_]+(?: [^\W_]+)*"(?: OR "[^\W_]+(?: [^\W_]+)*")*')
+TERM = re.compile(r"[^\W_]+(?: [^\W_]+)*")  # words of letters and digits, nothing else
 NASTY = [
     "",
     "   ",
@@ -167,11 +166,11 @@ def titles(result: SearchResult) -> list[str]:
 
 def test_fts_query_quotes_phrasings_and_words(lexicon: Lexicon) -> None:
     query = fts_query(understand("moe", lexicon))
-    assert query is not None and SAFE.fullmatch(query), query
-    terms = query.split(" OR ")
-    assert '"moe"' in terms and '"mixture of experts"' in terms  # the acronym both ways
-    assert '"mixture"' in terms and '"experts"' in terms  # words apart still match
-    assert '"of"' not in terms  # a stopword alone matches everything
+    assert query is not None and all(TERM.fullmatch(t) for t in query.terms), query
+    terms = query.terms
+    assert "moe" in terms and "mixture of experts" in terms  # the acronym both ways
+    assert "mixture" in terms and "experts" in terms  # words apart still match
+    assert "of" not in terms  # a stopword alone matches everything
 
 
 @pytest.mark.parametrize("text", ["", "   ", "!!! ??? ...", "🤖🧠", "---", '"', "\x00"])
@@ -182,17 +181,20 @@ def test_fts_query_is_none_when_nothing_is_searchable(lexicon: Lexicon, text: st
 @pytest.mark.parametrize("text", NASTY)
 def test_fts_query_never_passes_syntax_through(lexicon: Lexicon, text: str) -> None:
     query = fts_query(understand(clip(text)[0], lexicon))
-    assert query is None or SAFE.fullmatch(query), query
+    assert query is None or all(TERM.fullmatch(t) for t in query.terms + query.topic), query
 
 
 def test_archive_fts_ranks_by_bm25_and_reports_bad_syntax(archive: Archive) -> None:
-    found = archive.fts('"mixture of experts" OR "experts"', limit=10)
+    found = archive.fts(SearchQuery(("mixture of experts", "experts")), limit=10)
     assert [p.title for p, _ in found][:2] == [ROUTING.title, ABSTRACT_ONLY.title]
     ranks = [r for _, r in found]
     assert ranks == sorted(ranks) and ranks[0] < 0
-    assert len(archive.fts('"experts"', limit=1)) == 1
-    with pytest.raises(StoreError, match="archive search failed"):
-        archive.fts("C++", limit=5)  # raw user text is an FTS5 syntax error
+    assert len(archive.fts(SearchQuery(("experts",)), limit=1)) == 1
+    for raw in ("C++", '"moe"', "moe*", "a  b", "title:moe", ""):  # raw user text: no query
+        with pytest.raises(ValueError, match="not a search term"):
+            SearchQuery((raw,))
+    with pytest.raises(ValueError, match="at least one term"):
+        SearchQuery(())
 
 
 # --- ranking ---------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ query. On SQLite and PostgreSQL (`database`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
 
 import bot.search
-from bot.models import Paper
+from bot.models import Paper, SearchQuery
 from bot.pipeline.lexicon import build
 from bot.pipeline.query import understand
 from bot.search import Search, fts_query, topic_query
@@ -59,8 +60,8 @@ def keys(found: list[tuple[Paper, float]]) -> list[str]:
     return [p.key for p, _ in found]
 
 
-MATCH = '"graph diffusion" OR "graph" OR "diffusion"'
-TOPIC = '"graph diffusion"'
+MATCH = SearchQuery(("graph diffusion", "graph", "diffusion"))
+TOPIC = replace(MATCH, topic=("graph diffusion",))  # the same, with its topic
 
 
 def test_a_broad_topic_is_answered_by_the_newest_papers_with_the_same_ranks(
@@ -69,7 +70,7 @@ def test_a_broad_topic_is_answered_by_the_newest_papers_with_the_same_ranks(
     everything = archive.fts(MATCH, limit=20)
     assert keys(everything)[0] == OLD[0].key  # the best match of all is old
     # The 5 newest papers hold 3 with the topic in their title: for 3 candidates, enough.
-    newest = archive.fts(MATCH, limit=3, recent=5, topic=TOPIC)
+    newest = archive.fts(TOPIC, limit=3, recent=5)
     assert set(keys(newest)) == {p.key for p in NEW[:3]}
     ranks = dict((p.key, r) for p, r in everything)
     for paper, rank in newest:  # bm25's statistics are the whole archive's either way
@@ -79,9 +80,9 @@ def test_a_broad_topic_is_answered_by_the_newest_papers_with_the_same_ranks(
 
 def test_too_few_recent_papers_on_the_topic_search_the_whole_archive(archive: Archive) -> None:
     everything = archive.fts(MATCH, limit=4)
-    assert archive.fts(MATCH, limit=4, recent=5, topic=TOPIC) == everything
+    assert archive.fts(TOPIC, limit=4, recent=5) == everything
     # the paper on qubits says "graphs" (a loose word), not the topic: it does not count
-    assert archive.fts(MATCH, limit=4, recent=2, topic=TOPIC) == archive.fts(MATCH, limit=4)
+    assert archive.fts(TOPIC, limit=4, recent=2) == archive.fts(MATCH, limit=4)
     # no topic: the expression itself decides
     assert set(keys(archive.fts(MATCH, limit=3, recent=5))) == {p.key for p in NEW[:3]}
     assert archive.fts(MATCH, limit=3, recent=0) == archive.fts(MATCH, limit=3)
@@ -108,11 +109,12 @@ def test_generic_words_are_left_out_unless_nothing_else_is_left(archive: Archive
     lexicon = build(archive.all())  # every paper says "benchmarks", "experiments", "code"
     concept = understand("speech benchmarks", lexicon)
     full, lean = fts_query(concept), fts_query(concept, lexicon)
-    assert full is not None and '"benchmarks"' in full.split(" OR ")
-    assert lean is not None and '"benchmarks"' not in lean.split(" OR ")
-    assert '"speech benchmarks"' in lean.split(" OR ") and '"speech"' in lean.split(" OR ")
-    assert fts_query(understand("benchmarks", lexicon), lexicon) == '"benchmarks"'
-    assert topic_query(concept) == '"speech benchmarks"'
+    assert full is not None and "benchmarks" in full.terms
+    assert lean is not None and "benchmarks" not in lean.terms
+    assert "speech benchmarks" in lean.terms and "speech" in lean.terms
+    benchmarks = fts_query(understand("benchmarks", lexicon), lexicon)
+    assert benchmarks is not None and benchmarks.terms == ("benchmarks",)
+    assert topic_query(concept) == ("speech benchmarks",) == lean.topic
 
 
 def test_a_query_whose_specific_words_match_nothing_falls_back_to_the_generic_ones(
@@ -126,7 +128,7 @@ def test_a_query_whose_specific_words_match_nothing_falls_back_to_the_generic_on
 def test_results_follow_every_change_of_the_index(archive: Archive) -> None:
     """A new paper, a changed abstract and a changed title are all seen by the next query;
     upvotes come fresh."""
-    query = '"holography"'
+    query = SearchQuery(("holography",))
     assert archive.fts(query, limit=5) == []
     archive.upsert([_paper(9, "Neural Holography", "Holograms.")], now=T0 + timedelta(days=1))
     assert keys(archive.fts(query, limit=5)) == ["2601.00009"]
@@ -141,10 +143,10 @@ def test_results_follow_every_change_of_the_index(archive: Archive) -> None:
     found = archive.fts(query, limit=5)
     assert keys(found) == ["2601.00009", OLD[1].key]
     assert found[1][0].upvotes == 42
-    assert archive.fts('"everywhere"', limit=5) == []
+    assert archive.fts(SearchQuery(("everywhere",)), limit=5) == []
     with archive._engine.begin() as conn:  # a title changed by any writer
         conn.execute(
             update(papers).where(papers.c.key == "2601.00009").values(title="Holography Everywhere")
         )
-    assert keys(archive.fts('"everywhere"', limit=5)) == ["2601.00009"]
+    assert keys(archive.fts(SearchQuery(("everywhere",)), limit=5)) == ["2601.00009"]
     assert keys(archive.fts(query, limit=5)) == ["2601.00009", OLD[1].key]

@@ -6,32 +6,60 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, Row, column, func, literal_column, or_, select, table, update
+from sqlalchemy import Engine, Row, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
-from sqlalchemy.sql.expression import Subquery
 from sqlalchemy.sql.schema import Column, MetaData, Table
 from sqlalchemy.types import Integer
 
 from bot.errors import StoreError
-from bot.models import Paper, normalize_title, parse_arxiv_id
+from bot.models import Paper, SearchQuery, normalize_title, parse_arxiv_id
 from bot.pipeline.merge import merge, resolve
-from bot.store import pg_search
 from bot.store.db import chunks
+from bot.store.fts5 import Fts5
 from bot.store.ingests import INGEST_LEASE, Ingests
 from bot.store.ledger import rekey_posted
+from bot.store.pg_search import PgFullText
 from bot.store.schema import papers
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 FTS_WEIGHTS = (10.0, 2.0, 1.0)  # bm25 column weights: title, abstract, authors
-_fts = table("papers_fts", column("rowid"))
 # PostgreSQL: writers of the archive take turns (concurrent fetches of two sources that
 # bring the same paper would otherwise both insert it and one would fail).
 ARCHIVE_WRITE_LOCK = 0x70617066
+
+
+class FullText(Protocol):
+    """One database's full-text index of `papers`, queried with a SearchQuery that it
+    translates into its own query language (never user text). Called with a connection the
+    Archive owns; SQLAlchemy errors propagate (the Archive raises them as StoreError).
+
+    Ranks are bm25's as SQLite FTS5 computes it: lower is better, a match is negative, ties
+    go to the lower id, and the statistics (document frequencies, average length) are the
+    whole archive's even when only ids above `after` are ranked. `weights` weigh title,
+    abstract and authors."""
+
+    def has_in_titles(
+        self, conn: Connection, phrases: Sequence[str], count: int, after: int
+    ) -> bool:
+        """Whether at least `count` papers with an id above `after` have one of `phrases`
+        (SearchQuery terms) in their title."""
+        ...
+
+    def best(
+        self,
+        conn: Connection,
+        query: SearchQuery,
+        weights: tuple[float, float, float],
+        limit: int,
+        after: int,
+    ) -> list[tuple[Row[Any], float]]:
+        """The `limit` best `papers` rows with an id above `after`, with their rank."""
+        ...
 
 
 @dataclass(slots=True)
@@ -333,95 +361,54 @@ class Archive:
 
     def fts(
         self,
-        match: str,
+        query: SearchQuery,
         *,
         limit: int,
         weights: tuple[float, float, float] = FTS_WEIGHTS,
         recent: int = 0,
-        topic: str | None = None,
     ) -> list[tuple[Paper, float]]:
-        """Papers matching the FTS5 expression `match`, best first, each with its bm25 rank
-        (lower is better; bm25 values are negative). `weights` weigh title, abstract and
-        authors. On PostgreSQL the same expression's terms are searched in a weighted
-        tsvector and ranked by the same BM25 (bot/store/pg_search.py). `match` must be a safe
-        expression (bot.search.fts_query builds one): raw user text can be a syntax error.
+        """Papers with a term of `query`, best first, each with its bm25 rank (lower is
+        better; bm25 values are negative). `weights` weigh title, abstract and authors. The
+        database's FullText translates the query: FTS5 on SQLite (bot/store/fts5.py), a
+        weighted tsvector ranked by the same BM25 on PostgreSQL (bot/store/pg_search.py).
         Raises StoreError on failure.
 
         `recent` > 0 searches the newest papers first: the `recent` most recently stored
         (ids above the highest id minus `recent`) are the tier. When the tier is enough, the
-        answer is its best `limit` papers for `match` and no older paper is in it; otherwise
-        the whole archive is searched, exactly as with `recent` 0. Without `topic`, the tier
-        is enough when `limit` of its papers match `match`; with `topic` (an expression:
-        Search passes the query's full phrasings), when `limit` of its papers have `topic`
-        in their title and `limit` match `match`. A paper's rank is the
-        same either way: bm25's statistics (document frequencies, average length) are always
-        the whole archive's.
+        answer is its best `limit` papers for `query` and no older paper is in it; otherwise
+        the whole archive is searched, exactly as with `recent` 0. Without `query.topic`,
+        the tier is enough when `limit` of its papers match the query; with it (Search
+        passes the query's full phrasings), when `limit` of its papers have a `topic` phrase
+        in their title and `limit` match the query. A paper's rank is the same either way:
+        bm25's statistics (document frequencies, average length) are always the whole
+        archive's.
         """
-        dialect = self._engine.dialect.name
-        if dialect not in ("postgresql", "sqlite"):
-            raise StoreError(f"archive search needs SQLite or PostgreSQL (this is {dialect})")
+        index = self._full_text()
         try:
             with self._engine.connect() as conn:
                 after = 0
                 if recent > 0:
                     newest = conn.execute(select(func.max(papers.c.id))).scalar()
                     after = max(int(newest or 0) - recent, 0)
-                found = []
-                if after and (not topic or self._has(conn, topic, limit, after)):
-                    found = self._ranked(conn, match, weights, limit, after)
+                found: list[tuple[Row[Any], float]] = []
+                if after and (
+                    not query.topic or index.has_in_titles(conn, query.topic, limit, after)
+                ):
+                    found = index.best(conn, query, weights, limit, after)
                 if len(found) < limit:  # fewer than `limit` papers of the tier match
-                    found = self._ranked(conn, match, weights, limit, 0)
-                return found
+                    found = index.best(conn, query, weights, limit, 0)
+                return [(_row_to_paper(row), rank) for row, rank in found]
         except SQLAlchemyError as e:
             cause = e.orig if isinstance(e, DBAPIError) else e
             raise StoreError(f"archive search failed: {cause.__class__.__name__}: {cause}") from e
 
-    def _has(self, conn: Connection, match: str, count: int, after: int) -> bool:
-        """Whether at least `count` papers with an id above `after` match `match` in their
-        title."""
-        q: Subquery
-        if conn.dialect.name == "postgresql":
-            q = pg_search.matching(match, after=after, limit=count, title=True).subquery()
-        else:  # FTS5 reads only the index from `after` on, and stops at `count`
-            expression = f"title : ({match})"
-            q = (
-                select(_fts.c.rowid)
-                .where(literal_column("papers_fts").op("MATCH")(expression), _fts.c.rowid > after)
-                .limit(count)
-                .subquery()
-            )
-        found = conn.execute(select(func.count()).select_from(q)).scalar()
-        return int(found or 0) >= count
-
-    def _ranked(
-        self,
-        conn: Connection,
-        match: str,
-        weights: tuple[float, float, float],
-        limit: int,
-        after: int,
-    ) -> list[tuple[Paper, float]]:
-        """The `limit` best papers with an id above `after` for `match` (see `fts`)."""
-        if conn.dialect.name == "postgresql":  # a weighted tsvector, BM25 as FTS5 computes it
-            ranked = pg_search.ranked(match, weights=weights, limit=limit, after=after)
-            return [(_row_to_paper(r), float(r.rank)) for r in conn.execute(ranked)]
-        # Rank in the index alone, then read only the best rows: joining first would read
-        # every matching paper (a common word matches most of the archive).
-        rank = func.bm25(literal_column("papers_fts"), *weights).label("rank")
-        q = (
-            select(_fts.c.rowid.label("id"), rank)
-            .where(literal_column("papers_fts").op("MATCH")(match))
-            .order_by(rank, _fts.c.rowid)
-            .limit(limit)
-        )
-        if after:
-            q = q.where(_fts.c.rowid > after)  # FTS5 reads only this range of the index
-        best = [(int(r.id), float(r.rank)) for r in conn.execute(q)]
-        if not best:
-            return []
-        rows = conn.execute(select(papers).where(papers.c.id.in_([i for i, _ in best])))
-        by_id = {r.id: r for r in rows}
-        return [(_row_to_paper(by_id[i]), r) for i, r in best if i in by_id]
+    def _full_text(self) -> FullText:
+        dialect = self._engine.dialect.name
+        if dialect == "postgresql":
+            return PgFullText()
+        if dialect == "sqlite":
+            return Fts5()
+        raise StoreError(f"archive search needs SQLite or PostgreSQL (this is {dialect})")
 
     def titles(self) -> list[tuple[str, str]]:
         """(key, title) of every archived paper, in insertion order (for fuzzy title search)."""

@@ -7,27 +7,30 @@ words split where FTS5's unicode61 tokenizer splits them (`Mixture-of-Experts`,
 `Qwen2.5`), then stemmed by PostgreSQL's `english` configuration. Both columns are generated
 by the database on every insert and update, so they can never be out of date.
 
-The query is bot.search.fts_query's expression (`"mixture of experts" OR "moe" OR …`, built
-from the understood topic: acronyms both ways, variants, typo repairs). Each of its terms is
-passed as one element of a text[] parameter and becomes a `phraseto_tsquery`: user text is
-never parsed as tsquery syntax. The rank is FTS5's: for each term, its IDF over the archive
-times its saturated, length-normalized frequency (k1 1.2, b 0.75), where the frequency is
-the term's occurrences weighted by column, as `ts_rank_cd` (cover density) sums them per
-occurrence. Only the matches whose score bound can reach the top are scored (`ranked`).
-Measured on the seed dumps, the seven subscriptions of the relevance labels give the same
-top 5 as on SQLite (tests/test_search_backends.py).
+The query is a bot.models.SearchQuery (bot.search.fts_query builds it from the understood
+topic: acronyms both ways, variants, typo repairs). Each of its terms, folded, is passed as
+one element of a text[] parameter and becomes a `phraseto_tsquery`: user text is never
+parsed as tsquery syntax. `PgFullText` is bot.store.archive.FullText on PostgreSQL (the
+SQLite counterpart is bot/store/fts5.py).
+
+The rank is FTS5's: for each term, its IDF over the archive times its saturated,
+length-normalized frequency (k1 1.2, b 0.75), where the frequency is the term's occurrences
+weighted by column, as `ts_rank_cd` (cover density) sums them per occurrence. Only the
+matches whose score bound can reach the top are scored (`ranked`). Measured on the seed
+dumps, the seven subscriptions of the relevance labels give the same top 5 as on SQLite
+(tests/test_search_backends.py).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Float, TextualSelect, bindparam, column, text
+from sqlalchemy import Connection, Float, Row, TextualSelect, bindparam, column, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
-from bot.errors import StoreError
+from bot.models import SearchQuery
 from bot.pipeline.text import fold
 from bot.store.schema import papers
 
@@ -35,10 +38,6 @@ CONFIG = "english"  # Snowball English stems and stop words
 VECTOR = "search_vector"  # tsvector: title A, abstract B, authors C
 LENGTH = "search_length"  # tokens in the document (stop words count), as FTS5 counts them
 K1, B = 1.2, 0.75  # FTS5's bm25 constants
-# bot.search.fts_query's grammar: quoted runs of letters and digits, OR-ed. Nothing else is
-# accepted, so raw user text fails as it does with FTS5.
-_TERM = r'"[^\W_]+(?: [^\W_]+)*"'
-_SAFE = re.compile(rf"{_TERM}(?: OR {_TERM})*")
 # Punctuation and symbols that become spaces, so that words split where FTS5's unicode61
 # tokenizer splits them (`Mixture-of-Experts`, `Qwen2.5`, `C++`): ASCII punctuation, the
 # Latin-1 ones, × ÷, and General Punctuation (dashes, curly quotes, ellipsis). Explicit
@@ -94,15 +93,9 @@ def index_ddl() -> list[str]:
     ]
 
 
-def terms(match: str) -> list[str]:
-    """The terms of a safe search expression (bot.search.fts_query's output), folded.
-    Raises StoreError for anything else, as FTS5 rejects a syntax error."""
-    if not _SAFE.fullmatch(match):
-        raise StoreError(
-            "archive search failed: not a safe search expression "
-            "(expected quoted words joined by OR, as bot.search.fts_query builds)"
-        )
-    return list(dict.fromkeys(fold(t[1:-1]) for t in match.split(" OR ")))
+def terms(phrases: Sequence[str]) -> list[str]:
+    """SearchQuery terms folded as the document is (accents, full-width letters), once each."""
+    return list(dict.fromkeys(fold(p) for p in phrases))
 
 
 def _score(labels: str, top: float) -> str:
@@ -123,10 +116,11 @@ def _score(labels: str, top: float) -> str:
 _DOC = f"CROSS JOIN LATERAL (SELECT papers.{VECTOR} || ''::tsvector AS v OFFSET 0) AS doc"
 
 
-def matching(match: str, *, after: int, limit: int, title: bool = False) -> TextualSelect:
-    """The ids (at most `limit`) of papers above id `after` with a term of `match` (in the
-    title, weight A, with `title`). Raises StoreError when `match` is not a safe
-    expression."""
+def matching(
+    phrases: Sequence[str], *, after: int, limit: int, title: bool = False
+) -> TextualSelect:
+    """The ids (at most `limit`) of papers above id `after` with one of `phrases` (SearchQuery
+    terms; in the title, weight A, with `title`)."""
     document = f"ts_filter(papers.{VECTOR}, '{{a}}')" if title else f"papers.{VECTOR}"
     sql = f"""
 SELECT papers.id FROM papers
@@ -138,7 +132,7 @@ LIMIT :limit
     return (
         text(sql)
         .bindparams(
-            bindparam("terms", terms(match), type_=ARRAY(Text)),
+            bindparam("terms", terms(phrases), type_=ARRAY(Text)),
             bindparam("after", after),
             bindparam("limit", limit),
         )
@@ -147,25 +141,24 @@ LIMIT :limit
 
 
 def ranked(
-    match: str,
+    query: SearchQuery,
     *,
     weights: tuple[float, float, float],
     limit: int,
     pool: int = 0,
     after: int = 0,
 ) -> TextualSelect:
-    """The `limit` best `papers` rows for `match` with their `rank`: minus the BM25 score,
+    """The `limit` best `papers` rows for `query` with their `rank`: minus the BM25 score,
     so that, as with FTS5's bm25(), lower is better and matches are negative. `weights`
     weigh the title, abstract and authors (FTS5's column weights). Ties go to the lower id.
     Only papers with an id above `after` are ranked, with the statistics (document
     frequencies, average length) of the whole archive, as FTS5 does for `rowid > after`.
-    Raises StoreError when `match` is not a safe expression.
 
     Exact, but not every match is scored: a term adds less than IDF × (k1 + 1), so the
     `pool` matches (default 2 × limit) with the highest such bound are scored first, then
     only the other matches whose bound reaches the limit-th best score found. A broad query
     (`learning` is in most papers) then ranks a few hundred papers, not all of them."""
-    words = terms(match)
+    words = terms(query.terms)
     top = max(weights)
     title, abstract, authors = (w / top for w in weights)  # ts_rank_cd wants weights <= 1
     labels = f"{{0, {authors:.6g}, {abstract:.6g}, {title:.6g}}}"  # D (unused), C, B, A
@@ -228,3 +221,28 @@ LIMIT :limit
         )
         .columns(*columns)
     )
+
+
+class PgFullText:
+    """bot.store.archive.FullText on PostgreSQL: the tsvector column and BM25 above."""
+
+    def has_in_titles(
+        self, conn: Connection, phrases: Sequence[str], count: int, after: int
+    ) -> bool:
+        """Whether at least `count` papers with an id above `after` have one of `phrases`
+        in their title."""
+        q = matching(phrases, after=after, limit=count, title=True).subquery()
+        found = conn.execute(select(func.count()).select_from(q)).scalar()
+        return int(found or 0) >= count
+
+    def best(
+        self,
+        conn: Connection,
+        query: SearchQuery,
+        weights: tuple[float, float, float],
+        limit: int,
+        after: int,
+    ) -> list[tuple[Row[Any], float]]:
+        """The `limit` best `papers` rows with an id above `after`, with their rank."""
+        statement = ranked(query, weights=weights, limit=limit, after=after)
+        return [(r, float(r.rank)) for r in conn.execute(statement)]

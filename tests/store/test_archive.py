@@ -6,16 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.models import Paper
+from bot.models import Paper, SearchQuery
 from bot.store.archive import BATCH, Archive
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def _fts_keys(engine: Engine, query: str) -> set[str]:
-    """Keys of the papers the full-text index finds for `query` (a safe expression): FTS5
-    on SQLite, the tsvector column on PostgreSQL."""
-    return {p.key for p, _ in Archive(engine).fts(query, limit=100)}
+def _fts_keys(engine: Engine, term: str) -> set[str]:
+    """Keys of the papers the full-text index finds for `term` (a phrase): FTS5 on SQLite,
+    the tsvector column on PostgreSQL."""
+    return {p.key for p, _ in Archive(engine).fts(SearchQuery((term,)), limit=100)}
 
 
 def test_same_arxiv_id_from_two_sources_is_one_paper(engine: Engine) -> None:
@@ -123,14 +123,14 @@ def test_duplicates_within_one_batch_are_merged(engine: Engine) -> None:
 def test_full_text_index_follows_inserts_and_updates(engine: Engine) -> None:
     archive = Archive(engine)
     archive.upsert([Paper(title="Routing tokens", abstract="", arxiv_id="2501.00002")], now=T0)
-    assert _fts_keys(engine, '"routing"') == {"2501.00002"}
-    assert _fts_keys(engine, '"gating"') == set()
+    assert _fts_keys(engine, "routing") == {"2501.00002"}
+    assert _fts_keys(engine, "gating") == set()
     archive.upsert(
         [Paper(title="Routing tokens", abstract="A gating network.", arxiv_id="2501.00002")],
         now=T0,
     )
-    assert _fts_keys(engine, '"gating"') == {"2501.00002"}
-    assert _fts_keys(engine, '"routing tokens"') == {"2501.00002"}
+    assert _fts_keys(engine, "gating") == {"2501.00002"}
+    assert _fts_keys(engine, "routing tokens") == {"2501.00002"}
 
 
 def test_since_returns_the_window_by_first_seen(engine: Engine) -> None:

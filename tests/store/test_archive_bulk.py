@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.errors import StoreError
-from bot.models import Paper
+from bot.models import Paper, SearchQuery
 from bot.store.archive import BATCH, Archive
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -39,9 +39,9 @@ def test_a_large_batch_is_stored_in_order_and_indexed(engine: Engine) -> None:
     assert all(p.first_seen == T0 for p in stored)
     assert [p.authors for p in stored] == [p.authors for p in papers]
     for i in (0, BATCH - 1, BATCH, len(papers) - 1):
-        found = archive.fts(f'"{_word(i)}"', limit=10)
+        found = archive.fts(SearchQuery((_word(i),)), limit=10)
         assert [p.key for p, _ in found] == [papers[i].key]
-    assert [p.key for p, _ in archive.fts('"zoë"', limit=5000)] != []
+    assert [p.key for p, _ in archive.fts(SearchQuery(("zoë",)), limit=5000)] != []
     again = archive.upsert(papers, now=T0 + timedelta(days=1))
     assert (again.new, again.known, again.updated) == (0, len(papers), 0)
     assert archive.count() == len(papers)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
 from bot.cli import cli
-from bot.models import Paper
+from bot.models import Paper, SearchQuery
 from bot.settings import ChannelSettings
 from bot.sources.base import Validators
 from bot.store import schema
@@ -93,8 +93,9 @@ def test_every_table_is_copied_and_the_copy_works(sqlite_db: str, pg_url: str) -
         assert _dump(target) == _dump(source)
         # The copy is a working database: search, new rows after the copied ids, the ledger.
         archive = Archive(target)
-        assert [p.key for p, _ in archive.fts('"zoe"', limit=100)][:1] == ["2601.00000"]
-        assert len(archive.fts('"mixture of experts" OR "moe"', limit=100)) == N_PAPERS
+        zoe = archive.fts(SearchQuery(("zoe",)), limit=100)
+        assert [p.key for p, _ in zoe][:1] == ["2601.00000"]
+        assert len(archive.fts(SearchQuery(("mixture of experts", "moe")), limit=100)) == N_PAPERS
         archive.upsert([Paper(title="A paper after the move")], now=T0 + timedelta(days=1))
         with target.connect() as conn:
             ids = conn.execute(select(schema.papers.c.id).order_by(schema.papers.c.id)).scalars()

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, inspect, select
 
 import pg
 from bot.errors import StoreError
+from bot.models import SearchQuery
 from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.db import make_engine
@@ -258,9 +259,12 @@ def test_postgres_database_of_an_older_paperboy_is_upgraded_to_the_new_shape(
     archive = Archive(old)
     paper = archive.get("2406.01234")
     assert paper is not None and paper.authors == ("Zoë Ng",)
-    assert [p.key for p, _ in archive.fts('"zoe"', limit=5)] == ["2406.01234"]
-    assert [p.key for p, _ in archive.fts('"routing experts"', limit=5)] == []
-    assert [p.key for p, _ in archive.fts('"routing tokens"', limit=5)] == ["2406.01234"]
+    def found(term: str) -> list[str]:
+        return [p.key for p, _ in archive.fts(SearchQuery((term,)), limit=5)]
+
+    assert found("zoe") == ["2406.01234"]
+    assert found("routing experts") == []
+    assert found("routing tokens") == ["2406.01234"]
     with pg.temporary_schema() as fresh_url:
         fresh = make_engine(fresh_url)
         migrate(fresh)
