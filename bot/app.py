@@ -97,7 +97,7 @@ class App:
         profiles, or in a read-only app (which did not seed) the configuration merged with
         them exactly as seeding would, computed without writing."""
         if self.read_only:
-            return list(self.profiles.preview(self.settings.channels).profiles)
+            return list(self.profiles.preview(self.settings.profiles()).profiles)
         return self.profiles.all()
 
     def ingestor(self, retriever: Retriever) -> Ingestor:
@@ -169,9 +169,9 @@ def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) 
         migrate(engine, upgrade=seed)
         profiles = ProfileStore(engine)
         if seed:
-            report = profiles.seed(settings.channels, now=clock())
+            report = profiles.seed(settings.profiles(), now=clock())
         else:
-            report = profiles.preview(settings.channels).report
+            report = profiles.preview(settings.profiles()).report
     except BaseException:
         engine.dispose()
         raise

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Literal, get_args
 
 from bot.pipeline.text import tex_to_text
 
@@ -147,11 +148,15 @@ class ParseResult:
     notes: tuple[str, ...] = field(default=())
 
 
+Platform = Literal["slack", "discord", "slack-webhook", "discord-webhook", "console"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """A channel's interest profile: what it follows and how its digest is posted.
 
-    `platform` is one of slack, discord, slack-webhook, discord-webhook, console;
+    `platform` is one of PLATFORMS (slack, discord, slack-webhook, discord-webhook, console);
     `channel_id` is the platform's channel id (as configured). `max_posts == 0` means no cap.
     `schedule` is a 5-field cron expression evaluated in `timezone` (IANA name).
     """

@@ -25,6 +25,7 @@ from pydantic import (
 from rapidfuzz import process
 
 from bot.errors import ConfigError
+from bot.models import Platform, Profile
 from bot.store.db import database_problem
 
 DEFAULT_CONFIG = Path("config/paperboy.yaml")
@@ -114,7 +115,7 @@ class SourceSettings(_Strict):
 class ChannelSettings(_Strict):
     """A channel's profile as seeded from the configuration (see README: which wins)."""
 
-    platform: Literal["slack", "discord", "slack-webhook", "discord-webhook", "console"]
+    platform: Platform
     id: str = Field(min_length=1, max_length=128)
     name: str | None = None
     url: SecretStr | None = None
@@ -145,6 +146,23 @@ class ChannelSettings(_Strict):
         from bot.schedule import canonical_zone
 
         return canonical_zone(zone)
+
+    def profile(self) -> Profile:
+        """The channel's profile as configured: what the composition root (bot.app) seeds
+        into the profile store, which knows nothing of settings."""
+        return Profile(
+            platform=self.platform,
+            channel_id=self.id,
+            name=self.name,
+            topics=tuple(self.topics),
+            exclude=tuple(self.exclude),
+            authors=tuple(self.authors),
+            max_posts=self.max_posts,
+            schedule=self.schedule,
+            timezone=self.timezone,
+            lookback=self.lookback,
+            post_empty=self.post_empty,
+        )
 
     @model_validator(mode="after")
     def _webhook_has_url(self) -> ChannelSettings:
@@ -221,6 +239,11 @@ class Settings(_Strict):
     database: str = "data/paperboy.db"
     sources: list[SourceSettings] = Field(default_factory=list)
     channels: list[ChannelSettings] = Field(default_factory=list)
+
+    def profiles(self) -> list[Profile]:
+        """The configured channels' profiles (ChannelSettings.profile), in order."""
+        return [c.profile() for c in self.channels]
+
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     health: HealthSettings = HealthSettings()

@@ -100,7 +100,7 @@ def test_bad_schedules_are_refused_with_why(schedule: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         check_schedule(schedule, "UTC")
     with pytest.raises(ConfigError, match=f"console:c: .*{says}"):  # a configured channel
-        config_values(ChannelSettings(platform="console", id="c", schedule=schedule))
+        config_values(ChannelSettings(platform="console", id="c", schedule=schedule).profile())
 
 
 def test_a_schedule_that_fires_rarely_is_accepted() -> None:

@@ -25,25 +25,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, TypeVar, get_args
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, Select, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import schedule as schedule_rules
 from bot.errors import ConfigError, PaperboyError, StoreError
-from bot.models import Profile, collapse_ws
+from bot.models import PLATFORMS, Profile, collapse_ws
 from bot.pipeline.text import visible_text
-from bot.settings import ChannelSettings
 from bot.store.schema import channels
 
 MAX_TOPIC_CHARS = 200
 MAX_TOPICS = 50  # per list: topics, and exclusions
 ATTEMPTS = 5
 PROFILES_LOCK = 0x70617067  # PostgreSQL advisory lock of profile writes
-PLATFORMS: tuple[str, ...] = get_args(ChannelSettings.model_fields["platform"].annotation)
 Values = dict[str, Any]
 T = TypeVar("T")
 
@@ -161,10 +159,11 @@ def check_schedule(schedule: str, timezone: str) -> tuple[str, str]:
     return schedule_rules.check_schedule(schedule, timezone)
 
 
-def config_values(ch: ChannelSettings) -> Values:
-    """A configured channel as column values; ConfigError naming the channel on a topic or
-    exclusion over a limit or an invalid schedule. Case-insensitive duplicates in a list are
-    dropped (the first spelling is kept)."""
+def config_values(ch: Profile) -> Values:
+    """A configured channel's profile (bot.settings.ChannelSettings.profile) as column
+    values; ConfigError naming the channel on a topic or exclusion over a limit or an
+    invalid schedule. Case-insensitive duplicates in a list are dropped (the first spelling
+    is kept)."""
 
     def checked(items: Sequence[str], what: str) -> list[str]:
         out: list[str] = []
@@ -176,20 +175,8 @@ def config_values(ch: ChannelSettings) -> Values:
         topics, exclude = checked(ch.topics, "topic"), checked(ch.exclude, "exclusion")
         schedule, _ = check_schedule(ch.schedule, ch.timezone)
     except ValueError as e:
-        raise ConfigError(f"channel {ch.platform}:{ch.id}: {e}") from None
-    profile = Profile(
-        platform=ch.platform,
-        channel_id=ch.id,
-        name=ch.name,
-        topics=tuple(topics),
-        exclude=tuple(exclude),
-        authors=tuple(ch.authors),
-        max_posts=ch.max_posts,
-        schedule=schedule,
-        timezone=ch.timezone,
-        lookback=ch.lookback,
-        post_empty=ch.post_empty,
-    )
+        raise ConfigError(f"channel {ch.ref}: {e}") from None
+    profile = replace(ch, topics=tuple(topics), exclude=tuple(exclude), schedule=schedule)
     return profile_values(profile)
 
 
@@ -245,8 +232,8 @@ def plan_seed(stored: Mapping[Ref, Row[Any]], wanted: Mapping[Ref, Values]) -> S
     return SeedPlan(profiles, report, tuple(writes))
 
 
-def _wanted(configured: Sequence[ChannelSettings]) -> dict[Ref, Values]:
-    return {(c.platform, c.id): config_values(c) for c in configured}
+def _wanted(configured: Sequence[Profile]) -> dict[Ref, Values]:
+    return {(c.platform, c.channel_id): config_values(c) for c in configured}
 
 
 def _rows(result: Iterable[Row[Any]]) -> dict[Ref, Row[Any]]:
@@ -350,8 +337,9 @@ class ProfileStore:
                 raise StoreError(f"cannot update {what}: {e.__class__.__name__}") from e
         raise StoreError(f"{what} kept changing concurrently; try again")
 
-    def seed(self, configured: Sequence[ChannelSettings], *, now: datetime) -> SeedReport:
-        """Apply the configured channels by the rule in this module's docstring, atomically.
+    def seed(self, configured: Sequence[Profile], *, now: datetime) -> SeedReport:
+        """Apply the configured channels' profiles (bot.settings.Settings.profiles) by the
+        rule in this module's docstring, atomically.
 
         Raises ConfigError (before writing anything) when a channel's lists break a limit."""
         wanted = _wanted(configured)
@@ -369,7 +357,7 @@ class ProfileStore:
 
         return self._write("channel profiles", action)
 
-    def preview(self, configured: Sequence[ChannelSettings]) -> SeedPlan:
+    def preview(self, configured: Sequence[Profile]) -> SeedPlan:
         """What `seed` would make of the stored profiles, without writing anything: every
         effective profile (configuration merged with the database by the same rule) and the
         report `seed` would give. For read-only commands (`digest --dry-run`, `channels`).

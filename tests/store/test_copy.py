@@ -44,7 +44,7 @@ def _fill(engine: Engine) -> None:
     archive.upsert(papers, now=T0)
     profiles = ProfileStore(engine)
     channel = ChannelSettings(platform="slack", id="C1", topics=["moe"], timezone="Europe/Berlin")
-    profiles.seed([channel], now=T0)
+    profiles.seed([channel.profile()], now=T0)
     profiles.add_topic("slack", "C1", "speech", now=T0 + timedelta(hours=1))
     ledger = Ledger(engine)
     keys = [f"2601.{i:05d}" for i in range(5)]

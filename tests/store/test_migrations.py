@@ -18,7 +18,7 @@ from bot.models import SearchQuery
 from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.db import make_engine
-from bot.store.migrations import LATEST, MIGRATIONS, current_version, migrate
+from bot.store.migrations import LATEST, current_version, migrate
 
 # A version-1 database exactly as Paperboy 0.1 created it (SQLite's own record of the DDL),
 # frozen here so that later changes to schema.py cannot change what "version 1" means.
@@ -208,19 +208,6 @@ def _pg_shape(engine: Engine) -> dict[str, Any]:
     return {"tables": tables, "functions": [tuple(f) for f in functions]}
 
 
-def _as_older_paperboy_made_it(engine: Engine, version: int) -> None:
-    """A PostgreSQL database at `version`, made by the frozen migration steps up to it (what
-    Paperboy did on PostgreSQL before it had a search index there)."""
-    with engine.begin() as conn:
-        for v, description, step in MIGRATIONS[:version]:
-            step(conn)
-            conn.execute(
-                schema.schema_version.insert().values(
-                    version=v, description=description, applied_at=datetime.now(UTC)
-                )
-            )
-
-
 @pytest.mark.postgres
 def test_new_postgres_database_has_its_search_index(pg_url: str) -> None:
     engine = make_engine(pg_url)
@@ -239,39 +226,6 @@ def test_new_postgres_database_has_its_search_index(pg_url: str) -> None:
     assert gin.get("dialect_options", {}).get("postgresql_using") == "gin"
     assert migrate(engine) == LATEST  # reopening changes nothing
     engine.dispose()
-
-
-@pytest.mark.postgres
-def test_postgres_database_of_an_older_paperboy_is_upgraded_to_the_new_shape(
-    pg_url: str,
-) -> None:
-    old = make_engine(pg_url)
-    _as_older_paperboy_made_it(old, 4)
-    with old.begin() as conn:  # authors as an older Paperboy wrote them: ASCII-escaped
-        conn.exec_driver_sql(
-            "INSERT INTO papers (key, arxiv_id, title, title_norm, abstract, authors, "
-            "ai_keywords, categories, sources, first_seen, updated_at) VALUES ("
-            "'2406.01234', '2406.01234', 'Sparse Experts at Scale', 'sparse experts at scale', "
-            """'Routing tokens to experts.', '["Zo\\u00eb Ng"]', '[]', '[]', '["hf"]', """
-            "'2026-11-01 08:00+00', '2026-11-01 08:00+00')"
-        )
-    assert migrate(old) == 4
-    archive = Archive(old)
-    paper = archive.get("2406.01234")
-    assert paper is not None and paper.authors == ("Zoë Ng",)
-    def found(term: str) -> list[str]:
-        return [p.key for p, _ in archive.fts(SearchQuery((term,)), limit=5)]
-
-    assert found("zoe") == ["2406.01234"]
-    assert found("routing experts") == []
-    assert found("routing tokens") == ["2406.01234"]
-    with pg.temporary_schema() as fresh_url:
-        fresh = make_engine(fresh_url)
-        migrate(fresh)
-        assert _pg_shape(old) == _pg_shape(fresh)
-        fresh.dispose()
-    assert migrate(old) == LATEST
-    old.dispose()
 
 
 @pytest.mark.postgres

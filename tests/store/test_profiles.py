@@ -29,8 +29,10 @@ from bot.store.schema import channels
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def _ch(channel_id: str = "C1", **fields: Any) -> ChannelSettings:
-    return ChannelSettings.model_validate({"platform": "slack", "id": channel_id, **fields})
+def _ch(channel_id: str = "C1", **fields: Any) -> Profile:
+    """A configured channel's profile, validated as the configuration file is."""
+    settings = ChannelSettings.model_validate({"platform": "slack", "id": channel_id, **fields})
+    return settings.profile()
 
 
 def _topics(store: ProfileStore, channel_id: str = "C1") -> tuple[str, ...]:
