@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, inspect, select
 
-import pg
 from bot.errors import StoreError
-from bot.models import SearchQuery
 from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.db import make_engine
