@@ -7,10 +7,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.errors import SourceError, StoreError
 from bot.models import Paper, ParseResult, Rejected
-from bot.settings import SourceSettings
 from bot.sources.base import Retriever, Validators
 from bot.sources.detect import parse_any
 from bot.sources.guard import unexpected_error
@@ -56,7 +56,23 @@ class SourceReport:
         )
 
 
-def expand_locations(src: SourceSettings, today: datetime) -> list[str]:
+class SourceSpec(Protocol):
+    """A configured source as an ingest reads it (bot.settings.SourceSettings is one: the
+    application layer does not import the configuration)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def days(self) -> int: ...
+    @property
+    def include_replacements(self) -> bool: ...
+
+
+def expand_locations(src: SourceSpec, today: datetime) -> list[str]:
     """The locations one fetch of `src` reads: `{date}` filled for each of the last `days`
     days (oldest first), else the location itself."""
     if "{date}" not in src.location:
@@ -85,7 +101,7 @@ class Ingestor:
         self._clock = clock
 
     async def ingest_source(
-        self, src: SourceSettings, *, progress: Progress | None = None
+        self, src: SourceSpec, *, progress: Progress | None = None
     ) -> SourceReport:
         """Fetch every location of a configured source, using and updating its validators."""
         now = self._clock()

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.models import ParseResult
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """Conditional-GET validators remembered per source between fetches."""
-
-    etag: str | None = None
-    last_modified: str | None = None
+from bot.models import Validators as Validators  # a domain value: the store records them too
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +21,7 @@ class Fetched:
     location: str
     content: bytes
     content_type: str | None = None
-    validators: Validators = Validators()
+    validators: Validators = field(default_factory=Validators)
     not_modified: bool = False
 
 

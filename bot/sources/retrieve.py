@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import stat
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar, Self
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
@@ -24,6 +23,7 @@ from tenacity.wait import wait_exponential, wait_random
 
 from bot import __version__
 from bot.errors import SourceError
+from bot.models import redact_url as redact_url  # where the sources and their callers look
 from bot.sources.base import Fetched, Validators
 
 log = logging.getLogger(__name__)
@@ -32,42 +32,6 @@ USER_AGENT = f"paperboy-bot/{__version__} (+https://github.com/paperboy-bot/pape
 MAX_BYTES = 50 * 1024 * 1024
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-
-# A parameter name ending (at its end or before `-_. `) with one of these words is a secret.
-_SECRET_NAME = re.compile(
-    r"(?:token|key|secret|sig|signature|password|passwd|pwd|credentials?|auth)(?:$|[-_.\s])",
-    re.IGNORECASE,
-)
-
-
-def redact_url(url: str) -> str:
-    """`url` safe to log or show: userinfo dropped, values of secret-looking parameters hidden.
-
-    A query (or fragment) parameter is secret when a word of its name ends in token, key,
-    secret, sig, signature, password, credential or auth (`api_key`, `accessToken`,
-    `X-Amz-Signature`); over-redacting is the safe side. Never raises: an unparseable URL
-    becomes `<unparseable URL>`.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    return parts._replace(
-        netloc=parts.netloc.rpartition("@")[2],
-        query=_redact_params(parts.query),
-        fragment=_redact_params(parts.fragment),
-    ).geturl()
-
-
-def _redact_params(text: str) -> str:
-    if "=" not in text:
-        return text
-    out = []
-    for pair in text.split("&"):
-        name, eq, _ = pair.partition("=")
-        secret = eq and _SECRET_NAME.search(unquote_plus(name))
-        out.append(f"{name}=REDACTED" if secret else pair)
-    return "&".join(out)
 
 
 def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:

@@ -11,8 +11,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
-from bot.sources.base import Validators
-from bot.sources.retrieve import redact_url
+from bot.models import Validators, redact_url
 from bot.store.db import insert_ignore
 from bot.store.schema import source_state
 
