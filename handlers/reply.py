@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -12,13 +13,25 @@ Platform = Literal["slack", "discord"]
 
 
 @dataclass(frozen=True, slots=True)
+class TypedCall:
+    """A subcommand as a platform with typed options sent it (Discord): its name and the
+    options' values by name (absent or None: not given). Read by the subcommand's
+    CommandSpec, never flattened into text."""
+
+    name: str
+    values: Mapping[str, str | int | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
 class CommandRequest:
     """One `/papers …` invocation.
 
     `text` is everything the user typed after `/papers` (untrusted, any length).
     `can_manage` is the front-end's verdict on whether this user may change the channel's
     profile (Discord: Manage Channels or the configured role; Slack: `slack.admins`), and
-    `manage_rule` says what that rule is, for the refusal message.
+    `manage_rule` says what that rule is, for the refusal message. `typed`, when set, is
+    the command with its typed options (then `text` is only its /papers equivalent, for
+    logs).
     """
 
     platform: Platform
@@ -28,6 +41,7 @@ class CommandRequest:
     can_manage: bool = True
     manage_rule: str = ""
     channel_name: str | None = None
+    typed: TypedCall | None = None
 
     @property
     def channel_ref(self) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-import re
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,9 +20,11 @@ from bot.logs import redact
 from bot.settings import DiscordSettings
 from handlers.commands import dispatch as handle_command
 from handlers.commands import topic_suggestions
+from handlers.registry import BY_NAME, SPECS
 from handlers.render import DiscordReply, discord_reply
-from handlers.reply import CommandRequest, Reply
+from handlers.reply import CommandRequest, Reply, TypedCall
 from handlers.services import Services
+from handlers.spec import MAX_LIMIT, CommandSpec, Option
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,7 @@ MAX_CHOICES = 25  # Discord: at most 25 autocomplete choices ...
 MAX_CHOICE_CHARS = 100  # ... with names and values of 1-100 characters
 _EPHEMERAL = "paperboy.deferred_ephemeral"  # interaction.extras: how the answer was deferred
 _ANSWERED = "paperboy.answered"  # interaction.extras: the deferred answer was given
-# Slack-style `--share` / `—top` in what a user typed into an option would read as a flag.
-_FLAG_DASHES = re.compile(r"(?<!\S)(?:-{2,}|[—–]+)")
+GROUP_DESCRIPTION = "Research papers for this channel: search, topics, digests"
 
 
 class Suggest(Protocol):
@@ -54,29 +55,21 @@ class Suggest(Protocol):
 
 
 class Frontend(Protocol):
-    """What the command callbacks call: run `/papers <text>` for an interaction, answer
-    an autocomplete."""
+    """What the command callbacks call: run a subcommand with its typed options for an
+    interaction, answer an autocomplete."""
 
     async def run(
-        self, interaction: discord.Interaction, text: str, *, defer: bool, ephemeral: bool = True
+        self,
+        interaction: discord.Interaction,
+        call: TypedCall,
+        *,
+        defer: bool,
+        ephemeral: bool = True,
     ) -> None: ...
 
     async def suggest(
         self, interaction: discord.Interaction, prefix: str, *, mine: bool
     ) -> list[app_commands.Choice[str]]: ...
-
-
-def command_text(name: str, arg: str = "", *, top: int | None = None, share: bool = False) -> str:
-    """The `/papers` text equivalent of a slash command: "search moe --top 10 --share".
-    Dashes that would make the user's own words read as a flag are dropped."""
-    parts = [name]
-    if literal := _FLAG_DASHES.sub("", arg).strip():
-        parts.append(literal)
-    if top is not None:
-        parts.append(f"--top {top}")
-    if share:
-        parts.append("--share")
-    return " ".join(parts)
 
 
 def can_manage(interaction: discord.Interaction, manager_role: str | None) -> bool:
@@ -163,25 +156,32 @@ class Papers:
         self._dispatch = dispatch
         self._suggest = suggest
 
-    def request(self, interaction: discord.Interaction, text: str) -> CommandRequest:
+    def request(self, interaction: discord.Interaction, call: TypedCall) -> CommandRequest:
         channel = interaction.channel
+        spec = BY_NAME.get(call.name)
         return CommandRequest(
             platform="discord",
             channel_id=str(interaction.channel_id),
             user_id=str(interaction.user.id),
-            text=text,
+            text=spec.text(call.values) if spec is not None else call.name,
             can_manage=can_manage(interaction, self._manager_role),
             manage_rule=manage_rule(interaction, self._manager_role),
             channel_name=getattr(channel, "name", None),
+            typed=call,
         )
 
     async def run(
-        self, interaction: discord.Interaction, text: str, *, defer: bool, ephemeral: bool = True
+        self,
+        interaction: discord.Interaction,
+        call: TypedCall,
+        *,
+        defer: bool,
+        ephemeral: bool = True,
     ) -> None:
         if interaction.guild_id is None or interaction.channel_id is None:
             await answer(interaction, discord_reply(Reply(NOT_IN_A_CHANNEL, error=True)))
             return
-        request = self.request(interaction, text)
+        request = self.request(interaction, call)
         if defer:
             await interaction.response.defer(ephemeral=ephemeral, thinking=True)
             interaction.extras[_EPHEMERAL] = ephemeral
@@ -204,92 +204,71 @@ class Papers:
         return [app_commands.Choice(name=t, value=t) for t in list(shown)[:MAX_CHOICES]]
 
 
-class PapersGroup(app_commands.Group):
-    """`/papers …`: one subcommand per handler, each built into its text equivalent."""
+_TYPES: dict[str, Any] = {
+    "arg": str,
+    "limit": app_commands.Range[int, 1, MAX_LIMIT],
+    "share": bool,
+}
 
-    def __init__(self, frontend: Frontend) -> None:
-        super().__init__(
-            name="papers",
-            description="Research papers for this channel: search, topics, digests",
-            guild_only=True,
+
+def _subcommand(spec: CommandSpec, frontend: Frontend) -> app_commands.Command[Any, ..., None]:
+    """`/papers <spec.name>` with the spec's typed options; its values go to the handler
+    as they are (a TypedCall). A "share" option makes the deferral public when set."""
+    shares = [o.name for o in spec.options if o.role == "share"]
+
+    async def callback(interaction: discord.Interaction, /, **values: Any) -> None:
+        ephemeral = not any(values.get(name) for name in shares)
+        call = TypedCall(spec.name, values)
+        await frontend.run(interaction, call, defer=spec.defer, ephemeral=ephemeral)
+
+    def parameter(option: Option) -> inspect.Parameter:
+        kind = _TYPES[option.role]
+        default: Any = inspect.Parameter.empty
+        if not option.required:
+            default = False if option.role == "share" else None
+            kind = kind if option.role == "share" else kind | None
+        return inspect.Parameter(
+            option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
         )
-        self._frontend = frontend
 
-    @app_commands.command(description="Search the paper archive")
-    @app_commands.describe(
-        query="Words, a topic or a title, e.g. mixture of experts",
-        results="How many papers to show (default 5)",
-        share="Post the results to the channel (default: only you see them)",
+    interaction = inspect.Parameter(
+        "interaction", inspect.Parameter.POSITIONAL_ONLY, annotation=discord.Interaction
     )
-    async def search(
-        self,
-        interaction: discord.Interaction,
-        query: str,
-        results: app_commands.Range[int, 1, 20] | None = None,
-        share: bool = False,
-    ) -> None:
-        text = command_text("search", query, top=results, share=share)
-        await self._frontend.run(interaction, text, defer=True, ephemeral=not share)
-
-    @app_commands.command(description="Follow a topic in this channel (with a preview)")
-    @app_commands.describe(topic="Free text, as you would say it: moe, multi-task learning")
-    async def subscribe(self, interaction: discord.Interaction, topic: str) -> None:
-        await self._frontend.run(interaction, command_text("subscribe", topic), defer=True)
-
-    @subscribe.autocomplete("topic")
-    async def _archive_topics(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._frontend.suggest(interaction, current, mine=False)
-
-    @app_commands.command(description="Stop following a topic in this channel")
-    @app_commands.describe(topic="One of this channel's topics")
-    async def unsubscribe(self, interaction: discord.Interaction, topic: str) -> None:
-        await self._frontend.run(interaction, command_text("unsubscribe", topic), defer=True)
-
-    @unsubscribe.autocomplete("topic")
-    async def _channel_topics(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await self._frontend.suggest(interaction, current, mine=True)
-
-    @app_commands.command(name="list", description="This channel's topics, exclusions, schedule")
-    async def list_(self, interaction: discord.Interaction) -> None:
-        await self._frontend.run(interaction, "list", defer=True)
-
-    @app_commands.command(description="Hide papers about a term in this channel")
-    @app_commands.describe(term="e.g. survey")
-    async def exclude(self, interaction: discord.Interaction, term: str) -> None:
-        await self._frontend.run(interaction, command_text("exclude", term), defer=True)
-
-    @app_commands.command(description="Show papers about an excluded term again")
-    @app_commands.describe(term="One of this channel's exclusions")
-    async def include(self, interaction: discord.Interaction, term: str) -> None:
-        await self._frontend.run(interaction, command_text("include", term), defer=True)
-
-    @app_commands.command(description="When this channel's digest is posted")
-    @app_commands.describe(
-        cron="Five cron fields: minute hour day month weekday, e.g. 0 9 * * mon-fri",
-        timezone="An IANA time zone, e.g. Europe/Berlin (default: the channel's current one)",
+    parameters = [interaction, *(parameter(o) for o in spec.options)]
+    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    callback.__qualname__ = callback.__name__ = spec.name  # a function, not a method
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+        o.name: o.description for o in spec.options
+    }
+    command: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=spec.name, description=spec.summary, callback=callback
     )
-    async def schedule(
-        self, interaction: discord.Interaction, cron: str, timezone: str | None = None
-    ) -> None:
-        arg = f"{cron} {timezone}" if timezone else cron
-        await self._frontend.run(interaction, command_text("schedule", arg), defer=True)
+    for option in spec.options:
+        if option.suggest is not None:
+            mine = option.suggest == "channel"
+            command.autocomplete(option.name)(_suggester(frontend, mine=mine))
+    return command
 
-    @app_commands.command(description="Preview this channel's next digest (only you see it)")
-    async def digest(self, interaction: discord.Interaction) -> None:
-        await self._frontend.run(interaction, "digest", defer=True)
 
-    @app_commands.command(description="Why a paper was or was not posted here")
-    @app_commands.describe(paper="An arXiv id (2401.04088) or a title")
-    async def why(self, interaction: discord.Interaction, paper: str) -> None:
-        await self._frontend.run(interaction, command_text("why", paper), defer=True)
+def _suggester(
+    frontend: Frontend, *, mine: bool
+) -> Callable[[discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]]:
+    async def suggest(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await frontend.suggest(interaction, current, mine=mine)
 
-    @app_commands.command(description="What /papers can do")
-    async def help(self, interaction: discord.Interaction) -> None:
-        await self._frontend.run(interaction, "help", defer=False)
+    suggest.__qualname__ = suggest.__name__  # a function, not a method
+    return suggest
+
+
+def papers_group(frontend: Frontend, specs: Sequence[CommandSpec] = SPECS) -> app_commands.Group:
+    """`/papers …`: one subcommand per CommandSpec of the registry, typed options and
+    autocomplete as the specs declare them."""
+    group = app_commands.Group(name="papers", description=GROUP_DESCRIPTION, guild_only=True)
+    for spec in specs:
+        group.add_command(_subcommand(spec, frontend))
+    return group
 
 
 class PapersTree(app_commands.CommandTree[discord.Client]):
@@ -339,7 +318,7 @@ class PaperboyClient(discord.Client):
             options["shard_id"], options["shard_count"] = shard
         super().__init__(**options)
         self.tree = PapersTree(self, secrets=secrets)
-        self.tree.add_command(PapersGroup(frontend))
+        self.tree.add_command(papers_group(frontend))
 
 
 def discord_client(
@@ -446,7 +425,12 @@ class _NotServing:
     """The frontend of a client that only syncs command definitions."""
 
     async def run(
-        self, interaction: discord.Interaction, text: str, *, defer: bool, ephemeral: bool = True
+        self,
+        interaction: discord.Interaction,
+        call: TypedCall,
+        *,
+        defer: bool,
+        ephemeral: bool = True,
     ) -> None:
         raise RuntimeError("this client only syncs commands")
 

@@ -24,7 +24,6 @@ from bot.app import App, build_app, build_deliveries
 from bot.chat.discord_app import (
     SOMETHING_WRONG,
     PaperboyClient,
-    command_text,
     discord_client,
     start_discord,
     sync_commands,
@@ -35,6 +34,7 @@ from bot.settings import CommandSettings, DiscordSettings, Settings
 from bot.sources.detect import parse_any
 from fakes.discord import FakeDiscord
 from fakes.discord_interactions import EPHEMERAL, LOADING
+from handlers.registry import BY_NAME
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
 
@@ -325,11 +325,13 @@ def _topics(app: App) -> tuple[str, ...]:
 # -- tests ---------------------------------------------------------------------------------
 
 
-def test_command_text_is_the_papers_equivalent() -> None:
-    assert command_text("search", "moe", top=10, share=True) == "search moe --top 10 --share"
-    assert command_text("search", "  moe  ") == "search moe"
-    assert command_text("subscribe", "--share —top 3 a--b") == "subscribe share top 3 a--b"
-    assert command_text("why", "") == "why"
+def test_the_logged_text_is_the_papers_equivalent() -> None:
+    search, why = BY_NAME["search"], BY_NAME["why"]
+    assert (
+        search.text({"query": "moe", "results": 10, "share": True}) == "search moe --top 10 --share"
+    )
+    assert search.text({"query": "  moe  ", "share": False}) == "search moe"
+    assert why.text({}) == "why"
 
 
 async def test_search_answers_privately_with_moe_embeds(

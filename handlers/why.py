@@ -1,0 +1,115 @@
+"""`/papers why <arXiv id or title>`: why a paper was or was not posted in this channel."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rapidfuzz import fuzz
+
+from bot.models import Paper, Profile, normalize_title, parse_arxiv_id
+from bot.pipeline.evidence import THRESHOLD
+from bot.pipeline.match import Matcher
+from bot.pipeline.render.common import clean, format_day
+from bot.store.profiles import format_duration
+from handlers.common import MAX_QUERY_CHARS, error, now, paper_line, quoted
+from handlers.reply import CommandRequest, Reply
+from handlers.services import Services
+from handlers.spec import Command, CommandSpec, Option
+
+TITLE_SIMILARITY = 90.0  # how close a typed title must be to an archived one
+
+
+def _find_paper(ref: str, services: Services) -> Paper | None:
+    arxiv_id = parse_arxiv_id(ref)
+    if arxiv_id is not None:
+        return services.archive.get(arxiv_id)
+    exact = services.archive.get(normalize_title(ref))
+    if exact is not None:
+        return exact
+    wanted = normalize_title(ref)
+    for hit in services.search.search(ref, limit=5).hits:
+        if fuzz.ratio(wanted, hit.paper.title_norm) >= TITLE_SIMILARITY:
+            return hit.paper
+    return None
+
+
+def _explain(paper: Paper, profile: Profile | None, services: Services) -> list[str]:
+    """Why `paper` was or was not posted in the channel of `profile`: the first line says
+    "posted here on <date>" exactly when it was."""
+    if profile is None or not (profile.topics or profile.authors):
+        return ["This channel follows no topics, so nothing is posted here."]
+    posted = services.ledger.posted(profile.ref, [paper.key])
+    if paper.key in posted:
+        return [f"It was posted here on {format_day(posted[paper.key].date())}."]
+    verdict = Matcher([paper], services.lexicon()).verdict(profile, 0)
+    if verdict.excluded_by is not None:
+        return [
+            f"It matches {', '.join(verdict.topics)}, but it is about "
+            f"“{verdict.excluded_by}”, which this channel excludes.",
+            f"/papers include {verdict.excluded_by} would let such papers through.",
+        ]
+    if not verdict.matched:
+        near = (
+            f" The closest topic is “{verdict.best_topic}” with score {verdict.score:.2f}; "
+            f"a match needs {THRESHOLD:.2f}."
+            if verdict.best_topic
+            else " None of the topics appears in its title or abstract."
+        )
+        return [f"It does not match this channel's topics.{near}"]
+    reasons = "; ".join(verdict.reasons[:3])
+    matched = f"It matches {', '.join(verdict.topics)} (score {verdict.score:.2f}: {reasons})."
+    start, _ = services.digests.window(profile, now(services), None)
+    seen = paper.first_seen
+    last = services.runs.last_complete(profile.ref)
+    if seen is not None and seen < start:
+        if last is None:
+            return [
+                matched,
+                f"It arrived on {format_day(seen.date())}, before this channel's first digest "
+                f"window (the last {format_duration(profile.lookback)}), so it is not posted. "
+                "/papers search finds it.",
+            ]
+        return [
+            matched,
+            f"It arrived on {format_day(seen.date())}, in the window of an earlier digest, "
+            "which had more matches than its cap or ran before this topic was followed.",
+        ]
+    return [matched, "It is new since the last digest: the next digest will include it."]
+
+
+async def why(command: Command, request: CommandRequest, services: Services) -> Reply:
+    ref = clean(command.arg)
+    if not ref:
+        return error("Why what? Give an arXiv id or a title, e.g. /papers why 2401.04088")
+    if len(ref) > MAX_QUERY_CHARS:
+        return error("That is too long for a paper id or title; paste the arXiv id instead.")
+
+    def read() -> tuple[Paper | None, list[str]]:
+        paper = _find_paper(ref, services)
+        if paper is None:
+            return None, []
+        profile = services.profiles.get(request.platform, request.channel_id)
+        return paper, _explain(paper, profile, services)
+
+    paper, lines = await asyncio.to_thread(read)
+    if paper is None:
+        return error(
+            f"{quoted(ref)} is not in the archive, so it could not be posted.",
+            "Check the arXiv id, or search: /papers search <words of its title>",
+        )
+    was = "was" if lines[0].startswith("It was posted here on") else "was not"
+    return Reply(
+        f"Why {quoted(paper.title)} {was} posted here",
+        tuple(lines),
+        (paper_line(paper, services, {}),),
+    )
+
+
+SPEC = CommandSpec(
+    "why",
+    why,
+    summary="Why a paper was or was not posted here",
+    usage="why <paper>",
+    help="why <arXiv id or title> — why a paper was or was not posted here",
+    options=(Option("paper", "An arXiv id (2401.04088) or a title"),),
+)
