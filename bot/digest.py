@@ -41,7 +41,7 @@ from bot.models import Digest, DigestItem, Message, Paper, Profile
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher
 from bot.pipeline.plan import plan_digest
-from bot.pipeline.summarize import summarize
+from bot.pipeline.summarize import SUMMARY_CHARS, summarize
 from bot.store.archive import Archive
 from bot.store.db import chunks
 from bot.store.ledger import Ledger, Reservation
@@ -136,7 +136,7 @@ class DigestCycle:
         deliveries: Mapping[str, Delivery],
         clock: Callable[[], datetime],
         sleep: Sleep = asyncio.sleep,
-        summary_chars: int = 280,
+        summary_chars: int = SUMMARY_CHARS,
         lease: timedelta = LEASE,
         matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
     ) -> None:
@@ -268,7 +268,6 @@ class DigestCycle:
                     plan_digest(
                         profile,
                         matches,
-                        {},
                         day=day,
                         summary_chars=self._summary_chars,
                         matched=matched,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.digest import DigestCycle
 from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.summarize import SUMMARY_CHARS
 from bot.search import Search
 from bot.store.archive import Archive
 from bot.store.ledger import Ledger
@@ -32,5 +33,5 @@ class Services:
     lexicon: Callable[[], Lexicon]
     digests: DigestCycle
     clock: Callable[[], datetime]
-    summary_chars: int = 280
+    summary_chars: int = SUMMARY_CHARS
     limiter: RateLimiter | None = None

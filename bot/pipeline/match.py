@@ -400,7 +400,7 @@ class Matcher:
         return ranked
 
     def outside(self, start: datetime, end: datetime) -> frozenset[int]:
-        """Indexes of the papers not first stored within [start, end] (see `in_window`)."""
+        """Indexes of the papers not first stored within [start, end] (both ends included)."""
         key = (start, end)
         found = self._outside.get(key)
         if found is None:
@@ -430,7 +430,3 @@ def topics_profile(topics: Sequence[str], exclude: Sequence[str] = ()) -> Profil
     return Profile(
         platform="console", channel_id="adhoc", topics=tuple(topics), exclude=tuple(exclude)
     )
-
-
-def concepts_of(matcher: Matcher, topics: Iterable[str]) -> Mapping[str, Concept]:
-    return {t: matcher.concept(t) for t in topics}

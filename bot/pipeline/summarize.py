@@ -9,7 +9,7 @@ from bot.models import Paper, collapse_ws
 from bot.pipeline.render.common import cut
 from bot.pipeline.text import sentences
 
-DEFAULT_MAX_CHARS = 280
+SUMMARY_CHARS = 280  # the longest one-line summary of a paper, in characters (one place)
 
 # Labels some sources prefix to an abstract or summary ("Abstract: …", "TL;DR: …").
 _LABEL = re.compile(r"^\s*(?:abstract|tl\s*;\s*dr|summary)\s*[:.—–-]\s*", re.IGNORECASE)
@@ -91,7 +91,7 @@ def contribution_sentence(abstract: str) -> str:
     return parts[0]
 
 
-def summarize(paper: Paper, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+def summarize(paper: Paper, *, max_chars: int = SUMMARY_CHARS) -> str:
     """The paper's one-line summary, at most `max_chars` characters.
 
     The source's own summary (`ai_summary`, whitespace-collapsed) when it has one; else

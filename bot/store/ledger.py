@@ -354,8 +354,3 @@ class Ledger:
             transaction(self._engine, work)
         except SQLAlchemyError as e:
             raise StoreError(f"ledger update failed: {e.__class__.__name__}") from e
-
-    def rekey(self, old: str, new: str) -> None:
-        """Follow a paper's re-keying (title key -> arXiv id) in every channel's ledger."""
-        with self._engine.begin() as conn:
-            rekey_posted(conn, old, new)

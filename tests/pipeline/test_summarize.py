@@ -7,7 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
-from bot.pipeline.summarize import CONTRIBUTION_CUE, contribution_sentence, delatex, summarize
+from bot.pipeline.summarize import (
+    CONTRIBUTION_CUE,
+    SUMMARY_CHARS,
+    contribution_sentence,
+    delatex,
+    summarize,
+)
 
 FAST = settings(
     max_examples=100,
@@ -110,7 +116,7 @@ def test_five_thousand_character_abstract_without_ai_summary() -> None:
     abstract = " ".join(["Background sentence about models."] * 80) + " We propose " + "y " * 2000
     assert len(abstract) > 5000
     out = summarize(paper(abstract))
-    assert out.startswith("We propose") and len(out) <= 280 and out.endswith("…")
+    assert out.startswith("We propose") and len(out) <= SUMMARY_CHARS and out.endswith("…")
 
 
 def test_short_text_is_left_alone() -> None:
