@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal, get_args
+from urllib.parse import unquote_plus, urlsplit
 
 from bot.pipeline.text import tex_to_text
 
@@ -16,6 +17,11 @@ _ARXIV_OLD = r"[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7}"
 ARXIV_ID_RE = re.compile(rf"(?<![\w.])(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v(?P<v>\d+))?(?![\w])")
 _PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 _SPACE = re.compile(r"\s+")
+# A parameter name ending (at its end or before `-_. `) with one of these words is a secret.
+_SECRET_NAME = re.compile(
+    r"(?:token|key|secret|sig|signature|password|passwd|pwd|credentials?|auth)(?:$|[-_.\s])",
+    re.IGNORECASE,
+)
 
 
 def collapse_ws(text: str) -> str:
@@ -174,6 +180,45 @@ class Profile:
     def ref(self) -> str:
         """`platform:channel_id`, the channel's unique name in logs and commands."""
         return f"{self.platform}:{self.channel_id}"
+
+
+def redact_url(url: str) -> str:
+    """`url` safe to log or show: userinfo dropped, values of secret-looking parameters hidden.
+
+    A query (or fragment) parameter is secret when a word of its name ends in token, key,
+    secret, sig, signature, password, credential or auth (`api_key`, `accessToken`,
+    `X-Amz-Signature`); over-redacting is the safe side. Never raises: an unparseable URL
+    becomes `<unparseable URL>`.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    return parts._replace(
+        netloc=parts.netloc.rpartition("@")[2],
+        query=_redact_params(parts.query),
+        fragment=_redact_params(parts.fragment),
+    ).geturl()
+
+
+def _redact_params(text: str) -> str:
+    if "=" not in text:
+        return text
+    out = []
+    for pair in text.split("&"):
+        name, eq, _ = pair.partition("=")
+        secret = eq and _SECRET_NAME.search(unquote_plus(name))
+        out.append(f"{name}=REDACTED" if secret else pair)
+    return "&".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """Conditional-GET validators (ETag, Last-Modified) remembered per source location
+    between fetches: the sources send and return them, the store records them."""
+
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 _SEARCH_TERM = re.compile(r"[^\W_]+(?: [^\W_]+)*")
