@@ -1,11 +1,12 @@
-"""The posted ledger: which paper went to which channel, and the reservations that keep a
-paper to one post per channel (digest runs and their claims: bot.store.runs).
+"""The posted ledger: the table under the delivery outbox (bot.outbox owns the protocol, its
+states and transitions; this module is its storage). Each row is one paper of one channel:
+pending while a digest run holds it, posted once the platform confirmed its message.
 
 The database enforces "one post per (channel, paper)" with a unique constraint: a post is
-first *reserved* (a pending row with a lease), then marked *sending* with the idempotency
-key of the message that carries it, then *confirmed* once the platform accepted the
-message, or *released* when it surely was not posted. Two live runs can never both hold a
-paper.
+first *reserved* (a pending row with a lease: the outbox's PLANNED), then marked *sending*
+with the idempotency key of the message that carries it (SENDING; ABANDONED once its lease
+ended), then *confirmed* once the platform accepted the message (POSTED), or *released*
+(the row deleted) when it surely was not posted. Two live runs can never both hold a paper.
 
 A run that dies (SIGKILL, power loss) leaves its rows pending. The next run takes them over
 at once when it can tell that the owning process is gone (same host, see bot.store.owner),
@@ -109,6 +110,16 @@ def _message_key(ref: str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Row:
+    """One paper's row as it stands: confirmed or pending, the key of the message it was
+    being sent in (None while only reserved), and its lease."""
+
+    posted: bool
+    message_key: str | None
+    lease_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """What one run holds in one channel after `Ledger.take`.
 
@@ -139,6 +150,24 @@ class Ledger:
             q = q.where(posted.c.paper_key.in_(list(keys)))
         with self._engine.connect() as conn:
             return {k: t for k, t in conn.execute(q)}
+
+    def rows(self, channel: str, keys: Iterable[str]) -> dict[str, Row]:
+        """The rows of `keys` in `channel` (a key without one is absent)."""
+        q = select(
+            posted.c.paper_key, posted.c.status, posted.c.message_ref, posted.c.lease_until
+        ).where(posted.c.channel == channel)
+        out: dict[str, Row] = {}
+        try:
+            with self._engine.connect() as conn:
+                for chunk in chunks(list(dict.fromkeys(keys)), IN_CHUNK):
+                    for key, status, ref, until in conn.execute(
+                        q.where(posted.c.paper_key.in_(chunk))
+                    ):
+                        pending = status == PENDING
+                        out[key] = Row(not pending, _message_key(ref) if pending else None, until)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read the posted ledger: {e.__class__.__name__}") from e
+        return out
 
     def posted_in(
         self, channels: Iterable[str], keys: Iterable[str]
