@@ -115,6 +115,6 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # Library chatter at INFO (every HTTP request, every scheduler tick) drowns the events.
-    for noisy in ("apscheduler", "aiohttp.access", "discord", "slack_bolt", "slack_sdk"):
+    for noisy in ("alembic", "apscheduler", "aiohttp.access", "discord", "slack_bolt", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler

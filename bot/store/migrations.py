@@ -62,10 +62,26 @@ def adopted_revision(version: int, dialect: str) -> str:
     return revision_of(version)
 
 
-def _alembic_revision(conn: Connection) -> str | None:
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+def _recorded(conn: Connection) -> tuple[str | None, int | None]:
+    """The database's Alembic revision and the hand-rolled runner's latest recorded version
+    (each None when absent), read with one look at the table names."""
+    tables = set(inspect(conn).get_table_names())
+    revision = recorded = None
+    if "alembic_version" in tables:
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    if "schema_version" in tables:
+        recorded = conn.execute(select(func.max(schema.schema_version.c.version))).scalar()
+    return revision, recorded
+
+
+def _version(revision: str | None, recorded: int | None) -> int | None:
+    if revision is not None and not revision.isdigit():
+        raise StoreError(
+            f"the database is at schema revision {revision!r}, which this Paperboy does not "
+            "know; upgrade Paperboy"
+        )
+    versions = [int(v) for v in (revision, recorded) if v is not None]
+    return max(versions) if versions else None
 
 
 def current_version(conn: Connection) -> int | None:
@@ -74,20 +90,7 @@ def current_version(conn: Connection) -> int | None:
     newer Paperboy recorded one).
 
     Raises StoreError for an Alembic revision that is not one of Paperboy's numbers."""
-    versions: list[int] = []
-    revision = _alembic_revision(conn)
-    if revision is not None:
-        if not revision.isdigit():
-            raise StoreError(
-                f"the database is at schema revision {revision!r}, which this Paperboy does "
-                "not know; upgrade Paperboy"
-            )
-        versions.append(int(revision))
-    if inspect(conn).has_table("schema_version"):
-        recorded = conn.execute(select(func.max(schema.schema_version.c.version))).scalar()
-        if recorded is not None:
-            versions.append(int(recorded))
-    return max(versions) if versions else None
+    return _version(*_recorded(conn))
 
 
 def _lock(conn: Connection) -> None:
@@ -125,10 +128,9 @@ def _upgrade_to(conn: Connection, version: int) -> None:
     """Upgrade to `version` within the caller's transaction, adopting a database of the
     hand-rolled runner first."""
     config = _config(conn)
-    if _alembic_revision(conn) is None:
-        recorded = current_version(conn)
-        if recorded is not None:
-            command.stamp(config, adopted_revision(recorded, conn.dialect.name))
+    revision, recorded = _recorded(conn)
+    if revision is None and recorded is not None:
+        command.stamp(config, adopted_revision(recorded, conn.dialect.name))
     command.upgrade(config, revision_of(version))
 
 
@@ -148,8 +150,8 @@ def migrate(engine: Engine, *, upgrade: bool = True) -> int:
     """
     try:
         with engine.connect() as conn:  # no lock when there is nothing to do (read-only use)
-            before = current_version(conn)
-            adopted = _alembic_revision(conn) is not None
+            revision, recorded = _recorded(conn)
+            before, adopted = _version(revision, recorded), revision is not None
         if before is None:
             with engine.begin() as conn:
                 _lock(conn)
@@ -172,7 +174,7 @@ def migrate(engine: Engine, *, upgrade: bool = True) -> int:
         if before == LATEST and not adopted and upgrade:
             with engine.begin() as conn:  # the hand-rolled runner's latest: stamped only
                 _lock(conn)
-                if _alembic_revision(conn) is None:
+                if _recorded(conn)[0] is None:
                     _upgrade_to(conn, LATEST)
         descriptions = _descriptions()
         for version in range(before + 1, LATEST + 1):
