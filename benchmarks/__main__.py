@@ -65,6 +65,7 @@ def default_archives() -> Path:
     makers = [here / "synth.py", here / "fixtures.py", here / "data" / "seeds.json"]
     store = ROOT / "bot" / "store"
     makers += [ROOT / "bot" / "models.py", *(store / f for f in STORE_FILES)]
+    makers += sorted((store / "alembic" / "versions").glob("*.py"))  # the schema's history
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in makers if p.exists()))
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "paperboy-bench" / digest.hexdigest()[:12]

@@ -1,4 +1,6 @@
-"""The current database schema as SQLAlchemy Core tables (migrations.py creates it)."""
+"""The current database schema as SQLAlchemy Core tables. The revisions of
+bot/store/alembic/versions/ create it (tests/store/test_migrations_upgrade.py checks that
+they agree); a change here needs a new revision there."""
 
 from __future__ import annotations
 
