@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 import pg
+from bot.errors import StoreError
 from bot.models import normalize_title
 from bot.store import pg_search, schema
 from bot.store.archive import Archive
@@ -442,8 +443,6 @@ def test_a_new_database_is_the_schema_of_schema_py(new_database: Callable[[], st
 def test_a_failed_revision_leaves_the_earlier_ones_applied(tmp_path: Path) -> None:
     """An upgrade runs one revision per transaction: when one fails, the database stays at
     the last one that succeeded, and the error is a StoreError."""
-    from bot.errors import StoreError
-
     engine = make_engine(str(tmp_path / "v5.db"))
     _legacy(engine, 5)
     with engine.begin() as conn:  # what revision 0007 is about to create
@@ -470,3 +469,41 @@ def test_postgres_version_4_runs_the_readable_json_step(pg_url: str) -> None:
     assert _found(old, "zoe") == ["2406.01234"]
     assert _found(old, "routing") == sorted(["2406.01234", _new_tex_key()])
     old.dispose()
+
+
+def test_a_read_only_open_of_the_latest_hand_rolled_version_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A database the hand-rolled runner left at the latest version is current: a read-only
+    command opens it unchanged (no stamp); the next writing command adopts it."""
+    path = tmp_path / "v8.db"
+    engine = make_engine(str(path))
+    _legacy(engine, LATEST)
+    engine.dispose()
+    before = path.read_bytes()
+    reader = make_engine(str(path), read_only=True)
+    assert migrate(reader, upgrade=False) == LATEST
+    reader.dispose()
+    assert path.read_bytes() == before
+    writer = make_engine(str(path))
+    assert migrate(writer) == LATEST
+    with writer.connect() as conn:
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert revision == revision_of(LATEST)
+    writer.dispose()
+
+
+@pytest.mark.parametrize(
+    ("revision", "message"),
+    [(revision_of(LATEST + 1), "newer than this Paperboy"), ("ae1027a6acf", "does not know")],
+)
+def test_a_revision_this_paperboy_does_not_have_is_refused(
+    tmp_path: Path, revision: str, message: str
+) -> None:
+    engine = make_engine(str(tmp_path / "p.db"))
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    with pytest.raises(StoreError, match=message):
+        migrate(engine)
+    engine.dispose()
