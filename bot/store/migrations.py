@@ -10,11 +10,18 @@ row per version reached, so that a Paperboy from before Alembic refuses a newer 
 Revisions run on a connection this module passes to Alembic (bot/store/alembic/env.py), in a
 transaction holding the migration lock: no alembic.ini is read, nothing is configured
 globally.
+
+A schema change is a new revision: versions/000N_<what>.py (script.py.mako is its
+template) with `revision = "000N"` and `down_revision` the one before, written by hand and
+forward only (no downgrades, as before Alembic); bot/store/schema.py changed to match.
+tests/store/test_migrations_upgrade.py fails while the two disagree, and checks every older
+version upgrades to the shape of a new database.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +35,9 @@ from bot.errors import StoreError
 from bot.store import schema
 
 SCRIPTS = Path(__file__).with_name("alembic")
+# Alembic's `op` and `context` are module globals while revisions run: one run at a time per
+# process (databases migrated from several threads at once would use each other's).
+_ALEMBIC = threading.Lock()
 # Serializes migrations of processes that start together on one PostgreSQL database
 # (a transaction-scoped advisory lock; SQLite takes its write lock with BEGIN IMMEDIATE).
 MIGRATION_LOCK = 0x70617065  # "pape"
@@ -129,9 +139,10 @@ def _upgrade_to(conn: Connection, version: int) -> None:
     hand-rolled runner first."""
     config = _config(conn)
     revision, recorded = _recorded(conn)
-    if revision is None and recorded is not None:
-        command.stamp(config, adopted_revision(recorded, conn.dialect.name))
-    command.upgrade(config, revision_of(version))
+    with _ALEMBIC:
+        if revision is None and recorded is not None:
+            command.stamp(config, adopted_revision(recorded, conn.dialect.name))
+        command.upgrade(config, revision_of(version))
 
 
 def migrate(engine: Engine, *, upgrade: bool = True) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -507,3 +508,21 @@ def test_a_revision_this_paperboy_does_not_have_is_refused(
     with pytest.raises(StoreError, match=message):
         migrate(engine)
     engine.dispose()
+
+
+def test_databases_migrated_from_several_threads_at_once_each_get_their_schema(
+    tmp_path: Path,
+) -> None:
+    """Alembic runs revisions through module globals: four different databases migrated at
+    once from four threads (legacy and new) each end at the latest revision, whole."""
+    engines = [make_engine(str(tmp_path / f"p{i}.db")) for i in range(4)]
+    for engine, version in zip(engines[:2], (1, 5), strict=True):
+        _legacy(engine, version)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert sorted(pool.map(migrate, engines)) == [0, 0, 1, 5]
+        shapes = [_shape(e) for e in engines]
+        assert all(s == shapes[-1] for s in shapes)
+    finally:
+        for e in engines:
+            e.dispose()
