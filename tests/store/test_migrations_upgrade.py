@@ -526,3 +526,18 @@ def test_databases_migrated_from_several_threads_at_once_each_get_their_schema(
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_the_revisions_ship_in_the_package() -> None:
+    """setuptools' package discovery (pyproject's `packages.find`) finds the revisions'
+    folder as a package, so a wheel carries every revision with the code that runs them."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[2]
+    find = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = find_packages(str(root), include=find["packages"]["find"]["include"])
+    assert {"bot.store.alembic", "bot.store.alembic.versions"} <= set(packages)
+    shipped = sorted(p.name for p in (root / "bot/store/alembic/versions").glob("0*.py"))
+    assert [name[:4] for name in shipped] == [revision_of(v) for v in range(1, LATEST + 1)]
