@@ -25,6 +25,7 @@ from bot.models import Paper, Profile
 from bot.pipeline.match import topics_profile
 from bot.settings import Settings, load_settings, parse_duration
 from bot.sources.retrieve import AnyRetriever
+from bot.store import aio
 from bot.store.db import describe, location
 from bot.store.profiles import format_profile
 
@@ -162,7 +163,7 @@ async def _preview(
                 include_replacements=include_replacements,
                 content_type=fetched.content_type,
             )
-            known = await asyncio.to_thread(_archived_keys, app, parsed.papers)
+            known = await aio.run(_archived_keys, app, parsed.papers)
         except PaperboyError as e:
             report.error = str(e).removeprefix(f"{report.name}: ")
             break

@@ -92,9 +92,10 @@ class DigestCycle:
     `sleep` waits between send attempts (tests pass a fake).
 
     The event loop it runs on also answers chat commands, the Discord gateway and the
-    health check: it never blocks it. Every store call and every step whose work grows with
-    the papers or channels (matching, planning, rendering) runs in a worker thread; the loop
-    only awaits them and the platforms (tests/reliability/test_event_loop.py)."""
+    health check: it never blocks it. Every store call (through bot.store.aio) and every step
+    whose work grows with the papers or channels (matching, planning, rendering) runs in a
+    worker thread; the loop only awaits them and the platforms
+    (tests/reliability/test_event_loop.py)."""
 
     def __init__(
         self,
@@ -111,7 +112,6 @@ class DigestCycle:
         matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
     ) -> None:
         self._archive = Async(archive)
-        self._ledger = Async(ledger)
         self._runs = Async(runs)
         self._lexicon = lexicon
         self._deliveries = deliveries
@@ -119,7 +119,7 @@ class DigestCycle:
         self._sleep = sleep
         self._summary_chars = summary_chars
         self._outbox = Outbox(
-            self._ledger, self._archive, clock=clock, lease=lease, summary_chars=summary_chars
+            Async(ledger), self._archive, clock=clock, lease=lease, summary_chars=summary_chars
         )
         self._matchers = matchers
         # a shared MatcherCache brings its lock; a Matcher built per run needs none
@@ -175,9 +175,7 @@ class DigestCycle:
         papers = await self._archive(lambda archive: archive.since(earliest, latest))
         lexicon = await aio.run(self._lexicon)
         try:
-            confirmed = await self._ledger(
-                lambda ledger: ledger.posted_in(windows, [p.key for p in papers])
-            )
+            confirmed = await self._outbox.confirmed(windows, [p.key for p in papers])
         except StoreError as e:
             return [ChannelOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
         outcomes: list[ChannelOutcome] = []
@@ -222,7 +220,7 @@ class DigestCycle:
         now: datetime,
     ) -> list[Digest]:
         """The digest of each of `profiles`: its best matches in its window that it was not
-        sent yet (a paper another run posts after the ledger was read is refused by `take`).
+        sent yet (a paper another run posts after that read is refused by `Outbox.plan`).
         In a worker thread, holding the Matcher's lock."""
         out = []
         with self._matching:

@@ -15,6 +15,7 @@ from bot.sources.base import Retriever, Validators
 from bot.sources.detect import parse_any
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
+from bot.store import aio
 from bot.store.archive import BATCH, Archive
 from bot.store.source_state import SourceStateStore
 
@@ -108,7 +109,7 @@ class Ingestor:
         report = SourceReport(src.name, redact_url(src.location))
         locations = expand_locations(src, now)
         for location in locations:
-            validators = await asyncio.to_thread(self._state.validators, src.name, location)
+            validators = await aio.run(self._state.validators, src.name, location)
             await self._ingest_one(
                 report,
                 location,
@@ -121,11 +122,11 @@ class Ingestor:
                 break
         try:
             if report.failed:
-                await asyncio.to_thread(
+                await aio.run(
                     self._state.record_failure, src.name, error=report.error or "", now=now
                 )
             else:
-                await asyncio.to_thread(
+                await aio.run(
                     self._state.record_success,
                     src.name,
                     location=locations[-1],
@@ -202,7 +203,7 @@ class Ingestor:
         for start in range(0, len(papers), BATCH):
             chunk = papers[start : start + BATCH]
             # stamped inside, after the write is registered (bot.store.ingests)
-            stored = await asyncio.to_thread(self._archive.ingest, chunk, clock=self._clock)
+            stored = await aio.run(self._archive.ingest, chunk, clock=self._clock)
             report.new += stored.new
             report.known += stored.known
             if progress:

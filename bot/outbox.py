@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -179,6 +179,14 @@ class Outbox:
         held = Held(channel, taken.token, taken.keys, taken.resend, deferred)
         held.states = dict.fromkeys(taken.keys, State.PLANNED)
         return held
+
+    async def confirmed(
+        self, channels: Iterable[str], keys: Iterable[str]
+    ) -> dict[str, dict[str, datetime]]:
+        """The POSTED papers of `keys` in each of `channels`: channel -> key -> when (what a
+        digest leaves out before it plans; a paper posted after this read is refused by
+        `plan`)."""
+        return await self._ledger(lambda ledger: ledger.posted_in(channels, keys))
 
     async def state_of(self, channel: str, keys: Sequence[str]) -> dict[str, State]:
         """Where each of `keys` is in `channel`'s outbox now (RELEASED: no row)."""

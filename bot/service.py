@@ -24,8 +24,9 @@ was confirmed), then closes everything: within `SHUTDOWN_TIMEOUT` plus the store
 matching step under way, inside the 10 s a container gets between SIGTERM and SIGKILL.
 
 Everything here runs on one event loop with the chat front-ends and /healthz: every store
-call is made in a worker thread (bot.digest.DigestCycle does the same), so a database lock
-held for up to the busy timeout never stalls Slack, Discord or the health check.
+call goes through the stores' async facade (bot.store.aio: a worker thread), as in the
+digest, so a database lock held for up to the busy timeout never stalls Slack, Discord or
+the health check.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from bot.settings import SourceSettings
 from bot.sources.base import Retriever
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
+from bot.store import aio
 from bot.store.source_state import Claim
 
 log = logging.getLogger(__name__)
@@ -231,7 +233,7 @@ class Service:
                 report = await self._record_unexpected(src, e)
             except BaseException:  # interrupted (shutdown): the source is due again at once
                 try:
-                    await asyncio.to_thread(self.app.source_state.release_fetch, src.name)
+                    await aio.run(self.app.source_state.release_fetch, src.name)
                 except StoreError:
                     log.exception("could not release the fetch claim of %s", src.name)
                 raise
@@ -244,7 +246,7 @@ class Service:
         the source state (so `status` and /healthz name it) when the database lets us."""
         report = SourceReport(src.name, redact_url(src.location), error=unexpected_error(error))
         try:
-            await asyncio.to_thread(
+            await aio.run(
                 self.app.source_state.record_failure,
                 src.name,
                 error=report.error or "",
@@ -253,13 +255,13 @@ class Service:
         except Exception:
             log.exception("could not record the failure of %s", src.name)
             try:
-                await asyncio.to_thread(self.app.source_state.release_fetch, src.name)
+                await aio.run(self.app.source_state.release_fetch, src.name)
             except StoreError:
                 log.exception("could not release the fetch claim of %s", src.name)
         return report
 
     async def _claim(self, src: SourceSettings) -> Claim:
-        return await asyncio.to_thread(
+        return await aio.run(
             self.app.source_state.claim_fetch,
             src.name,
             now=self.clock(),
@@ -278,7 +280,7 @@ class Service:
     async def sync_jobs(self) -> None:
         """Make the digest jobs match the stored profiles (a schedule changed from chat
         takes effect here, without a restart)."""
-        profiles = await asyncio.to_thread(self.app.profiles.all)
+        profiles = await aio.run(self.app.profiles.all)
         wanted = {p.ref: p for p in profiles if wants_digest(p)}
         for ref in set(self._schedules) - set(wanted):
             self.scheduler.remove_job(f"digest:{ref}")
@@ -323,7 +325,7 @@ class Service:
         was down; a run that already happened is refused by its claim."""
         await self.fresh_archive()
         outcomes = []
-        for profile in await asyncio.to_thread(self.app.profiles.all):
+        for profile in await aio.run(self.app.profiles.all):
             if self._stopping:
                 break
             if not wants_digest(profile):
@@ -359,7 +361,7 @@ class Service:
 
     async def _profile(self, ref: str) -> Profile | None:
         platform, _, channel_id = ref.partition(":")
-        return await asyncio.to_thread(self.app.profiles.get, platform, channel_id)
+        return await aio.run(self.app.profiles.get, platform, channel_id)
 
 
 def next_runs(service: Service) -> Sequence[tuple[str, datetime | None]]:

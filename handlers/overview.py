@@ -3,10 +3,9 @@ dry run only the caller sees)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.models import Profile
 from bot.schedule import next_fire
+from bot.store import aio
 from bot.store.profiles import format_duration
 from handlers.common import now, when
 from handlers.reply import CommandRequest, PaperLine, Reply
@@ -25,7 +24,7 @@ async def list_command(command: Command, request: CommandRequest, services: Serv
         posted = f"{run.posted} paper{'s' if run.posted != 1 else ''}"
         return profile, f"{when(run.started_at, profile)} ({posted})"
 
-    profile, last = await asyncio.to_thread(read)
+    profile, last = await aio.run(read)
     if profile is None or not (profile.topics or profile.authors):
         return Reply(
             "This channel follows no topics yet.",
@@ -50,7 +49,7 @@ async def list_command(command: Command, request: CommandRequest, services: Serv
 
 
 async def digest(command: Command, request: CommandRequest, services: Services) -> Reply:
-    profile = await asyncio.to_thread(services.profiles.get, request.platform, request.channel_id)
+    profile = await aio.run(services.profiles.get, request.platform, request.channel_id)
     if profile is None or not (profile.topics or profile.authors):
         return Reply(
             "This channel follows no topics, so its digest would be empty.",

@@ -3,7 +3,6 @@ include and schedule. Only those who may manage the channel run them (spec permi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -14,6 +13,7 @@ from bot.models import Profile
 from bot.pipeline.match import Matcher, topics_profile
 from bot.pipeline.render.common import clean, cut
 from bot.schedule import next_fire
+from bot.store import aio
 from bot.store.profiles import topic_key
 from handlers.common import (
     MAX_QUERY_SHOWN,
@@ -48,10 +48,10 @@ async def subscribe(command: Command, request: CommandRequest, services: Service
         return added, profile
 
     try:
-        added, profile = await asyncio.to_thread(change)
+        added, profile = await aio.run(change)
     except ValueError as e:
         return error(f"Could not follow {quoted(topic)}: {e}.")
-    preview = await asyncio.to_thread(_preview, topic, profile, services)
+    preview = await aio.run(_preview, topic, profile, services)
     if not added:
         return Reply(
             f"This channel already follows {quoted(topic)}.", preview.lines, preview.papers
@@ -120,7 +120,7 @@ async def _remove(
         )
         return remove(request.platform, request.channel_id, arg, now=now(services)), profile
 
-    removed, profile = await asyncio.to_thread(change)
+    removed, profile = await aio.run(change)
     if removed:
         if field == "topics":
             return Reply(f"This channel no longer follows {quoted(arg)}.")
@@ -154,7 +154,7 @@ async def exclude(command: Command, request: CommandRequest, services: Services)
         )
 
     try:
-        added = await asyncio.to_thread(change)
+        added = await aio.run(change)
     except ValueError as e:
         return error(f"Could not exclude {quoted(term)}: {e}.")
     if not added:
@@ -191,7 +191,7 @@ async def schedule(command: Command, request: CommandRequest, services: Services
         return changed, updated
 
     try:
-        changed, profile = await asyncio.to_thread(change)
+        changed, profile = await aio.run(change)
     except ValueError as e:
         return error(f"That schedule can't be used: {e}.", f"For example: {SCHEDULE_EXAMPLE}")
     upcoming = next_fire(profile, now(services))  # the service's own reading of the schedule

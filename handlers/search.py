@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.pipeline.render.common import clean, cut
+from bot.store import aio
 from handlers.common import MAX_QUERY_SHOWN, error, paper_line, quoted
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
@@ -19,14 +18,14 @@ async def search(command: Command, request: CommandRequest, services: Services) 
             "/papers help lists every command.",
         )
     lines: list[str] = []
-    result = await asyncio.to_thread(services.search.search, query, limit=command.limit)
+    result = await aio.run(services.search.search, query, limit=command.limit)
     lines += list(result.notes)
     if not result.hits:
         return Reply(
             f"No archived paper matches {quoted(query)}.",
             (*lines, "Try fewer or more general words, or check the spelling."),
         )
-    posted = await asyncio.to_thread(
+    posted = await aio.run(
         services.ledger.posted, request.channel_ref, [h.paper.key for h in result.hits]
     )
     papers = tuple(paper_line(h.paper, services, posted) for h in result.hits)

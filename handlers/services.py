@@ -20,10 +20,10 @@ from handlers.ratelimit import RateLimiter
 @dataclass(slots=True)
 class Services:
     """Stores and engines shared by every handler. The store calls are blocking: handlers
-    run them in a worker thread so a slow database never stalls the event loop (and the
-    front-ends acknowledge the platform before any of it runs). `limiter`, when set,
-    limits each user's commands (settings `commands:`); the handlers never fetch a URL:
-    nothing here can reach the network."""
+    run them through bot.store.aio (in a worker thread) so a slow database never stalls the
+    event loop (and the front-ends acknowledge the platform before any of it runs).
+    `limiter`, when set, limits each user's commands (settings `commands:`); the handlers
+    never fetch a URL: nothing here can reach the network."""
 
     archive: Archive
     profiles: ProfileStore

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rapidfuzz import fuzz, process
 
 from bot.errors import StoreError
 from bot.pipeline.render.common import clean
+from bot.store import aio
 from bot.store.profiles import MAX_TOPIC_CHARS, topic_key
 from handlers.services import Services
 
@@ -34,7 +33,7 @@ async def topic_suggestions(
         return sorted(known)
 
     try:
-        choices = await asyncio.to_thread(read)
+        choices = await aio.run(read)
     except StoreError:
         return []
     if not typed:

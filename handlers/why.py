@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rapidfuzz import fuzz
 
 from bot.models import Paper, Profile, normalize_title, parse_arxiv_id
 from bot.pipeline.evidence import THRESHOLD
 from bot.pipeline.match import Matcher
 from bot.pipeline.render.common import clean, format_day
+from bot.store import aio
 from bot.store.profiles import format_duration
 from handlers.common import MAX_QUERY_CHARS, error, now, paper_line, quoted
 from handlers.reply import CommandRequest, Reply
@@ -91,7 +90,7 @@ async def why(command: Command, request: CommandRequest, services: Services) -> 
         profile = services.profiles.get(request.platform, request.channel_id)
         return paper, _explain(paper, profile, services)
 
-    paper, lines = await asyncio.to_thread(read)
+    paper, lines = await aio.run(read)
     if paper is None:
         return error(
             f"{quoted(ref)} is not in the archive, so it could not be posted.",
