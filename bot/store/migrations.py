@@ -24,15 +24,16 @@ import functools
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.store import schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SCRIPTS = Path(__file__).with_name("alembic")
 # Alembic's `op` and `context` are module globals while revisions run: one run at a time per
@@ -48,17 +49,18 @@ def revision_of(version: int) -> str:
     return f"{version:04d}"
 
 
+# The newest revision in alembic/versions (tests/store/test_migrations_upgrade.py checks it).
+# A constant, so that opening a current database neither imports Alembic nor reads scripts.
+LATEST = 8
+
+
 @functools.cache
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory(str(SCRIPTS))
-
-
-def _descriptions() -> dict[int, str]:
+def descriptions() -> dict[int, str]:
     """Schema version -> its description (the first line of its revision's docstring)."""
-    return {int(s.revision): s.doc for s in _scripts().walk_revisions()}
+    from alembic.script import ScriptDirectory
 
-
-LATEST = max(_descriptions())
+    scripts = ScriptDirectory(str(SCRIPTS))
+    return {int(s.revision): s.doc for s in scripts.walk_revisions()}
 
 
 def adopted_revision(version: int, dialect: str) -> str:
@@ -74,12 +76,12 @@ def adopted_revision(version: int, dialect: str) -> str:
 
 def _recorded(conn: Connection) -> tuple[str | None, int | None]:
     """The database's Alembic revision and the hand-rolled runner's latest recorded version
-    (each None when absent), read with one look at the table names."""
-    tables = set(inspect(conn).get_table_names())
+    (each None when absent)."""
+    found = inspect(conn)
     revision = recorded = None
-    if "alembic_version" in tables:
+    if found.has_table("alembic_version"):
         revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    if "schema_version" in tables:
+    if found.has_table("schema_version"):
         recorded = conn.execute(select(func.max(schema.schema_version.c.version))).scalar()
     return revision, recorded
 
@@ -116,6 +118,8 @@ def _lock(conn: Connection) -> None:
 
 
 def _config(conn: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = conn
@@ -137,6 +141,8 @@ def _record(conn: Connection, version: int, description: str) -> None:
 def _upgrade_to(conn: Connection, version: int) -> None:
     """Upgrade to `version` within the caller's transaction, adopting a database of the
     hand-rolled runner first."""
+    from alembic import command
+
     config = _config(conn)
     revision, recorded = _recorded(conn)
     with _ALEMBIC:
@@ -187,7 +193,6 @@ def migrate(engine: Engine, *, upgrade: bool = True) -> int:
                 _lock(conn)
                 if _recorded(conn)[0] is None:
                     _upgrade_to(conn, LATEST)
-        descriptions = _descriptions()
         for version in range(before + 1, LATEST + 1):
             with engine.begin() as conn:
                 _lock(conn)
@@ -195,7 +200,7 @@ def migrate(engine: Engine, *, upgrade: bool = True) -> int:
                 if done is not None and done >= version:
                     continue  # another process applied it meanwhile
                 _upgrade_to(conn, version)
-                _record(conn, version, descriptions[version])
+                _record(conn, version, descriptions()[version])
         return before
     except SQLAlchemyError as e:
         raise StoreError(f"database migration failed: {e.__class__.__name__}: {e}") from e

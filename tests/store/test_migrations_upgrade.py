@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -49,7 +50,14 @@ from bot.models import normalize_title
 from bot.store import pg_search, schema
 from bot.store.archive import Archive
 from bot.store.db import make_engine
-from bot.store.migrations import LATEST, current_version, migrate, revision_of
+from bot.store.migrations import (
+    LATEST,
+    SCRIPTS,
+    current_version,
+    descriptions,
+    migrate,
+    revision_of,
+)
 from bot.store.retitle import reread_tex
 
 STAMP = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -541,3 +549,5 @@ def test_the_revisions_ship_in_the_package() -> None:
     assert {"bot.store.alembic", "bot.store.alembic.versions"} <= set(packages)
     shipped = sorted(p.name for p in (root / "bot/store/alembic/versions").glob("0*.py"))
     assert [name[:4] for name in shipped] == [revision_of(v) for v in range(1, LATEST + 1)]
+    assert ScriptDirectory(str(SCRIPTS)).get_current_head() == revision_of(LATEST)
+    assert sorted(descriptions()) == list(range(1, LATEST + 1))
