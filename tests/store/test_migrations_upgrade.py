@@ -465,6 +465,7 @@ def test_a_failed_revision_leaves_the_earlier_ones_applied(tmp_path: Path) -> No
     engine.dispose()
 
 
+@pytest.mark.postgres
 def test_postgres_version_4_runs_the_readable_json_step(pg_url: str) -> None:
     """Version 4's step was SQLite-only before Alembic: a PostgreSQL database recorded at 4
     is adopted at revision 0003 and its escaped authors become readable and searchable."""
