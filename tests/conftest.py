@@ -50,3 +50,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "paperboy.db")
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def discord_route() -> Iterator[None]:
+    """Restores ``discord.http.Route.BASE`` after the test, which points it at a fake Discord
+    (``Route.BASE = fake.base``). A module whose tests all do: ``pytestmark =
+    pytest.mark.usefixtures("discord_route")``."""
+    import discord.http
+
+    base = discord.http.Route.BASE
+    yield
+    discord.http.Route.BASE = base

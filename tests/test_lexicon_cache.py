@@ -4,7 +4,6 @@ callers that find it stale together wait for a single build."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,18 +41,29 @@ def archive(tmp_path: Path) -> Archive:
 def test_concurrent_callers_wait_for_one_build(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The build goes on only once all 8 callers have arrived (each first counts the
+    archive): every one of them found the lexicon stale, and still only one built it."""
+    callers = 8
     builds: list[int] = []
-    real = bot.app.build_lexicon
+    arrived = threading.Semaphore(0)
+    real_build, real_count = bot.app.build_lexicon, archive.count
+
+    def counted() -> int:
+        n = real_count()
+        arrived.release()
+        return n
 
     def slow(papers: Any) -> Any:
         builds.append(threading.get_ident())
-        time.sleep(0.3)  # long enough for every other caller to arrive meanwhile
-        return real(papers)
+        for _ in range(callers):  # every caller has looked at the archive meanwhile
+            assert arrived.acquire(timeout=10), "not every caller arrived"
+        return real_build(papers)
 
     monkeypatch.setattr(bot.app, "build_lexicon", slow)
+    monkeypatch.setattr(archive, "count", counted)
     cache = LexiconCache(archive, Clock())
-    with ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(lambda _: cache(), range(8)))
+    with ThreadPoolExecutor(callers) as pool:
+        got = list(pool.map(lambda _: cache(), range(callers)))
     assert len(builds) == 1
     assert all(lex is got[0] for lex in got)
 

@@ -26,7 +26,8 @@ class FakeServer:
     """A real HTTP server on ``127.0.0.1`` and a free port, for one test.
 
     Every request is counted by route name (`requests`) and offered to the fault plan
-    (`faults`, replaceable at any time) before the platform handler sees it. Subclasses
+    (`faults`, replaceable at any time) before the platform handler sees it; `processed`
+    counts those the platform handler has acted on. Subclasses
     add routes and say how the platform shapes a 429 and a 5xx.
     Time is read from the injected `clock` (``time.monotonic`` by default).
     """
@@ -38,6 +39,8 @@ class FakeServer:
         self.faults = faults if faults is not None else FaultPlan.none()
         self.clock = clock
         self.requests: Counter[str] = Counter()
+        # requests the platform acted on, by route name (a delayed answer may still be held)
+        self.processed: Counter[str] = Counter()
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -115,10 +118,16 @@ class FakeServer:
             self.requests[name] += 1
             fault = self.faults.next(name)
             self.in_flight += 1
+
+            async def process(request: web.Request) -> web.StreamResponse:
+                response = await handler(request)
+                self.processed[name] += 1
+                return response
+
             try:
                 if fault is None:
-                    return await handler(request)
-                return await self._inject(fault, request, handler)
+                    return await process(request)
+                return await self._inject(fault, request, process)
             finally:
                 self.in_flight -= 1
                 if not self.in_flight:

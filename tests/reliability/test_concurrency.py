@@ -18,6 +18,7 @@ races on PostgreSQL too).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import sqlite3
@@ -41,6 +42,7 @@ from sqlalchemy import text
 from fakes.discord import FakeDiscord
 from fakes.faults import FaultPlan, delay
 from fakes.slack import FakeSlack
+from helpers import exited, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -199,8 +201,18 @@ async def test_a_locked_database_is_waited_for_not_a_crash(tmp_path: Path) -> No
         try:
             blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
             proc = await start(config, "digest", log=tmp_path / "digest.log")
-            await asyncio.sleep(hold)
-            assert proc.process.returncode is None  # waiting, not failed
+            fds = Path(f"/proc/{proc.process.pid}/fd")
+            if PROC_FD:  # Linux: wait until it has reached the database
+                await wait_until(
+                    lambda: has_open(fds, database),
+                    60,
+                    "the digest to open the database",
+                    give_up=exited(proc.process, "the digest"),
+                )
+            # The other writer keeps the lock `hold` seconds (the scenario, not a guess):
+            # the digest must not exit meanwhile, failed or otherwise.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(proc.process.wait(), hold)
             assert slack.messages() == [] and dc.messages() == []
             blocker.execute("COMMIT")
         finally:
@@ -211,34 +223,56 @@ async def test_a_locked_database_is_waited_for_not_a_crash(tmp_path: Path) -> No
     assert sorted(discord_keys(dc, DISCORD[0], titles)) == sorted(titles)
 
 
+PROC_FD = Path("/proc/self/fd").is_dir()  # Linux: a process's open files can be listed
+
+
+def has_open(fds: Path, path: Path) -> bool:
+    """Whether the process whose /proc fd folder is `fds` has `path` open."""
+    try:
+        links = [os.readlink(fd) for fd in fds.iterdir()]
+    except OSError:  # it exited, or a descriptor closed while listed
+        return False
+    return str(path.resolve()) in links
+
+
 RACE = """
-import sys, time
+import os, sys, time
+from pathlib import Path
 from bot.store.db import make_engine
 from bot.store.migrations import migrate
-path, at = sys.argv[1], float(sys.argv[2])
-time.sleep(max(0.0, at - time.time()))
+path, gate = sys.argv[1], Path(sys.argv[2])
+(gate / f"ready-{os.getpid()}").touch()
+deadline = time.monotonic() + 60
+while not (gate / "go").exists():  # every process waits for the test's signal
+    assert time.monotonic() < deadline, "no go"
+    time.sleep(0.0005)
 print(migrate(make_engine(path)))
 """
 
 
 async def test_processes_migrating_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
-    """Four processes call migrate() at the same instant on a file that does not exist:
-    exactly one creates the schema, the others find it made; none fails. Four rounds."""
+    """Four processes call migrate() at once (released together once all have started) on
+    a file that does not exist: exactly one creates the schema, the others find it made;
+    none fails. Four rounds."""
     for round_ in range(4):
         path = tmp_path / f"r{round_}" / "new.db"
-        at = time.time() + 1.2  # after every interpreter has started
+        gate = tmp_path / f"gate{round_}"
+        gate.mkdir()
         procs = [
             await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
                 RACE,
                 str(path),
-                str(at),
+                str(gate),
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
             )
             for _ in range(4)
         ]
+        # every interpreter has started: let them all go at once
+        await wait_until(lambda g=gate: len(list(g.glob("ready-*"))) == 4, 60, "4 ready")
+        (gate / "go").touch()
         results = [await p.communicate() for p in procs]
         outs = [out.decode().strip() for out, _ in results]
         assert all(p.returncode == 0 for p in procs), outs

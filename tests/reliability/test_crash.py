@@ -30,7 +30,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,13 +50,16 @@ from reliability.digest_procs import (
     until,
     write_config,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from bot.store import ledger as ledger_module
-from bot.store.ledger import Ledger
+from bot.store import schema
+from bot.store.db import make_engine
+from bot.store.ledger import POSTED, Ledger
 from bot.store.owner import gone, this_process
 from fakes.discord import FakeDiscord
 from fakes.faults import Fault, FaultPlan, delay
+from fakes.server import FakeServer
 from fakes.slack import FakeSlack
 
 pytestmark = [
@@ -280,8 +283,8 @@ async def test_killed_while_a_posted_message_awaits_its_answer(world: World, pla
     fake.faults = held
     first = await world.digest("first")
     channel = DISCORD_CH if platform == "discord" else SLACK_CH
+    # Stored, so processed: its answer is now held (`delay(after=True)` answers only after)
     await poll(lambda: len(fake.messages(channel)) == 2, first, f"the second {platform} message")
-    await asyncio.sleep(0.05)  # its answer is being held; the process waits for it
     killed_at = await first.kill()
     fake.faults = FaultPlan.none()
 
@@ -343,8 +346,8 @@ async def test_a_live_run_keeps_its_papers_until_its_lease_runs_out(tmp_path: Pa
             [None, delay(HELD, after=True)], only=[DISCORD_POST]
         )
         first = await world.digest("first")
+        # message 2 is stored (processed), and its answer held
         await poll(lambda: len(world.discord.messages(DISCORD_CH)) == 2, first, "message 2")
-        await asyncio.sleep(0.05)
         first.process.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
         world.discord.faults = FaultPlan.none()
@@ -357,7 +360,11 @@ async def test_a_live_run_keeps_its_papers_until_its_lease_runs_out(tmp_path: Pa
             # Slack, which the stuck run had not reached, was posted by this run.
             assert sorted(world.slack_keys()) == sorted(world.titles)
 
-            await asyncio.sleep(max(0.0, stopped_at + lease + 0.3 - time.monotonic()))
+            # The stuck run's lease runs on the wall clock (the `lease` simulated): wait
+            # until the database says it ended, as the third run will read it.
+            await poll(
+                lambda: lease_ended(world.database, DISCORD_REF), None, "the lease", lease + 10
+            )
             third = await world.digest("third")
             assert await third.wait() == 0, third.output[-3000:]
         finally:
@@ -370,13 +377,45 @@ async def test_a_live_run_keeps_its_papers_until_its_lease_runs_out(tmp_path: Pa
     report("live run keeps its papers until its lease", world, started, kills=1, runs=3)
 
 
-def hold_second_post(route: str, arrived: asyncio.Event) -> FaultPlan:
-    """Process the second request of `route` but hold its answer; set `arrived` then."""
+def lease_ended(database: Path, channel: str) -> bool:
+    """Every paper of `channel` still pending has a lease that ended by the wall clock."""
+    engine = make_engine(str(database))
+    try:
+        with engine.connect() as conn:
+            ends = conn.execute(
+                select(schema.posted.c.lease_until).where(
+                    schema.posted.c.channel == channel, schema.posted.c.status != POSTED
+                )
+            ).scalars()
+            now = datetime.now(UTC)
+            return all(end is None or end < now for end in ends)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class HeldPost:
+    """The second post of a run, on whichever platform it arrives first: processed, its
+    answer held (`hold_second_post`)."""
+
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    fake: FakeServer | None = None
+    route: str = ""
+    number: int = 0  # its arrival number on `route`
+
+    def processed(self) -> bool:
+        return self.fake is not None and self.fake.processed[self.route] >= self.number
+
+
+def hold_second_post(fake: FakeServer, route: str, held: HeldPost) -> FaultPlan:
+    """Process the second request of `route` but hold its answer; fill in `held` then."""
 
     def decide(i: int) -> Fault | None:
         if i != 1:
             return None
-        arrived.set()
+        if not held.arrived.is_set():
+            held.fake, held.route, held.number = fake, route, fake.requests[route]
+            held.arrived.set()
         return delay(HELD, after=True)
 
     return FaultPlan(decide, only=[route])
@@ -389,11 +428,11 @@ async def test_killed_at_every_message_every_paper_arrives_once(world: World) ->
     started = time.monotonic()
     kills = 0
     for round_ in range(10):
-        second_post = asyncio.Event()
-        world.discord.faults = hold_second_post(DISCORD_POST, second_post)
-        world.slack.faults = hold_second_post(SLACK_POST, second_post)
+        second_post = HeldPost()
+        world.discord.faults = hold_second_post(world.discord, DISCORD_POST, second_post)
+        world.slack.faults = hold_second_post(world.slack, SLACK_POST, second_post)
         proc = await world.digest(f"run{round_}")
-        waiter = asyncio.ensure_future(second_post.wait())
+        waiter = asyncio.ensure_future(second_post.arrived.wait())
         exited = asyncio.ensure_future(proc.process.wait())
         await asyncio.wait({waiter, exited}, timeout=20, return_when="FIRST_COMPLETED")
         waiter.cancel()
@@ -401,8 +440,8 @@ async def test_killed_at_every_message_every_paper_arrives_once(world: World) ->
             assert exited.result() == 0, proc.output[-3000:]
             break
         exited.cancel()
-        await asyncio.sleep(0.1)  # the platform has processed it; its answer is held
-        await proc.kill()
+        await poll(second_post.processed, proc, "the platform to process the held post")
+        await proc.kill()  # the platform has processed it; its answer is held
         kills += 1
     else:
         pytest.fail("the digest never completed")

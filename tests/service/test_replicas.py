@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from bot.settings import ChannelSettings, Settings, SourceSettings
 from bot.sources.base import Fetched, Retriever, Validators
 from bot.sources.retrieve import FileRetriever
 from bot.store.source_state import Claim
+from helpers import wait_until
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 T0 = datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)  # a Monday, 09:00:01 UTC
@@ -133,8 +135,17 @@ async def test_a_digest_waits_for_another_replicas_fetch_in_flight(
     assert other.claim_fetch("sample", now=T0, interval=timedelta(hours=1), lease=FETCH_LEASE) is (
         Claim.CLAIMED
     )
+    state = svc.app.source_state
+    claims: list[Claim] = []
+
+    def claim_fetch(*args: Any, **kwargs: Any) -> Claim:
+        claims.append(claim := type(state).claim_fetch(state, *args, **kwargs))
+        return claim
+
+    state.claim_fetch = claim_fetch  # type: ignore[method-assign]
     waiting = asyncio.ensure_future(svc.fresh_archive())
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: len(claims) >= 3, 10, "the digest to look at the claim again")
+    assert claims == [Claim.BUSY] * len(claims)
     assert not waiting.done()  # the other replica is still fetching
     other.record_success("sample", location=str(SAMPLE), validators=None, result="ok", now=T0)
     await asyncio.wait_for(waiting, 5)

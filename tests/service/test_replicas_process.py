@@ -7,11 +7,8 @@ signed `/papers`. Needs a PostgreSQL server (skips, saying why, without)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +34,7 @@ from bot.store.ledger import POSTED
 from bot.store.profiles import ProfileStore
 from fakes.discord import FakeDiscord
 from fakes.slack import FakeSlack
+from helpers import free_port, signed_slack_headers, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 REPLICAS = 3
@@ -52,24 +50,12 @@ TOPICS = [
 SECRET = "replica-signing-secret"
 STARTUP = 60.0
 DIGEST_WAIT = 150.0  # the next whole minute, plus 50 channels' posts
-SETTLE = 3.0  # after the last digest: time for any duplicate to arrive (there must be none)
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.slow,
     pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def sign(body: str, timestamp: int) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
 
 
 @pytest.fixture
@@ -172,13 +158,21 @@ class Replica:
 
 
 async def wait_for(predicate: Any, seconds: float, what: str, replicas: list[Replica]) -> None:
-    deadline = time.monotonic() + seconds
-    while not await predicate():
+    def give_up() -> str | None:
         for r in replicas:
             if r.proc is not None and r.proc.returncode is not None:
-                pytest.fail(f"replica {r.index} exited ({r.proc.returncode}) waiting for {what}")
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.25)
+                return f"replica {r.index} exited ({r.proc.returncode})"
+        return None
+
+    await wait_until(predicate, seconds, what, give_up=give_up, interval=0.25)
+
+
+def scheduled_digests(log: str) -> int:
+    """How many scheduled digests a replica's log says it finished (posted, found already
+    claimed by another replica, or failed): each one logs one line."""
+    return sum(
+        '"event": "digest"' in line and '"scheduled_for"' in line for line in log.splitlines()
+    )
 
 
 def _slack_items(message: dict[str, Any]) -> list[str]:
@@ -244,12 +238,7 @@ async def test_three_replicas_post_every_matched_paper_once_and_every_digest_onc
                         "trigger_id": f"1.2.{r.index}",
                     }
                 )
-                ts = int(time.time())
-                headers = {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "X-Slack-Request-Timestamp": str(ts),
-                    "X-Slack-Signature": sign(body, ts),
-                }
+                headers = signed_slack_headers(SECRET, body)
                 async with http.post(r.slack_events, data=body, headers=headers) as resp:
                     assert resp.status == 200, f"replica {r.index}"
 
@@ -271,11 +260,18 @@ async def test_three_replicas_post_every_matched_paper_once_and_every_digest_onc
 
             await wait_for(all_digests_ran, DIGEST_WAIT, "50 digests", replicas)
             digests_done = time.monotonic()
-            await asyncio.sleep(SETTLE)
+
+            # No duplicate can come later: every replica has finished its own turn at each
+            # of the 50 digests (its timer fired for every channel).
+            async def every_replica_finished() -> bool:
+                return all(scheduled_digests(r.logged()) >= 50 for r in replicas)
+
+            await wait_for(every_replica_finished, DIGEST_WAIT, "each replica's 50 turns", replicas)
     finally:
         for r in replicas:
             if r.proc is not None:
                 codes.append(await r.stop())
+    await asyncio.wait_for(asyncio.gather(slack.settle(), discord.settle()), 30)
     logs = [r.logged() for r in replicas]
     assert codes == [0] * REPLICAS, "\n".join(log[-2000:] for log in logs)
 
