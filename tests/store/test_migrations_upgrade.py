@@ -53,6 +53,7 @@ from bot.store.db import make_engine
 from bot.store.migrations import (
     LATEST,
     SCRIPTS,
+    _upgrade_to,
     current_version,
     descriptions,
     migrate,
@@ -468,13 +469,16 @@ def test_a_failed_revision_leaves_the_earlier_ones_applied(tmp_path: Path) -> No
 @pytest.mark.postgres
 def test_postgres_version_4_runs_the_readable_json_step(pg_url: str) -> None:
     """Version 4's step was SQLite-only before Alembic: a PostgreSQL database recorded at 4
-    is adopted at revision 0003 and its escaped authors become readable and searchable."""
+    is adopted at revision 0003 and its escaped authors become readable and searchable.
+    (Checked at revision 0004 itself: 0008's TeX step would rewrite a backslash later.)"""
     old = make_engine(pg_url)
     _legacy(old, 4)
     _old_data(old, 4)
-    with old.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT authors::text FROM papers WHERE arxiv_id IS NOT NULL")
-        assert "\\u00eb" in stored.scalar_one()
+    authors = "SELECT authors::text FROM papers WHERE arxiv_id IS NOT NULL"
+    with old.begin() as conn:
+        assert "\\u00eb" in conn.exec_driver_sql(authors).scalar_one()
+        _upgrade_to(conn, 4)  # adopted, then upgraded to what version 4 is
+        assert conn.exec_driver_sql(authors).scalar_one() == '["Zoë Ng"]'
     assert migrate(old) == 4
     assert _found(old, "zoe") == ["2406.01234"]
     assert _found(old, "routing") == sorted(["2406.01234", _new_tex_key()])
