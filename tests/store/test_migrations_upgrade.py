@@ -216,8 +216,13 @@ def _v5(conn: Connection) -> None:
             .where(cast(authors, Text).like("%\\u%", escape="!"))
             .values(authors=cast(cast(authors, JSONB), JSON))
         )
-        for ddl in pg_search.index_ddl():
+        for ddl in _revision("0005").SEARCH_INDEX:  # pg_search.index_ddl() of then
             conn.exec_driver_sql(ddl)
+
+
+def _revision(revision: str) -> Any:
+    """The module of a revision (its file name starts with a digit: not importable)."""
+    return ScriptDirectory(str(SCRIPTS)).get_revision(revision).module
 
 
 def _v6(conn: Connection) -> None:
@@ -448,6 +453,29 @@ def test_a_new_database_is_the_schema_of_schema_py(new_database: Callable[[], st
         diff = compare_metadata(context, schema.metadata)
     engine.dispose()
     assert diff == []
+
+
+@pytest.mark.postgres
+def test_the_search_index_is_the_one_pg_search_queries(pg_url: str) -> None:
+    """Revision 0005 froze bot.store.pg_search.index_ddl() (the functions that fold and count
+    the words of the document, which the query side must match): a new database equals one
+    whose search index pg_search builds today. When this fails, pg_search changed: write the
+    revision that brings existing databases to it."""
+    ours = make_engine(pg_url)
+    migrate(ours)
+    with pg.temporary_schema() as url:
+        today = make_engine(url)
+        migrate(today)
+        with today.begin() as conn:
+            conn.exec_driver_sql(
+                f"ALTER TABLE papers DROP COLUMN {pg_search.VECTOR}, DROP COLUMN {pg_search.LENGTH}"
+            )
+            conn.exec_driver_sql("DROP FUNCTION paperboy_document, paperboy_words, paperboy_fold")
+            for ddl in pg_search.index_ddl():
+                conn.exec_driver_sql(ddl)
+        assert _shape(today) == _shape(ours)
+        today.dispose()
+    ours.dispose()
 
 
 def test_a_failed_revision_leaves_the_earlier_ones_applied(tmp_path: Path) -> None:
