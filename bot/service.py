@@ -41,19 +41,18 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import App
 from bot.delivery.base import Delivery
 from bot.digest import ChannelOutcome, DigestCycle
 from bot.errors import StoreError
-from bot.ingest import SourceReport
+from bot.ingest import Ingestor, SourceReport, SourceSpec
 from bot.models import Profile
 from bot.schedule import MISFIRE_GRACE, latest_due, missed_today, trigger_for
-from bot.settings import SourceSettings
 from bot.sources.base import Retriever
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
 from bot.store import aio
-from bot.store.source_state import Claim
+from bot.store.profiles import ProfileStore
+from bot.store.source_state import Claim, SourceStateStore
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,37 @@ class Frontend(Protocol):
     async def close(self) -> None: ...
 
 
+class ScheduledSource(SourceSpec, Protocol):
+    """A configured source as the service schedules its fetches (bot.settings.SourceSettings
+    is one)."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def interval(self) -> timedelta: ...
+
+
+class Configured(Protocol):
+    """The configuration the service reads (bot.settings.Settings is one)."""
+
+    @property
+    def sources(self) -> Sequence[ScheduledSource]: ...
+
+
+class Parts(Protocol):
+    """What the service uses of the composition root (bot.app.App is one): the service is
+    application code and does not import the root that builds it."""
+
+    @property
+    def settings(self) -> Configured: ...
+    @property
+    def source_state(self) -> SourceStateStore: ...
+    @property
+    def profiles(self) -> ProfileStore: ...
+    def digest_cycle(self, deliveries: Mapping[str, Delivery]) -> DigestCycle: ...
+    def ingestor(self, retriever: Retriever) -> Ingestor: ...
+
+
 def wants_digest(profile: Profile) -> bool:
     """A channel gets scheduled digests when it follows something."""
     return bool(profile.topics or profile.authors)
@@ -83,7 +113,7 @@ class Service:
     """The long-running process. Build with the app, its deliveries and a retriever; the
     clock is injectable (tests drive catch-up and claims with their own time)."""
 
-    app: App
+    app: Parts
     deliveries: Mapping[str, Delivery]
     retriever: Retriever
     clock: Callable[[], datetime]
@@ -113,7 +143,7 @@ class Service:
         return self.app.digest_cycle(self.deliveries)
 
     @property
-    def sources(self) -> list[SourceSettings]:
+    def sources(self) -> list[ScheduledSource]:
         return [s for s in self.app.settings.sources if s.enabled]
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -241,7 +271,7 @@ class Service:
         log.log(level, report.summary(), extra={"event": "fetch", "source": name})
         return report
 
-    async def _record_unexpected(self, src: SourceSettings, error: Exception) -> SourceReport:
+    async def _record_unexpected(self, src: ScheduledSource, error: Exception) -> SourceReport:
         """The failed report of a fetch that raised what no contract allows, recorded in
         the source state (so `status` and /healthz name it) when the database lets us."""
         report = SourceReport(src.name, redact_url(src.location), error=unexpected_error(error))
@@ -260,7 +290,7 @@ class Service:
                 log.exception("could not release the fetch claim of %s", src.name)
         return report
 
-    async def _claim(self, src: SourceSettings) -> Claim:
+    async def _claim(self, src: ScheduledSource) -> Claim:
         return await aio.run(
             self.app.source_state.claim_fetch,
             src.name,
