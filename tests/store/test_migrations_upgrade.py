@@ -247,6 +247,7 @@ def _v8(conn: Connection) -> None:
 
 
 LEGACY_STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+HAND_ROLLED = len(LEGACY_STEPS)  # the last version before Alembic
 
 
 def _legacy(engine: Engine, version: int) -> None:
@@ -406,7 +407,7 @@ def test_every_released_version_upgrades_to_the_shape_of_a_new_database(
     assert migrate(fresh) == 0
     expected = _shape(fresh)
     fresh.dispose()
-    for version in range(1, LATEST + 1):
+    for version in range(1, HAND_ROLLED + 1):
         old = make_engine(new_database())
         _legacy(old, version)
         _old_data(old, version)
@@ -513,22 +514,27 @@ def test_postgres_version_4_runs_the_readable_json_step(pg_url: str) -> None:
     old.dispose()
 
 
-def test_a_read_only_open_of_the_latest_hand_rolled_version_writes_nothing(
+def test_a_read_only_open_of_the_last_hand_rolled_version_writes_nothing(
     tmp_path: Path,
 ) -> None:
-    """A database the hand-rolled runner left at the latest version is current: a read-only
-    command opens it unchanged (no stamp); the next writing command adopts it."""
+    """A database the hand-rolled runner left at its last version: a read-only command
+    leaves it byte for byte unchanged (no stamp: opened when it is current, refused when
+    it needs an upgrade); the next writing command adopts and upgrades it."""
     path = tmp_path / "v8.db"
     engine = make_engine(str(path))
-    _legacy(engine, LATEST)
+    _legacy(engine, HAND_ROLLED)
     engine.dispose()
     before = path.read_bytes()
     reader = make_engine(str(path), read_only=True)
-    assert migrate(reader, upgrade=False) == LATEST
+    if HAND_ROLLED == LATEST:
+        assert migrate(reader, upgrade=False) == HAND_ROLLED
+    else:
+        with pytest.raises(StoreError, match="needs an upgrade"):
+            migrate(reader, upgrade=False)
     reader.dispose()
     assert path.read_bytes() == before
     writer = make_engine(str(path))
-    assert migrate(writer) == LATEST
+    assert migrate(writer) == HAND_ROLLED
     with writer.connect() as conn:
         revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     assert revision == revision_of(LATEST)
