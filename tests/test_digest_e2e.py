@@ -7,12 +7,11 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import discord.http
 import pytest
 from click.testing import CliRunner
 
@@ -24,6 +23,8 @@ from bot.sources.detect import parse_any
 from fakes.discord import FakeDiscord
 from fakes.faults import FaultPlan
 from fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.usefixtures("discord_route")  # Route.BASE restored
 
 DAY1 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SLACK_CH, DISCORD_CH = "C0DIGEST01", "1200000000000000042"
@@ -37,13 +38,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_base() -> Iterator[None]:
-    base = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = base
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from click.testing import CliRunner
 
+import fakes.discord
 from bot.app import App, build_app, build_deliveries
 from bot.chat.discord_app import (
     SOMETHING_WRONG,
@@ -37,6 +38,8 @@ from fakes.discord_interactions import EPHEMERAL, LOADING
 from handlers.registry import BY_NAME
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
+
+pytestmark = pytest.mark.usefixtures("discord_route")  # Route.BASE restored
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 GUILD = "1300000000000000001"
@@ -67,7 +70,7 @@ class Clock:
         return self.now
 
 
-class FakeDiscordApp(FakeDiscord):
+class FakeDiscordApp(fakes.discord.FakeDiscordApp):
     """The fake Discord plus what `Client.login` (application info) and `CommandTree.sync`
     (bulk overwrite, global or per guild) call."""
 
@@ -78,30 +81,9 @@ class FakeDiscordApp(FakeDiscord):
     def _add_routes(self, app: web.Application) -> None:
         super()._add_routes(app)
         api = f"/api/v{self.API_VERSION}"
-        app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
         app.router.add_put(f"{api}/applications/{{app_id}}/commands", self._sync)
         app.router.add_put(
             f"{api}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self._sync
-        )
-
-    async def _application(self, request: web.Request) -> web.StreamResponse:
-        denied = self._unauthorized(request)
-        if denied is not None:
-            return denied
-        return self._json(
-            {
-                "id": self.application_id,
-                "name": "Paperboy",
-                "description": "",
-                "icon": None,
-                "bot_public": True,
-                "bot_require_code_grant": False,
-                "owner": self._bot_user(),
-                "verify_key": "0" * 64,
-                "flags": 0,
-                "team": None,
-                "summary": "",
-            }
         )
 
     async def _sync(self, request: web.Request) -> web.StreamResponse:
@@ -115,13 +97,6 @@ class FakeDiscordApp(FakeDiscord):
         self.synced.append((guild, commands))
         extra = {"application_id": self.application_id, "version": "1", "guild_id": guild}
         return self._json([{**c, "id": self._snowflake(), **extra} for c in commands])
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_base() -> Iterator[None]:
-    base = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = base
 
 
 @pytest.fixture

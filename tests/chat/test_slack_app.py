@@ -4,8 +4,6 @@ answer on a response_url of the fake Slack, a real SQLite archive behind the han
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import io
 import json
 import logging
@@ -41,6 +39,7 @@ from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
+from helpers import slack_signature, wait_until
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0PAPERS01"
@@ -77,8 +76,7 @@ class Clock:
 
 
 def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return slack_signature(secret, body, timestamp)
 
 
 def ingest(app: App, *paths: Path) -> None:
@@ -151,11 +149,9 @@ class Bot:
 
     async def reply(self, sent: Sent) -> dict[str, Any]:
         """The (first) message posted to the command's response_url."""
-        deadline = time.monotonic() + WAIT
-        while not (found := self.slack.responses(sent.response_url)):
-            assert time.monotonic() < deadline, "no reply on the response_url"
-            await asyncio.sleep(0.01)
-        return found[0]
+        url = sent.response_url
+        await wait_until(lambda: self.slack.responses(url), WAIT, "a reply on the response_url")
+        return self.slack.responses(url)[0]
 
     async def run(self, text: str, **kwargs: Any) -> dict[str, Any]:
         sent = await self.post(text, **kwargs)
@@ -543,10 +539,7 @@ async def test_socket_mode_answers_papers_without_a_public_url(
             start = time.monotonic()
             ack = await socket.send(envelope)
             assert ack["envelope_id"] == "env-1" and time.monotonic() - start < ACK_LIMIT
-            deadline = time.monotonic() + WAIT
-            while not slack.responses(response_url):
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: slack.responses(response_url), WAIT, "the reply")
             assert "Mixture-of-Experts" in shown(slack.responses(response_url)[0])
         finally:
             await frontend.close()

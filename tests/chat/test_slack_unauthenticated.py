@@ -13,8 +13,6 @@ authorization is tried again with the next request.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -34,6 +32,7 @@ from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
+from helpers import slack_signature, wait_until
 
 SECRET = "5b1f0c2d9e8a7b6c5d4e3f2a1b0c9d8e"
 CHANNEL = "C0HOSTILE1"
@@ -54,8 +53,7 @@ def _no_slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sign(body: bytes, timestamp: int | str, secret: str = SECRET) -> str:
-    base = f"v0:{timestamp}:".encode() + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return slack_signature(secret, body, timestamp)
 
 
 class Spy:
@@ -126,10 +124,10 @@ class Endpoint:
         )
 
     async def reply(self, response_url: str) -> str:
-        deadline = time.monotonic() + WAIT
-        while not (found := self.slack.responses(response_url)):
-            assert time.monotonic() < deadline, "no reply on the response_url"
-            await asyncio.sleep(0.01)
+        await wait_until(
+            lambda: self.slack.responses(response_url), WAIT, "a reply on the response_url"
+        )
+        found = self.slack.responses(response_url)
         return str(found[0].get("text") or "") + json.dumps(found[0].get("blocks"))
 
 

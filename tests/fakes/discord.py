@@ -407,3 +407,34 @@ class FakeDiscord(FakeServer):
         if request.query.get("wait", "").lower() in {"true", "1"}:
             return self._json(message, 200, headers)
         return web.Response(status=204, headers=headers)
+
+
+class FakeDiscordApp(FakeDiscord):
+    """FakeDiscord plus the application info `Client.login` reads (GET
+    /oauth2/applications/@me), so a discord.py client logs in and a Discord front-end
+    starts (its gateway then finds no gateway and keeps retrying, as when Discord's gateway
+    is down)."""
+
+    def _add_routes(self, app: web.Application) -> None:
+        super()._add_routes(app)
+        app.router.add_get(f"/api/v{self.API_VERSION}/oauth2/applications/@me", self._application)
+
+    async def _application(self, request: web.Request) -> web.StreamResponse:
+        denied = self._unauthorized(request)
+        if denied is not None:
+            return denied
+        return self._json(
+            {
+                "id": self.application_id,
+                "name": "Paperboy",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self._bot_user(),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "team": None,
+                "summary": "",
+            }
+        )

@@ -22,6 +22,7 @@ from bot.settings import load_settings
 from bot.sources.detect import parse_any
 from fakes.discord import FakeDiscord
 from fakes.slack import FakeSlack
+from helpers import wait_until
 
 TOPIC = "mixture of experts"
 START_TIMEOUT = 20.0  # a `paperboy` process that needs longer than this to act is stuck
@@ -143,12 +144,12 @@ async def until(event: asyncio.Event, proc: Proc, what: str) -> None:
 async def poll(
     predicate: Any, proc: Proc | None, what: str, seconds: float = START_TIMEOUT
 ) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if proc is not None and proc.process.returncode is not None:
-            raise AssertionError(f"exited before {what}:\n{proc.output[-3000:]}")
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+    def gone() -> str | None:
+        if proc is None or proc.process.returncode is None:
+            return None
+        return f"the digest exited ({proc.process.returncode}):\n{proc.output[-3000:]}"
+
+    await wait_until(predicate, seconds, what, give_up=gone, interval=0.02)
 
 
 def slack_keys(slack: FakeSlack, channel: str) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,18 +29,13 @@ from bot.app import build_app
 from bot.cli import cli
 from bot.health import start_health
 from bot.settings import load_settings
+from helpers import free_port
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "pw-Secr3t-9x"  # in the database URLs below: never in any output
 NOISY = ("apscheduler", "aiohttp.access", "discord", "slack_bolt", "slack_sdk")
 START = 60.0  # seconds `paperboy run` gets to give up on a failing database
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _damage_table(database: Path, table: str) -> list[int]:

@@ -16,7 +16,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from fakes.discord import FakeDiscord
 from fakes.faults import BODIES, BodyKind, FaultPlan, error_body
 from fakes.slack import FakeSlack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("discord_route")]
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MATCHING = 12
@@ -122,13 +122,6 @@ class Rig:
         else:
             blobs = [m["embeds"] for m in self.discord.messages(channel)]
         return [k for b in blobs for k in sorted(set(ARXIV_ABS.findall(json.dumps(b))))]
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_base() -> Iterator[None]:
-    base = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = base
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ ticker measures the loop and signed `/papers help` requests arrive over real HTT
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import io
 import threading
 import time
@@ -15,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from looplag import probe
@@ -30,6 +27,7 @@ from bot.models import Digest, Message, Profile
 from bot.pipeline.render.slack import render_slack
 from bot.settings import ChannelSettings, CommandSettings, Settings, SlackSettings
 from fakes.slack import FakeSlack
+from helpers import signed_slack_headers, slash_command
 
 pytestmark = pytest.mark.slow
 
@@ -71,27 +69,10 @@ class Commands:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            body = urlencode(
-                {
-                    "team_id": FakeSlack.TEAM_ID,
-                    "channel_id": CHANNEL,
-                    "user_id": "U0LOOPLAG1",
-                    "command": "/papers",
-                    "text": "help",
-                    "response_url": self._response_url,
-                    "trigger_id": "1.2.3",
-                }
-            )
-            ts = str(int(time.time()))
-            signature = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256)
+            url, user = self._response_url, "U0LOOPLAG1"
+            body = slash_command(FakeSlack.TEAM_ID, CHANNEL, "help", url, user=user)
             request = urllib.request.Request(
-                self._url,
-                data=body.encode(),
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "X-Slack-Request-Timestamp": ts,
-                    "X-Slack-Signature": "v0=" + signature.hexdigest(),
-                },
+                self._url, data=body.encode(), headers=signed_slack_headers(SECRET, body)
             )
             started = time.monotonic()
             try:

@@ -20,7 +20,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,7 +52,7 @@ from fakes.faults import (
 )
 from fakes.slack import FakeSlack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("discord_route")]
 
 DAY1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SLACK_CH, DISCORD_CH = "C0DIGEST01", "1200000000000000042"
@@ -247,13 +247,6 @@ class Rig:
         as_json = runner.invoke(cli, ["--config", str(config), "status", "--json"])
         assert text.exit_code == as_json.exit_code, (text.output, as_json.output)
         return text.exit_code, text.output, json.loads(as_json.output)
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_base() -> Iterator[None]:
-    base = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = base
 
 
 @pytest.fixture

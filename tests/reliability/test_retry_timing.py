@@ -18,7 +18,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +41,7 @@ from fakes.discord import FakeDiscord
 from fakes.faults import FaultPlan, delay, rate_limit
 from fakes.slack import FakeSlack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("discord_route")]
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SLACK_CH, DISCORD_CH = "C0RETRYT01", "1200000000000000301"
@@ -176,13 +176,6 @@ class Rig:
         for a in self.attempts:
             out.setdefault(a.key, []).append(a)
         return out
-
-
-@pytest.fixture(autouse=True)
-def _restore_discord_base() -> Iterator[None]:
-    base = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = base
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import io
 import json
 import logging
@@ -49,13 +47,14 @@ from bot.settings import (
     load_settings,
 )
 from bot.sources.detect import parse_any
-from fakes.discord import FakeDiscord
+from fakes.discord import FakeDiscord, FakeDiscordApp
 from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
 from handlers.parse import SUBCOMMANDS
 from handlers.ratelimit import MAX_KEYS, Bucket, RateLimiter, spend
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
+from helpers import free_port, slack_signature, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "bot" / "data" / "sample-dump.txt"
@@ -92,15 +91,12 @@ class Seconds:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, discord_route: None) -> None:
     """bolt reads SLACK_* variables; discord.py's API base is global: restore both."""
     import os
 
     for name in [n for n in os.environ if n.startswith(("SLACK_", "DISCORD_"))]:
         monkeypatch.delenv(name)
-    base = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = base
 
 
 def hostile_papers() -> list[Paper]:
@@ -152,8 +148,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def sign(body: str, timestamp: int, secret: str = SIGNING) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return slack_signature(secret, body, timestamp)
 
 
 class DispatchSpy:
@@ -203,11 +198,9 @@ class SlackBot:
             body, {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": sign(body, ts)}
         )
         assert status == 200
-        deadline = time.monotonic() + WAIT
-        while not (found := self.slack.responses(form["response_url"])):
-            assert time.monotonic() < deadline, "no reply on the response_url"
-            await asyncio.sleep(0.01)
-        return found[0]
+        url = form["response_url"]
+        await wait_until(lambda: self.slack.responses(url), WAIT, "a reply on the response_url")
+        return self.slack.responses(url)[0]
 
 
 StartSlack = Callable[..., Awaitable[SlackBot]]
@@ -288,10 +281,7 @@ async def test_slack_refuses_unsigned_wrong_and_stale_requests_before_dispatch(
         await bot.send(body, {"X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": good})
         == 200
     )
-    deadline = time.monotonic() + WAIT
-    while not spy.calls:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: spy.calls, WAIT, "the signed request to reach dispatch")
     assert [c.text for c in spy.calls] == ["subscribe moe"]
 
 
@@ -332,34 +322,6 @@ async def test_slack_member_outside_slack_admins_changes_nothing(
 
 
 # --- Discord interactions --------------------------------------------------------------------
-
-
-class FakeDiscordApp(FakeDiscord):
-    """The fake Discord plus the application info `Client.login` reads."""
-
-    def _add_routes(self, app: web.Application) -> None:
-        super()._add_routes(app)
-        app.router.add_get(f"/api/v{self.API_VERSION}/oauth2/applications/@me", self._application)
-
-    async def _application(self, request: web.Request) -> web.StreamResponse:
-        denied = self._unauthorized(request)
-        if denied is not None:
-            return denied
-        return self._json(
-            {
-                "id": self.application_id,
-                "name": "Paperboy",
-                "description": "",
-                "icon": None,
-                "bot_public": True,
-                "bot_require_code_grant": False,
-                "owner": self._bot_user(),
-                "verify_key": "0" * 64,
-                "flags": 0,
-                "team": None,
-                "summary": "",
-            }
-        )
 
 
 def interaction(
@@ -598,12 +560,6 @@ def serving(*servers: Any) -> Iterator[None]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def digest_without_waiting(config: Path, env: dict[str, str]) -> list[Any]:

@@ -11,24 +11,19 @@ clients left open at shutdown).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import signal
-import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 
-from fakes.discord import FakeDiscord
+from fakes.discord import FakeDiscord, FakeDiscordApp
 from fakes.slack import FakeSlack
+from helpers import exited, free_port, signed_slack_headers, slash_command, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,51 +54,11 @@ runpy.run_module("bot", run_name="__main__", alter_sys=True)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def wait_for(
     predicate: Callable[[], Awaitable[bool]], seconds: float, what: str, proc: object
 ) -> None:
-    deadline = time.monotonic() + seconds
-    while not await predicate():
-        if getattr(proc, "returncode", None) is not None:
-            pytest.fail(f"paperboy run exited early waiting for {what}")
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)  # polling an outside process, not synchronising on time
-
-
-class FakeDiscordApp(FakeDiscord):
-    """The fake Discord plus the application info `Client.login` reads, so the Discord
-    front-end starts (its gateway then finds no gateway and keeps retrying, as when
-    Discord's gateway is down)."""
-
-    def _add_routes(self, app: web.Application) -> None:
-        super()._add_routes(app)
-        app.router.add_get(f"/api/v{self.API_VERSION}/oauth2/applications/@me", self._app)
-
-    async def _app(self, request: web.Request) -> web.StreamResponse:
-        denied = self._unauthorized(request)
-        if denied is not None:
-            return denied
-        return self._json(
-            {
-                "id": self.application_id,
-                "name": "Paperboy",
-                "description": "",
-                "icon": None,
-                "bot_public": True,
-                "bot_require_code_grant": False,
-                "owner": self._bot_user(),
-                "verify_key": "0" * 64,
-                "flags": 0,
-                "team": None,
-                "summary": "",
-            }
-        )
+    """Poll an outside process (every 0.2 s) until `predicate`; fail if it exits first."""
+    await wait_until(predicate, seconds, what, give_up=exited(proc, "paperboy run"), interval=0.2)
 
 
 @pytest.fixture
@@ -206,24 +161,8 @@ async def test_paperboy_run_closes_every_session_on_sigterm(
             await wait_for(slack_up, STARTUP, "the Slack endpoint", proc)
             # a /papers command, answered through the Slack client's response_url
             response_url = slack.response_url(SLACK_CH)
-            body = urlencode(
-                {
-                    "team_id": FakeSlack.TEAM_ID,
-                    "channel_id": SLACK_CH,
-                    "user_id": "U0USER",
-                    "command": "/papers",
-                    "text": "moe",
-                    "response_url": response_url,
-                    "trigger_id": "1.2.3",
-                }
-            )
-            ts = int(time.time())
-            signature = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256)
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Request-Timestamp": str(ts),
-                "X-Slack-Signature": "v0=" + signature.hexdigest(),
-            }
+            body = slash_command(FakeSlack.TEAM_ID, SLACK_CH, "moe", response_url)
+            headers = signed_slack_headers(SECRET, body)
             async with (
                 aiohttp.ClientSession() as http,
                 http.post(

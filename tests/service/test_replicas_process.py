@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -34,7 +33,7 @@ from bot.store.ledger import POSTED
 from bot.store.profiles import ProfileStore
 from fakes.discord import FakeDiscord
 from fakes.slack import FakeSlack
-from helpers import free_port, signed_slack_headers, wait_until
+from helpers import free_port, signed_slack_headers, slash_command, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 REPLICAS = 3
@@ -227,17 +226,8 @@ async def test_three_replicas_post_every_matched_paper_once_and_every_digest_onc
             # Slack HTTP mode: whichever replica the load balancer picks answers /papers.
             for r in replicas:
                 response_url = slack.response_url(SLACK_CHANNELS[r.index])
-                body = urlencode(
-                    {
-                        "team_id": FakeSlack.TEAM_ID,
-                        "channel_id": SLACK_CHANNELS[r.index],
-                        "user_id": f"U0USER{r.index}",
-                        "command": "/papers",
-                        "text": "moe",
-                        "response_url": response_url,
-                        "trigger_id": f"1.2.{r.index}",
-                    }
-                )
+                channel, user = SLACK_CHANNELS[r.index], f"U0USER{r.index}"
+                body = slash_command(FakeSlack.TEAM_ID, channel, "moe", response_url, user=user)
                 headers = signed_slack_headers(SECRET, body)
                 async with http.post(r.slack_events, data=body, headers=headers) as resp:
                     assert resp.status == 200, f"replica {r.index}"

@@ -5,18 +5,14 @@ and exits 0 on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -24,6 +20,7 @@ import yaml
 
 from fakes.discord import FakeDiscord
 from fakes.slack import FakeSlack
+from helpers import exited, free_port, signed_slack_headers, slash_command, wait_until
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 SLACK_CH, DISCORD_CH = "C0RUNPROC1", "1200000000000000077"
@@ -35,24 +32,8 @@ DIGEST_WAIT = 100.0
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def sign(body: str, timestamp: int) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
-
-
 async def wait_for(predicate: Any, seconds: float, what: str, proc: Any) -> None:
-    deadline = time.monotonic() + seconds
-    while not await predicate():
-        if proc.returncode is not None:
-            pytest.fail(f"paperboy run exited early ({proc.returncode}) waiting for {what}")
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
+    await wait_until(predicate, seconds, what, give_up=exited(proc, "paperboy run"), interval=0.2)
 
 
 @pytest.fixture
@@ -133,23 +114,8 @@ async def test_paperboy_run_serves_commands_posts_on_schedule_and_stops_on_sigte
                 await wait_for(archived, STARTUP, "the first fetch", proc)
 
                 response_url = slack.response_url(SLACK_CH)
-                body = urlencode(
-                    {
-                        "team_id": FakeSlack.TEAM_ID,
-                        "channel_id": SLACK_CH,
-                        "user_id": "U0USER",
-                        "command": "/papers",
-                        "text": "moe",
-                        "response_url": response_url,
-                        "trigger_id": "1.2.3",
-                    }
-                )
-                ts = int(time.time())
-                headers = {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "X-Slack-Request-Timestamp": str(ts),
-                    "X-Slack-Signature": sign(body, ts),
-                }
+                body = slash_command(FakeSlack.TEAM_ID, SLACK_CH, "moe", response_url)
+                headers = signed_slack_headers(SECRET, body)
 
                 async def slack_up() -> bool:
                     try:

@@ -20,6 +20,7 @@ from moe_papers import TOPIC, moe_papers
 from bot.app import build_app
 from bot.settings import ChannelSettings, Settings
 from fakes.slack import FakeSlack
+from helpers import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -79,11 +80,19 @@ async def test_sigterm_during_a_20000_paper_digest_exits_within_10_s(tmp_path: P
                 cwd=tmp_path,
             )
             try:
-                deadline = time.monotonic() + WAIT
-                while not (slack.messages(CHANNEL) and _posting(db)[0]):
-                    assert proc.returncode is None, log_path.read_text()[-3000:]
-                    assert time.monotonic() < deadline, "the digest never started posting"
-                    await asyncio.sleep(0.1)
+
+                def exited() -> str | None:
+                    if proc.returncode is None:
+                        return None
+                    return f"paperboy run exited: {log_path.read_text()[-3000:]}"
+
+                await wait_until(
+                    lambda: slack.messages(CHANNEL) and _posting(db)[0],
+                    WAIT,
+                    "the digest to start posting",
+                    give_up=exited,
+                    interval=0.1,
+                )
                 signalled = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
                 code = await asyncio.wait_for(proc.wait(), 120)

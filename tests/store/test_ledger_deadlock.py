@@ -16,7 +16,6 @@ until it is seen waiting for a row lock in `pg_stat_activity`, then the sender g
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from sqlalchemy import Engine, event, text
 from bot.store.db import make_engine
 from bot.store.ledger import Ledger
 from bot.store.migrations import migrate
+from helpers import wait_until_sync
 
 pytestmark = pytest.mark.postgres
 
@@ -59,10 +59,7 @@ def _waiting_for_a_lock(observer: Engine) -> bool:
 
 
 def _until(predicate: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    wait_until_sync(predicate, WAIT, what)
 
 
 @pytest.mark.parametrize("message", [KEYS[5:], KEYS[3:6], KEYS[9:]], ids=["high", "mid", "last"])
