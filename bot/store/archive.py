@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine, Row, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -18,10 +18,9 @@ from bot.errors import StoreError
 from bot.models import Paper, SearchQuery, normalize_title, parse_arxiv_id
 from bot.pipeline.merge import merge, resolve
 from bot.store.db import chunks
-from bot.store.fts5 import Fts5
+from bot.store.fulltext import FullText, full_text
 from bot.store.ingests import INGEST_LEASE, Ingests
 from bot.store.ledger import rekey_posted
-from bot.store.pg_search import PgFullText
 from bot.store.schema import papers
 
 log = logging.getLogger(__name__)
@@ -31,35 +30,6 @@ FTS_WEIGHTS = (10.0, 2.0, 1.0)  # bm25 column weights: title, abstract, authors
 # PostgreSQL: writers of the archive take turns (concurrent fetches of two sources that
 # bring the same paper would otherwise both insert it and one would fail).
 ARCHIVE_WRITE_LOCK = 0x70617066
-
-
-class FullText(Protocol):
-    """One database's full-text index of `papers`, queried with a SearchQuery that it
-    translates into its own query language (never user text). Called with a connection the
-    Archive owns; SQLAlchemy errors propagate (the Archive raises them as StoreError).
-
-    Ranks are bm25's as SQLite FTS5 computes it: lower is better, a match is negative, ties
-    go to the lower id, and the statistics (document frequencies, average length) are the
-    whole archive's even when only ids above `after` are ranked. `weights` weigh title,
-    abstract and authors."""
-
-    def has_in_titles(
-        self, conn: Connection, phrases: Sequence[str], count: int, after: int
-    ) -> bool:
-        """Whether at least `count` papers with an id above `after` have one of `phrases`
-        (SearchQuery terms) in their title."""
-        ...
-
-    def best(
-        self,
-        conn: Connection,
-        query: SearchQuery,
-        weights: tuple[float, float, float],
-        limit: int,
-        after: int,
-    ) -> list[tuple[Row[Any], float]]:
-        """The `limit` best `papers` rows with an id above `after`, with their rank."""
-        ...
 
 
 @dataclass(slots=True)
@@ -369,9 +339,9 @@ class Archive:
     ) -> list[tuple[Paper, float]]:
         """Papers with a term of `query`, best first, each with its bm25 rank (lower is
         better; bm25 values are negative). `weights` weigh title, abstract and authors. The
-        database's FullText translates the query: FTS5 on SQLite (bot/store/fts5.py), a
-        weighted tsvector ranked by the same BM25 on PostgreSQL (bot/store/pg_search.py).
-        Raises StoreError on failure.
+        database's FullText (bot/store/fulltext.py) translates the query: FTS5 on SQLite
+        (bot/store/fts5.py), a weighted tsvector ranked by the same BM25 on PostgreSQL
+        (bot/store/pg_search.py). Raises StoreError on failure.
 
         `recent` > 0 searches the newest papers first: the `recent` most recently stored
         (ids above the highest id minus `recent`) are the tier. When the tier is enough, the
@@ -403,12 +373,7 @@ class Archive:
             raise StoreError(f"archive search failed: {cause.__class__.__name__}: {cause}") from e
 
     def _full_text(self) -> FullText:
-        dialect = self._engine.dialect.name
-        if dialect == "postgresql":
-            return PgFullText()
-        if dialect == "sqlite":
-            return Fts5()
-        raise StoreError(f"archive search needs SQLite or PostgreSQL (this is {dialect})")
+        return full_text(self._engine.dialect.name)
 
     def titles(self) -> list[tuple[str, str]]:
         """(key, title) of every archived paper, in insertion order (for fuzzy title search)."""

@@ -4,7 +4,7 @@ by FTS5's own bm25().
 
 Every term is quoted (`"mixture of experts"`): FTS5 reads it as a phrase of literal tokens,
 never as an operator, a column filter or a prefix, so a term is never FTS5 syntax. The terms
-are OR-ed. The PostgreSQL counterpart is bot/store/pg_search.py; bot.store.archive.FullText
+are OR-ed. The PostgreSQL counterpart is bot/store/pg_search.py; bot.store.fulltext.FullText
 is the contract both keep.
 """
 
@@ -29,7 +29,7 @@ def expression(phrases: Sequence[str]) -> str:
 
 
 class Fts5:
-    """bot.store.archive.FullText on SQLite FTS5."""
+    """bot.store.fulltext.FullText on SQLite FTS5."""
 
     def has_in_titles(
         self, conn: Connection, phrases: Sequence[str], count: int, after: int

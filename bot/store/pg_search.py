@@ -10,7 +10,7 @@ by the database on every insert and update, so they can never be out of date.
 The query is a bot.models.SearchQuery (bot.search.fts_query builds it from the understood
 topic: acronyms both ways, variants, typo repairs). Each of its terms, folded, is passed as
 one element of a text[] parameter and becomes a `phraseto_tsquery`: user text is never
-parsed as tsquery syntax. `PgFullText` is bot.store.archive.FullText on PostgreSQL (the
+parsed as tsquery syntax. `PgFullText` is bot.store.fulltext.FullText on PostgreSQL (the
 SQLite counterpart is bot/store/fts5.py).
 
 The rank is FTS5's: for each term, its IDF over the archive times its saturated,
@@ -224,7 +224,7 @@ LIMIT :limit
 
 
 class PgFullText:
-    """bot.store.archive.FullText on PostgreSQL: the tsvector column and BM25 above."""
+    """bot.store.fulltext.FullText on PostgreSQL: the tsvector column and BM25 above."""
 
     def has_in_titles(
         self, conn: Connection, phrases: Sequence[str], count: int, after: int
