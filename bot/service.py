@@ -73,8 +73,7 @@ class Frontend(Protocol):
 
 
 class ScheduledSource(SourceSpec, Protocol):
-    """A configured source as the service schedules its fetches (bot.settings.SourceSettings
-    is one)."""
+    """A configured source as the service schedules it (bot.settings.SourceSettings is one)."""
 
     @property
     def enabled(self) -> bool: ...
@@ -90,8 +89,7 @@ class Configured(Protocol):
 
 
 class Parts(Protocol):
-    """What the service uses of the composition root (bot.app.App is one): the service is
-    application code and does not import the root that builds it."""
+    """What the service uses of the composition root (bot.app.App is one; not imported)."""
 
     @property
     def settings(self) -> Configured: ...
