@@ -20,6 +20,7 @@ from bot.cli import cli
 from bot.digest import ChannelOutcome
 from bot.settings import ChannelSettings, DiscordSettings, Settings, SlackSettings
 from bot.sources.detect import parse_any
+from fakes.clock import Clock
 from fakes.discord import FakeDiscord
 from fakes.faults import FaultPlan
 from fakes.slack import FakeSlack
@@ -30,14 +31,6 @@ DAY1 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SLACK_CH, DISCORD_CH = "C0DIGEST01", "1200000000000000042"
 TOPICS = ["mixture of experts", "speech", "spelling correction", "mention injection"]
 SAMPLE = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample-dump.txt"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

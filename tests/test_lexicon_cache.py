@@ -17,16 +17,9 @@ from bot.models import Paper
 from bot.store.archive import Archive
 from bot.store.db import make_engine
 from bot.store.migrations import migrate
+from fakes.clock import Clock
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ def test_concurrent_callers_wait_for_one_build(
 
     monkeypatch.setattr(bot.app, "build_lexicon", slow)
     monkeypatch.setattr(archive, "count", counted)
-    cache = LexiconCache(archive, Clock())
+    cache = LexiconCache(archive, Clock(T0))
     with ThreadPoolExecutor(callers) as pool:
         got = list(pool.map(lambda _: cache(), range(callers)))
     assert len(builds) == 1
@@ -69,7 +62,7 @@ def test_concurrent_callers_wait_for_one_build(
 
 
 def test_rebuilt_when_the_archive_grows_or_the_ttl_passes(archive: Archive) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     cache = LexiconCache(archive, clock, ttl=timedelta(minutes=10))
     first = cache()
     assert cache() is first

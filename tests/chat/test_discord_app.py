@@ -33,6 +33,7 @@ from bot.cli import cli
 from bot.errors import ConfigError
 from bot.settings import CommandSettings, DiscordSettings, Settings
 from bot.sources.detect import parse_any
+from fakes.clock import Clock
 from fakes.discord import FakeDiscord
 from fakes.discord_interactions import EPHEMERAL, LOADING
 from handlers.registry import BY_NAME
@@ -59,14 +60,6 @@ class WallClock:
         self.now = 1000.0
 
     def __call__(self) -> float:
-        return self.now
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
         return self.now
 
 

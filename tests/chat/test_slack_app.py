@@ -35,6 +35,7 @@ from bot.errors import ConfigError
 from bot.search import Search, SearchResult
 from bot.settings import CommandSettings, Settings, SlackSettings
 from bot.sources.detect import parse_any
+from fakes.clock import Clock
 from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
 from handlers.reply import CommandRequest, Reply
@@ -65,14 +66,6 @@ def _no_slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in [n for n in os.environ if n.startswith("SLACK_")]:
         monkeypatch.delenv(name)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def sign(body: str, timestamp: int, secret: str = SECRET) -> str:

@@ -14,6 +14,7 @@ from bot.app import App, build_app
 from bot.models import Paper
 from bot.settings import CommandSettings, Settings
 from bot.sources.detect import parse_any
+from fakes.clock import Clock
 from handlers.commands import dispatch, topic_suggestions
 from handlers.render import discord_reply, slack_reply
 from handlers.reply import CommandRequest, Reply
@@ -22,14 +23,6 @@ from handlers.services import Services
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 CHANNEL = "C0HANDLERS"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ Waits run on an injected clock.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import ChannelOutcome, DigestCycle
 from bot.settings import ChannelSettings, Settings
 from bot.sources.detect import parse_any
+from fakes.clock import SkipClock
 from fakes.discord import FakeDiscord
 from fakes.faults import BODIES, BodyKind, FaultPlan, error_body
 from fakes.slack import FakeSlack
@@ -48,24 +47,6 @@ DISCORD_HOOK_CHS = ("1200000000000000201", "1200000000000000202")
 POST, HOOK = "chat.postMessage", FakeSlack.WEBHOOK
 SEND, EXECUTE = FakeDiscord.SEND_MESSAGE, FakeDiscord.EXECUTE_WEBHOOK
 ARXIV_ABS = re.compile(r"arxiv\.org/abs/(\d{4}\.\d{5})")
-
-
-class TestClock:
-    """Monotonic seconds that an injected sleep moves forward at once."""
-
-    __test__ = False
-
-    def __init__(self) -> None:
-        self.skipped = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.skipped
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.skipped += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 def papers_json(n: int) -> bytes:
@@ -93,7 +74,7 @@ class Rig:
     discord: FakeDiscord
     app: App
     deliveries: dict[str, Delivery]
-    clock: TestClock
+    clock: SkipClock
     refs: dict[str, tuple[str, str]]  # delivery kind -> its two channel refs
 
     async def digest(self) -> dict[str, ChannelOutcome]:
@@ -126,7 +107,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    clock = TestClock()
+    clock = SkipClock()
     async with (
         FakeSlack(channels=SLACK_CHS, clock=clock) as slack,
         FakeDiscord(channels=DISCORD_CHS, clock=clock) as dc,

@@ -26,6 +26,7 @@ from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.slack import render_slack
 from bot.settings import ChannelSettings, CommandSettings, Settings, SlackSettings
+from fakes.clock import Clock
 from fakes.slack import FakeSlack
 from helpers import signed_slack_headers, slash_command
 
@@ -83,14 +84,6 @@ class Commands:
             except OSError as e:
                 self.errors.append(repr(e))
             self.acks.append(time.monotonic() - started)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -22,17 +22,10 @@ from bot.digest import ChannelOutcome
 from bot.models import Paper
 from bot.settings import ChannelSettings, Settings
 from bot.sources.retrieve import AnyRetriever
+from fakes.clock import Clock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 HOLD = 30.0  # seconds any wait below may take before the test fails
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def moe_dump(path: Path, first: int, n: int) -> Path:

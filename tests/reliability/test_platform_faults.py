@@ -39,6 +39,7 @@ from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import ChannelOutcome, DigestCycle
 from bot.settings import ChannelSettings, Settings
 from bot.sources.detect import parse_any
+from fakes.clock import Clock, SkipClock
 from fakes.discord import FakeDiscord
 from fakes.faults import (
     Fault,
@@ -66,34 +67,6 @@ MATCHING, OTHER = 60, 6  # papers about the channels' topic, and papers about no
 HELD = 60.0  # a held request outlasts every client timeout (the fake wakes on close)
 LOGIN = "GET /users/@me"  # discord.py's static_login
 ARXIV_ABS = re.compile(r"arxiv\.org/abs/(\d{4}\.\d{5})")
-
-
-class TestClock:
-    """Monotonic seconds that an injected sleep moves forward at once (and records)."""
-
-    __test__ = False
-
-    def __init__(self) -> None:
-        self.skipped = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.skipped
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.skipped += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
-class WallClock:
-    """The digest's aware UTC `now`, moved by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def hf_daily_json(matching: int, other: int, *, first: int = 0) -> bytes:
@@ -183,8 +156,8 @@ class Rig:
     discord: FakeDiscord
     app: App
     deliveries: dict[str, Delivery]
-    clock: TestClock
-    now: WallClock
+    clock: SkipClock
+    now: Clock
     tmp: Path
     hook_urls: dict[str, str]
     started: float = field(default_factory=time.monotonic)
@@ -251,7 +224,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    clock = TestClock()
+    clock = SkipClock()
     async with (
         FakeSlack(channels=[SLACK_CH], clock=clock) as slack,
         FakeDiscord(channels=[DISCORD_CH], clock=clock) as dc,
@@ -274,7 +247,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
                 ),
             ],
         )
-        now = WallClock(DAY1)
+        now = Clock(DAY1)
         app = build_app(settings, clock=now)
         papers = parse_any(hf_daily_json(MATCHING, OTHER), source="hf", kind="hf-daily").papers
         app.archive.upsert(papers, now=DAY1 - timedelta(hours=1))
@@ -321,7 +294,7 @@ def assert_exactly_once(
 
 
 def test_storms_last_a_duration_and_combined_plans_keep_each_route_apart() -> None:
-    clock = TestClock()
+    clock = SkipClock()
     storm = FaultPlan.storm_for(60.0, "server_error", clock=clock, only={"a"})
     plan = FaultPlan.combine(storm, FaultPlan.script([None, reset()], only={"b"}))
     assert plan.next("c") is None and plan.seen == 0  # not covered: not counted
@@ -342,7 +315,7 @@ def _each_route(make: Callable[[str], FaultPlan], routes: tuple[str, ...]) -> Fa
     return FaultPlan.combine(*(make(route) for route in routes))
 
 
-def storm_429(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
+def storm_429(clock: SkipClock) -> tuple[FaultPlan, FaultPlan]:
     """Every post answered 429 for 4 s of the test clock (each route from its first post)."""
     slack = FaultPlan.combine(
         # slack_sdk sleeps int(Retry-After) + up to 1 s of jitter itself (real time).
@@ -357,7 +330,7 @@ def storm_429(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
     return slack, dc
 
 
-def bursts_5xx(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
+def bursts_5xx(clock: SkipClock) -> tuple[FaultPlan, FaultPlan]:
     """Bursts of three 5xx (as many as a message's attempts absorb), then more later."""
     burst = [server_error(500), server_error(503), server_error(502), None]
     later = [None, server_error(503), None, server_error(500), None]
@@ -371,7 +344,7 @@ def bursts_5xx(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
     return slack, dc
 
 
-def timeouts(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
+def timeouts(clock: SkipClock) -> tuple[FaultPlan, FaultPlan]:
     """Requests held a minute, past the client's timeout, and never processed (a stuck
     proxy): the posts of every route, and the Discord bot's login."""
     script = [hang(HELD), None, None, hang(HELD), None]
@@ -383,7 +356,7 @@ def timeouts(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
     return slack, dc
 
 
-def connection_resets(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
+def connection_resets(clock: SkipClock) -> tuple[FaultPlan, FaultPlan]:
     """The fake closes the socket before answering: TCP RST, or a clean FIN."""
     script = [reset(), None, disconnect(), reset(), None, None, reset()]
     slack = _each_route(lambda r: FaultPlan.script(script, only={r}), (POST, HOOK))
@@ -391,7 +364,7 @@ def connection_resets(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
     return slack, dc
 
 
-def lost_answers(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
+def lost_answers(clock: SkipClock) -> tuple[FaultPlan, FaultPlan]:
     """The bot posts are processed, then the answer is lost (socket reset or closed, or
     held past the timeout). Slack finds the message by its metadata in the channel's
     history; Discord drops the repeat by its nonce. (Webhooks have neither: see
@@ -403,7 +376,7 @@ def lost_answers(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
     return FaultPlan.script(slack, only={POST}), FaultPlan.script(dc, only={SEND})
 
 
-def mixed(clock: TestClock) -> tuple[FaultPlan, FaultPlan]:
+def mixed(clock: SkipClock) -> tuple[FaultPlan, FaultPlan]:
     """Everything at once, drawn at random (seeded) for every post of every route: 429,
     5xx, resets, clean closes, held requests, and lost answers on the bot routes (which
     can dedupe them). Half the posts fail: some messages exhaust their attempts, and the
@@ -442,7 +415,7 @@ async def until_done(rig: Rig, most: int = 3) -> tuple[dict[str, ChannelOutcome]
     return outcomes, cycles
 
 
-SCENARIOS: dict[str, Callable[[TestClock], tuple[FaultPlan, FaultPlan]]] = {
+SCENARIOS: dict[str, Callable[[SkipClock], tuple[FaultPlan, FaultPlan]]] = {
     "429-storm": storm_429,
     "5xx-bursts": bursts_5xx,
     "timeouts": timeouts,

@@ -37,6 +37,7 @@ from bot.digest import ChannelOutcome, DigestCycle
 from bot.models import Digest, Message, Profile
 from bot.settings import ChannelSettings, Settings
 from bot.sources.detect import parse_any
+from fakes.clock import SkipClock
 from fakes.discord import FakeDiscord
 from fakes.faults import FaultPlan, delay, rate_limit
 from fakes.slack import FakeSlack
@@ -53,29 +54,6 @@ BUDGET = 120.0  # seconds per message (bot.delivery.retry.RetryPolicy.budget)
 TIMING_PAPERS = int(os.environ.get("PAPERBOY_RETRY_TIMING_PAPERS", "400"))
 
 
-class TestClock:
-    """Monotonic seconds that an injected sleep moves forward at once (and records). A
-    sleep of exactly `gated` seconds waits for `gate` first (a channel kept slow)."""
-
-    __test__ = False
-
-    def __init__(self) -> None:
-        self.skipped = 0.0
-        self.slept: list[float] = []
-        self.gated: float | None = None
-        self.gate = asyncio.Event()
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.skipped
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        if self.gated is not None and seconds == self.gated:
-            await self.gate.wait()
-        self.skipped += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
 @dataclass
 class Attempt:
     ref: str
@@ -90,7 +68,7 @@ class Recorded:
     """A delivery that notes every attempt (channel, message key, test-clock times)."""
 
     inner: Delivery
-    clock: TestClock
+    clock: SkipClock
     attempts: list[Attempt]
     after_success: Callable[[], None] = lambda: None
 
@@ -140,7 +118,7 @@ class Rig:
     slack: FakeSlack
     discord: FakeDiscord
     app: App
-    clock: TestClock
+    clock: SkipClock
     deliveries: dict[str, Delivery]
     attempts: list[Attempt] = field(default_factory=list)
     after_success: Callable[[], None] = lambda: None
@@ -179,8 +157,8 @@ class Rig:
 
 
 @pytest.fixture
-async def fakes() -> AsyncIterator[tuple[FakeSlack, FakeDiscord, TestClock]]:
-    clock = TestClock()
+async def fakes() -> AsyncIterator[tuple[FakeSlack, FakeDiscord, SkipClock]]:
+    clock = SkipClock()
     async with (
         FakeSlack(channels=[SLACK_CH], clock=clock) as slack,
         FakeDiscord(channels=[DISCORD_CH], clock=clock) as dc,
@@ -191,7 +169,7 @@ async def fakes() -> AsyncIterator[tuple[FakeSlack, FakeDiscord, TestClock]]:
 
 def build_rig(
     tmp_path: Path,
-    fakes: tuple[FakeSlack, FakeDiscord, TestClock],
+    fakes: tuple[FakeSlack, FakeDiscord, SkipClock],
     *,
     papers: int,
     platforms: tuple[str, ...],
@@ -230,7 +208,7 @@ async def close(rig: Rig) -> None:
 
 
 async def test_discord_under_429_and_500_each_message_within_its_budget(
-    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord, TestClock]
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord, SkipClock]
 ) -> None:
     """The issue's scenario: 30% of Discord posts answered 429 (retry_after 1 s) and 20%
     answered 500, at random (seeded). Every message arrives once; each 429 costs exactly
@@ -277,7 +255,7 @@ async def test_discord_under_429_and_500_each_message_within_its_budget(
 
 
 async def test_retry_after_is_waited_exactly_by_every_delivery(
-    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord, TestClock]
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord, SkipClock]
 ) -> None:
     """The first post of each delivery is answered 429 asking for 2.5 s: Discord says 2.5
     (JSON `retry_after`), Slack says 3 (a whole-second `Retry-After` header). Each is
@@ -305,7 +283,7 @@ async def test_retry_after_is_waited_exactly_by_every_delivery(
 
 
 async def test_a_slow_channel_does_not_hold_the_others(
-    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord, TestClock]
+    tmp_path: Path, fakes: tuple[FakeSlack, FakeDiscord, SkipClock]
 ) -> None:
     """The Discord channel's first post is answered 429 with retry_after 90 s, and that
     wait is held until the other three channels have their whole digests: they must not
@@ -347,7 +325,7 @@ async def test_a_slow_channel_does_not_hold_the_others(
 
 async def test_a_slow_answer_does_not_hold_the_others(
     tmp_path: Path,
-    fakes: tuple[FakeSlack, FakeDiscord, TestClock],
+    fakes: tuple[FakeSlack, FakeDiscord, SkipClock],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Discord takes 3 s to answer the channel's first post (within its 30 s timeout):
@@ -376,7 +354,7 @@ async def test_a_slow_answer_does_not_hold_the_others(
 
 
 async def test_discord_waits_for_an_empty_bucket_instead_of_drawing_a_429(
-    fakes: tuple[FakeSlack, FakeDiscord, TestClock],
+    fakes: tuple[FakeSlack, FakeDiscord, SkipClock],
 ) -> None:
     """Discord advertises its per-channel bucket (`X-RateLimit-Remaining`,
     `X-RateLimit-Reset-After`): when a post empties it, the next post to that channel

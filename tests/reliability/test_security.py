@@ -47,6 +47,7 @@ from bot.settings import (
     load_settings,
 )
 from bot.sources.detect import parse_any
+from fakes.clock import Clock
 from fakes.discord import FakeDiscord, FakeDiscordApp
 from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
@@ -70,14 +71,6 @@ APP_TOKEN = "xapp-1-SECRETAPPTOKEN-3333"
 DISCORD_TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.SECRET.discord-bot-token-value-4444"
 LIVE_SLACK = re.compile(r"<[!@#]")  # <!channel>, <!here>, <@U…>, <#C…> unescaped
 DISCORD_RAW = ("@everyone", "@here", "<@", "<#", "<!", "<t:", "<http")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Seconds:

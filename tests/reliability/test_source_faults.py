@@ -36,6 +36,7 @@ from bot.logs import configure_logging
 from bot.service import Service
 from bot.settings import ChannelSettings, Settings, SourceSettings
 from bot.sources.retrieve import AnyRetriever, HttpRetriever, RetryPolicy
+from fakes.clock import Clock
 from fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.slow
@@ -53,14 +54,6 @@ HTML_ERROR = (
     b"<body><h1>Bad Gateway</h1><p>The upstream server returned an invalid response."
     b"</p><hr><center>nginx</center></body></html>"
 )
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def hf_daily(day: str) -> bytes:

@@ -31,6 +31,7 @@ from bot.service import Service
 from bot.settings import ChannelSettings, Settings, SourceSettings
 from bot.sources.base import Fetched, Validators
 from bot.sources.retrieve import AnyRetriever, HttpRetriever, RetryPolicy
+from fakes.clock import Clock
 
 MONDAY = datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)
 DAY = "2026-11-23"
@@ -88,14 +89,6 @@ class BuggyRetriever(AnyRetriever):
         if "/buggy" in location:
             raise ZeroDivisionError("division by zero deep inside a library")
         return await super().fetch(location, validators)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -21,18 +21,11 @@ from bot.settings import ChannelSettings, Settings, SourceSettings
 from bot.sources.base import Fetched, Retriever, Validators
 from bot.sources.retrieve import FileRetriever
 from bot.store.source_state import Claim
+from fakes.clock import Clock
 from helpers import wait_until
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 T0 = datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)  # a Monday, 09:00:01 UTC
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class CountingRetriever:

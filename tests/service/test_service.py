@@ -22,17 +22,10 @@ from bot.schedule import claim_time, fire_times, latest_due, missed_today
 from bot.service import Service
 from bot.settings import ChannelSettings, Settings, SourceSettings
 from bot.sources.retrieve import FileRetriever
+from fakes.clock import Clock
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample-dump.txt"
 TOPICS = ["mixture of experts", "speech"]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def profile(schedule: str = "0 9 * * *", timezone: str = "UTC") -> Profile:
