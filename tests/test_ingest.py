@@ -13,12 +13,9 @@ from aiohttp.test_utils import TestServer
 from bot.app import App, build_app
 from bot.settings import Settings, SourceSettings
 from bot.sources.retrieve import AnyRetriever, HttpRetriever, RetryPolicy
+from fakes.clock import no_sleep
 
 NOW = datetime(2026, 6, 12, 8, 0, tzinfo=UTC)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
 
 
 @pytest.fixture
@@ -59,7 +56,7 @@ async def server(fixtures_dir: Path) -> AsyncIterator[tuple[TestServer, list[web
 
 
 def _retriever() -> AnyRetriever:
-    return AnyRetriever(http=HttpRetriever(retry=RetryPolicy(attempts=2), sleep=_no_sleep))
+    return AnyRetriever(http=HttpRetriever(retry=RetryPolicy(attempts=2), sleep=no_sleep))
 
 
 async def test_configured_source_uses_conditional_get_and_records_state(

@@ -38,3 +38,8 @@ class SkipClock:
             await self.gate.wait()
         self.skipped += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+async def no_sleep(seconds: float) -> None:
+    """An injected sleep that returns at once (back-off waits not waited)."""
+    return None

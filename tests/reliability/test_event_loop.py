@@ -26,7 +26,7 @@ from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.slack import render_slack
 from bot.settings import ChannelSettings, CommandSettings, Settings, SlackSettings
-from fakes.clock import Clock
+from fakes.clock import Clock, no_sleep
 from fakes.slack import FakeSlack
 from helpers import signed_slack_headers, slash_command
 
@@ -206,9 +206,6 @@ async def test_the_digest_cycle_calls_no_store_on_the_event_loop(tmp_path: Path)
     )
     app = build_app(Settings(database=str(tmp_path / "p.db"), channels=[channel]), clock=clock)
     on_loop: list[str] = []
-
-    async def no_sleep(_: float) -> None:
-        return None
 
     def cycle(delivery: Any) -> DigestCycle:
         return DigestCycle(

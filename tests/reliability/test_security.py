@@ -47,7 +47,7 @@ from bot.settings import (
     load_settings,
 )
 from bot.sources.detect import parse_any
-from fakes.clock import Clock
+from fakes.clock import Clock, no_sleep
 from fakes.discord import FakeDiscord, FakeDiscordApp
 from fakes.slack import FakeSlack
 from handlers.commands import dispatch as real_dispatch
@@ -557,9 +557,6 @@ def serving(*servers: Any) -> Iterator[None]:
 
 async def digest_without_waiting(config: Path, env: dict[str, str]) -> list[Any]:
     """One digest cycle as `paperboy digest` runs it, with the retry back-off not slept."""
-
-    async def no_sleep(seconds: float) -> None:
-        return None
 
     settings = load_settings(str(config), env=env)
     app = build_app(settings)

@@ -31,7 +31,7 @@ from bot.service import Service
 from bot.settings import ChannelSettings, Settings, SourceSettings
 from bot.sources.base import Fetched, Validators
 from bot.sources.retrieve import AnyRetriever, HttpRetriever, RetryPolicy
-from fakes.clock import Clock
+from fakes.clock import Clock, no_sleep
 
 MONDAY = datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)
 DAY = "2026-11-23"
@@ -142,11 +142,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     app = build_app(settings, clock=clock)
     console = io.StringIO()
 
-    async def no_wait(_: float) -> None:
-        return None
-
     retriever = BuggyRetriever(
-        http=HttpRetriever(timeout=5, retry=RetryPolicy(attempts=1), sleep=no_wait)
+        http=HttpRetriever(timeout=5, retry=RetryPolicy(attempts=1), sleep=no_sleep)
     )
     service = Service(app, {"console": ConsoleDelivery(console)}, retriever, clock)
     try:

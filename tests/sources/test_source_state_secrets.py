@@ -21,15 +21,12 @@ from bot.cli import cli
 from bot.settings import Settings, SourceSettings
 from bot.sources.retrieve import AnyRetriever, HttpRetriever, RetryPolicy
 from bot.store.schema import source_state
+from fakes.clock import no_sleep
 
 NOW = datetime(2026, 6, 12, 8, 0, tzinfo=UTC)
 PASSWORD = "hunter2-PASSWORD-s3cr3t"
 API_KEY = "AKIA-API-KEY-0123456789"
 TOKEN = "tok-ACCESS-TOKEN-987654"
-
-
-async def _no_sleep(_: float) -> None:
-    return None
 
 
 @pytest.fixture
@@ -75,7 +72,7 @@ async def test_source_state_stores_the_redacted_url_and_conditional_get_still_wo
     srv, seen = server
     src = SourceSettings(name="hf", kind="hf-daily", url=_secret_url(srv))
     async with AnyRetriever(
-        http=HttpRetriever(retry=RetryPolicy(attempts=1), sleep=_no_sleep)
+        http=HttpRetriever(retry=RetryPolicy(attempts=1), sleep=no_sleep)
     ) as retriever:
         first = await app.ingestor(retriever).ingest_source(src)
         second = await app.ingestor(retriever).ingest_source(src)
@@ -99,7 +96,7 @@ async def test_a_plain_text_url_stored_before_is_redacted_at_the_next_fetch(
     srv, _ = server
     src = SourceSettings(name="hf", kind="hf-daily", url=_secret_url(srv))
     async with AnyRetriever(
-        http=HttpRetriever(retry=RetryPolicy(attempts=1), sleep=_no_sleep)
+        http=HttpRetriever(retry=RetryPolicy(attempts=1), sleep=no_sleep)
     ) as retriever:
         await app.ingestor(retriever).ingest_source(src)
         with app.engine.begin() as conn:  # as an older version left it
@@ -116,7 +113,7 @@ async def test_status_shows_no_credentials(
     srv, _ = server
     src = SourceSettings(name="hf", kind="hf-daily", url=_secret_url(srv))
     async with AnyRetriever(
-        http=HttpRetriever(retry=RetryPolicy(attempts=1), sleep=_no_sleep)
+        http=HttpRetriever(retry=RetryPolicy(attempts=1), sleep=no_sleep)
     ) as retriever:
         await app.ingestor(retriever).ingest_source(src)
     config = tmp_path / "c.yaml"
