@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.models import Paper
 
 TOPIC = "mixture of experts"
@@ -21,3 +23,24 @@ def moe_papers(n: int, first: int = 0) -> list[Paper]:
         )
         for i in range(first, first + n)
     ]
+
+
+def hf_daily_json(n: int, first_id: int) -> bytes:
+    """An HF Daily Papers answer of `n` Mixture-of-Experts papers (the i-th numbered `i`),
+    their arXiv ids numbered from `first_id`."""
+    return json.dumps(
+        [
+            {
+                "paper": {
+                    "id": f"2611.{i + first_id:05d}",
+                    "title": f"Sparse Mixture-of-Experts Routing Study {i}",
+                    "summary": f"We propose routing variant {i} for Mixture-of-Experts (MoE) "
+                    "language models. A learned gate selects experts per token.",
+                    "authors": [{"name": "Ada Example"}],
+                    "submittedOnDailyAt": "2026-11-23T03:00:00.000Z",
+                    "upvotes": i,
+                },
+            }
+            for i in range(n)
+        ]
+    ).encode()

@@ -22,6 +22,7 @@ from typing import Any
 
 import discord.http
 import pytest
+from moe_papers import hf_daily_json
 
 from bot.app import App, build_app
 from bot.delivery.base import Delivery
@@ -50,22 +51,7 @@ ARXIV_ABS = re.compile(r"arxiv\.org/abs/(\d{4}\.\d{5})")
 
 
 def papers_json(n: int) -> bytes:
-    return json.dumps(
-        [
-            {
-                "paper": {
-                    "id": f"2611.{i + 300:05d}",
-                    "title": f"Sparse Mixture-of-Experts Routing Study {i}",
-                    "summary": f"We propose routing variant {i} for Mixture-of-Experts (MoE) "
-                    "language models. A learned gate selects experts per token.",
-                    "authors": [{"name": "Ada Example"}],
-                    "submittedOnDailyAt": "2026-11-23T03:00:00.000Z",
-                    "upvotes": i,
-                },
-            }
-            for i in range(n)
-        ]
-    ).encode()
+    return hf_daily_json(n, first_id=300)
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import statistics
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import discord.http
 import pytest
+from moe_papers import hf_daily_json
 
 from bot import digest as digest_module
 from bot.app import App, build_app
@@ -95,22 +95,7 @@ class Recorded:
 
 
 def papers_json(n: int) -> bytes:
-    return json.dumps(
-        [
-            {
-                "paper": {
-                    "id": f"2611.{i + 1000:05d}",
-                    "title": f"Sparse Mixture-of-Experts Routing Study {i}",
-                    "summary": f"We propose routing variant {i} for Mixture-of-Experts (MoE) "
-                    "language models. A learned gate selects experts per token.",
-                    "authors": [{"name": "Ada Example"}],
-                    "submittedOnDailyAt": "2026-11-23T03:00:00.000Z",
-                    "upvotes": i,
-                },
-            }
-            for i in range(n)
-        ]
-    ).encode()
+    return hf_daily_json(n, first_id=1000)
 
 
 @dataclass
