@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from bot.app import build_app
-from bot.chat.slack_app import EVENTS_PATH, build_slack_app, serve_http
+from bot.chat.slack_app import build_slack_app
+from bot.chat.slack_transport import EVENTS_PATH, serve_http
 from bot.settings import Settings, SlackSettings
 
 TOKEN = "xoxb-fake-token"

@@ -22,13 +22,8 @@ from click.testing import CliRunner
 
 import fakes.discord
 from bot.app import App, build_app, build_deliveries
-from bot.chat.discord_app import (
-    SOMETHING_WRONG,
-    PaperboyClient,
-    discord_client,
-    start_discord,
-    sync_commands,
-)
+from bot.chat.discord_app import PaperboyClient, discord_client, start_discord, sync_commands
+from bot.chat.discord_replies import SOMETHING_WRONG
 from bot.cli import cli
 from bot.errors import ConfigError
 from bot.settings import CommandSettings, DiscordSettings, Settings

@@ -10,7 +10,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.chat.discord_app import PaperboyClient, papers_group
+from bot.chat.discord_app import PaperboyClient
+from bot.chat.discord_commands import papers_group
 from handlers.registry import SPECS
 from handlers.reply import TypedCall
 from handlers.spec import MAX_LIMIT

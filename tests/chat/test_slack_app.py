@@ -23,13 +23,8 @@ import pytest
 from aiohttp import web
 
 from bot.app import App, build_app, build_deliveries
-from bot.chat.slack_app import (
-    FAILURE,
-    MANAGE_RULE,
-    SlackFrontend,
-    build_slack_app,
-    start_slack,
-)
+from bot.chat.slack_app import SlackFrontend, build_slack_app, start_slack
+from bot.chat.slack_command import FAILURE, MANAGE_RULE
 from bot.digest import ChannelOutcome
 from bot.errors import ConfigError
 from bot.search import Search, SearchResult

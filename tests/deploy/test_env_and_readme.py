@@ -28,7 +28,7 @@ from deploy.files import (
     yaml_of,
 )
 
-from bot.chat.slack_app import EVENTS_PATH
+from bot.chat.slack_transport import EVENTS_PATH
 
 # --- .env.example -------------------------------------------------------------------------
 

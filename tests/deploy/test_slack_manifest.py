@@ -14,7 +14,8 @@ from deploy.files import (
     yaml_of,
 )
 
-from bot.chat.slack_app import COMMAND, EVENTS_PATH
+from bot.chat.slack_command import COMMAND
+from bot.chat.slack_transport import EVENTS_PATH
 
 # --- Slack app manifest -------------------------------------------------------------------
 

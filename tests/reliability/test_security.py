@@ -32,7 +32,8 @@ from sqlalchemy import Engine, inspect, text
 
 from bot.app import App, build_app, build_deliveries
 from bot.chat.discord_app import discord_client, start_discord
-from bot.chat.slack_app import FAILURE, MANAGE_RULE, SlackFrontend, start_slack
+from bot.chat.slack_app import SlackFrontend, start_slack
+from bot.chat.slack_command import FAILURE, MANAGE_RULE
 from bot.cli import cli
 from bot.digest import DigestCycle
 from bot.errors import ConfigError

@@ -1,0 +1,133 @@
+"""The Slack `/papers` listener: acknowledge at once, dispatch to handlers/, respond.
+
+`/papers` is acknowledged within Slack's 3 s with an empty body (or, without a
+response_url, with a note and nothing else); the answer is computed afterwards and sent to
+the command's `response_url` with `respond()`. A failure is logged redacted and answered
+with a short apology, never a traceback. `PapersCommand.drain` waits for the commands still
+being answered, so a shutdown does not drop a reply mid-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.chat.slack_logging import redact
+from handlers.commands import dispatch as default_dispatch
+from handlers.render import slack_reply
+from handlers.reply import CommandRequest, Reply
+from handlers.services import Services
+
+log = logging.getLogger("bot.chat.slack_app")  # the Slack front-end's one logger name
+
+Dispatch = Callable[[CommandRequest, Services], Awaitable[Reply]]
+
+COMMAND = "/papers"
+MANAGE_RULE = "only the admins listed in slack.admins can change this channel's topics"
+FAILURE = "Something went wrong on our side; try again"
+NO_RESPONSE_URL = "Paperboy cannot answer this request: it came without a response_url"
+DRAIN_SECONDS = 10.0  # close() waits this long for commands still being answered
+
+
+def command_request(body: Mapping[str, Any], admins: Sequence[str]) -> CommandRequest:
+    """A slash-command payload as a platform-neutral request. Without `slack.admins` anyone
+    in the channel may change its profile; with it, only those user ids."""
+    user_id = str(body.get("user_id") or "")
+    channel_name = body.get("channel_name")
+    return CommandRequest(
+        platform="slack",
+        channel_id=str(body.get("channel_id") or ""),
+        user_id=user_id,
+        text=str(body.get("text") or ""),
+        can_manage=not admins or user_id in admins,
+        manage_rule=MANAGE_RULE,
+        channel_name=str(channel_name) if channel_name else None,
+    )
+
+
+class PapersCommand:
+    """The `/papers` listener: ack, dispatch, respond. Keeps the commands still being
+    answered (`drain` waits for them) so a shutdown does not drop a reply mid-way."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        admins: Sequence[str] = (),
+        dispatch: Dispatch = default_dispatch,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self._services = services
+        self._admins = tuple(admins)
+        self._dispatch = dispatch
+        self._secrets = tuple(secrets)
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    def register(self, app: AsyncApp) -> None:
+        async def papers(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            if not body.get("response_url"):  # nowhere to answer: do nothing, say so
+                await ack(text=NO_RESPONSE_URL)
+                log.warning("/papers request without a response_url ignored")
+                return
+            await ack()  # empty 200 now: the answer follows on the response_url
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            await self.answer(body, respond)
+
+        app.command(COMMAND)(papers)
+
+    async def answer(self, body: Mapping[str, Any], respond: AsyncRespond) -> None:
+        """Compute the reply and send it; an unexpected failure is logged (redacted) and
+        the caller gets a short ephemeral apology, never a traceback."""
+        request = command_request(body, self._admins)
+        try:
+            reply = await self._dispatch(request, self._services)
+        except Exception as e:
+            self._log_failure(f"/papers failed in {request.channel_ref}", e)
+            reply = Reply(FAILURE, error=True)
+        if not await self._send(respond, reply, request) and reply.title != FAILURE:
+            await self._send(respond, Reply(FAILURE, error=True), request)
+
+    async def _send(self, respond: AsyncRespond, reply: Reply, request: CommandRequest) -> bool:
+        message = slack_reply(reply)
+        try:
+            response = await respond(
+                text=message.text,
+                blocks=message.blocks,
+                response_type=message.response_type,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (TimeoutError, aiohttp.ClientError, ValueError) as e:  # ValueError: bad URL
+            # the type only: the message of an invalid URL is the response_url itself
+            log.warning(
+                "/papers reply to %s not delivered (%s)", request.channel_ref, type(e).__name__
+            )
+            return False
+        if response.status_code != 200:
+            log.error(
+                "/papers reply to %s refused by Slack: HTTP %s %s",
+                request.channel_ref,
+                response.status_code,
+                redact(str(response.body)[:200], self._secrets),
+            )
+            return False
+        return True
+
+    def _log_failure(self, what: str, error: BaseException) -> None:
+        detail = "".join(traceback.format_exception(error))
+        log.error("%s: %s", what, redact(detail, self._secrets))
+
+    async def drain(self, grace: float = DRAIN_SECONDS) -> None:
+        """Wait (at most `grace` s) for the commands still being answered."""
+        pending = {t for t in self._inflight if not t.done()}
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
