@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 from urllib.parse import unquote_plus, urlsplit
 
-from bot.pipeline.text import tex_to_text
+from bot.pipeline.tex import tex_to_text
 
 # New-style ids (0704.0001 onwards: YYMM.NNNN or YYMM.NNNNN) and old-style (hep-th/9901001).
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
@@ -31,7 +31,7 @@ def collapse_ws(text: str) -> str:
 
 def normalize_title(title: str) -> str:
     """The title-based identity of a paper: TeX read as text (`$\\pi$-Tuning` is
-    `π-Tuning`, `bot.pipeline.text.tex_to_text`), NFKC, case-folded, punctuation and spaces
+    `π-Tuning`, `bot.pipeline.tex.tex_to_text`), NFKC, case-folded, punctuation and spaces
     collapsed. A title that reads as symbols only (`\\approx` is `≈`) keeps the identity of
     its letters as typed (`approx`).
 

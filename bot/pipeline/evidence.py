@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.models import Paper
+from bot.pipeline.field import Field
 from bot.pipeline.lexicon import Lexicon, find_definitions
 from bot.pipeline.query import Concept, Phrase, fold_topic
-from bot.pipeline.text import STOPWORDS, Field, fold, stems
+from bot.pipeline.text import STOPWORDS, fold, stems
 
 # Evidence weights. A phrase in the title is the strongest sign a paper is about a topic;
 # each abstract mention adds less, up to a cap, so repetition cannot outweigh the title.

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.models import Paper
-from bot.pipeline.text import KnownWords, fold, stem, words
+from bot.pipeline.field import KnownWords
+from bot.pipeline.text import fold, stem, words
 
 # "long form (SF)" — SF: 2-10 characters, starts with a letter, has an upper-case letter.
 _PAREN_SF = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9\-]{1,9})\s*[);,]")

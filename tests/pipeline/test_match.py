@@ -15,11 +15,11 @@ import pytest
 import bot.pipeline.match as match_module
 from bot.models import Paper, Profile
 from bot.pipeline.evidence import THRESHOLD
+from bot.pipeline.field import Field
 from bot.pipeline.lexicon import Lexicon, build
 from bot.pipeline.match import Match, Matcher, rank_key, topics_profile
 from bot.pipeline.query import Concept
 from bot.pipeline.query import understand as real_understand
-from bot.pipeline.text import Field
 
 SUBJECTS = (
     "graph partitioning",

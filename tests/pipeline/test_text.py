@@ -6,11 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.pipeline.field import HYPONYM_PREFIXES, Field, head_word
 from bot.pipeline.text import (
-    HYPONYM_PREFIXES,
-    Field,
     fold,
-    head_word,
     is_content,
     sentences,
     stem,

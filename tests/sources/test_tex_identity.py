@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper, normalize_title, paper_key, read_tex
-from bot.pipeline.text import _TEX_FRAGMENT, tex_to_text
+from bot.pipeline.tex import _TEX_FRAGMENT, tex_to_text
 from bot.sources.detect import parse_any
 from bot.sources.dump import parse_dump
 from bot.sources.hf_daily import parse_hf_daily
