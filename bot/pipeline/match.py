@@ -1,16 +1,16 @@
 """Relevance: how strongly a paper is *about* a subscription, with the evidence that says so.
 
 Pure. A `Matcher` indexes a set of papers once (per digest cycle) and evaluates each
-distinct topic once, whatever the number of channels following it.
+distinct topic once, whatever the number of channels following it. What it returns
+(`Match`, `Verdict`) and the order matches rank in (`rank_key`) are in
+`bot.pipeline.matches`.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 from bisect import bisect_left, bisect_right
-from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,45 +28,13 @@ from bot.pipeline.evidence import (
     evidence_key,
     with_related,
 )
+from bot.pipeline.feedback import related_terms
 from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.matches import Match, Verdict, rank_key
 from bot.pipeline.query import Concept, fold_topic, understand
 from bot.pipeline.text import fold
 
 AUTHOR_SIMILARITY = 92.0
-# Pseudo-relevance feedback (`Matcher._related_terms`): from at least MIN_SEEDS papers with
-# SEED_EVIDENCE, the RELATED_TERMS stems in RELATED_SUPPORT of them and RELATED_LIFT times as
-# frequent there as in all papers.
-SEED_EVIDENCE = 1.2
-MIN_SEEDS = 3
-RELATED_SUPPORT = 0.2
-RELATED_LIFT = 2.0
-RELATED_TERMS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A paper selected for a profile: the best topic score, every matching topic, reasons."""
-
-    paper: Paper
-    score: float
-    topics: tuple[str, ...]
-    reasons: tuple[str, ...]
-
-
-RankKey = tuple[float, int, float, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The decision for one paper against one profile, matched or not (for `why`)."""
-
-    paper: Paper
-    matched: bool
-    score: float
-    topics: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = ()
-    excluded_by: str | None = None
-    best_topic: str | None = None
 
 
 @dataclass
@@ -156,33 +124,13 @@ class Matcher:
             ev = evidence(self._docs[i], concept)
             if ev.evidence > 0:
                 out[i] = ev
-        related = self._related_terms(concept, out)
+        related = related_terms(concept, out, self._docs, self._postings)
         if related:
             for i, ev in out.items():
                 if ev.evidence < self.threshold:
                     out[i] = with_related(self._docs[i], ev, related)
         self._cache[key] = self._by_concept[same] = out
         return out
-
-    def _related_terms(self, concept: Concept, found: Mapping[int, Evidence]) -> list[str]:
-        """Pseudo-relevance feedback: stems over-represented in the papers that are clearly
-        about the topic (standard Rocchio-style expansion, learned from these papers)."""
-        seeds = [i for i, ev in found.items() if ev.evidence >= SEED_EVIDENCE]
-        if len(seeds) < MIN_SEEDS:
-            return []
-        own = {s for ph in concept.phrases for s in ph.stems}
-        counts: Counter[str] = Counter()
-        for i in seeds:
-            counts.update(self._docs[i].feedback)
-        n = len(self._docs)
-        scored = []
-        for s, a in counts.items():
-            if a < max(MIN_SEEDS, RELATED_SUPPORT * len(seeds)) or s in own:
-                continue
-            lift = (a / len(seeds)) / (len(self._postings[s]) / n)
-            if lift >= RELATED_LIFT:
-                scored.append((a * math.log(lift), s))
-        return [s for _, s in sorted(scored, reverse=True)[:RELATED_TERMS]]
 
     def verdict(self, profile: Profile, index: int) -> Verdict:
         """The full decision for one paper (matched or not, and why)."""
@@ -416,13 +364,6 @@ class Matcher:
 
     def index_of(self, key: str) -> int | None:
         return self._by_key.get(key)
-
-
-def rank_key(m: Match) -> RankKey:
-    """Sort key: match score, then HF upvotes when known, then recency, then key."""
-    p = m.paper
-    when = p.published or p.first_seen
-    return (-round(m.score, 6), -(p.upvotes or 0), -(when.timestamp() if when else 0.0), p.key)
 
 
 def topics_profile(topics: Sequence[str], exclude: Sequence[str] = ()) -> Profile:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.models import Digest, DigestItem, Profile
-from bot.pipeline.match import Match
+from bot.pipeline.matches import Match
 from bot.pipeline.summarize import SUMMARY_CHARS, summarize
 
 

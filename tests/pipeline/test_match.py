@@ -17,7 +17,8 @@ from bot.models import Paper, Profile
 from bot.pipeline.evidence import THRESHOLD
 from bot.pipeline.field import Field
 from bot.pipeline.lexicon import Lexicon, build
-from bot.pipeline.match import Match, Matcher, rank_key, topics_profile
+from bot.pipeline.match import Matcher, topics_profile
+from bot.pipeline.matches import Match, rank_key
 from bot.pipeline.query import Concept
 from bot.pipeline.query import understand as real_understand
 
