@@ -23,7 +23,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 NOT_DUMPS = {
     "README.md": (REPO / "README.md").read_bytes(),
     "RELIABILITY.md": (REPO / "RELIABILITY.md").read_bytes(),
-    "cli.py": (REPO / "bot" / "cli.py").read_bytes(),
+    "ingest_cmd.py": (REPO / "bot" / "cli" / "ingest_cmd.py").read_bytes(),
     "pyproject.toml": (REPO / "pyproject.toml").read_bytes(),
     "Makefile": (REPO / "Makefile").read_bytes(),
     "demo.yaml": (REPO / "bot" / "data" / "demo.yaml").read_bytes(),

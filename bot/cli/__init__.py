@@ -1,0 +1,58 @@
+"""The `paperboy` command: parse arguments, build the app, run one command, set the exit status.
+
+This package assembles the `cli` group from one module per kind of command, and `main` is
+its console-script entry point (`paperboy`, and `python -m bot`):
+
+- `common`: exit statuses, `fail`, the lazily built settings and app (`Context`)
+- `ingest_cmd`: `ingest`
+- `digest_cmd`: `digest`, `cycle`
+- `relevance_cmd`: `match`, `eval relevance`
+- `service_cmd`: `run`, `status`, `channels`, `sync-commands`
+- `database_cmd`: `migrate-db`
+"""
+
+from __future__ import annotations
+
+import click
+
+from bot import __version__
+from bot.cli.common import Context
+from bot.cli.database_cmd import migrate_db
+from bot.cli.digest_cmd import cycle, digest
+from bot.cli.ingest_cmd import ingest
+from bot.cli.relevance_cmd import eval_group, match_cmd
+from bot.cli.service_cmd import channels, run, status, sync_commands_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paperboy")
+@click.option(
+    "--config",
+    "config",
+    metavar="FILE",
+    help="YAML configuration (default: $PAPERBOY_CONFIG, config/paperboy.yaml, bundled demo).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """Paperboy brings the day's research papers into Slack and Discord channels."""
+    ctx.obj = Context(config)
+
+
+for _command in (
+    ingest,
+    cycle,
+    digest,
+    channels,
+    match_cmd,
+    eval_group,
+    migrate_db,
+    sync_commands_cmd,
+    run,
+    status,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="paperboy")

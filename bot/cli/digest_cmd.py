@@ -1,0 +1,146 @@
+"""`paperboy digest` (one digest for every channel, or one) and `paperboy cycle` (one
+cycle of the main job: fetch every configured source, then post each channel's digest),
+with the line each channel's outcome prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from bot.app import App, build_deliveries
+from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx, run_async
+from bot.cli.ingest_cmd import print_report
+from bot.digest import ChannelOutcome, items_json
+from bot.ingest import SourceReport
+from bot.models import Profile
+from bot.settings import parse_duration
+from bot.sources.retrieve import AnyRetriever
+
+
+@click.command()
+@pass_ctx
+def cycle(ctx: Context) -> None:
+    """One cycle of the main job: fetch every configured source, then post each channel's
+    digest.
+
+    A failing source is reported and the others go on (offline, the bundled sample is
+    used); exit status 1 when every source failed or a channel's digest failed.
+    """
+    settings = ctx.settings
+    sources = [s for s in settings.sources if s.enabled]
+
+    async def main(app: App) -> list[SourceReport]:
+        async with AnyRetriever() as retriever:
+            ingestor = app.ingestor(retriever)
+            return [await ingestor.ingest_source(src) for src in sources]
+
+    with ctx.app() as app:
+        reports = run_async(lambda: main(app))
+        for report in reports:
+            print_report(report, max_rejects=3)
+        failed = [r.name for r in reports if r.failed]
+        if failed:
+            click.echo(
+                f"could not fetch {', '.join(failed)} (offline?); "
+                "going on with what the other sources had"
+            )
+        click.echo(f"archive: {app.archive.count()} papers ({sum(r.new for r in reports)} new)")
+        outcomes = run_async(lambda: _digest(app, app.profiles.all(), dry_run=False, since=None))
+    for outcome in outcomes:
+        _print_outcome(outcome)
+    if (reports and len(failed) == len(reports)) or any(o.failed for o in outcomes):
+        sys.exit(EXIT_FAILURE)
+
+
+def _print_outcome(outcome: ChannelOutcome) -> None:
+    p = outcome.profile
+    label = f"{p.ref}" + (f" ({p.name})" if p.name and p.name != p.channel_id else "")
+    n = len(outcome.digest.items) if outcome.digest else 0
+    more = outcome.digest.more if outcome.digest else 0
+    extra = f", {more} more over the cap" if more else ""
+    if outcome.deferred:  # reserved by another run that is posting them (or died: lease)
+        extra += f", {len(outcome.deferred)} left to another run"
+    if outcome.status == "dry-run":
+        click.echo(f"{label}: would post {n} paper(s){extra}")
+    elif outcome.status == "claimed":
+        click.echo(f"{label}: this scheduled digest already ran")
+    elif outcome.status == "empty":
+        click.echo(f"{label}: nothing new{extra}")
+    elif outcome.error:
+        click.echo(f"{label}: {outcome.status}: {outcome.error} ({len(outcome.posted)} posted)")
+    else:
+        click.echo(f"{label}: posted {len(outcome.posted)} paper(s){extra}")
+
+
+def _select_profiles(app: App, channel: str | None) -> list[Profile]:
+    profiles = app.channel_profiles()
+    if channel is None:
+        return profiles
+    chosen = [p for p in profiles if channel in (p.channel_id, p.ref)]
+    if not chosen:
+        known = ", ".join(p.ref for p in profiles) or "none"
+        fail(f"no channel {channel!r} (known: {known})", EXIT_CONFIG)
+    return chosen
+
+
+async def _digest(
+    app: App, profiles: list[Profile], *, dry_run: bool, since: datetime | None
+) -> list[ChannelOutcome]:
+    deliveries = build_deliveries(app.settings)
+    try:
+        return await app.digest_cycle(deliveries).run(profiles, dry_run=dry_run, since=since)
+    finally:
+        for delivery in deliveries.values():
+            await delivery.aclose()
+
+
+@click.command()
+@click.option("--channel", metavar="ID", help="Only this channel (its id or platform:id).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Post and record nothing: an existing database is left unchanged.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per paper to post.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Consider papers since DATE.")
+@click.option("--backfill", metavar="DURATION", help="Consider papers of the last DURATION (7d).")
+@pass_ctx
+def digest(
+    ctx: Context,
+    channel: str | None,
+    dry_run: bool,
+    as_json: bool,
+    since: datetime | None,
+    backfill: str | None,
+) -> None:
+    """Run one digest for every channel (or one): match, drop what was posted, rank, post.
+
+    A new channel looks back its `lookback` only; --since/--backfill widen the window.
+    Exit status 1 when a channel failed (the others still ran).
+
+    With --dry-run nothing is written to an existing database, not even the channel
+    profiles from the configuration (they are shown as they would be applied); a database
+    that needs a schema upgrade is refused. Only a missing database is created.
+    """
+    if since is not None and backfill is not None:
+        fail("give --since or --backfill, not both", EXIT_CONFIG)
+    with ctx.app(read_only=dry_run) as app:
+        start = since.replace(tzinfo=UTC) if since is not None else None
+        if backfill is not None:
+            try:
+                start = app.clock() - parse_duration(backfill)
+            except ValueError as e:
+                fail(f"--backfill {backfill!r}: {e}", EXIT_CONFIG)
+        profiles = _select_profiles(app, channel)
+        outcomes = run_async(lambda: _digest(app, profiles, dry_run=dry_run, since=start))
+    for outcome in outcomes:
+        if as_json:
+            for line in items_json(outcome):
+                click.echo(json.dumps(line, ensure_ascii=False))
+        else:
+            _print_outcome(outcome)
+    if any(o.failed for o in outcomes):
+        sys.exit(EXIT_FAILURE)
