@@ -1,0 +1,251 @@
+"""Reading the configuration: find the file (`config_path`), parse its YAML with guards
+(depth, size, `!!tag`s), substitute `${ENV}` secrets (`substitute_env`), and validate it
+once into `bot.settings.models.Settings` (`validate`). Every failure is a ConfigError that
+names the file and the key paths, and never prints a value that came from the
+environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from rapidfuzz import process
+
+from bot.errors import ConfigError
+from bot.settings.models import Settings
+
+DEFAULT_CONFIG = Path("config/paperboy.yaml")
+CONFIG_ENV = "PAPERBOY_CONFIG"
+_ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+# A configuration is a small tree: deeper nesting or more values (YAML aliases can expand a
+# short file into billions of nodes) is refused before anything walks it.
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+MIN_HIDDEN = 4  # shorter environment values are not hidden in error messages (too many hits)
+
+
+def substitute_env(
+    node: Any,
+    env: Mapping[str, str],
+    path: str = "",
+    unset: dict[str, str] | None = None,
+    used: dict[str, str] | None = None,
+) -> Any:
+    """Replace `${NAME}` / `${NAME:-default}` in every string of a parsed YAML tree.
+
+    A value that is exactly one reference to an unset variable without default becomes
+    None (an unconfigured credential), and is recorded in `unset` (key path -> variable
+    name) so that a validation error about that key can name the variable; inside a longer
+    string it is a ConfigError. A tree nested deeper than MAX_DEPTH or holding more than
+    MAX_VALUES values is a ConfigError too. `used` collects the substituted values (value ->
+    variable name), so that error messages can hide them.
+    """
+    budget = [MAX_VALUES]
+
+    def walk(node: Any, path: str, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(
+                f"more than {MAX_VALUES:,} values (YAML aliases expanding?); "
+                "a configuration is much smaller"
+            )
+        if isinstance(node, dict | list) and depth >= MAX_DEPTH:
+            raise ConfigError(f"{path or '(top level)'}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            return {
+                k: walk(v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node)]
+        return _substitute(node, env, path, unset, used)
+
+    return walk(node, path, 0)
+
+
+def _substitute(
+    node: Any,
+    env: Mapping[str, str],
+    path: str,
+    unset: dict[str, str] | None,
+    used: dict[str, str] | None,
+) -> Any:
+    if not isinstance(node, str) or "${" not in node:
+        return node
+    whole = _ENV_REF.fullmatch(node)
+    if whole and whole["name"] not in env and whole["default"] is None:
+        if unset is not None:
+            unset[path] = whole["name"]
+        return None
+
+    def repl(m: re.Match[str]) -> str:
+        if m["name"] in env:
+            if used is not None:
+                used[env[m["name"]]] = m["name"]
+            return env[m["name"]]
+        if m["default"] is not None:
+            return m["default"]
+        raise ConfigError(f"{path}: environment variable {m['name']} is not set")
+
+    return _ENV_REF.sub(repl, node)
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        ann = field.annotation if field else None
+        args = getattr(ann, "__args__", ()) or (ann,)
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return [k for k in model.model_fields if k != "source_file"] if model else []
+
+
+def _describe(err: Mapping[str, Any], unset: Mapping[str, str]) -> str:
+    """One validation error as `key.path: what is wrong`, naming the unset environment
+    variables of that key (or of the keys inside it) that left a value empty."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    text = _explain(err, loc)
+    key = _loc(loc)
+    causes = [
+        f"{path}: the environment variable {name} is not set"
+        for path, name in unset.items()
+        if key and (path == key or path.startswith((f"{key}.", f"{key}[")))
+    ]
+    return f"{text} ({'; '.join(causes)})" if causes else text
+
+
+def _explain(err: Mapping[str, Any], loc: tuple[int | str, ...]) -> str:
+    where = _loc(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        hint = process.extractOne(str(loc[-1]), _known_keys(loc), score_cutoff=60)
+        did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return f"{where}: unknown key{did_you_mean}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in {"missing"}:
+        return f"{where}: required key is missing"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{where}: {msg}{shown}"
+
+
+def _resolve_paths(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return data
+    resolved = []
+    for i, src in enumerate(sources):
+        if isinstance(src, dict) and isinstance(src.get("path"), str):
+            try:
+                path = Path(src["path"]).expanduser()
+            except RuntimeError:  # `~name` of a user this system does not know
+                raise ConfigError(
+                    f"sources[{i}].path: cannot expand {src['path'][:80]!r} (unknown user)"
+                ) from None
+            src = {**src, "path": str(base_dir / path)}
+        resolved.append(src)
+    return {**data, "sources": resolved}
+
+
+def validate(
+    raw: Any, *, source_file: str, env: Mapping[str, str], base_dir: Path | None = None
+) -> Settings:
+    """Validate a parsed YAML document. Raises ConfigError naming the file and key paths.
+
+    Relative source `path`s are taken relative to `base_dir` (the config file's folder).
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source_file}: expected a mapping of keys at the top level")
+    unset: dict[str, str] = {}
+    used: dict[str, str] = {}
+    try:
+        data = substitute_env(raw, env, unset=unset, used=used)
+        if base_dir is not None:
+            data = _resolve_paths(data, base_dir)
+        return Settings.model_validate({**data, "source_file": source_file})
+    except ConfigError as e:
+        raise ConfigError(_hide(f"{source_file}: {e}", used)) from None
+    except ValidationError as e:
+        lines = [_describe(err, unset) for err in e.errors()]
+        raise ConfigError(
+            _hide(f"{source_file}: invalid configuration\n  " + "\n  ".join(lines), used)
+        ) from None
+
+
+def _hide(message: str, used: Mapping[str, str]) -> str:
+    """`message` with every value that came from the environment shown as `${NAME}`: an
+    error about a misplaced secret must not print it."""
+    for value in sorted((v for v in used if len(v) >= MIN_HIDDEN), key=len, reverse=True):
+        message = message.replace(value, f"${{{used[value]}}}")
+    return message
+
+
+def bundled_demo_config() -> str:
+    """Text of the demo configuration shipped inside the package."""
+    return resources.files("bot").joinpath("data/demo.yaml").read_text(encoding="utf-8")
+
+
+def config_path(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """Which file to load: --config, else $PAPERBOY_CONFIG, else config/paperboy.yaml, else None
+    (meaning the bundled demo config)."""
+    if explicit:
+        return Path(explicit)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    default = cwd / DEFAULT_CONFIG
+    return default if default.is_file() else None
+
+
+def load_settings(
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Find, read and validate the configuration. Raises ConfigError (exit status 2)."""
+    env = os.environ if env is None else env
+    path = config_path(explicit, env, cwd or Path.cwd())
+    if path is None:
+        text, name = bundled_demo_config(), "<bundled demo config>"
+        base_dir = Path(str(resources.files("bot").joinpath("data")))
+    else:
+        name, base_dir = str(path), path.resolve().parent
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise ConfigError(f"{name}: configuration file not found") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"{name}: cannot read configuration ({e.__class__.__name__})"
+            ) from None
+    try:
+        raw = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{name}: not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
+        # PyYAML's constructors raise these for an explicit tag whose value does not read
+        # as it (`!!int 0x`, `!!float` with no value, `!!timestamp soon`, `!!bool maybe`).
+        raise ConfigError(
+            f"{name}: not valid YAML: a value does not read as its !!tag ({type(e).__name__})"
+        ) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "malformed YAML"
+        raise ConfigError(f"{name}: not valid YAML{where}: {problem}") from None
+    return validate(raw, source_file=name, env=env, base_dir=base_dir)
