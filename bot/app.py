@@ -29,8 +29,9 @@ from bot.store.archive import Archive
 from bot.store.db import make_engine
 from bot.store.ledger import Ledger
 from bot.store.migrations import migrate
-from bot.store.profiles import ProfileStore, SeedReport
+from bot.store.profiles import ProfileStore
 from bot.store.runs import DigestRuns
+from bot.store.seeding import SeedReport
 from bot.store.source_state import SourceStateStore
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services

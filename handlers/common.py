@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.models import Paper, Profile
 from bot.pipeline.render.common import clean, cut, format_day
 from bot.pipeline.summarize import summarize
-from bot.store.profiles import MAX_TOPIC_CHARS
+from bot.store.profile_rules import MAX_TOPIC_CHARS
 from handlers.reply import CommandRequest, PaperLine, Reply
 from handlers.services import Services
 from handlers.spec import Check, Command

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.models import Profile
 from bot.schedule import next_fire
 from bot.store import aio
-from bot.store.profiles import format_duration
+from bot.store.profile_rules import format_duration
 from handlers.common import now, when
 from handlers.reply import CommandRequest, PaperLine, Reply
 from handlers.services import Services

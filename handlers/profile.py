@@ -14,7 +14,7 @@ from bot.pipeline.match import Matcher, topics_profile
 from bot.pipeline.render.common import clean, cut
 from bot.schedule import next_fire
 from bot.store import aio
-from bot.store.profiles import topic_key
+from bot.store.profile_rules import topic_key
 from handlers.common import (
     MAX_QUERY_SHOWN,
     argument,

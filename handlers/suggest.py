@@ -7,7 +7,7 @@ from rapidfuzz import fuzz, process
 from bot.errors import StoreError
 from bot.pipeline.render.common import clean
 from bot.store import aio
-from bot.store.profiles import MAX_TOPIC_CHARS, topic_key
+from bot.store.profile_rules import MAX_TOPIC_CHARS, topic_key
 from handlers.services import Services
 
 SUGGESTION_SIMILARITY = 60.0

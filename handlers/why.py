@@ -9,7 +9,7 @@ from bot.pipeline.evidence import THRESHOLD
 from bot.pipeline.match import Matcher
 from bot.pipeline.render.common import clean, format_day
 from bot.store import aio
-from bot.store.profiles import format_duration
+from bot.store.profile_rules import format_duration
 from handlers.common import MAX_QUERY_CHARS, error, now, paper_line, quoted
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services

@@ -23,7 +23,7 @@ from bot.errors import ConfigError
 from bot.models import Profile
 from bot.schedule import check_schedule, fire_times, next_fire
 from bot.settings import ChannelSettings, CommandSettings, Settings
-from bot.store.profiles import config_values
+from bot.store.seeding import config_values
 from handlers.commands import dispatch
 from handlers.reply import CommandRequest
 from handlers.services import Services

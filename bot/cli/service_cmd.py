@@ -18,7 +18,7 @@ from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx, r
 from bot.errors import ConfigError, PaperboyError, StoreError
 from bot.models import Profile
 from bot.store.db import describe
-from bot.store.profiles import format_profile
+from bot.store.profile_rules import format_profile
 
 
 @click.command()

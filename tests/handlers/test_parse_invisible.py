@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.settings import ChannelSettings
-from bot.store.profiles import clean_topic, topic_key, with_item, without_item
+from bot.store.profile_rules import clean_topic, topic_key, with_item, without_item
 from handlers.parse import Command, UsageError, parse_command
 
 # Bidi overrides, embeddings, isolates and marks; zero-width characters; other format (Cf)

@@ -14,17 +14,10 @@ from bot.errors import ConfigError, StoreError
 from bot.models import Profile
 from bot.settings import ChannelSettings
 from bot.store.db import make_engine
-from bot.store.profiles import (
-    DEFAULTS,
-    MAX_TOPIC_CHARS,
-    MAX_TOPICS,
-    ProfileStore,
-    UnknownChannelError,
-    format_profile,
-    merge_seed,
-    next_stamp,
-)
+from bot.store.profile_rules import DEFAULTS, MAX_TOPIC_CHARS, MAX_TOPICS, format_profile
+from bot.store.profiles import ProfileStore, UnknownChannelError, next_stamp
 from bot.store.schema import channels
+from bot.store.seeding import merge_seed
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
