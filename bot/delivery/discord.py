@@ -18,6 +18,9 @@ from bot.pipeline.render.discord_embeds import render_discord
 
 DEFAULT_API = "https://discord.com/api/v10"
 BAD_TOKEN = "Discord rejected the bot token (discord.bot_token)"
+# Discord rounds X-RateLimit-Reset-After to the millisecond: waiting exactly that can arrive
+# a hair before the bucket resets and draw the 429 the wait was for.
+BUCKET_MARGIN = 0.05
 USER_AGENT = f"DiscordBot (https://github.com/Rapptz/discord.py, {discord.__version__}) Paperboy"
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -152,4 +155,4 @@ def _reset_after(headers: Mapping[str, str]) -> float:
         seconds = float(headers.get("X-RateLimit-Reset-After", "0"))
     except ValueError:
         return 0.0
-    return seconds if 0.0 <= seconds <= 60.0 else 0.0
+    return seconds + BUCKET_MARGIN if 0.0 <= seconds <= 60.0 else 0.0
