@@ -3,7 +3,7 @@
 A `CommandSpec` is the only place a subcommand is described. handlers.registry lists them;
 from that list come the text parser's subcommand set (handlers.parse), the help
 (`help_lines`), the Slack manifest's usage hint (`usage_hint`, handlers.manifest) and the
-Discord command group with its typed options and autocomplete (bot.chat.discord_app). A
+Discord command group with its typed options and autocomplete (bot.chat.discord_commands). A
 platform with typed options (Discord) hands their values to `CommandSpec.command`: nothing
 is flattened into text and parsed again. tests/handlers/test_spec.py fails on any drift.
 """

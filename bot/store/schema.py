@@ -98,7 +98,7 @@ source_state = Table(
 )
 
 # A channel's interest profile. Chat edits write the profile columns; `seeded` holds the
-# config values last applied to them (see bot/store/profiles.py for which wins). Webhook
+# config values last applied to them (see bot/store/seeding.py for which wins). Webhook
 # URLs are secrets: they stay in the settings and are never stored here.
 channels = Table(
     "channels",
