@@ -35,6 +35,28 @@ THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract ment
 
 
 @dataclass(frozen=True, slots=True)
+class Tuning:
+    """The matcher's tunable constants as one immutable value: the decision threshold and
+    the evidence weights above (the defaults are today's values). The counts MAX_ABSTRACT
+    and MAX_LOOSE, and the pseudo-relevance feedback constants of bot.pipeline.feedback,
+    stay fixed. `Evidence.score` squashes with THRESHOLD whatever the tuning: only the
+    ranking's scale, never a selection, depends on it."""
+
+    threshold: float = THRESHOLD
+    w_title: float = W_TITLE
+    w_keyword: float = W_KEYWORD
+    w_abstract: float = W_ABSTRACT
+    max_abstract_total: float = MAX_ABSTRACT_TOTAL
+    w_title_loose: float = W_TITLE_LOOSE
+    w_sentence_loose: float = W_SENTENCE_LOOSE
+    w_related: float = W_RELATED
+    max_related: float = MAX_RELATED
+
+
+DEFAULT_TUNING = Tuning()
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Why one paper matches one topic: an evidence total and human-readable reasons."""
 
@@ -129,7 +151,7 @@ def analysed(lexicon: Lexicon) -> Analysed:
     return cache
 
 
-def evidence(doc: Doc, concept: Concept) -> Evidence:
+def evidence(doc: Doc, concept: Concept, tuning: Tuning = DEFAULT_TUNING) -> Evidence:
     """How strongly `doc` is about `concept`, and why (title, keywords, abstract, loose words)."""
     reasons: list[str] = []
     total = 0.0
@@ -137,20 +159,20 @@ def evidence(doc: Doc, concept: Concept) -> Evidence:
     title_hits = _phrase_hits(doc.title, phrases)
     if title_hits:
         best = max(title_hits, key=lambda h: h.weight)
-        total += W_TITLE * best.weight
+        total += tuning.w_title * best.weight
         reasons.append(f"title: '{best.label}'")
     kw = [ph for k in doc.keywords for ph in phrases if k.find(ph.stems)]
     if kw:
-        total += W_KEYWORD * max(ph.weight for ph in kw)
+        total += tuning.w_keyword * max(ph.weight for ph in kw)
         reasons.append(f"keywords: '{kw[0].label}'")
     abs_hits = _phrase_hits(doc.abstract, phrases)
     if abs_hits:
         top = sorted((h.weight for h in abs_hits), reverse=True)[:MAX_ABSTRACT]
-        total += min(W_ABSTRACT * sum(top), MAX_ABSTRACT_TOTAL)
+        total += min(tuning.w_abstract * sum(top), tuning.max_abstract_total)
         labels = ", ".join(dict.fromkeys(f"'{h.label}'" for h in abs_hits))
         reasons.append(f"abstract: {len(abs_hits)}× {labels}")
     if len(concept.core) > 1:
-        total += _loose(doc, concept, bool(title_hits), abs_hits, reasons)
+        total += _loose(doc, concept, bool(title_hits), abs_hits, reasons, tuning)
     return Evidence(total, tuple(reasons))
 
 
@@ -192,6 +214,7 @@ def _loose(
     title_phrase: bool,
     abs_hits: list[Phrase],
     reasons: list[str],
+    tuning: Tuning,
 ) -> float:
     """Evidence from the topic's words appearing apart: all in the title, or together in
     one abstract sentence."""
@@ -200,7 +223,7 @@ def _loose(
     if not title_phrase:
         present = doc.title_stems
         if all(s in present for s in concept.core):
-            total += W_TITLE_LOOSE
+            total += tuning.w_title_loose
             reasons.append("title: " + " + ".join(f"'{s}'" for s in concept.core))
     abstract = doc.abstract
     sentence_of = abstract.sentence_of
@@ -211,18 +234,20 @@ def _loose(
     full = sum(1 for found in by_sentence.values() if len(found) == len(concept.core))
     loose = max(0, full - len(abs_hits))
     if loose:
-        total += W_SENTENCE_LOOSE * min(loose, MAX_LOOSE)
+        total += tuning.w_sentence_loose * min(loose, MAX_LOOSE)
         reasons.append(f"abstract: {' + '.join(concept.core)} together in {loose} sentence(s)")
     return total
 
 
-def with_related(doc: Doc, ev: Evidence, related: Sequence[str]) -> Evidence:
+def with_related(
+    doc: Doc, ev: Evidence, related: Sequence[str], tuning: Tuning = DEFAULT_TUNING
+) -> Evidence:
     """`ev` with the bonus of the feedback terms `related` the paper has (Matcher)."""
     title, present = doc.title_stems, doc.present
     hits = [s for s in related if s in present]
     if not hits:
         return ev
-    bonus = min(MAX_RELATED, W_RELATED * sum(2 if s in title else 1 for s in hits))
+    bonus = min(tuning.max_related, tuning.w_related * sum(2 if s in title else 1 for s in hits))
     reason = "related words: " + ", ".join(hits[:5])
     return Evidence(ev.evidence + bonus, (*ev.reasons, reason))
 

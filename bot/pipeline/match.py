@@ -20,9 +20,10 @@ from rapidfuzz import fuzz
 
 from bot.models import Paper, Profile
 from bot.pipeline.evidence import (
-    THRESHOLD,
+    DEFAULT_TUNING,
     Doc,
     Evidence,
+    Tuning,
     analysed,
     evidence,
     evidence_key,
@@ -40,11 +41,12 @@ AUTHOR_SIMILARITY = 92.0
 @dataclass
 class Matcher:
     """Relevance of `papers` to any number of topics and profiles. Build once per cycle.
-    Analysed papers are remembered with the lexicon, for later Matchers (`Analysed`)."""
+    Analysed papers are remembered with the lexicon, for later Matchers (`Analysed`).
+    `tuning` holds the decision threshold and evidence weights (default: today's)."""
 
     papers: Sequence[Paper]
     lexicon: Lexicon
-    threshold: float = THRESHOLD
+    tuning: Tuning = DEFAULT_TUNING
     _docs: list[Doc] = field(init=False)
     _postings: dict[str, set[int]] = field(init=False)
     _cache: dict[str, dict[int, Evidence]] = field(init=False, default_factory=dict)
@@ -80,6 +82,11 @@ class Matcher:
                     else:
                         postings[s] = {i}
         self._postings = postings
+
+    @property
+    def threshold(self) -> float:
+        """Evidence needed for "about" (`Tuning.threshold`)."""
+        return self.tuning.threshold
 
     def _key(self, topic: str) -> str:
         key = self._keys.get(topic)
@@ -121,14 +128,14 @@ class Matcher:
             return shared
         out = {}
         for i in self._candidates(concept):
-            ev = evidence(self._docs[i], concept)
+            ev = evidence(self._docs[i], concept, self.tuning)
             if ev.evidence > 0:
                 out[i] = ev
         related = related_terms(concept, out, self._docs, self._postings)
         if related:
             for i, ev in out.items():
                 if ev.evidence < self.threshold:
-                    out[i] = with_related(self._docs[i], ev, related)
+                    out[i] = with_related(self._docs[i], ev, related, self.tuning)
         self._cache[key] = self._by_concept[same] = out
         return out
 
