@@ -1,14 +1,19 @@
-"""Relevance evaluation against labelled papers: precision, recall and F1 per topic."""
+"""Relevance evaluation against labelled papers: precision, recall and F1 per topic, and the
+honest, cross-validated measurement (`cross_validate`): each topic scored with the Tuning
+chosen on the other topics only (leave-one-topic-out), each seed dump with the Tuning chosen
+on the other dumps only (leave-one-dump-out)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, fields
+from itertools import product
 from pathlib import Path
 
 from bot.errors import PaperboyError
 from bot.models import Paper, normalize_title
+from bot.pipeline.evidence import DEFAULT_TUNING, Tuning
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher, topics_profile
 
@@ -69,6 +74,16 @@ def evaluate(
 
     Returns the scores and the labelled titles missing from the archive.
     """
+    found, missing = labelled_papers(labels, archive)
+    selections = select(found, lexicon, topics, DEFAULT_TUNING)
+    scores = [topic_score(key, sub, selections[key], found, None) for key, sub in topics.items()]
+    return scores, missing
+
+
+def labelled_papers(
+    labels: Sequence[Label], archive: Sequence[Paper]
+) -> tuple[list[tuple[Paper, Label]], list[str]]:
+    """The labelled papers found in `archive` (by normalized title), and the titles missing."""
     by_title = {p.title_norm: p for p in archive}
     found: list[tuple[Paper, Label]] = []
     missing = []
@@ -78,18 +93,206 @@ def evaluate(
             missing.append(label.title)
         else:
             found.append((paper, label))
-    matcher = Matcher([p for p, _ in found], lexicon)
-    scores = []
-    for key, subscription in topics.items():
-        selected = {m.paper.key for m in matcher.match(topics_profile([subscription]))}
-        relevant = {p.key for p, lab in found if key in lab.topics}
-        scores.append(
-            TopicScore(key, subscription, len(relevant), len(selected), len(selected & relevant))
-        )
-    return scores, missing
+    return found, missing
+
+
+def select(
+    found: Sequence[tuple[Paper, Label]],
+    lexicon: Lexicon,
+    topics: Mapping[str, str],
+    tuning: Tuning,
+) -> dict[str, frozenset[str]]:
+    """Paper keys each topic's subscription selects among the labelled papers, with `tuning`."""
+    matcher = Matcher([p for p, _ in found], lexicon, tuning)
+    return {
+        key: frozenset(m.paper.key for m in matcher.match(topics_profile([sub])))
+        for key, sub in topics.items()
+    }
+
+
+def topic_score(
+    key: str,
+    subscription: str,
+    selected: Collection[str],
+    found: Sequence[tuple[Paper, Label]],
+    within: Collection[str] | None,
+) -> TopicScore:
+    """The TopicScore of a selection, over the labelled papers whose key is in `within`
+    (None: all of them)."""
+    keys = {p.key for p, _ in found if within is None or p.key in within}
+    relevant = {p.key for p, lab in found if key in lab.topics and p.key in keys}
+    chosen = keys & set(selected)
+    return TopicScore(key, subscription, len(relevant), len(chosen), len(chosen & relevant))
 
 
 def macro_f1(scores: Sequence[TopicScore], min_labelled: int = 5) -> float:
     """Mean F1 over topics with at least `min_labelled` relevant papers."""
     counted = [s.f1 for s in scores if s.labelled >= min_labelled]
     return sum(counted) / len(counted) if counted else 0.0
+
+
+# The grid `cross_validate` chooses a Tuning from: the decision threshold, the weight of an
+# abstract mention and of a related word (pseudo-relevance feedback); the defaults are in it.
+THRESHOLDS = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.05, 1.2)
+ABSTRACT_WEIGHTS = (0.45, 0.6, 0.75)
+RELATED_WEIGHTS = (0.0, 0.15, 0.3)
+
+
+def tuning_grid(
+    thresholds: Sequence[float] = THRESHOLDS,
+    abstract_weights: Sequence[float] = ABSTRACT_WEIGHTS,
+    related_weights: Sequence[float] = RELATED_WEIGHTS,
+) -> tuple[Tuning, ...]:
+    """Every combination of the given values, the other constants at their defaults."""
+    return tuple(
+        Tuning(threshold=t, w_abstract=a, w_related=r)
+        for t, a, r in product(thresholds, abstract_weights, related_weights)
+    )
+
+
+def changes(tuning: Tuning) -> dict[str, float]:
+    """The constants of `tuning` that differ from the defaults."""
+    return {
+        f.name: getattr(tuning, f.name)
+        for f in fields(Tuning)
+        if getattr(tuning, f.name) != getattr(DEFAULT_TUNING, f.name)
+    }
+
+
+def choose(grid: Sequence[Tuning], objective: Callable[[Tuning], float]) -> tuple[Tuning, float]:
+    """The Tuning of `grid` with the highest objective; ties go to the one that changes the
+    fewest defaults, then to the first in the grid."""
+    best = max(
+        range(len(grid)),
+        key=lambda i: (round(objective(grid[i]), 9), -len(changes(grid[i])), -i),
+    )
+    return grid[best], objective(grid[best])
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One held-out part (a topic key or a dump name): the Tuning chosen without it, its
+    training macro-F1, and the held-out scores with that Tuning (`scores`) and with the
+    defaults (`plain`)."""
+
+    held_out: str
+    tuning: Tuning
+    train_macro: float
+    scores: tuple[TopicScore, ...]
+    plain: tuple[TopicScore, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CrossValidation:
+    """`cross_validate`'s report. `lodo_pooled`: per topic, the held-out dumps' counts
+    summed (each dump selected with its own fold's Tuning); `unassigned`: labelled papers
+    in no known dump (not in any leave-one-dump-out fold)."""
+
+    plain: tuple[TopicScore, ...]
+    topic_folds: tuple[Fold, ...]
+    dump_folds: tuple[Fold, ...]
+    lodo_pooled: tuple[TopicScore, ...]
+    unassigned: int
+    min_labelled: int
+
+    @property
+    def plain_macro(self) -> float:
+        return macro_f1(self.plain, self.min_labelled)
+
+    @property
+    def loto(self) -> tuple[TopicScore, ...]:
+        """Each topic's held-out score (one per leave-one-topic-out fold)."""
+        return tuple(s for f in self.topic_folds for s in f.scores)
+
+    @property
+    def loto_macro(self) -> float:
+        return macro_f1(self.loto, self.min_labelled)
+
+    @property
+    def lodo_macro(self) -> float:
+        return macro_f1(self.lodo_pooled, self.min_labelled)
+
+
+def pooled(parts: Sequence[Sequence[TopicScore]]) -> tuple[TopicScore, ...]:
+    """Per topic, the counts of every part summed (parts list the same topics in order)."""
+    if not parts:
+        return ()
+    return tuple(
+        TopicScore(
+            group[0].key,
+            group[0].subscription,
+            sum(s.labelled for s in group),
+            sum(s.selected for s in group),
+            sum(s.true_positives for s in group),
+        )
+        for group in zip(*parts, strict=True)
+    )
+
+
+def cross_validate(
+    labels: Sequence[Label],
+    archive: Sequence[Paper],
+    lexicon: Lexicon,
+    topics: Mapping[str, str],
+    dump_of: Mapping[str, str],
+    *,
+    grid: Sequence[Tuning] | None = None,
+    min_labelled: int = 5,
+) -> tuple[CrossValidation, list[str]]:
+    """Leave-one-topic-out and leave-one-dump-out scores of the matcher over the labelled
+    papers in `archive`; `dump_of` maps a paper key to the dump it comes from.
+
+    A fold's Tuning is chosen from `grid` (default `tuning_grid()`) by macro-F1 (topics with
+    >= `min_labelled` labels) on the other topics / the other dumps' papers only; the
+    held-out part is then scored with it. Returns the report and the missing titles."""
+    grid = tuple(grid) if grid is not None else tuning_grid()
+    if DEFAULT_TUNING not in grid:
+        grid = (DEFAULT_TUNING, *grid)
+    found, missing = labelled_papers(labels, archive)
+    chosen = {t: select(found, lexicon, topics, t) for t in grid}
+
+    def scores(t: Tuning, keys: Sequence[str], within: Collection[str] | None) -> list[TopicScore]:
+        return [topic_score(k, topics[k], chosen[t][k], found, within) for k in keys]
+
+    def objective(keys: Sequence[str], within: Collection[str] | None) -> Callable[[Tuning], float]:
+        return lambda t: macro_f1(scores(t, keys, within), min_labelled)
+
+    everything = list(topics)
+    plain = tuple(scores(DEFAULT_TUNING, everything, None))
+    topic_folds = []
+    for held in everything:
+        others = [k for k in everything if k != held]
+        tuning, train = choose(grid, objective(others, None))
+        topic_folds.append(
+            Fold(
+                held,
+                tuning,
+                train,
+                tuple(scores(tuning, [held], None)),
+                tuple(scores(DEFAULT_TUNING, [held], None)),
+            )
+        )
+    dumps = sorted({dump_of[p.key] for p, _ in found if p.key in dump_of})
+    dump_folds = []
+    for held in dumps:
+        test = {p.key for p, _ in found if dump_of.get(p.key) == held}
+        train_keys = {p.key for p, _ in found if dump_of.get(p.key) not in (None, held)}
+        tuning, train = choose(grid, objective(everything, train_keys))
+        dump_folds.append(
+            Fold(
+                held,
+                tuning,
+                train,
+                tuple(scores(tuning, everything, test)),
+                tuple(scores(DEFAULT_TUNING, everything, test)),
+            )
+        )
+    report = CrossValidation(
+        plain,
+        tuple(topic_folds),
+        tuple(dump_folds),
+        pooled([f.scores for f in dump_folds]),
+        sum(1 for p, _ in found if p.key not in dump_of),
+        min_labelled,
+    )
+    return report, missing

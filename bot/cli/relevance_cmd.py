@@ -1,6 +1,6 @@
 """Relevance from the command line: `paperboy match` (the archive papers a subscription
 selects, best first, with score and reason) and `paperboy eval relevance` (precision,
-recall and F1 per topic against labelled papers)."""
+recall and F1 per topic against labelled papers; with --cv, cross-validated)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import click
 
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx
 from bot.errors import PaperboyError
-from bot.evaluate import evaluate, load_labels, macro_f1
+from bot.evaluate import (
+    CrossValidation,
+    Fold,
+    TopicScore,
+    changes,
+    cross_validate,
+    evaluate,
+    load_labels,
+    macro_f1,
+)
+from bot.models import Paper
 from bot.pipeline.match import topics_profile
 from bot.store.db import location
 
@@ -78,9 +88,27 @@ def eval_group() -> None:
     help="A labelled topic key and the subscription a user would type (repeatable).",
 )
 @click.option("--min-labelled", default=5, show_default=True, help="Topics in the macro average.")
+@click.option(
+    "--cv",
+    is_flag=True,
+    help="Cross-validate: leave-one-topic-out and leave-one-dump-out, the Tuning chosen "
+    "on the other folds only, beside the plain (default Tuning) scores.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --cv: the report as one JSON object.")
 @pass_ctx
-def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labelled: int) -> None:
+def eval_relevance(
+    ctx: Context,
+    labels: Path,
+    topics: tuple[str, ...],
+    min_labelled: int,
+    cv: bool,
+    as_json: bool,
+) -> None:
     """Precision, recall and F1 per topic over the labelled papers in the archive.
+
+    With --cv, each topic is scored with the matcher's Tuning (threshold, evidence weights)
+    chosen on the other topics only, and each dump a labelled paper was ingested from with
+    the Tuning chosen on the other dumps only.
 
     Exit status 1 when none of the labelled papers is in the archive (ingest them first).
     """
@@ -98,7 +126,18 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
         fail(f"{labels}: no labels (one JSON object per line with title and topics)", EXIT_CONFIG)
     with ctx.app() as app:
         papers = app.archive.all()
-        scores, missing = evaluate(label_list, papers, app.lexicon(papers), pairs)
+        if cv:
+            report, missing = cross_validate(
+                label_list,
+                papers,
+                app.lexicon(papers),
+                pairs,
+                dumps(papers),
+                min_labelled=min_labelled,
+            )
+            scores = list(report.plain)
+        else:
+            scores, missing = evaluate(label_list, papers, app.lexicon(papers), pairs)
     if len(missing) == len(label_list):
         fail(
             f"none of the {len(label_list)} labelled papers is in the archive "
@@ -106,6 +145,14 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
             "`paperboy ingest ../shared/seeds/*.txt` for the development labels",
             EXIT_FAILURE,
         )
+    if cv:
+        if as_json:
+            click.echo(json.dumps({"missing": len(missing), **cv_json(report)}, ensure_ascii=False))
+        else:
+            if missing:
+                click.echo(f"warning: {len(missing)} labelled papers are not in the archive")
+            print_cv(report)
+        return
     if missing:
         click.echo(f"warning: {len(missing)} labelled papers are not in the archive (ingest them)")
     click.echo(
@@ -119,3 +166,108 @@ def eval_relevance(ctx: Context, labels: Path, topics: tuple[str, ...], min_labe
     click.echo(
         f"macro-F1 (topics with >= {min_labelled} labelled): {macro_f1(scores, min_labelled):.3f}"
     )
+
+
+def dumps(papers: list[Paper]) -> dict[str, str]:
+    """The dump each paper comes from: the file name of its first source in name order
+    (a paper in several dumps belongs to one fold only)."""
+    return {p.key: min(Path(src).name for src in p.sources) for p in papers if p.sources}
+
+
+def tuning_text(fold: Fold) -> str:
+    changed = changes(fold.tuning)
+    return " ".join(f"{k}={v:g}" for k, v in changed.items()) if changed else "defaults"
+
+
+def macro_text(scores: tuple[TopicScore, ...], min_labelled: int) -> str:
+    if not any(s.labelled >= min_labelled for s in scores):
+        return "n/a"
+    return f"{macro_f1(scores, min_labelled):.3f}"
+
+
+HEADER = f"{'topic':<14}{'labelled':>9}{'selected':>9}{'P':>7}{'R':>7}{'F1':>7}{'plain F1':>10}"
+
+
+def row(s: TopicScore, plain: TopicScore, min_labelled: int, tail: str = "") -> str:
+    note = "" if s.labelled >= min_labelled else "  (not in macro)"
+    return (
+        f"{s.key:<14}{s.labelled:>9}{s.selected:>9}{s.precision:>7.3f}{s.recall:>7.3f}"
+        f"{s.f1:>7.3f}{plain.f1:>10.3f}{tail}{note}"
+    )
+
+
+def print_cv(report: CrossValidation) -> None:
+    n = report.min_labelled
+    click.echo("leave-one-topic-out: each topic scored with the Tuning chosen on the others")
+    click.echo(f"{HEADER}  tuning (train macro-F1)")
+    for f in report.topic_folds:
+        for s, p in zip(f.scores, f.plain, strict=True):
+            click.echo(row(s, p, n, f"  {tuning_text(f)} ({f.train_macro:.3f})"))
+    click.echo(
+        f"macro-F1 (topics with >= {n} labelled): cross-validated {report.loto_macro:.3f}, "
+        f"plain {report.plain_macro:.3f}"
+    )
+    click.echo("")
+    click.echo("leave-one-dump-out: each dump scored with the Tuning chosen on the other dumps")
+    for f in report.dump_folds:
+        click.echo(
+            f"{f.held_out}: {tuning_text(f)} (train macro-F1 {f.train_macro:.3f}); "
+            f"held-out macro-F1 {macro_text(f.scores, n)}, plain {macro_text(f.plain, n)}"
+        )
+        click.echo(f"  {HEADER}")
+        for s, p in zip(f.scores, f.plain, strict=True):
+            click.echo(f"  {row(s, p, n)}")
+    click.echo("all dumps, each with its fold's Tuning:")
+    click.echo(HEADER)
+    for s, p in zip(report.lodo_pooled, report.plain, strict=True):
+        click.echo(row(s, p, n))
+    if report.unassigned:
+        click.echo(f"({report.unassigned} labelled papers come from no known dump: left out)")
+    click.echo(
+        f"macro-F1 (topics with >= {n} labelled): cross-validated {report.lodo_macro:.3f}, "
+        f"plain {report.plain_macro:.3f}"
+    )
+
+
+def _scores(scores: tuple[TopicScore, ...]) -> list[dict[str, object]]:
+    return [
+        {
+            "topic": s.key,
+            "subscription": s.subscription,
+            "labelled": s.labelled,
+            "selected": s.selected,
+            "true_positives": s.true_positives,
+            "precision": round(s.precision, 4),
+            "recall": round(s.recall, 4),
+            "f1": round(s.f1, 4),
+        }
+        for s in scores
+    ]
+
+
+def _fold(f: Fold) -> dict[str, object]:
+    return {
+        "held_out": f.held_out,
+        "tuning": changes(f.tuning),
+        "train_macro_f1": round(f.train_macro, 4),
+        "scores": _scores(f.scores),
+        "plain": _scores(f.plain),
+    }
+
+
+def cv_json(report: CrossValidation) -> dict[str, object]:
+    n = report.min_labelled
+    return {
+        "min_labelled": n,
+        "plain": {"macro_f1": round(report.plain_macro, 4), "scores": _scores(report.plain)},
+        "leave_one_topic_out": {
+            "macro_f1": round(report.loto_macro, 4),
+            "folds": [_fold(f) for f in report.topic_folds],
+        },
+        "leave_one_dump_out": {
+            "macro_f1": round(report.lodo_macro, 4),
+            "scores": _scores(report.lodo_pooled),
+            "unassigned": report.unassigned,
+            "folds": [_fold(f) for f in report.dump_folds],
+        },
+    }
