@@ -43,9 +43,7 @@ async def subscribe(command: Command, request: CommandRequest, services: Service
         added = services.profiles.add_topic(
             request.platform, request.channel_id, topic, now=now(services)
         )
-        profile = services.profiles.get(request.platform, request.channel_id)
-        assert profile is not None
-        return added, profile
+        return added, _stored(request, services)
 
     try:
         added, profile = await aio.run(change)
@@ -57,6 +55,13 @@ async def subscribe(command: Command, request: CommandRequest, services: Service
             f"This channel already follows {quoted(topic)}.", preview.lines, preview.papers
         )
     return Reply(f"This channel now follows {quoted(topic)}.", preview.lines, preview.papers)
+
+
+def _stored(request: CommandRequest, services: Services) -> Profile:
+    """The channel's profile as stored, just after a change that ensured it exists."""
+    profile = services.profiles.get(request.platform, request.channel_id)
+    assert profile is not None
+    return profile
 
 
 def _preview(topic: str, profile: Profile, services: Services) -> Reply:
@@ -186,9 +191,7 @@ async def schedule(command: Command, request: CommandRequest, services: Services
         changed = services.profiles.set_schedule(
             request.platform, request.channel_id, " ".join(parts[:5]), zone, now=now(services)
         )
-        updated = services.profiles.get(request.platform, request.channel_id)
-        assert updated is not None
-        return changed, updated
+        return changed, _stored(request, services)
 
     try:
         changed, profile = await aio.run(change)
