@@ -134,19 +134,14 @@ async def _remove(
     if not items:
         none = "follows no topics" if field == "topics" else "excludes nothing"
         return error(f"This channel {none}, so there is nothing to remove.")
-    listed = "follows" if field == "topics" else "excludes"
+    verb = "follow" if field == "topics" else "exclude"
+    missing = f"This channel doesn't {verb} {quoted(arg)}."
     suggestion = _closest(arg, items)
     if suggestion is not None:
         return error(
-            f"This channel doesn't follow {quoted(arg)}."
-            if field == "topics"
-            else f"This channel doesn't exclude {quoted(arg)}.",
-            f"Did you mean {quoted(suggestion)}? /papers {command.name} {suggestion}",
+            missing, f"Did you mean {quoted(suggestion)}? /papers {command.name} {suggestion}"
         )
-    return error(
-        f"This channel doesn't {'follow' if field == 'topics' else 'exclude'} {quoted(arg)}.",
-        f"It {listed}: " + ", ".join(items),
-    )
+    return error(missing, f"It {verb}s: " + ", ".join(items))
 
 
 async def exclude(command: Command, request: CommandRequest, services: Services) -> Reply:
