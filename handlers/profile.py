@@ -50,11 +50,8 @@ async def subscribe(command: Command, request: CommandRequest, services: Service
     except ValueError as e:
         return error(f"Could not follow {quoted(topic)}: {e}.")
     preview = await aio.run(_preview, topic, profile, services)
-    if not added:
-        return Reply(
-            f"This channel already follows {quoted(topic)}.", preview.lines, preview.papers
-        )
-    return Reply(f"This channel now follows {quoted(topic)}.", preview.lines, preview.papers)
+    verb = "now follows" if added else "already follows"
+    return Reply(f"This channel {verb} {quoted(topic)}.", preview.lines, preview.papers)
 
 
 def _stored(request: CommandRequest, services: Services) -> Profile:
