@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -77,7 +77,7 @@ def collect_status(app: App, *, check_database: bool = False) -> Status:
         if not check_database:
             raise
         return Status(None, (), (), database=problem or describe(e))
-    return Status(status.papers, status.sources, status.channels, database=problem)
+    return replace(status, database=problem)
 
 
 def _read_status(app: App) -> Status:
