@@ -25,6 +25,11 @@ def quoted(text: str) -> str:
     return f"“{cut(clean(text), MAX_QUERY_SHOWN)}”"
 
 
+def paper_count(n: int) -> str:
+    """`n` paper(s), for a reply: "1 paper", "3 papers"."""
+    return f"{n} paper{'s' if n != 1 else ''}"
+
+
 def now(services: Services) -> datetime:
     return services.clock()
 

@@ -7,7 +7,7 @@ from bot.models import Profile
 from bot.schedule import next_fire
 from bot.store import aio
 from bot.store.profile_rules import format_duration
-from handlers.common import now, when
+from handlers.common import now, paper_count, when
 from handlers.reply import CommandRequest, PaperLine, Reply
 from handlers.services import Services
 from handlers.spec import Command, CommandSpec
@@ -21,8 +21,7 @@ async def list_command(command: Command, request: CommandRequest, services: Serv
         run = services.runs.last_complete(profile.ref)
         if run is None:
             return profile, None
-        posted = f"{run.posted} paper{'s' if run.posted != 1 else ''}"
-        return profile, f"{when(run.started_at, profile)} ({posted})"
+        return profile, f"{when(run.started_at, profile)} ({paper_count(run.posted)})"
 
     profile, last = await aio.run(read)
     if profile is None or not (profile.topics or profile.authors):
@@ -75,7 +74,7 @@ async def digest(command: Command, request: CommandRequest, services: Services) 
     )
     n = len(papers)
     return Reply(
-        f"The next digest would post {n} paper{'s' if n != 1 else ''} (preview, only you see it)",
+        f"The next digest would post {paper_count(n)} (preview, only you see it)",
         tuple(lines),
         papers,
         public=False,

@@ -21,6 +21,7 @@ from handlers.common import (
     ensure_profile,
     error,
     now,
+    paper_count,
     paper_line,
     quoted,
     when,
@@ -80,8 +81,7 @@ def _preview(topic: str, profile: Profile, services: Services) -> Reply:
     shown = min(n, PREVIEW_SHOWN)
     lines = (
         *notes,
-        f"In the last {PREVIEW_DAYS} days it would have matched {n} paper"
-        f"{'s' if n != 1 else ''}; the top {shown}:",
+        f"In the last {PREVIEW_DAYS} days it would have matched {paper_count(n)}; the top {shown}:",
     )
     posted = services.ledger.posted(profile.ref, [m.paper.key for m in matches[:shown]])
     return Reply("", lines, tuple(paper_line(m.paper, services, posted) for m in matches[:shown]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.pipeline.render.common import clean, cut
 from bot.store import aio
-from handlers.common import MAX_QUERY_SHOWN, error, paper_line, quoted
+from handlers.common import MAX_QUERY_SHOWN, error, paper_count, paper_line, quoted
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
 from handlers.spec import MAX_LIMIT, Command, CommandSpec, Option
@@ -32,7 +32,7 @@ async def search(command: Command, request: CommandRequest, services: Services) 
     shown = len(papers)
     title = f"Top {shown} papers for {quoted(query)}"
     if result.total <= shown:
-        title = f"{shown} paper{'s' if shown != 1 else ''} for {quoted(query)}"
+        title = f"{paper_count(shown)} for {quoted(query)}"
     footer = None
     if result.total > shown and command.limit < MAX_LIMIT:
         footer = f"More: /papers search {cut(query, MAX_QUERY_SHOWN)} --top {MAX_LIMIT}"
