@@ -22,10 +22,10 @@ def _find_paper(ref: str, services: Services) -> Paper | None:
     arxiv_id = parse_arxiv_id(ref)
     if arxiv_id is not None:
         return services.archive.get(arxiv_id)
-    exact = services.archive.get(normalize_title(ref))
+    wanted = normalize_title(ref)
+    exact = services.archive.get(wanted)
     if exact is not None:
         return exact
-    wanted = normalize_title(ref)
     for hit in services.search.search(ref, limit=5).hits:
         if fuzz.ratio(wanted, hit.paper.title_norm) >= TITLE_SIMILARITY:
             return hit.paper
