@@ -29,10 +29,10 @@ from handlers.common import (
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
 from handlers.spec import Command, CommandSpec, Option
+from handlers.suggest import SUGGESTION_SIMILARITY
 
 PREVIEW_DAYS = 7
 PREVIEW_SHOWN = 3
-SUGGESTION_SIMILARITY = 60.0
 SCHEDULE_EXAMPLE = "/papers schedule 0 9 * * mon-fri Europe/Berlin"
 
 
