@@ -9,7 +9,6 @@ import asyncio
 import json
 import sys
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -83,17 +82,16 @@ def channels(ctx: Context) -> None:
 
 def _next_digest(profile: Profile, now: datetime) -> str:
     """When the channel's next scheduled digest is posted: weekday, local time, zone."""
-    from bot.pipeline.render.common import format_day
     from bot.schedule import next_fire
     from bot.service import wants_digest
+    from handlers.common import when
 
     if not wants_digest(profile):
         return "none (the channel follows no topics or authors)"
     fire = next_fire(profile, now)
     if fire is None:
         return "none (the schedule never fires)"
-    local = fire.astimezone(ZoneInfo(profile.timezone))
-    return f"{format_day(local.date())} {local:%H:%M} {profile.timezone}"
+    return when(fire, profile)
 
 
 @click.command("sync-commands")
