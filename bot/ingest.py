@@ -11,7 +11,7 @@ from typing import Protocol
 
 from bot.errors import SourceError, StoreError
 from bot.models import Paper, ParseResult, Rejected
-from bot.sources.base import Retriever, Validators
+from bot.sources.base import Fetched, Retriever, Validators
 from bot.sources.detect import parse_any
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
@@ -45,6 +45,13 @@ class SourceReport:
     def failed(self) -> bool:
         return self.error is not None
 
+    def count(self, parsed: ParseResult) -> None:
+        """Add one parsed input: its format, papers, rejected records and notes."""
+        self.format = parsed.format
+        self.parsed += len(parsed.papers)
+        self.rejected += parsed.rejected
+        self.notes += parsed.notes
+
     def summary(self) -> str:
         """One line for logs and `status`: counts, or the error."""
         if self.error:
@@ -71,6 +78,20 @@ class SourceSpec(Protocol):
     def days(self) -> int: ...
     @property
     def include_replacements(self) -> bool: ...
+
+
+async def parse_fetched(
+    fetched: Fetched, *, source: str, kind: str | None, include_replacements: bool = False
+) -> ParseResult:
+    """Parse a fetched body in a worker thread (`kind`, else the format detected)."""
+    return await asyncio.to_thread(
+        parse_any,
+        fetched.content,
+        source=source,
+        kind=kind,
+        include_replacements=include_replacements,
+        content_type=fetched.content_type,
+    )
 
 
 def expand_locations(src: SourceSpec, today: datetime) -> list[str]:
@@ -162,13 +183,8 @@ class Ingestor:
             if fetched.not_modified:
                 report.not_modified = True
                 return
-            parsed: ParseResult = await asyncio.to_thread(
-                parse_any,
-                fetched.content,
-                source=report.name,
-                kind=kind,
-                include_replacements=include_replacements,
-                content_type=fetched.content_type,
+            parsed = await parse_fetched(
+                fetched, source=report.name, kind=kind, include_replacements=include_replacements
             )
         except SourceError as e:
             report.error = str(e).removeprefix(f"{report.name}: ")
@@ -177,10 +193,7 @@ class Ingestor:
             log.exception("unexpected error reading %s", report.location)
             report.error = unexpected_error(e)
             return
-        report.format = parsed.format
-        report.parsed += len(parsed.papers)
-        report.rejected += parsed.rejected
-        report.notes += parsed.notes
+        report.count(parsed)
         if parsed.rejected and not parsed.papers:  # e.g. the API changed its answers
             first = parsed.rejected[0]
             report.error = (

@@ -4,7 +4,6 @@ Also `print_report`, the lines one source's report prints (shared with `cycle`).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ import click
 from bot.app import App
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx, run_async
 from bot.errors import PaperboyError
-from bot.ingest import Progress, SourceReport
+from bot.ingest import Progress, SourceReport, parse_fetched
 from bot.models import Paper
 from bot.sources.retrieve import AnyRetriever
 from bot.store import aio
@@ -74,7 +73,6 @@ async def _preview(
 ) -> SourceReport:
     """`ingest --dry-run` of one input: fetch and parse as an ingest would, print every
     paper it would store (new, or already archived and merged), write nothing."""
-    from bot.sources.detect import parse_any
     from bot.sources.guard import unexpected_error
     from bot.sources.retrieve import redact_url
 
@@ -83,13 +81,8 @@ async def _preview(
     for loc in locations:
         try:
             fetched = await retriever.fetch(loc)
-            parsed = await asyncio.to_thread(
-                parse_any,
-                fetched.content,
-                source=report.name,
-                kind=kind,
-                include_replacements=include_replacements,
-                content_type=fetched.content_type,
+            parsed = await parse_fetched(
+                fetched, source=report.name, kind=kind, include_replacements=include_replacements
             )
             known = await aio.run(_archived_keys, app, parsed.papers)
         except PaperboyError as e:
@@ -98,10 +91,7 @@ async def _preview(
         except Exception as e:  # a bug: this input's failure, as in a real ingest
             report.error = unexpected_error(e)
             break
-        report.format = parsed.format
-        report.parsed += len(parsed.papers)
-        report.rejected += parsed.rejected
-        report.notes += parsed.notes
+        report.count(parsed)
         report.known += len(known)
         report.new += len(parsed.papers) - len(known)
         for paper in parsed.papers:
