@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.delivery.base import Delivery
+from bot.delivery.retry import Sleep
 from bot.errors import StoreError
 from bot.models import Digest, Paper, Profile
 from bot.outbox import LEASE, Outbox
@@ -36,7 +37,6 @@ from bot.turns import TURN, Sending, Turn, send_in_turn
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
 # Channels of one run sending at once. One: a run posts channel after channel (what the
 # crash-safety tests and an operator watching see), but a channel waiting out a Retry-After
 # or a backoff, or an answer slower than SLOW_ANSWER, hands its turn to the next channel

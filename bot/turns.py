@@ -4,17 +4,16 @@ waits (a Retry-After, a backoff, a slow answer) hands its turn to the next meanw
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from contextvars import ContextVar
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 from bot.delivery.base import Delivery
-from bot.delivery.retry import send_with_retry
+from bot.delivery.retry import Sleep, send_with_retry
 from bot.models import Profile
 from bot.outbox import Outgoing
 
-Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -11,7 +11,7 @@ import discord
 from discord.http import Route
 
 from bot.delivery.answers import describe, json_object, retry_after
-from bot.delivery.retry import RetryLater
+from bot.delivery.retry import RetryLater, Sleep
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.discord_embeds import render_discord
@@ -22,8 +22,6 @@ BAD_TOKEN = "Discord rejected the bot token (discord.bot_token)"
 # a hair before the bucket resets and draw the 429 the wait was for.
 BUCKET_MARGIN = 0.05
 USER_AGENT = f"DiscordBot (https://github.com/Rapptz/discord.py, {discord.__version__}) Paperboy"
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def use_api_base(api_url: str) -> None:

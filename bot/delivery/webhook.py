@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar
 
 import aiohttp
 
 from bot.delivery.answers import describe, json_object, retry_after
-from bot.delivery.retry import RetryLater
+from bot.delivery.retry import RetryLater, Sleep
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.discord_embeds import render_discord
 from bot.pipeline.render.slack import render_slack
-
-Sleep = Callable[[float], Awaitable[None]]  # accepted, unused: see `_Webhook`
 
 
 class _Webhook:
