@@ -123,7 +123,6 @@ class Service:
     _fetch_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
     _inflight: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
     _schedules: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
-    _stopping: bool = field(init=False, default=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -181,9 +180,8 @@ class Service:
     async def stop(self) -> None:
         """Stop taking work, let in-flight jobs finish within `shutdown_timeout` (then cancel
         them: an unconfirmed post stays unrecorded), close the front-ends."""
-        if self._stopping:
+        if self._stop.is_set():
             return
-        self._stopping = True
         self._stop.set()  # running digests send no further message
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -215,7 +213,7 @@ class Service:
         """A job function whose runs are tracked as in-flight work (for shutdown)."""
 
         async def job() -> Any:
-            if self._stopping:
+            if self._stop.is_set():
                 return None
             return await self._spawn(fn(*args))
 
@@ -354,7 +352,7 @@ class Service:
         await self.fresh_archive()
         outcomes = []
         for profile in await aio.run(self.app.profiles.all):
-            if self._stopping:
+            if self._stop.is_set():
                 break
             if not wants_digest(profile):
                 continue
