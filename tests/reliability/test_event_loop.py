@@ -53,24 +53,27 @@ class Commands:
     event loop), one every `every` seconds until stopped; each one's time to the HTTP
     answer (Slack's acknowledgement)."""
 
-    def __init__(self, url: str, response_url: str, every: float = 0.2) -> None:
-        self._url, self._response_url, self._every = url, response_url, every
+    def __init__(self, url: str, response_urls: list[str], every: float = 0.2) -> None:
+        # One response_url per command, as Slack gives: Slack refuses a sixth use of one.
+        self._url, self._response_urls, self._every = url, iter(response_urls), every
         self.acks: list[float] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Commands:
+    async def __aenter__(self) -> Commands:
         self._thread.start()
         return self
 
-    def __exit__(self, *_: object) -> None:
+    async def __aexit__(self, *_: object) -> None:
+        # Joined off the loop: a request still in flight is answered by this loop, so a
+        # blocking join here would hold it until the request timed out.
         self._stop.set()
-        self._thread.join()
+        await asyncio.to_thread(self._thread.join)
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            url, user = self._response_url, "U0LOOPLAG1"
+            url, user = next(self._response_urls), "U0LOOPLAG1"
             body = slash_command(FakeSlack.TEAM_ID, CHANNEL, "help", url, user=user)
             request = urllib.request.Request(
                 self._url, data=body.encode(), headers=signed_slack_headers(SECRET, body)
@@ -117,7 +120,8 @@ async def test_a_20000_paper_digest_never_blocks_the_loop_and_papers_is_acked_wi
             assert frontend.url is not None
             deliveries = build_deliveries(settings, stream=io.StringIO())
             try:
-                with Commands(frontend.url, slack.response_url(CHANNEL)) as commands:
+                urls = [slack.response_url(CHANNEL) for _ in range(2_000)]
+                async with Commands(frontend.url, urls) as commands:
                     async with probe() as lag:
                         started = time.monotonic()
                         (outcome,) = await app.digest_cycle(deliveries).run(
