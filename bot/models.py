@@ -286,3 +286,22 @@ class Message:
 
     payload: dict[str, object]
     keys: tuple[str, ...] = ()
+
+
+Vote = Literal[1, -1]
+"""+1 "More like this" (👍, `/papers more`), -1 "Not for us" (👎, `/papers less`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One person's verdict on one paper for one channel (issue 16): the latest vote of a
+    user on a paper in a channel replaces the earlier one. `via` says where it came from:
+    "button", "reaction", "command" (`/papers more|less`) or "cli" (`paperboy feedback`,
+    whose `user` is "cli")."""
+
+    channel_ref: str  # Profile.ref: "platform:channel_id"
+    user: str
+    paper_key: str  # Paper.key
+    vote: Vote
+    at: datetime
+    via: str = "command"
