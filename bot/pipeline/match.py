@@ -30,6 +30,7 @@ from bot.pipeline.evidence import (
     with_related,
 )
 from bot.pipeline.feedback import related_terms
+from bot.pipeline.learn import Learned
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.matches import Match, Verdict, rank_key
 from bot.pipeline.query import Concept, fold_topic, understand
@@ -139,8 +140,11 @@ class Matcher:
         self._cache[key] = self._by_concept[same] = out
         return out
 
-    def verdict(self, profile: Profile, index: int) -> Verdict:
-        """The full decision for one paper (matched or not, and why)."""
+    def verdict(self, profile: Profile, index: int, learned: Learned | None = None) -> Verdict:
+        """The full decision for one paper (matched or not, and why); with `learned` (the
+        channel's model), as `match` decides with it."""
+        if learned is not None:
+            return self._learned_verdict(profile, index, learned)
         doc = self._docs[index]
         best: tuple[float, str | None] = (0.0, None)
         topics: list[str] = []
@@ -265,8 +269,9 @@ class Matcher:
             found = self._combos[key] = (min(order for order, _ in group), m)
         return found
 
-    def match(self, profile: Profile) -> list[Match]:
+    def match(self, profile: Profile, learned: Learned | None = None) -> list[Match]:
         """Papers the profile selects, best first (score, then upvotes, then newest).
+        With `learned` (the channel's model), see `_learn`.
 
         The same decisions as `verdict` for every candidate, made from each topic's shared
         Matches: a paper one topic alone selects (the common case) gets that topic's Match
@@ -305,17 +310,29 @@ class Matcher:
                     (self._order(v.score, i), Match(v.paper, v.score, v.topics, v.reasons))
                 )
         ranked.sort(key=itemgetter(0))
+        if learned is not None:
+            return self._learn(profile, [m for _, m in ranked], learned, set())
         return [m for _, m in ranked]
 
     def best(
-        self, profile: Profile, *, drop: Iterable[AbstractSet[int]] = (), limit: int
+        self,
+        profile: Profile,
+        *,
+        drop: Iterable[AbstractSet[int]] = (),
+        limit: int,
+        learned: Learned | None = None,
     ) -> tuple[list[Match], int]:
         """The first `limit` (0: all) of `match(profile)` whose papers are in no set of `drop`
         (paper indexes: posted already, outside the window), and how many of `match(profile)`
         are in none: `(kept[:limit], len(kept))` for `kept` so filtered, the same Matches.
 
         A digest needs a handful of a channel's matches: they are merged from each topic's
-        matches in rank order (shared by every channel), not all built and sorted."""
+        matches in rank order (shared by every channel), not all built and sorted. With
+        `learned` (a channel with feedback, the rare case) they are all built (`_learn`)."""
+        if learned is not None:
+            away = set[int]().union(*drop)
+            kept = self._learn(profile, self.match(profile), learned, away)
+            return (kept[:limit] if limit else kept), len(kept)
         if profile.authors:
             dropped = set[int]().union(*drop)
             index = self._by_key
@@ -353,6 +370,99 @@ class Matcher:
             )
             self._rankings[topic] = ranked
         return ranked
+
+    def _learn(
+        self, profile: Profile, matches: list[Match], learned: Learned, skip: AbstractSet[int]
+    ) -> list[Match]:
+        """`matches` (the profile's, best first) changed by the channel's model, the papers
+        in `skip` left out: a match whose margin (`Learned.score`) is at `-drop` or below is
+        dropped, the others' scores move by `rank` times their margin, and papers the profile
+        does not select (not excluded; with `near`, only those with some evidence for one of
+        its topics) are added at a margin of `add` or more. Best first again."""
+        how = learned.influence
+        out: list[Match] = []
+        seen: set[int] = set()
+        for m in matches:
+            i = self._by_key[m.paper.key]
+            seen.add(i)
+            if i in skip:
+                continue
+            margin = learned.score(m.paper)
+            if margin <= -how.drop:
+                continue
+            out.append(self._nudged(m, margin, learned))
+        for i in self._addable(profile, learned, skip, seen):
+            paper = self._docs[i].paper
+            margin = learned.score(paper)
+            if margin >= how.add:
+                out.append(self._added(profile, i, margin, learned))
+        out.sort(key=rank_key)
+        return out
+
+    def _addable(
+        self, profile: Profile, learned: Learned, skip: AbstractSet[int], seen: AbstractSet[int]
+    ) -> list[int]:
+        """Papers the model may add for `profile`: not selected (`seen`), skipped or
+        excluded; with `Influence.near`, only those with some evidence for a topic."""
+        if learned.influence.near:
+            pool = set[int]().union(*(self.topic_evidence(t).keys() for t in profile.topics))
+        else:
+            pool = set(range(len(self._docs)))
+        pool -= seen
+        pool.difference_update(skip)
+        for term in profile.exclude:
+            pool -= self.excluded(term)
+        return sorted(pool)
+
+    def _best_evidence(self, profile: Profile, i: int) -> float:
+        """The paper's best topic score (below the threshold: evidence of a paper not
+        selected), 0.0 without any."""
+        found = (self.topic_evidence(t).get(i) for t in profile.topics)
+        return max((ev.score for ev in found if ev is not None), default=0.0)
+
+    def _nudged(self, m: Match, margin: float, learned: Learned) -> Match:
+        """A selected paper's Match with its score moved by the model's margin."""
+        reason = learned.reason(m.paper)
+        score = min(1.0, max(0.0, m.score + learned.influence.rank * margin))
+        return Match(m.paper, score, m.topics, (*m.reasons, reason) if reason else m.reasons)
+
+    def _added(self, profile: Profile, i: int, margin: float, learned: Learned) -> Match:
+        """The Match of a paper only the model selects."""
+        paper = self._docs[i].paper
+        reason = learned.reason(paper) or f"feedback: more like this ({margin:+.2f})"
+        base = self._best_evidence(profile, i)
+        score = min(1.0, max(0.0, base + learned.influence.rank * margin))
+        return Match(paper, score, ("feedback",), (reason,))
+
+    def _learned_verdict(self, profile: Profile, index: int, learned: Learned) -> Verdict:
+        """`verdict` with the channel's model, deciding as `_learn` does."""
+        v = self.verdict(profile, index)
+        margin = learned.score(v.paper)
+        how = learned.influence
+        if v.matched:
+            reason = learned.reason(v.paper)
+            reasons = (*v.reasons, reason) if reason else v.reasons
+            if margin <= -how.drop:
+                return Verdict(v.paper, False, v.score, v.topics, reasons, None, v.best_topic)
+            m = self._nudged(Match(v.paper, v.score, v.topics, v.reasons), margin, learned)
+            return Verdict(v.paper, True, m.score, m.topics, m.reasons, None, v.best_topic)
+        if (
+            v.excluded_by is None
+            and margin >= how.add
+            and index in self._addable(profile, learned, set(), set())
+        ):
+            m = self._added(profile, index, margin, learned)
+            return Verdict(v.paper, True, m.score, m.topics, m.reasons, None, v.best_topic)
+        reason = learned.reason(v.paper)
+        return Verdict(
+            v.paper,
+            False,
+            v.score,
+            v.topics,
+            (*v.reasons, reason) if reason else v.reasons,
+            v.excluded_by,
+            v.best_topic,
+        )
 
     def outside(self, start: datetime, end: datetime) -> frozenset[int]:
         """Indexes of the papers not first stored within [start, end] (both ends included)."""
