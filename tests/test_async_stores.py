@@ -29,6 +29,7 @@ STORES = {
     "source_state",
     "state",
     "search",
+    "feedback",
     "sync",  # an `Async` view's store, for code already in a worker thread
 }
 STORE_CALLABLES = {"lexicon", "lexicons"}  # LexiconCache: reads the archive

@@ -136,6 +136,8 @@ posted = Table(
     UniqueConstraint("channel", "paper_key", name="uq_posted_channel_paper"),
     # a digest cycle reads the ledger rows of its window's papers for every channel at once
     Index("ix_posted_paper_key", "paper_key"),
+    # a reaction on a posted message finds the papers it carries (bot.store.feedback)
+    Index("ix_posted_channel_message_ref", "channel", "message_ref"),
 )
 
 # One row per digest run. A scheduled run carries `scheduled_for` (the local scheduled
@@ -166,4 +168,20 @@ ingests = Table(
     Column("owner", String(200)),
     Column("started_at", UTCDateTime, nullable=False),
     Column("lease_until", UTCDateTime, nullable=False),
+)
+
+# Each channel's feedback (bot/store/feedback.py): one person's latest vote on one paper,
+# +1 "more like this" or -1 "not for us", when and how it was given ("button", "reaction",
+# "command", "cli"). `paper_key` follows the paper's re-keying like the ledger.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(200), nullable=False),
+    Column("user", String(200), nullable=False),
+    Column("paper_key", String(512), nullable=False),
+    Column("vote", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("via", String(16), nullable=False),
+    UniqueConstraint("channel", "user", "paper_key", name="uq_feedback_channel_user_paper"),
 )
