@@ -17,6 +17,7 @@ from bot.delivery.discord import DiscordDelivery, use_api_base
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import DigestCycle, MatcherCache
+from bot.feedback import Teach
 from bot.ingest import Ingestor
 from bot.models import Paper, Profile
 from bot.pipeline.lexicon import Lexicon
@@ -27,6 +28,7 @@ from bot.settings import Settings
 from bot.sources.base import Retriever
 from bot.store.archive import Archive
 from bot.store.db import make_engine
+from bot.store.feedback import FeedbackStore
 from bot.store.ledger import Ledger
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore
@@ -91,6 +93,7 @@ class App:
     seed_report: SeedReport
     lexicons: LexiconCache
     matchers: MatcherCache
+    feedback: FeedbackStore
     read_only: bool = False  # built with seed=False: the channel profiles are previewed
 
     def channel_profiles(self) -> list[Profile]:
@@ -113,6 +116,16 @@ class App:
         """A matcher over `papers`, understanding topics with the archive's lexicon."""
         return Matcher(papers, self.lexicon())
 
+    def teach(self, search: Search | None = None) -> Teach:
+        """Takes the channels' votes and trains their models (bot.feedback); `search`
+        finds a paper named by a title that is not exact (one is made when not given)."""
+        return Teach(
+            feedback=self.feedback,
+            archive=self.archive,
+            search=search if search is not None else Search(self.archive, self.lexicons),
+            clock=self.clock,
+        )
+
     def digest_cycle(self, deliveries: Mapping[str, Delivery]) -> DigestCycle:
         return DigestCycle(
             archive=self.archive,
@@ -123,6 +136,7 @@ class App:
             clock=self.clock,
             lease=self.settings.digest.lease,
             matchers=self.matchers,
+            teach=self.teach(),
         )
 
     def services(self) -> Services:
@@ -130,12 +144,14 @@ class App:
         the per-user rate limit of `settings.commands`)."""
         lexicon = self.lexicons
         limits = self.settings.commands
+        search = Search(self.archive, lexicon)
         return Services(
             archive=self.archive,
             profiles=self.profiles,
             ledger=self.ledger,
             runs=self.runs,
-            search=Search(self.archive, lexicon),
+            search=search,
+            teach=self.teach(search),
             lexicon=lexicon,
             clock=self.clock,
             digests=DigestCycle(
@@ -189,6 +205,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) 
         seed_report=report,
         lexicons=LexiconCache(archive, clock),
         matchers=MatcherCache(),
+        feedback=FeedbackStore(engine),
         read_only=not seed,
     )
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.delivery.base import Delivery
 from bot.delivery.retry import Sleep
 from bot.errors import StoreError
+from bot.feedback import Teach
 from bot.models import Digest, Paper, Profile
 from bot.outbox import LEASE, Outbox
 from bot.pipeline.lexicon import Lexicon
@@ -110,6 +111,7 @@ class DigestCycle:
         summary_chars: int = SUMMARY_CHARS,
         lease: timedelta = LEASE,
         matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
+        teach: Teach | None = None,
     ) -> None:
         self._archive = Async(archive)
         self._runs = Async(runs)
@@ -122,6 +124,7 @@ class DigestCycle:
             Async(ledger), self._archive, clock=clock, lease=lease, summary_chars=summary_chars
         )
         self._matchers = matchers
+        self._teach = teach  # the channels' feedback; None: digests ignore it
         # a shared MatcherCache brings its lock; a Matcher built per run needs none
         self._matching: threading.Lock = getattr(matchers, "lock", None) or threading.Lock()
 
@@ -221,8 +224,11 @@ class DigestCycle:
     ) -> list[Digest]:
         """The digest of each of `profiles`: its best matches in its window that it was not
         sent yet (a paper another run posts after that read is refused by `Outbox.plan`).
-        In a worker thread, holding the Matcher's lock."""
+        A channel with feedback gets its model (`Teach.learned_of`: one read for the batch,
+        nothing more for channels without). In a worker thread, holding the Matcher's lock
+        while matching."""
         out = []
+        learned = self._teach.learned_of([p.ref for p in profiles], papers) if self._teach else {}
         with self._matching:
             matcher = self._matchers(papers, lexicon)
             for profile in profiles:
@@ -233,7 +239,10 @@ class DigestCycle:
                     if (i := matcher.index_of(k)) is not None
                 }
                 matches, matched = matcher.best(
-                    profile, drop=(matcher.outside(start, end), posted), limit=profile.max_posts
+                    profile,
+                    drop=(matcher.outside(start, end), posted),
+                    limit=profile.max_posts,
+                    learned=learned.get(profile.ref),
                 )
                 day = now.astimezone(ZoneInfo(profile.timezone)).date()
                 out.append(

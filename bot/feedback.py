@@ -233,6 +233,19 @@ class Teach:
             return None
         return learn(votes, voted_papers(votes, self.archive.sync), papers)
 
+    def learned_of(
+        self, channel_refs: Sequence[str], papers: Sequence[Paper]
+    ) -> dict[str, Learned]:
+        """Each channel's model, for those of `channel_refs` with enough feedback (one read
+        of the votes for all of them: channels without feedback cost nothing more), with
+        `papers` (those to be judged) as background. Blocking (a worker thread)."""
+        out: dict[str, Learned] = {}
+        for ref, votes in self.feedback.sync.votes_of(channel_refs).items():
+            model = learn(votes, voted_papers(votes, self.archive.sync), papers)
+            if model is not None:
+                out[ref] = model
+        return out
+
     async def learned(self, channel_ref: str, papers: Sequence[Paper]) -> Learned | None:
         """The channel's model trained on its votes, with `papers` (those to be judged) as
         background; None when the channel has no (or too little) feedback."""
