@@ -1,6 +1,6 @@
 """.env.example documents exactly what the config and Docker files read, with no secret in
-it; the README's "Deploy" section covers each step and asks Discord for the right
-permissions."""
+it; the "Deploy" section (docs/operations.md, linked from the README's) covers each step and
+asks Discord for the right permissions."""
 
 from __future__ import annotations
 
