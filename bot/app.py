@@ -145,13 +145,14 @@ class App:
         lexicon = self.lexicons
         limits = self.settings.commands
         search = Search(self.archive, lexicon)
+        teach = self.teach(search)
         return Services(
             archive=self.archive,
             profiles=self.profiles,
             ledger=self.ledger,
             runs=self.runs,
             search=search,
-            teach=self.teach(search),
+            teach=teach,
             lexicon=lexicon,
             clock=self.clock,
             digests=DigestCycle(
@@ -161,6 +162,7 @@ class App:
                 lexicon=lexicon,
                 deliveries={},
                 clock=self.clock,
+                teach=teach,
             ),
             limiter=RateLimiter(limits.per_minute, limits.burst) if limits.per_minute else None,
         )

@@ -37,6 +37,9 @@ TITLE_SIMILARITY = 90.0  # how close (rapidfuzz ratio of normalized titles) a ty
 TITLE_MARGIN = 3.0  # ... and how much closer than the next candidate, else it is ambiguous
 CANDIDATES = 10  # titles the search proposes for a fuzzy title
 MAX_REF_CHARS = 300
+# A model that judges a paper outside a digest (`/papers why`) learns its word statistics
+# from the archive's papers of this last stretch (a digest uses the papers it judges).
+BACKGROUND = timedelta(days=7)
 SHOWN_TITLE = 80
 
 
@@ -226,11 +229,14 @@ class Teach:
 
         return await aio.run(work)
 
-    def learned_sync(self, channel_ref: str, papers: Sequence[Paper]) -> Learned | None:
-        """`learned` in a worker thread."""
+    def learned_sync(self, channel_ref: str, papers: Sequence[Paper] | None) -> Learned | None:
+        """`learned` in a worker thread; `papers` None: the archive's papers of the last
+        BACKGROUND_DAYS as background (for a model that judges one paper)."""
         votes = self.feedback.sync.votes(channel_ref)
         if not votes:
             return None
+        if papers is None:
+            papers = self.archive.sync.since(self._clock() - BACKGROUND)
         return learn(votes, voted_papers(votes, self.archive.sync), papers)
 
     def learned_of(
@@ -246,7 +252,10 @@ class Teach:
                 out[ref] = model
         return out
 
-    async def learned(self, channel_ref: str, papers: Sequence[Paper]) -> Learned | None:
-        """The channel's model trained on its votes, with `papers` (those to be judged) as
-        background; None when the channel has no (or too little) feedback."""
+    async def learned(
+        self, channel_ref: str, papers: Sequence[Paper] | None = None
+    ) -> Learned | None:
+        """The channel's model trained on its votes, with `papers` (those to be judged; None:
+        the archive's recent ones) as background; None when the channel has no (or too
+        little) feedback."""
         return await aio.run(self.learned_sync, channel_ref, papers)

@@ -30,6 +30,7 @@ _TEMPLATE = """\
 # with connections:write), so no public URL is needed. For HTTP mode instead, set
 # `socket_mode_enabled: false` and give the slash command a request URL, e.g.
 #   url: https://paperboy.example.org/slack/events
+# and the same URL as event_subscriptions' `request_url` and interactivity's `request_url`.
 _metadata:
   major_version: 1
   minor_version: 1
@@ -42,7 +43,8 @@ display_information:
     into Slack channels. Each channel follows its own topics, such as mixture of experts or
     multi-task learning, and gets one ranked digest on its schedule, never the same paper
     twice. Anyone in the channel can search the archive with /papers, change what the
-    channel follows with /papers subscribe, and ask why a paper was or was not posted.
+    channel follows with /papers subscribe, ask why a paper was or was not posted, and
+    teach the digest with "More like this" / "Not for us" on a posted paper.
 features:
   app_home:
     home_tab_enabled: false
@@ -66,11 +68,15 @@ oauth_config:
       # (conversations.history) before posting again, so a digest is not posted twice.
       - channels:history     # ... in public channels
       - groups:history       # ... in private channels
+      - reactions:read       # a 👍/👎 on a posted paper counts as the team's feedback
       # Optional: `chat:write.public` lets the bot post in public channels it was not
       # invited to, but it still cannot read their history then (see above): invite it.
 settings:
+  event_subscriptions:
+    bot_events:
+      - reaction_added       # 👍/👎 on a message carrying one paper: "more like this" / "not for us"
   interactivity:
-    is_enabled: false        # /papers answers with messages only, no buttons or modals
+    is_enabled: true         # the "More like this" / "Not for us" buttons on posted papers
   org_deploy_enabled: false
   socket_mode_enabled: true
   token_rotation_enabled: false

@@ -5,7 +5,7 @@ parser, the help, the Discord group and the Slack manifest follow from this list
 
 from __future__ import annotations
 
-from handlers import overview, profile, search, why
+from handlers import feedback, overview, profile, search, why
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
 from handlers.spec import Command, CommandSpec, help_lines
@@ -26,6 +26,7 @@ SPECS: tuple[CommandSpec, ...] = (
     overview.DIGEST,
     profile.SCHEDULE,
     why.SPEC,
+    *feedback.SPECS,
     HELP,
 )
 BY_NAME = {spec.name: spec for spec in SPECS}

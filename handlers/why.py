@@ -6,7 +6,9 @@ from rapidfuzz import fuzz
 
 from bot.models import Paper, Profile, normalize_title, parse_arxiv_id
 from bot.pipeline.evidence import THRESHOLD
+from bot.pipeline.learn import Learned
 from bot.pipeline.match import Matcher
+from bot.pipeline.matches import Verdict
 from bot.pipeline.render.common import clean, format_day
 from bot.store import aio
 from bot.store.profile_rules import format_duration
@@ -40,7 +42,38 @@ def _explain(paper: Paper, profile: Profile | None, services: Services) -> list[
     posted = services.ledger.posted(profile.ref, [paper.key])
     if paper.key in posted:
         return [f"It was posted here on {format_day(posted[paper.key].date())}."]
-    verdict = Matcher([paper], services.lexicon()).verdict(profile, 0)
+    matcher = Matcher([paper], services.lexicon())
+    by_topics = matcher.verdict(profile, 0)
+    learned = services.teach.learned_sync(profile.ref, None)  # None: no feedback here
+    verdict = by_topics if learned is None else matcher.verdict(profile, 0, learned)
+    taught = _taught(paper, learned, by_topics.matched, verdict.matched)
+    if taught is not None and verdict.matched != by_topics.matched:  # the feedback decided
+        if verdict.matched:
+            return [taught, *_timing(paper, profile, services)]
+        return [taught, "/papers feedback lists the votes; /papers feedback clear forgets them."]
+    lines = _topics_part(paper, profile, verdict, services)
+    return [*lines[:1], *([taught] if taught else []), *lines[1:]]
+
+
+def _taught(paper: Paper, learned: Learned | None, by_topics: bool, selected: bool) -> str | None:
+    """The part of the channel's feedback (its model) in the decision on `paper`, or None
+    when the channel has no model or it has no say."""
+    if learned is None:
+        return None
+    reason = learned.reason(paper)
+    margin = learned.score(paper)
+    said = f"{reason} (margin {margin:+.2f})" if reason else f"margin {margin:+.2f}"
+    if by_topics and not selected:
+        return f"It matches this channel's topics, but its feedback is against it: {said}."
+    if selected and not by_topics:
+        return f"It does not match the topics, but this channel's feedback selects it: {said}."
+    if reason is None:
+        return None
+    return f"This channel's feedback: {said}."
+
+
+def _topics_part(paper: Paper, profile: Profile, verdict: Verdict, services: Services) -> list[str]:
+    """Why the topics (and exclusions) decide as they do; the first line says what."""
     if verdict.excluded_by is not None:
         return [
             f"It matches {', '.join(verdict.topics)}, but it is about "
@@ -55,25 +88,28 @@ def _explain(paper: Paper, profile: Profile | None, services: Services) -> list[
             else " None of the topics appears in its title or abstract."
         )
         return [f"It does not match this channel's topics.{near}"]
-    reasons = "; ".join(verdict.reasons[:3])
+    reasons = "; ".join(r for r in verdict.reasons if not r.startswith("feedback:"))
     matched = f"It matches {', '.join(verdict.topics)} (score {verdict.score:.2f}: {reasons})."
+    return [matched, *_timing(paper, profile, services)]
+
+
+def _timing(paper: Paper, profile: Profile, services: Services) -> list[str]:
+    """Whether a selected paper is still to be posted (its window) or was left out."""
     start, _ = services.digests.window(profile, now(services), None)
     seen = paper.first_seen
     last = services.runs.last_complete(profile.ref)
     if seen is not None and seen < start:
         if last is None:
             return [
-                matched,
                 f"It arrived on {format_day(seen.date())}, before this channel's first digest "
                 f"window (the last {format_duration(profile.lookback)}), so it is not posted. "
                 "/papers search finds it.",
             ]
         return [
-            matched,
             f"It arrived on {format_day(seen.date())}, in the window of an earlier digest, "
             "which had more matches than its cap or ran before this topic was followed.",
         ]
-    return [matched, "It is new since the last digest: the next digest will include it."]
+    return ["It is new since the last digest: the next digest will include it."]
 
 
 async def why(command: Command, request: CommandRequest, services: Services) -> Reply:

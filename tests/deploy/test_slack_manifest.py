@@ -212,5 +212,6 @@ def test_slack_manifest_declares_papers_and_the_scopes_paperboy_needs() -> None:
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is True
     assert settings["org_deploy_enabled"] is False
-    assert settings["interactivity"]["is_enabled"] is False
+    assert settings["interactivity"]["is_enabled"] is True  # the feedback buttons
+    assert "reaction_added" in settings["event_subscriptions"]["bot_events"]
     assert EVENTS_PATH in MANIFEST.read_text(encoding="utf-8")  # the HTTP-mode hint
