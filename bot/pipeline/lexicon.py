@@ -1,5 +1,13 @@
 """What the archive teaches about words: document frequencies, vocabulary, and acronyms
-learned from definitions such as "Mixture-of-Experts (MoE)"."""
+learned from definitions such as "Mixture-of-Experts (MoE)".
+
+How common a word is (`Lexicon.share`, `Lexicon.idf`) must not hinge on the archive's size:
+a new install's archive holds a handful of papers, whose document shares are noise. So a
+word's share of papers is estimated as a Bayesian posterior: a Beta prior centred on a
+reference share from general English word frequencies (wordfreq, shipped with the package,
+`reference_share`), worth PRIOR_DOCS papers, updated with the archive's own document
+frequency. A tiny archive leans on the reference, a large one on itself.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,9 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from bot.models import Paper
 from bot.pipeline.field import KnownWords
@@ -18,6 +26,33 @@ from bot.pipeline.text import fold, stem, words
 # "long form (SF)" — SF: 2-10 characters, starts with a letter, has an upper-case letter.
 _PAREN_SF = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9\-]{1,9})\s*[);,]")
 _MAX_LF_WORDS = 8
+
+# Reference shares (`reference_share`): a paper's title and abstract cover about as many
+# distinct words as REFERENCE_WORDS running words of general English would (measured once as
+# the median of -ln(1 - share) / frequency over the words of an archive of 268 papers; no
+# labels involved). PRIOR_DOCS: how many papers the reference is worth as evidence on a
+# research archive (empirical Bayes: the spread of archive shares around the reference).
+REFERENCE_WORDS = 1300.0
+PRIOR_DOCS = 5.0
+# A word general English uses at least this often (per word) is a word (`known_words`),
+# whatever the archive's size: one per million, Zipf 3.
+KNOWN_FREQUENCY = 1e-6
+
+
+@lru_cache(maxsize=200_000)
+def word_frequency(word: str) -> float:
+    """A folded word's frequency in general English (wordfreq's `best` list; 0 if unknown).
+    Cached per word; the word list itself is loaded on first use."""
+    from wordfreq import word_frequency as _frequency  # ~1 s to load: only when needed
+
+    return float(_frequency(word, "en", minimum=0.0))
+
+
+@lru_cache(maxsize=200_000)
+def reference_share(word: str) -> float:
+    """The share of research papers expected to contain `word` (folded), from its general
+    English frequency: 1 - exp(-REFERENCE_WORDS * frequency), in [0, 1)."""
+    return -math.expm1(-REFERENCE_WORDS * word_frequency(word))
 
 
 def _short_form(raw: str) -> str | None:
@@ -86,9 +121,41 @@ class Lexicon:
         return self.spelled.get(stems_, " ".join(stems_))
 
     def idf(self, stem_: str) -> float:
-        """Smoothed inverse document frequency (>= 0): rare stems weigh more."""
-        n = self.df.get(stem_, 0)
-        return math.log((self.n_docs + 1) / (n + 0.5))
+        """Inverse document frequency (> 0) from the posterior share of a stem (see
+        `share`): rare stems weigh more, in an archive of any size."""
+        return -math.log(self._posterior(stem_, self._surface.get(stem_, stem_))[0])
+
+    def share(self, word: str) -> float:
+        """The expected share of papers containing `word` (folded; counted by its stem):
+        the posterior mean of a Beta prior centred on `reference_share(word)` worth
+        PRIOR_DOCS papers, updated with the archive's document frequency."""
+        return self._posterior(stem(word), word)[0]
+
+    def share_bounds(self, word: str, z: float = 1.2816) -> tuple[float, float]:
+        """A central credible interval of `share(word)` (normal approximation of the Beta
+        posterior; z = 1.28: 80 %). Wide in a small archive, narrow in a large one."""
+        mean, sd = self._posterior(stem(word), word)
+        return max(0.0, mean - z * sd), min(1.0, mean + z * sd)
+
+    def _posterior(self, stem_: str, word: str) -> tuple[float, float]:
+        """Mean and standard deviation of the Beta posterior share of `stem_` (whose
+        reference is looked up as `word`), never 0."""
+        prior = min(max(reference_share(word), reference_share(stem_)), 0.999)
+        a = self.df.get(stem_, 0) + PRIOR_DOCS * prior + 1e-3
+        total = self.n_docs + PRIOR_DOCS + 2e-3
+        mean = a / total
+        return mean, math.sqrt(mean * (1 - mean) / (total + 1))
+
+    @cached_property
+    def _surface(self) -> dict[str, str]:
+        """Each stem's most frequent word in the archive (for reference look-ups by stem)."""
+        best: dict[str, str] = {}
+        vocab = self.vocab
+        for w, n in vocab.items():
+            s = stem(w)
+            if n > vocab.get(best.get(s, ""), 0):
+                best[s] = w
+        return best
 
     def long_forms(self, short: str) -> list[tuple[str, ...]]:
         """Long forms of a short form, most frequent first, keeping those seen at least a
@@ -121,8 +188,9 @@ class Lexicon:
 
     @cached_property
     def known_words(self) -> KnownWords:
-        """The words seen twice or more: where a compound's head counts (`Field.of`)."""
-        return KnownWords(self.vocab, 2)
+        """The words seen twice or more, or that general English uses (KNOWN_FREQUENCY):
+        where a compound's head counts (`Field.of`), in an archive of any size."""
+        return KnownWords(_Known(self.vocab), 2)
 
     @cached_property
     def caches(self) -> dict[str, object]:
@@ -151,6 +219,27 @@ class Lexicon:
     def repairs(self) -> dict[str, str | None]:
         """Typo repairs already worked out against this lexicon (bot.pipeline.query)."""
         return {}
+
+
+class _Known(Mapping[str, int]):
+    """The archive's word counts, where a word of general English counts at least 2."""
+
+    def __init__(self, vocab: Mapping[str, int]) -> None:
+        self._vocab = vocab
+
+    def __getitem__(self, word: str) -> int:
+        n = self._vocab.get(word, 0)
+        if n < 2 and word_frequency(word) >= KNOWN_FREQUENCY:
+            return 2
+        if n == 0:
+            raise KeyError(word)
+        return n
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vocab)
+
+    def __len__(self) -> int:
+        return len(self._vocab)
 
 
 def build(papers: Iterable[Paper]) -> Lexicon:

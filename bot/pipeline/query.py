@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.lexicon import Lexicon, reference_share
 from bot.pipeline.text import fold, is_content, stem, words
 
 TYPO_MIN_LEN = 5  # shorter words are too often other real words one edit away
@@ -17,7 +17,6 @@ MAX_VARIANTS = 24
 GENERIC_SHARE = 0.35  # a word in this share of the archive's papers says little on its own
 SALIENT_SHARE = 0.2  # a lone word rarer than this can stand for the topic
 TRIMMED_WEIGHT = 0.75
-MIN_DOCS_FOR_SHARES = 50  # below this, document shares are noise: no trimming
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,25 +168,50 @@ def understand(text: str, lex: Lexicon) -> Concept:
     )
 
 
-def _share(word: str, lex: Lexicon) -> float:
-    return lex.df.get(stem(word), 0) / max(lex.n_docs, 1)
-
-
 def _trim_generic(ws: list[str], lex: Lexicon) -> list[str] | None:
     """The topic without generic words at its edges (`multi-task learning` -> `multi task`),
-    as long as what remains is still specific: two words or more, or one rare word."""
-    if lex.n_docs < MIN_DOCS_FOR_SHARES or len(ws) < 2:
+    as long as what remains is still specific: two words or more, or one rare word.
+
+    Shares are the lexicon's posterior estimates (`Lexicon.share`), which lean on reference
+    statistics in a small archive and on the archive in a large one, so the decision does not
+    flip with the archive's size. A cut that leaves one word is risky (that word alone will
+    count): it needs the expected share to say generic. A cut that leaves two words or more
+    keeps a specific phrase: a share that is plausibly generic (the upper end of its
+    credible interval) is enough, and so is being the topic's most common word in general
+    English (the word that carries least of its meaning, when the archive cannot tell)."""
+    if len(ws) < 2:
         return None
     out = list(ws)
     while len(out) > 1:
-        edge = max((0, len(out) - 1), key=lambda i: _share(out[i], lex))
-        generic = _share(out[edge], lex) >= GENERIC_SHARE or not is_content(out[edge])
-        rest = out[:edge] + out[edge + 1 :]
-        specific = len(rest) >= 2 or _share(rest[0], lex) <= SALIENT_SHARE
-        if not (generic and specific):
+        cut = next((i for i in _edges(out, lex) if _generic_edge(out, i, lex)), None)
+        if cut is None:
             break
-        out = rest
+        out = out[:cut] + out[cut + 1 :]
     return out if len(out) < len(ws) else None
+
+
+def _edges(ws: list[str], lex: Lexicon) -> list[int]:
+    """The positions of the first and last word, the more common first."""
+    return sorted({0, len(ws) - 1}, key=lambda i: -lex.share(ws[i]))
+
+
+def _generic_edge(ws: list[str], i: int, lex: Lexicon) -> bool:
+    """Whether the edge word `ws[i]` can go (see `_trim_generic`)."""
+    word, rest = ws[i], ws[:i] + ws[i + 1 :]
+    if len(rest) >= 2:
+        return (
+            not is_content(word)
+            or lex.share_bounds(word)[1] >= GENERIC_SHARE
+            or _most_common(word, ws)
+        )
+    generic = not is_content(word) or lex.share(word) >= GENERIC_SHARE
+    return generic and lex.share(rest[0]) <= SALIENT_SHARE
+
+
+def _most_common(word: str, ws: list[str]) -> bool:
+    """Whether `word` is the most frequent content word of `ws` in general English."""
+    others = [reference_share(w) for w in ws if w != word and is_content(w)]
+    return bool(others) and reference_share(word) > max(others)
 
 
 def fold_topic(text: str) -> str:
