@@ -32,14 +32,19 @@ from bot.pipeline.text import is_content, stem, words
 USER_CAP = 12.0
 # The centroids are shrunk by a prior worth PRIOR votes: sum(w x) / (sum(w) + PRIOR).
 PRIOR = 4.0
+# How much the background centroid is subtracted from the liked papers' (times their mass).
+BACKGROUND = 1.0
+# The margin is in standard deviations of the background's scores, but never divided by
+# less than this (a tiny or uniform background would make every margin huge).
+MIN_SPREAD = 0.003
 # Fewer votes than this (after dropping papers the caller does not know): no model.
 MIN_VOTES = 2
 # A title word counts as TITLE_TF occurrences; keywords as one each.
 TITLE_TF = 2.0
 # The background is at most this many papers (the first ones given; callers pass the newest).
 MAX_BACKGROUND = 2_000
-# `reason` says nothing when |score| is below this.
-REASON_MARGIN = 0.01
+# `reason` says nothing when |score| is below this (in standard deviations of the archive).
+REASON_MARGIN = 0.5
 REASON_WORDS = 3
 TITLE_CHARS = 60
 
@@ -56,10 +61,10 @@ class Influence:
     `drop` and `near` leave-one-topic-out; `rank` is fixed a priori (it orders, it does not
     select)."""
 
-    add: float = 0.12
-    drop: float = 0.12
-    near: bool = True
-    rank: float = 0.5
+    add: float = 4.5
+    drop: float = 3.0
+    near: bool = False
+    rank: float = 0.05
 
 
 DEFAULT_INFLUENCE = Influence()
@@ -212,10 +217,23 @@ def train(
         for k, wk in group.items():
             for t, x in vectors[k].items():
                 w_vec[t] += sign * wk * x / total
+    bg_vectors = [blank.vector(p) for p in bg]
+    if bg_vectors and pos:
+        # the average archive paper as a negative: words common everywhere weigh less
+        share = BACKGROUND / (len(bg_vectors) * (1.0 + BACKGROUND))
+        for v in bg_vectors:
+            for t, x in v.items():
+                if t in w_vec:
+                    w_vec[t] -= share * x
     weights_map = {t: v for t, v in w_vec.items() if v != 0.0}
-    bias = 0.0
-    if bg:
-        bias = sum(_dot(blank.vector(p), weights_map) for p in bg) / len(bg)
+    bias, spread = 0.0, 1.0
+    if bg_vectors:
+        raw = [_dot(v, weights_map) for v in bg_vectors]
+        bias = sum(raw) / len(raw)
+        var = sum((r - bias) ** 2 for r in raw) / len(raw)
+        spread = max(math.sqrt(var), MIN_SPREAD)
+    weights_map = {t: v / spread for t, v in weights_map.items()}
+    bias /= spread
     display: dict[str, str] = {}
     for p in voted:
         for st, word in _surface(p.title, p.abstract):
