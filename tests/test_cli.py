@@ -136,7 +136,7 @@ def test_shared_real_fixtures_parse_every_entry(config: Path, shared_dir: Path) 
 def test_relative_paths_database_from_the_cwd_and_source_path_from_the_config(
     tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As README's Configuration section says: a relative `database:` is resolved from the
+    """As docs/configuration.md says: a relative `database:` is resolved from the
     working directory, a relative source `path:` from the configuration file's folder."""
     conf_dir, work = tmp_path / "conf", tmp_path / "work"
     (conf_dir / "dumps").mkdir(parents=True)
