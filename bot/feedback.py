@@ -80,7 +80,8 @@ def _short(title: str) -> str:
 def resolve(ref: str, archive: Archive, search: Search | None) -> Paper:
     """The archived paper `ref` names: a Paper.key, an arXiv id or URL, an exact title
     (normalized), else the one title among the search's candidates within TITLE_SIMILARITY
-    of it and TITLE_MARGIN ahead of the next. Blocking (a worker thread).
+    of it (or whose part before a colon, its short name, it is) and TITLE_MARGIN ahead of
+    the next. Blocking (a worker thread).
 
     Raises UnknownPaper or AmbiguousPaper (messages for the user; titles as stored, to be
     escaped by whoever shows them)."""
@@ -108,6 +109,8 @@ def resolve(ref: str, archive: Archive, search: Search | None) -> Paper:
             score = fuzz.ratio(wanted, hit.paper.title_norm)
             if score >= TITLE_SIMILARITY - TITLE_MARGIN:
                 close[hit.paper.key] = (score, hit.paper)
+            elif wanted == normalize_title(hit.paper.title.partition(":")[0]):
+                close[hit.paper.key] = (TITLE_SIMILARITY, hit.paper)  # its short name
     ranked = sorted(close.values(), key=lambda sp: -sp[0])
     if not ranked or ranked[0][0] < TITLE_SIMILARITY:
         raise UnknownPaper(

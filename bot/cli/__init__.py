@@ -7,6 +7,7 @@ its console-script entry point (`paperboy`, and `python -m bot`):
 - `ingest_cmd`: `ingest`
 - `digest_cmd`: `digest`, `cycle`
 - `relevance_cmd`: `match`, `eval relevance`
+- `feedback_cmd`: `feedback` (a channel's votes from the shell)
 - `service_cmd`: `run`, `status`, `channels`, `sync-commands`
 - `database_cmd`: `migrate-db`
 """
@@ -16,12 +17,13 @@ from __future__ import annotations
 import click
 
 from bot import __version__
+from bot.cli import learn_cmd  # noqa: F401  (registers `eval feedback`)
 from bot.cli.common import Context
 from bot.cli.database_cmd import migrate_db
 from bot.cli.digest_cmd import cycle, digest
+from bot.cli.feedback_cmd import feedback_cmd
 from bot.cli.ingest_cmd import ingest
 from bot.cli.relevance_cmd import eval_group, match_cmd
-from bot.cli import learn_cmd  # noqa: F401  (registers `eval feedback`)
 from bot.cli.service_cmd import channels, run, status, sync_commands_cmd
 
 
@@ -45,6 +47,7 @@ for _command in (
     digest,
     channels,
     match_cmd,
+    feedback_cmd,
     eval_group,
     migrate_db,
     sync_commands_cmd,

@@ -33,15 +33,37 @@ from bot.store.db import location
 )
 @click.option("--limit", default=20, show_default=True, help="Show at most this many (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--channel",
+    "channel_ref",
+    metavar="PLATFORM:ID",
+    help="Apply this channel's feedback (its votes' model) as its digest does.",
+)
 @pass_ctx
 def match_cmd(
-    ctx: Context, subscription: str, excludes: tuple[str, ...], limit: int, as_json: bool
+    ctx: Context,
+    subscription: str,
+    excludes: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+    channel_ref: str | None,
 ) -> None:
     """Archive papers that SUBSCRIPTION selects, best first, with score and reason."""
     with ctx.app() as app:
-        matcher = app.matcher(app.archive.all())
+        papers = app.archive.all()
+        matcher = app.matcher(papers)
         concept = matcher.concept(subscription)
-        matches = matcher.match(topics_profile([subscription], excludes))
+        learned = None
+        if channel_ref is not None:
+            learned = app.teach().learned_sync(channel_ref, papers)
+            if not as_json:
+                votes = len(app.feedback.votes(channel_ref))
+                click.echo(
+                    f"(with the feedback of {channel_ref}: {votes} votes)"
+                    if learned is not None
+                    else f"({channel_ref} has {votes} votes: too few to learn from; topics only)"
+                )
+        matches = matcher.match(topics_profile([subscription], excludes), learned)
     shown = matches if limit == 0 else matches[:limit]
     if as_json:
         for m in shown:
