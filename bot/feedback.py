@@ -37,9 +37,10 @@ TITLE_SIMILARITY = 90.0  # how close (rapidfuzz ratio of normalized titles) a ty
 TITLE_MARGIN = 3.0  # ... and how much closer than the next candidate, else it is ambiguous
 CANDIDATES = 10  # titles the search proposes for a fuzzy title
 MAX_REF_CHARS = 300
-# A model that judges a paper outside a digest (`/papers why`) learns its word statistics
-# from the archive's papers of this last stretch (a digest uses the papers it judges).
-BACKGROUND = timedelta(days=7)
+# A channel's model learns its word statistics (and the spread of its margins) from the
+# papers it judges and the archive's papers of this last stretch, newest first
+# (bot.pipeline.learn.train keeps at most MAX_BACKGROUND of them).
+BACKGROUND = timedelta(days=30)
 SHOWN_TITLE = 80
 
 
@@ -233,14 +234,11 @@ class Teach:
         return await aio.run(work)
 
     def learned_sync(self, channel_ref: str, papers: Sequence[Paper] | None) -> Learned | None:
-        """`learned` in a worker thread; `papers` None: the archive's papers of the last
-        BACKGROUND_DAYS as background (for a model that judges one paper)."""
+        """`learned` in a worker thread (`papers` None: the archive's recent papers only)."""
         votes = self.feedback.sync.votes(channel_ref)
         if not votes:
             return None
-        if papers is None:
-            papers = self.archive.sync.since(self._clock() - BACKGROUND)
-        return learn(votes, voted_papers(votes, self.archive.sync), papers)
+        return learn(votes, voted_papers(votes, self.archive.sync), self._background(papers))
 
     def learned_of(
         self, channel_refs: Sequence[str], papers: Sequence[Paper]
@@ -249,11 +247,29 @@ class Teach:
         of the votes for all of them: channels without feedback cost nothing more), with
         `papers` (those to be judged) as background. Blocking (a worker thread)."""
         out: dict[str, Learned] = {}
-        for ref, votes in self.feedback.sync.votes_of(channel_refs).items():
-            model = learn(votes, voted_papers(votes, self.archive.sync), papers)
+        found = self.feedback.sync.votes_of(channel_refs)
+        if not found:
+            return out
+        background = self._background(papers)
+        for ref, votes in found.items():
+            model = learn(votes, voted_papers(votes, self.archive.sync), background)
             if model is not None:
                 out[ref] = model
         return out
+
+    def _background(self, papers: Sequence[Paper] | None) -> list[Paper]:
+        """The papers a model learns its word statistics from, newest first: `papers` (those
+        to be judged) and the archive's of the last BACKGROUND (a day's window alone can be
+        a handful of papers). Blocking."""
+        recent = self.archive.sync.since(self._clock() - BACKGROUND)
+        out = {p.key: p for p in reversed(recent)}
+        for p in papers or ():
+            out.setdefault(p.key, p)
+        return sorted(
+            out.values(),
+            key=lambda p: p.first_seen.timestamp() if p.first_seen else 0.0,
+            reverse=True,
+        )
 
     async def learned(
         self, channel_ref: str, papers: Sequence[Paper] | None = None
