@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 
 
 class PaperboyError(Exception):
@@ -103,8 +105,88 @@ class DeliveryError(PaperboyError):
 
     `permanent` is True when retrying cannot help (bad token, unknown channel, no access);
     the channel is then reported and skipped until the operator fixes it.
+
+    `offline` marks a failure that retrying within seconds cannot fix either (the host's
+    name does not resolve: no network, or a wrong host): the message is not retried now,
+    and the next run tries again (unlike `permanent`, the channel is not blamed).
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, offline: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.offline = offline
+
+
+# What a failed connection means, said in words: the network library's exception (aiohttp's
+# ClientConnectorError and its kin, an OSError, a TimeoutError) read by its attributes only,
+# so the domain needs no HTTP library. Never its message: an invalid URL's is the URL.
+_OS_CAUSES = {
+    errno.ECONNREFUSED: "connection refused: is anything listening there?",
+    errno.ECONNRESET: "connection reset",
+    errno.EHOSTUNREACH: "no route to the host",
+    errno.ENETUNREACH: "network unreachable: offline?",
+    errno.ETIMEDOUT: "connection timed out",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EPIPE: "connection closed while sending",
+}
+_CLASS_CAUSES = {
+    "ServerDisconnectedError": "the server closed the connection before answering",
+    "ClientPayloadError": "the answer was cut off",
+    "ClientConnectorCertificateError": "its TLS certificate was not accepted",
+    "ClientConnectorSSLError": "the TLS handshake failed",
+    "ClientSSLError": "the TLS handshake failed",
+    "TooManyRedirects": "too many redirects",
+    "InvalidURL": "not a valid URL",
+    "InvalidUrlClientError": "not a valid URL",
+    "NonHttpUrlClientError": "not an http(s) URL",
+}
+
+
+def is_dns_failure(error: BaseException | None) -> bool:
+    """True when `error` (or the OS error it wraps) is a failed host-name lookup: offline,
+    or a host that does not exist. Retrying within seconds does not help."""
+    cause = getattr(error, "os_error", None) or error
+    return isinstance(cause, socket.gaierror) or type(error).__name__ == "ClientConnectorDNSError"
+
+
+def network_cause(error: BaseException) -> str:
+    """A few words on why a connection failed ("connection refused: is anything listening
+    there?", "cannot resolve discord.com: offline, or a wrong host?", "timed out"), from the
+    exception's type and OS error number; the class name when nothing more is known."""
+    host = getattr(error, "host", None)
+    if is_dns_failure(error):
+        name = f" {host}" if host else " the host name"
+        return f"cannot resolve{name}: offline, or a wrong host?"
+    if isinstance(error, TimeoutError) or type(error).__name__ in (
+        "ServerTimeoutError",
+        "ConnectionTimeoutError",
+        "SocketTimeoutError",
+    ):
+        return "timed out"
+    for cls in type(error).__mro__:
+        if cls.__name__ in _CLASS_CAUSES:
+            return _CLASS_CAUSES[cls.__name__]
+    os_error = getattr(error, "os_error", None) or (error if isinstance(error, OSError) else None)
+    number = getattr(os_error, "errno", None)
+    if number in _OS_CAUSES:
+        return _OS_CAUSES[number]
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror[:1].lower() + os_error.strerror[1:]
+    return type(error).__name__
+
+
+def network_address(error: BaseException) -> str | None:
+    """`host:port` of the connection that failed, when the exception knows it."""
+    host, port = getattr(error, "host", None), getattr(error, "port", None)
+    if not host:
+        return None
+    return f"{host}:{port}" if port else str(host)
+
+
+def unreachable_text(service: str, error: BaseException, what: str = "") -> str:
+    """`Discord unreachable at 127.0.0.1:9 posting to discord:1 (connection refused: is
+    anything listening there?)`: the service, where, what was being done, why."""
+    address = network_address(error)
+    at = f" at {address}" if address and not is_dns_failure(error) else ""
+    doing = f" {what}" if what else ""
+    return f"{service} unreachable{at}{doing} ({network_cause(error)})"

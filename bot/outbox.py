@@ -261,7 +261,8 @@ class Outbox:
     def _messages(
         self, held: Held, digest: Digest, delivery: Delivery
     ) -> tuple[list[Outgoing], Digest]:
-        """First every message a stopped run may have posted, again as that message (its
+        """First every message an earlier attempt may have posted (it failed or was stopped
+        before the platform confirmed it), again as that message (its
         papers together, its key, `maybe_sent`); then the rest of the digest as new
         messages. A paper of such a message that is no longer in the digest (a new ranking,
         a changed profile) is fetched from the archive to travel with it."""
@@ -284,7 +285,8 @@ class Outbox:
                 plan.append(Outgoing(message, key, maybe_sent=True))
         if resent:
             log.info(
-                "sending %d message(s) for %s again that a stopped run may have posted",
+                "sending %d message(s) for %s again: an earlier attempt ended without the "
+                "platform's confirmation, so each is looked for or sent once more",
                 len(resent),
                 held.channel,
             )

@@ -11,6 +11,7 @@ import discord
 from discord.http import Route
 
 from bot.delivery.answers import describe, json_object, retry_after
+from bot.delivery.explain import unreachable
 from bot.delivery.retry import RetryLater, Sleep
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
@@ -84,7 +85,7 @@ class DiscordDelivery:
                 body = (await resp.read()).decode("utf-8", "replace")
                 return resp.status, json_object(body), body, resp.headers.copy()
         except (TimeoutError, aiohttp.ClientError) as e:
-            raise DeliveryError(f"Discord unreachable {what}: {e.__class__.__name__}") from None
+            raise unreachable("Discord", e, what) from None
 
     async def _login(self) -> None:
         if self._logged_in:

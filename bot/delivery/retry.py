@@ -4,8 +4,9 @@ honoured exactly, exponential backoff with jitter for everything else.
 Deliveries make one attempt per `send` (no hidden retries: slack_sdk's retry handlers are
 removed, Discord and webhooks are plain aiohttp) and say what happened with a
 `DeliveryError`: `permanent` (retrying cannot help), `RetryLater` (the platform named its
-wait: 429), or transient (5xx, timeout, connection lost). `send_with_retry` retries the
-transient ones while the message's budget lasts:
+wait: 429), `offline` (the platform's host name does not resolve: not retried now, the
+next run tries again), or transient (5xx, timeout, connection lost). `send_with_retry`
+retries the transient ones while the message's budget lasts:
 
 - a `RetryLater` waits exactly its `retry_after` (not scaled by any backoff), and does not
   count as a failed attempt; when that wait would end past the budget the message gives up
@@ -107,8 +108,8 @@ async def send_with_retry(
     def retryable(state: RetryCallState) -> bool:
         nonlocal failures
         e = error_of(state)
-        if not isinstance(e, DeliveryError) or e.permanent:
-            return False
+        if not isinstance(e, DeliveryError) or e.permanent or e.offline:
+            return False  # offline (a host name that does not resolve): said once
         if not isinstance(e, RetryLater) or e.retry_after <= 0:
             failures += 1
         return True

@@ -11,6 +11,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.answers import describe, retry_after
+from bot.delivery.explain import slack_refusal, unreachable
 from bot.delivery.retry import RetryLater
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
@@ -118,7 +119,7 @@ class SlackDelivery:
             error = data.get("error") if isinstance(data, dict) else None
             if error and status == 200:
                 raise DeliveryError(
-                    f"Slack refused the post to {channel.ref}: {error}",
+                    f"Slack refused the post to {channel.ref}: {slack_refusal(str(error))}",
                     permanent=str(error) in self.PERMANENT,
                 ) from None
             if error:
@@ -134,9 +135,7 @@ class SlackDelivery:
             ) from None
         except (TimeoutError, aiohttp.ClientError) as e:
             self._unclear.add(idempotency_key)
-            raise DeliveryError(
-                f"Slack unreachable posting to {channel.ref}: {e.__class__.__name__}"
-            ) from None
+            raise unreachable("Slack", e, f"posting to {channel.ref}") from None
         except AttributeError:  # slack_sdk's validate() on an HTTP 200 text body
             self._unclear.add(idempotency_key)
             raise DeliveryError(

@@ -9,6 +9,7 @@ from typing import ClassVar
 import aiohttp
 
 from bot.delivery.answers import describe, json_object, retry_after
+from bot.delivery.explain import unreachable
 from bot.delivery.retry import RetryLater, Sleep
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
@@ -67,7 +68,7 @@ class _Webhook:
                 status, headers = resp.status, resp.headers
                 body = (await resp.read()).decode("utf-8", "replace")
         except (TimeoutError, aiohttp.ClientError) as e:
-            raise DeliveryError(f"{where} unreachable: {e.__class__.__name__}") from None
+            raise unreachable(f"{self.platform_name} webhook", e, f"for {channel.ref}") from None
         if status < 300:
             return self._ref(body, idempotency_key)
         detail = describe(body)

@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_exponential, wait_random
 
 from bot import __version__
-from bot.errors import SourceError
+from bot.errors import SourceError, is_dns_failure, network_cause
 from bot.models import redact_url as redact_url  # where the sources and their callers look
 from bot.sources.base import Fetched, Validators
 
@@ -125,7 +125,8 @@ class HttpRetriever(_Closing):
 
     Owns one aiohttp session, opened on the first fetch and closed by `aclose()` (or by
     `async with`). Raises `SourceError` for every failure; `retryable` is True for
-    5xx/429/timeouts/network errors that persisted through `retry.attempts` tries.
+    5xx/429/timeouts/network errors that persisted through `retry.attempts` tries, and for
+    a host name that does not resolve (offline), which is not retried: it fails at once.
     Error messages carry the status and the URL passed through `redact_url`.
     """
 
@@ -243,7 +244,12 @@ class HttpRetriever(_Closing):
             detail = f" ({reason[0][:80]})" if reason else ""
             raise _Transient(f"not a valid HTTP answer from {shown}{detail}") from e
         except aiohttp.ClientError as e:
-            raise _Transient(f"network error fetching {shown}: {type(e).__name__}: {e}") from e
+            # in words ("connection refused: …"), not the exception's text (it may hold the
+            # raw URL); a name that does not resolve (offline) is said once, not retried
+            message = f"network error fetching {shown}: {network_cause(e)}"
+            if is_dns_failure(e):
+                raise SourceError(message, retryable=True) from e
+            raise _Transient(message) from e
         if not body:
             raise SourceError(f"empty response from {shown}", retryable=True)
         return Fetched(url, body, content_type=content_type, validators=new_validators)
