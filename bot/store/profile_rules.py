@@ -7,7 +7,8 @@ profile is shown (`format_profile`, `format_duration`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -15,6 +16,13 @@ from sqlalchemy import Row
 from bot import schedule as schedule_rules
 from bot.models import Profile, collapse_ws
 from bot.pipeline.text import visible_text
+
+# A channel's lifecycle (the `channels` columns origin, state, state_by; the rules that move
+# it are in bot.store.seeding and bot.store.profiles).
+CONFIG, CHAT = "config", "chat"  # origin: listed in the configuration, or created from chat
+ACTIVE, PAUSED, REMOVED = "active", "paused", "removed"  # state: only active gets digests
+BY_CONFIG, BY_HAND = "config", "hand"  # state_by: left the configuration, or chat / shell
+ORIGIN_LABELS = {CONFIG: "configuration", CHAT: "chat"}
 
 MAX_TOPIC_CHARS = 200
 MAX_TOPICS = 50  # per list: topics, and exclusions
@@ -84,6 +92,49 @@ def check_schedule(schedule: str, timezone: str) -> tuple[str, str]:
     return schedule_rules.check_schedule(schedule, timezone)
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """A channel as `paperboy channels` lists it: its effective profile, where it came from
+    (`origin`: CONFIG or CHAT), its `state` (ACTIVE, PAUSED, REMOVED), who set that state
+    (`state_by`: BY_CONFIG when it left the configuration, BY_HAND from chat or the shell;
+    None for a channel that was always active) and when (`state_at`)."""
+
+    profile: Profile
+    origin: str = CONFIG
+    state: str = ACTIVE
+    state_by: str | None = None
+    state_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return self.profile.ref
+
+    @property
+    def active(self) -> bool:
+        """Whether the channel gets digests (scheduled or `paperboy digest`)."""
+        return self.state == ACTIVE
+
+    def describe(self) -> str:
+        """`configuration, active`, `chat, paused`, `configuration, removed from the
+        configuration`: origin and state in words."""
+        state = self.state
+        if state == REMOVED:
+            state = "removed from the configuration" if self.state_by == BY_CONFIG else "removed"
+        return f"{ORIGIN_LABELS.get(self.origin, self.origin)}, {state}"
+
+
+def _to_entry(row: Row[Any], profile: Profile | None = None) -> ChannelEntry:
+    """A `channels` row as a ChannelEntry (with `profile` instead of the row's when given)."""
+    m = row._mapping
+    return ChannelEntry(
+        profile=profile if profile is not None else _to_profile(row),
+        origin=m["origin"],
+        state=m["state"],
+        state_by=m["state_by"],
+        state_at=m["state_at"],
+    )
+
+
 def _to_profile(row: Row[Any]) -> Profile:
     m = row._mapping
     return _values_profile(m["platform"], m["channel_id"], m)
@@ -114,9 +165,10 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-def format_profile(p: Profile, *, next_digest: str | None = None) -> str:
+def format_profile(p: Profile, *, next_digest: str | None = None, state: str | None = None) -> str:
     """A multi-line, human-readable description of a profile (`paperboy channels`), with
-    when its next digest is posted when given."""
+    when its next digest is posted and its origin and state (ChannelEntry.describe) when
+    given."""
 
     def listed(items: Sequence[str]) -> str:
         return ", ".join(items) if items else "(none)"
@@ -134,4 +186,6 @@ def format_profile(p: Profile, *, next_digest: str | None = None) -> str:
         rows.insert(5, ("next digest", next_digest))
     width = max(len(label) for label, _ in rows) + 1
     head = f"{p.ref} ({p.name})" if p.name else p.ref
+    if state is not None:
+        head += f" — {state}"
     return "\n".join([head, *(f"  {label + ':':<{width}} {value}" for label, value in rows)])

@@ -1,7 +1,9 @@
 """Channel interest profiles in the database (`ProfileStore`): seeded from the config, then
 edited from chat. Which wins, the config file or chat, is decided in `bot.store.seeding`;
 the rules for a profile's values (topic lists, limits, schedule) are in
-`bot.store.profile_rules`. This module reads and writes the rows.
+`bot.store.profile_rules`. This module reads and writes the rows, and a channel's lifecycle
+by hand (from chat or the shell): `pause`, `resume`, `remove`, and `move` to a new id with
+its posted history.
 
 Every write is a read-modify-write inside one transaction that holds the write lock before
 reading (SQLite `BEGIN IMMEDIATE`; on PostgreSQL a transaction-scoped advisory lock, so that
@@ -24,14 +26,22 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot.errors import PaperboyError, StoreError
 from bot.models import PLATFORMS, Profile
 from bot.store.profile_rules import (
+    ACTIVE,
+    BY_CONFIG,
+    BY_HAND,
+    CHAT,
     DEFAULTS,
+    PAUSED,
+    REMOVED,
+    ChannelEntry,
     Values,
+    _to_entry,
     _to_profile,
     check_schedule,
     with_item,
     without_item,
 )
-from bot.store.schema import channels
+from bot.store.schema import channels, digest_runs, feedback, posted
 from bot.store.seeding import Ref, SeedPlan, SeedReport, config_values, plan_seed
 
 ATTEMPTS = 5
@@ -41,6 +51,12 @@ T = TypeVar("T")
 
 class UnknownChannelError(PaperboyError, LookupError):
     """The channel has no profile (create one with `ProfileStore.ensure`)."""
+
+
+class ChannelStateError(PaperboyError, ValueError):
+    """A lifecycle change that does not apply to the channel as it is (message safe to
+    show): pausing a removed channel, resuming one that left the configuration, moving onto
+    a channel with its own history."""
 
 
 class _Conflict(Exception):
@@ -142,11 +158,16 @@ class ProfileStore:
             plan = plan_seed(_rows(conn.execute(select(channels).with_for_update())), wanted)
             for write in plan.writes:
                 platform, channel_id = write.ref
+                values = dict(write.values)
+                if write.seeded is not None:
+                    values["seeded"] = write.seeded
+                if "state" in values:
+                    values["state_at"] = now
                 if write.row is None:
                     stamps = {"created_at": now, "updated_at": now}
-                    _insert(conn, platform, channel_id, write.values, seeded=write.seeded, **stamps)
+                    _insert(conn, platform, channel_id, values, **stamps)
                 else:
-                    _guarded_update(conn, write.row, {**write.values, "seeded": write.seeded}, now)
+                    _guarded_update(conn, write.row, values, now)
             return plan.report
 
         return self._write("channel profiles", action)
@@ -175,13 +196,28 @@ class ProfileStore:
         return _to_profile(row) if row else None
 
     def all(self) -> list[Profile]:
-        """Every profile, ordered by platform then channel id."""
+        """The profile of every channel that gets digests (active: not paused, not
+        removed), ordered by platform then channel id."""
+        return [c.profile for c in self.channels() if c.active]
+
+    def channels(self) -> list[ChannelEntry]:
+        """Every channel with its origin and state (removed ones too), ordered by platform
+        then channel id."""
         query = select(channels).order_by(channels.c.platform, channels.c.channel_id)
         try:
             with self._engine.connect() as conn:
-                return [_to_profile(r) for r in conn.execute(query)]
+                return [_to_entry(r) for r in conn.execute(query)]
         except SQLAlchemyError as e:
             raise StoreError(f"cannot read channel profiles: {e.__class__.__name__}") from e
+
+    def entry(self, platform: str, channel_id: str) -> ChannelEntry | None:
+        """The channel with its origin and state, or None when it has no profile."""
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(_one(platform, channel_id)).first()
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read channel profile: {e.__class__.__name__}") from e
+        return _to_entry(row) if row else None
 
     def ensure(
         self, platform: str, channel_id: str, *, name: str | None = None, now: datetime
@@ -193,7 +229,7 @@ class ProfileStore:
             row = conn.execute(_one(platform, channel_id)).first()
             if row is not None:
                 return _to_profile(row)
-            values = {**DEFAULTS, "name": name}
+            values = {**DEFAULTS, "name": name, "origin": CHAT}
             _insert(conn, platform, channel_id, values, created_at=now, updated_at=now)
             return Profile(platform=platform, channel_id=channel_id, name=name)
 
@@ -253,3 +289,129 @@ class ProfileStore:
             return {"schedule": cron, "timezone": zone}
 
         return self._edit(platform, channel_id, change, now)
+
+    # --- lifecycle by hand (chat, shell) --------------------------------------------------
+
+    def _set_state(
+        self,
+        platform: str,
+        channel_id: str,
+        state: str,
+        now: datetime,
+        check: Callable[[Values], None] = lambda current: None,
+    ) -> bool:
+        def change(current: Values) -> Values | None:
+            if current["state"] == state:
+                return None
+            check(current)
+            return {
+                "state": state,
+                "state_by": None if state == ACTIVE else BY_HAND,
+                "state_at": now,
+            }
+
+        return self._edit(platform, channel_id, change, now)
+
+    def pause(self, platform: str, channel_id: str, *, now: datetime) -> bool:
+        """Stop the channel's digests (scheduled and `paperboy digest`) until `resume`;
+        False if it already was paused. Nothing is lost: the first digest after `resume`
+        covers the papers since the channel's last digest (capped by its max_posts).
+        ChannelStateError for a removed channel, UnknownChannelError without a profile."""
+
+        def check(current: Values) -> None:
+            if current["state"] == REMOVED:
+                raise ChannelStateError(
+                    f"channel {platform}:{channel_id} is removed; resume it first"
+                )
+
+        return self._set_state(platform, channel_id, PAUSED, now, check)
+
+    def resume(self, platform: str, channel_id: str, *, now: datetime) -> bool:
+        """Digests again for a paused channel, or one removed by hand; False if it was
+        active. ChannelStateError for a channel removed because it left the configuration
+        (put it back there), UnknownChannelError without a profile."""
+
+        def check(current: Values) -> None:
+            if current["state"] == REMOVED and current["state_by"] == BY_CONFIG:
+                raise ChannelStateError(
+                    f"channel {platform}:{channel_id} was removed from the configuration: "
+                    "put it back there (its profile and posted history are kept)"
+                )
+
+        return self._set_state(platform, channel_id, ACTIVE, now, check)
+
+    def remove(self, platform: str, channel_id: str, *, now: datetime) -> bool:
+        """Mark the channel removed: no more digests; its profile, posted ledger, digest
+        runs and feedback are kept (`resume` brings it back, nothing reposted). False if it
+        already was removed. UnknownChannelError without a profile."""
+        return self._set_state(platform, channel_id, REMOVED, now)
+
+    def move(self, old: Ref, new: Ref, *, now: datetime) -> ChannelEntry:
+        """Give channel `old` (platform, channel_id) the id `new` (a Slack channel converted,
+        a Discord channel recreated), with its profile, posted ledger, digest runs and
+        feedback, in one transaction: nothing it was sent is sent again under the new id.
+
+        `new` may already have a profile only when it has no history of its own (no posted
+        papers, digest runs or feedback: e.g. just created from the configuration); that
+        profile is replaced by `old`'s, and the moved channel takes its origin and state.
+        Otherwise the moved channel keeps `old`'s origin and state, except that a channel
+        removed because it left the configuration becomes an active chat channel (moving it
+        is asking for it back). Returns the moved channel.
+
+        UnknownChannelError when `old` has no profile; ChannelStateError when `new` is
+        `old` or has a history; ValueError on an invalid `new`."""
+        _check_ref(*new)
+        old_ref, new_ref = f"{old[0]}:{old[1]}", f"{new[0]}:{new[1]}"
+        if old == new:
+            raise ChannelStateError(f"{old_ref} already has that id")
+
+        def action(conn: Connection) -> ChannelEntry:
+            row = conn.execute(_one(*old).with_for_update()).first()
+            if row is None:
+                raise UnknownChannelError(f"channel {old_ref} has no profile")
+            life = _life(row)
+            there = conn.execute(_one(*new).with_for_update()).first()
+            if there is not None:
+                _check_no_history(conn, new_ref, old_ref)
+                conn.execute(channels.delete().where(channels.c.id == there.id))
+                life = _life(there)
+            elif row.state == REMOVED and row.state_by == BY_CONFIG:
+                life = {"origin": CHAT, "state": ACTIVE, "state_by": None}
+            conn.execute(
+                update(channels)
+                .where(channels.c.id == row.id)
+                .values(
+                    platform=new[0],
+                    channel_id=new[1],
+                    updated_at=next_stamp(row.updated_at, now),
+                    state_at=now,
+                    **life,
+                )
+            )
+            for table in HISTORY:
+                conn.execute(
+                    update(table).where(table.c.channel == old_ref).values(channel=new_ref)
+                )
+            moved = conn.execute(_one(*new)).first()
+            assert moved is not None
+            return _to_entry(moved)
+
+        return self._write(f"channel {old_ref}", action)
+
+
+# What a channel's history is made of, each keyed by its ref (`platform:channel_id`).
+HISTORY = (posted, digest_runs, feedback)
+
+
+def _life(row: Row[Any]) -> Values:
+    return {"origin": row.origin, "state": row.state, "state_by": row.state_by}
+
+
+def _check_no_history(conn: Connection, ref: str, moving: str) -> None:
+    for table in HISTORY:
+        found = conn.execute(select(table.c.id).where(table.c.channel == ref).limit(1)).first()
+        if found is not None:
+            raise ChannelStateError(
+                f"{ref} already has {table.name.replace('_', ' ')} of its own; moving "
+                f"{moving} onto it would mix two histories"
+            )

@@ -99,7 +99,11 @@ source_state = Table(
 
 # A channel's interest profile. Chat edits write the profile columns; `seeded` holds the
 # config values last applied to them (see bot/store/seeding.py for which wins). Webhook
-# URLs are secrets: they stay in the settings and are never stored here.
+# URLs are secrets: they stay in the settings and are never stored here. Its lifecycle
+# (bot/store/seeding.py): `origin` "config" (listed in the configuration) or "chat"
+# (created from chat); `state` "active", "paused" or "removed", set by `state_by` ("config":
+# the channel left the configuration; "hand": paused or removed from chat or the shell) at
+# `state_at`.
 channels = Table(
     "channels",
     metadata,
@@ -118,6 +122,10 @@ channels = Table(
     Column("seeded", JSON),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("origin", String(16), nullable=False, server_default="config"),
+    Column("state", String(16), nullable=False, server_default="active"),
+    Column("state_by", String(16)),
+    Column("state_at", UTCDateTime),
     UniqueConstraint("platform", "channel_id", name="uq_channels_platform_channel_id"),
 )
 

@@ -9,10 +9,23 @@ Which wins, the config file or chat? The most recent change, wherever it was mad
   the operator, so it is applied to the database. Fields the operator did not touch keep
   their database value, so topics changed from chat survive restarts. Lists (topics,
   exclude, authors) are compared as whole lists.
-- A channel in the database but no longer in the config is kept (it may have been created
-  from chat) and reported.
 - A channel first created from chat counts as seeded with the defaults: when the operator
   later adds it to the config, the fields the config sets to non-default values are applied.
+
+A channel's lifecycle (the `origin`, `state` and `state_by` columns):
+
+- A channel listed in the config has origin "config"; one created from chat (and never
+  listed) has origin "chat". A chat channel the operator adds to the config becomes a
+  config channel.
+- A config channel that is no longer in the config is marked removed (by the config): it
+  gets no digests, and its profile, posted ledger and digest runs are kept. Putting it back
+  in the config makes it active again (reported as restored); its ledger means nothing it
+  already had is posted again.
+- A chat channel not in the config is kept as it is: it stays until removed from chat or
+  the shell (`ProfileStore.remove`).
+- Paused and removed by hand (chat or shell) are the operator's latest word: the config does
+  not undo them while it lists the channel. A hand-removed channel that then leaves the
+  config counts as removed by the config, so putting it back restores it.
 """
 
 from __future__ import annotations
@@ -26,10 +39,16 @@ from sqlalchemy import Row
 from bot.errors import ConfigError
 from bot.models import Profile
 from bot.store.profile_rules import (
+    ACTIVE,
+    BY_CONFIG,
+    CHAT,
+    CONFIG,
     DEFAULTS,
     FIELDS,
+    REMOVED,
+    ChannelEntry,
     Values,
-    _to_profile,
+    _to_entry,
     _values_profile,
     check_schedule,
     profile_values,
@@ -44,7 +63,10 @@ class SeedReport:
     created: tuple[str, ...] = ()
     updated: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (ref, fields taken from config)
     unchanged: tuple[str, ...] = ()
-    not_in_config: tuple[str, ...] = ()  # kept in the database
+    not_in_config: tuple[str, ...] = ()  # chat channels, kept as they are
+    removed: tuple[str, ...] = ()  # config channels that left the config: marked removed
+    restored: tuple[str, ...] = ()  # removed ones put back in the config: active again
+    held: tuple[str, ...] = ()  # in the config, but paused or removed by hand
 
     def summary(self) -> str:
         parts = [f"{len(self.created)} created"]
@@ -52,8 +74,14 @@ class SeedReport:
         parts.append(f"{len(self.updated)} updated" + (f" ({edits})" if edits else ""))
         parts.append(f"{len(self.unchanged)} unchanged")
         text = "channel profiles: " + ", ".join(parts)
-        if self.not_in_config:
-            text += f"; kept, not in the config: {', '.join(self.not_in_config)}"
+        for label, refs in (
+            ("restored, back in the config", self.restored),
+            ("removed, no longer in the config (history kept)", self.removed),
+            ("paused or removed by hand", self.held),
+            ("kept, created from chat", self.not_in_config),
+        ):
+            if refs:
+                text += f"; {label}: {', '.join(refs)}"
         return text
 
 
@@ -105,48 +133,108 @@ Ref = tuple[str, str]  # (platform, channel_id)
 
 class SeedWrite(NamedTuple):
     """One write of a seed: insert `values` (row None), or update the row's `values`
-    columns; either way `seeded` becomes the config values applied."""
+    columns; `seeded` becomes the config values applied (None: left as it is). A write
+    whose values set `state` also stamps `state_at`."""
 
     ref: Ref
     row: Row[Any] | None
     values: Values
-    seeded: Values
+    seeded: Values | None
 
 
 @dataclass(frozen=True, slots=True)
 class SeedPlan:
-    """What seeding makes of the stored profiles: the effective `profiles` (ordered by
-    platform then channel id, as `ProfileStore.all`), the `report`, and the `writes`."""
+    """What seeding makes of the stored channels: every channel as it will be (`channels`,
+    ordered by platform then channel id, as `ProfileStore.channels`), the `report`, and the
+    `writes`."""
 
-    profiles: tuple[Profile, ...]
+    channels: tuple[ChannelEntry, ...]
     report: SeedReport
     writes: tuple[SeedWrite, ...] = ()
+
+    @property
+    def profiles(self) -> tuple[Profile, ...]:
+        """The effective profiles of the channels that get digests (active), in order, as
+        `ProfileStore.all`."""
+        return tuple(c.profile for c in self.channels if c.active)
+
+
+def _lifecycle(row: Row[Any]) -> Values:
+    """The lifecycle columns to change on a stored channel the config lists: it is a config
+    channel now, and one that had left the config is back (active)."""
+    change: Values = {}
+    if row.origin != CONFIG:
+        change["origin"] = CONFIG
+    if row.state == REMOVED and row.state_by == BY_CONFIG:
+        change |= {"state": ACTIVE, "state_by": None}
+    return change
+
+
+def _left(row: Row[Any]) -> Values:
+    """The lifecycle columns to change on a stored channel the config no longer lists."""
+    if row.origin != CONFIG or (row.state == REMOVED and row.state_by == BY_CONFIG):
+        return {}
+    return {"state": REMOVED, "state_by": BY_CONFIG}
 
 
 def plan_seed(stored: Mapping[Ref, Row[Any]], wanted: Mapping[Ref, Values]) -> SeedPlan:
     """The outcome of applying `wanted` (config values by channel) to the `stored` rows by
-    the rule in this module's docstring. Pure: `seed` performs the writes, `preview` only
-    shows the profiles."""
-    effective = {ref: _to_profile(row) for ref, row in stored.items()}
+    the rules in this module's docstring. Pure: `seed` performs the writes, `preview` only
+    shows the channels."""
+    effective = {ref: _to_entry(row) for ref, row in stored.items()}
     created, updated, unchanged, writes = [], [], [], []
+    removed, restored, held, kept = [], [], [], []
     for ref, config in wanted.items():
         name, row = f"{ref[0]}:{ref[1]}", stored.get(ref)
         if row is None:
-            values = config
-            writes.append(SeedWrite(ref, None, config, config))
+            writes.append(SeedWrite(ref, None, {**config, "origin": CONFIG}, config))
             created.append(name)
+            effective[ref] = ChannelEntry(_values_profile(*ref, config))
+            continue
+        merged = merge_seed(dict(row._mapping), row.seeded, config)
+        life = _lifecycle(row)
+        if merged.changed or merged.seeded != row.seeded or life:
+            changed = {f: merged.values[f] for f in merged.changed}
+            writes.append(SeedWrite(ref, row, {**changed, **life}, merged.seeded))
+        if merged.changed:
+            updated.append((name, merged.changed))
         else:
-            merged = merge_seed(dict(row._mapping), row.seeded, config)
-            values = merged.values
-            if merged.changed or merged.seeded != row.seeded:
-                changed = {f: merged.values[f] for f in merged.changed}
-                writes.append(SeedWrite(ref, row, changed, merged.seeded))
-            if merged.changed:
-                updated.append((name, merged.changed))
-            else:
-                unchanged.append(name)
-        effective[ref] = _values_profile(*ref, values)
-    stale = tuple(f"{p}:{c}" for p, c in sorted(stored) if (p, c) not in wanted)
-    report = SeedReport(tuple(created), tuple(updated), tuple(unchanged), stale)
-    profiles = tuple(effective[ref] for ref in sorted(effective))
-    return SeedPlan(profiles, report, tuple(writes))
+            unchanged.append(name)
+        if life.get("state") == ACTIVE:
+            restored.append(name)
+        elif row.state != ACTIVE:
+            held.append(name)
+        entry = _to_entry(row, _values_profile(*ref, merged.values))
+        effective[ref] = _with(entry, life)
+    for ref in sorted(set(stored) - set(wanted)):
+        row, name = stored[ref], f"{ref[0]}:{ref[1]}"
+        life = _left(row)
+        if life:
+            writes.append(SeedWrite(ref, row, life, None))
+            if row.state != REMOVED:
+                removed.append(name)
+            effective[ref] = _with(effective[ref], life)
+        elif row.origin == CHAT and row.state != REMOVED:
+            kept.append(name)
+    report = SeedReport(
+        tuple(created),
+        tuple(updated),
+        tuple(unchanged),
+        tuple(kept),
+        tuple(removed),
+        tuple(restored),
+        tuple(held),
+    )
+    return SeedPlan(tuple(effective[ref] for ref in sorted(effective)), report, tuple(writes))
+
+
+def _with(entry: ChannelEntry, life: Values) -> ChannelEntry:
+    """`entry` with the lifecycle columns `life` changes (its time is the store's)."""
+    if not life:
+        return entry
+    return replace(
+        entry,
+        origin=life.get("origin", entry.origin),
+        state=life.get("state", entry.state),
+        state_by=life.get("state_by", entry.state_by),
+    )

@@ -146,13 +146,20 @@ def test_operator_edit_of_one_field_keeps_chat_topics(engine: Engine) -> None:
 
 
 def test_channels_missing_from_the_config_are_kept_and_reported(engine: Engine) -> None:
+    """A chat channel stays; a config channel that left the config is kept, marked removed
+    (issue 17: no more digests; tests/store/test_channel_state.py has the rest)."""
     store = ProfileStore(engine)
     store.seed([_ch("C1"), _ch("C2")], now=T0)
     store.ensure("discord", "42", now=T0)  # first seen from chat
     report = store.seed([_ch("C2")], now=T0 + timedelta(days=1))
-    assert report.not_in_config == ("discord:42", "slack:C1")
-    assert [p.ref for p in store.all()] == ["discord:42", "slack:C1", "slack:C2"]
-    assert report.summary().endswith("kept, not in the config: discord:42, slack:C1")
+    assert report.not_in_config == ("discord:42",)
+    assert report.removed == ("slack:C1",)
+    assert [p.ref for p in store.all()] == ["discord:42", "slack:C2"]
+    assert [c.ref for c in store.channels()] == ["discord:42", "slack:C1", "slack:C2"]
+    assert report.summary().endswith(
+        "removed, no longer in the config (history kept): slack:C1; "
+        "kept, created from chat: discord:42"
+    )
 
 
 def test_chat_created_channel_later_configured_keeps_its_topics(engine: Engine) -> None:
@@ -175,13 +182,15 @@ def test_preview_shows_what_seed_makes_and_writes_nothing(engine: Engine) -> Non
     assert store.all() == before and _updated_at(engine) == stamps
     assert plan.report.created == ("slack:C3",)
     assert plan.report.updated == (("slack:C1", ("max_posts",)),)
-    assert plan.report.not_in_config == ("discord:42", "slack:C2")
-    assert [w.ref for w in plan.writes] == [("slack", "C1"), ("slack", "C3")]
-    assert [p.ref for p in plan.profiles] == [
-        "discord:42",
-        "slack:C1",
-        "slack:C2",
-        "slack:C3",
+    assert plan.report.not_in_config == ("discord:42",)
+    assert plan.report.removed == ("slack:C2",)  # left the config (issue 17)
+    assert [w.ref for w in plan.writes] == [("slack", "C1"), ("slack", "C3"), ("slack", "C2")]
+    assert [p.ref for p in plan.profiles] == ["discord:42", "slack:C1", "slack:C3"]
+    assert [(c.ref, c.state) for c in plan.channels] == [
+        ("discord:42", "active"),
+        ("slack:C1", "active"),
+        ("slack:C2", "removed"),
+        ("slack:C3", "active"),
     ]
     report = store.seed(config, now=T0 + timedelta(days=1))
     assert list(plan.profiles) == store.all() and plan.report == report
