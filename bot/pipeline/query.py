@@ -174,11 +174,12 @@ def _trim_generic(ws: list[str], lex: Lexicon) -> list[str] | None:
 
     Shares are the lexicon's posterior estimates (`Lexicon.share`), which lean on reference
     statistics in a small archive and on the archive in a large one, so the decision does not
-    flip with the archive's size. A cut that leaves one word is risky (that word alone will
-    count): it needs the expected share to say generic. A cut that leaves two words or more
-    keeps a specific phrase: a share that is plausibly generic (the upper end of its
-    credible interval) is enough, and so is being the topic's most common word in general
-    English (the word that carries least of its meaning, when the archive cannot tell)."""
+    flip with the archive's size. A cut that leaves two words or more keeps a specific
+    phrase: the word goes when its expected share is generic, or when it is the topic's most
+    common word in general English (the word that carries least of its meaning, which a
+    small archive cannot tell). A cut that leaves one word is risky (that word alone will
+    count): the credible intervals must put the cut word above GENERIC_SHARE and the
+    remaining one below SALIENT_SHARE, which a small archive cannot do."""
     if len(ws) < 2:
         return None
     out = list(ws)
@@ -198,14 +199,14 @@ def _edges(ws: list[str], lex: Lexicon) -> list[int]:
 def _generic_edge(ws: list[str], i: int, lex: Lexicon) -> bool:
     """Whether the edge word `ws[i]` can go (see `_trim_generic`)."""
     word, rest = ws[i], ws[:i] + ws[i + 1 :]
+    if not is_content(word):
+        return True
     if len(rest) >= 2:
-        return (
-            not is_content(word)
-            or lex.share_bounds(word)[1] >= GENERIC_SHARE
-            or _most_common(word, ws)
-        )
-    generic = not is_content(word) or lex.share(word) >= GENERIC_SHARE
-    return generic and lex.share(rest[0]) <= SALIENT_SHARE
+        return lex.share(word) >= GENERIC_SHARE or _most_common(word, ws)
+    # One word would remain and count alone: both shares must be beyond doubt.
+    low, _ = lex.share_bounds(word)
+    _, high = lex.share_bounds(rest[0])
+    return low >= GENERIC_SHARE and high <= SALIENT_SHARE
 
 
 def _most_common(word: str, ws: list[str]) -> bool:
