@@ -17,8 +17,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## Run the main job on the embedded defaults: SQLite, bundled sample data, console output.
+## The demo keeps its own database (data/demo.db); your config/paperboy.yaml never sees it.
 run: $(STAMP)
-	$(BIN)/paperboy cycle
+	@$(BIN)/paperboy cycle; status=$$?; echo; \
+	if [ -z "$$PAPERBOY_CONFIG" ] && [ ! -f config/paperboy.yaml ]; then \
+	  echo "That was the demo (bot/data/demo.yaml). Its data is in data/demo.db, its own database."; \
+	  echo "Next steps:"; \
+	  echo "  - your own channel: write config/paperboy.yaml (every key: config/paperboy.example.yaml;"; \
+	  echo "    README.md 'Your first channel', docs/configuration.md). Paperboy then uses it, with its"; \
+	  echo "    own database data/paperboy.db: nothing of the demo."; \
+	  echo "  - check it: $(BIN)/paperboy channels, then $(BIN)/paperboy digest --dry-run"; \
+	  echo "  - start the demo over: rm data/demo.db"; \
+	else \
+	  echo "That was your configuration ($${PAPERBOY_CONFIG:-config/paperboy.yaml}), not the demo."; \
+	  echo "  - its channels: $(BIN)/paperboy channels; its health: $(BIN)/paperboy status"; \
+	fi; \
+	exit $$status
 
 ## Lint, type-check and run the whole test suite.
 test: lint typecheck unit
