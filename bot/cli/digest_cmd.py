@@ -11,13 +11,24 @@ from datetime import UTC, datetime
 import click
 
 from bot.app import App, build_deliveries
-from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx, run_async
+from bot.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    Context,
+    fail,
+    paper_link,
+    pass_ctx,
+    run_async,
+)
 from bot.cli.ingest_cmd import print_report
 from bot.digest import ChannelOutcome, items_json
 from bot.ingest import SourceReport
-from bot.models import Profile
+from bot.models import Digest, Profile
+from bot.pipeline.render.common import clean, cut
 from bot.settings import parse_duration
 from bot.sources.retrieve import AnyRetriever
+
+SUMMARY_LINE = 110  # characters of a paper's summary `digest --dry-run` shows
 
 
 @click.command()
@@ -65,6 +76,8 @@ def _print_outcome(outcome: ChannelOutcome) -> None:
         extra += f", {len(outcome.deferred)} left to another run"
     if outcome.status == "dry-run":
         click.echo(f"{label}: would post {n} paper(s){extra}")
+        if outcome.digest is not None:
+            _print_items(outcome.digest)
     elif outcome.status == "claimed":
         click.echo(f"{label}: this scheduled digest already ran")
     elif outcome.status == "empty":
@@ -73,6 +86,20 @@ def _print_outcome(outcome: ChannelOutcome) -> None:
         click.echo(f"{label}: {outcome.status}: {outcome.error} ({len(outcome.posted)} posted)")
     else:
         click.echo(f"{label}: posted {len(outcome.posted)} paper(s){extra}")
+
+
+def _print_items(digest: Digest) -> None:
+    """The digest as it would read: each paper's title, one line of its summary, its link
+    and the topics it matched."""
+    for n, item in enumerate(digest.items, 1):
+        topics = f"  [{', '.join(item.topics)}]" if item.topics else ""
+        click.echo(f"  {n:>2}. {clean(item.paper.title)}{topics}")
+        summary = cut(clean(item.summary), SUMMARY_LINE)
+        if summary:
+            click.echo(f"      {summary}")
+        link = paper_link(item.paper)
+        if link:
+            click.echo(f"      {link}")
 
 
 def _select_profiles(app: App, channel: str | None) -> list[Profile]:
@@ -121,9 +148,10 @@ def digest(
     A new channel looks back its `lookback` only; --since/--backfill widen the window.
     Exit status 1 when a channel failed (the others still ran).
 
-    With --dry-run nothing is written to an existing database, not even the channel
-    profiles from the configuration (they are shown as they would be applied); a database
-    that needs a schema upgrade is refused. Only a missing database is created.
+    With --dry-run each channel's digest is shown as it would read (titles, one line of
+    each summary, links) and nothing is written to an existing database, not even the
+    channel profiles from the configuration (they are shown as they would be applied); a
+    database that needs a schema upgrade is refused. Only a missing database is created.
     """
     if since is not None and backfill is not None:
         fail("give --since or --backfill, not both", EXIT_CONFIG)
