@@ -3,8 +3,10 @@
 `/papers` is acknowledged within Slack's 3 s with an empty body (or, without a
 response_url, with a note and nothing else); the answer is computed afterwards and sent to
 the command's `response_url` with `respond()`. A failure is logged redacted and answered
-with a short apology, never a traceback. `PapersCommand.drain` waits for the commands still
-being answered, so a shutdown does not drop a reply mid-way.
+with a short apology, never a traceback; a response_url that cannot be reached is one
+warning line (where, and why), and no apology is sent after it to the same URL.
+`PapersCommand.drain` waits for the commands still being answered, so a shutdown does not
+drop a reply mid-way.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.chat.slack_logging import redact
+from bot.errors import is_dns_failure, network_address, network_cause
 from handlers.commands import dispatch as default_dispatch
 from handlers.render import slack_reply
 from handlers.reply import CommandRequest, Reply
@@ -33,6 +35,7 @@ MANAGE_RULE = "only the admins listed in slack.admins can change this channel's 
 FAILURE = "Something went wrong on our side; try again"
 NO_RESPONSE_URL = "Paperboy cannot answer this request: it came without a response_url"
 DRAIN_SECONDS = 10.0  # close() waits this long for commands still being answered
+SENT, REFUSED, UNREACHABLE = "sent", "refused", "unreachable"  # what became of a reply
 
 
 def command_request(body: Mapping[str, Any], admins: Sequence[str]) -> CommandRequest:
@@ -93,10 +96,12 @@ class PapersCommand:
         except Exception as e:
             self._log_failure(f"/papers failed in {request.channel_ref}", e)
             reply = Reply(FAILURE, error=True)
-        if not await self._send(respond, reply, request) and reply.title != FAILURE:
+        sent = await self._send(respond, reply, request)
+        if sent == REFUSED and reply.title != FAILURE:  # an unreachable URL stays unreachable
             await self._send(respond, Reply(FAILURE, error=True), request)
 
-    async def _send(self, respond: AsyncRespond, reply: Reply, request: CommandRequest) -> bool:
+    async def _send(self, respond: AsyncRespond, reply: Reply, request: CommandRequest) -> str:
+        """SENT, REFUSED (Slack answered, not 200) or UNREACHABLE (logged in one line)."""
         message = slack_reply(reply)
         try:
             response = await respond(
@@ -106,12 +111,19 @@ class PapersCommand:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except (TimeoutError, aiohttp.ClientError, ValueError) as e:  # ValueError: bad URL
-            # the type only: the message of an invalid URL is the response_url itself
+        except Exception as e:
+            # in words and one line, never the exception's text or a traceback: the
+            # message of an invalid URL is the response_url itself (a secret)
+            where = network_address(e)
+            at = f" at {where}" if where and not is_dns_failure(e) else ""
+            cause = "not a valid URL" if type(e) is ValueError else network_cause(e)
             log.warning(
-                "/papers reply to %s not delivered (%s)", request.channel_ref, type(e).__name__
+                "/papers reply to %s not delivered: its response_url is unreachable%s (%s)",
+                request.channel_ref,
+                at,
+                cause,
             )
-            return False
+            return UNREACHABLE
         if response.status_code != 200:
             log.error(
                 "/papers reply to %s refused by Slack: HTTP %s %s",
@@ -119,8 +131,8 @@ class PapersCommand:
                 response.status_code,
                 redact(str(response.body)[:200], self._secrets),
             )
-            return False
-        return True
+            return REFUSED
+        return SENT
 
     def _log_failure(self, what: str, error: BaseException) -> None:
         detail = "".join(traceback.format_exception(error))
