@@ -7,6 +7,11 @@ Jobs (APScheduler 3 `AsyncIOScheduler`, explicit ids, `replace_existing=True`):
 - `sync-jobs` every minute: digest jobs follow schedules changed from chat, new channels
   and removed ones, without a restart.
 
+Only what the configuration and the channels' states say runs: a source no longer in the
+configuration (or disabled) is never fetched, and a channel gets digests only while active
+(bot.store.seeding: not paused, not removed from the configuration, chat or the shell). A
+job of a channel paused or removed since the last sync fires into nothing.
+
 A digest first waits for any fetch in flight and runs the fetch itself when one is due, so it
 never posts from a stale archive.
 
@@ -304,8 +309,9 @@ class Service:
     # --- digests ------------------------------------------------------------------------
 
     async def sync_jobs(self) -> None:
-        """Make the digest jobs match the stored profiles (a schedule changed from chat
-        takes effect here, without a restart)."""
+        """Make the digest jobs match the stored profiles of the active channels (a schedule
+        changed from chat, a channel paused, resumed or removed takes effect here, without a
+        restart)."""
         profiles = await aio.run(self.app.profiles.all)
         wanted = {p.ref: p for p in profiles if wants_digest(p)}
         for ref in set(self._schedules) - set(wanted):
@@ -386,8 +392,14 @@ class Service:
         return outcome
 
     async def _profile(self, ref: str) -> Profile | None:
+        """The channel's profile while it gets digests (active); None otherwise."""
         platform, _, channel_id = ref.partition(":")
-        return await aio.run(self.app.profiles.get, platform, channel_id)
+        entry = await aio.run(self.app.profiles.entry, platform, channel_id)
+        if entry is None or not entry.active:
+            state = entry.state if entry is not None else "gone"
+            log.info("channel %s; digest skipped", state, extra={"event": "digest", "channel": ref})
+            return None
+        return entry.profile
 
 
 def next_runs(service: Service) -> Sequence[tuple[str, datetime | None]]:

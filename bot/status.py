@@ -1,4 +1,8 @@
-"""What `paperboy status` and the health endpoint report: sources, channels, failures."""
+"""What `paperboy status` and the health endpoint report: sources, channels, failures.
+
+Only what the configuration runs is reported: a source no longer configured (or disabled)
+is not listed, whatever its last fetch did, and neither is a removed channel; a paused
+channel is listed as paused and never counts as failing."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import App
 from bot.errors import StoreError
 from bot.store.db import describe, integrity_problem
+from bot.store.profile_rules import ACTIVE, PAUSED, ChannelEntry
 from bot.store.runs import DigestRuns
 from bot.store.source_state import SourceStatus
 
@@ -22,6 +27,7 @@ class ChannelHealth:
     posted: int
     error: str | None
     last_complete: datetime | None
+    state: str = ACTIVE  # active or paused (removed channels are not reported)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +47,7 @@ class Status:
         bad += [
             f"channel {c.channel}"
             for c in self.channels
-            if c.status in (DigestRuns.FAILED, DigestRuns.PARTIAL)
+            if c.state == ACTIVE and c.status in (DigestRuns.FAILED, DigestRuns.PARTIAL)
         ]
         return bad
 
@@ -80,20 +86,32 @@ def collect_status(app: App, *, check_database: bool = False) -> Status:
     return replace(status, database=problem)
 
 
+def _channels(app: App) -> list[ChannelEntry]:
+    """Every channel with its state as the configuration makes it: stored, or in a read-only
+    app (not seeded) the stored channels merged with the configuration as seeding would."""
+    if app.read_only:
+        return list(app.profiles.preview(app.settings.profiles()).channels)
+    return app.profiles.channels()
+
+
 def _read_status(app: App) -> Status:
-    sources = tuple(app.source_state.all())
+    configured = {s.name for s in app.settings.sources if s.enabled}
+    sources = tuple(s for s in app.source_state.all() if s.name in configured)
     channels = []
-    for profile in app.profiles.all():
-        last = app.runs.last(profile.ref)
-        done = app.runs.last_complete(profile.ref)
+    for entry in _channels(app):
+        if entry.state not in (ACTIVE, PAUSED):
+            continue
+        last = app.runs.last(entry.ref)
+        done = app.runs.last_complete(entry.ref)
         channels.append(
             ChannelHealth(
-                channel=profile.ref,
+                channel=entry.ref,
                 last_run=last.started_at if last else None,
                 status=last.status if last else None,
                 posted=last.posted if last else 0,
                 error=last.error if last else None,
                 last_complete=done.started_at if done else None,
+                state=entry.state,
             )
         )
     return Status(app.archive.count(), sources, tuple(channels))
@@ -126,7 +144,8 @@ def format_status(status: Status) -> str:
             result += f": {c.error}"
         elif c.status:
             result += f", {c.posted} posted"
-        lines.append(f"  {c.channel}: last digest {when(c.last_run)} — {result}")
+        paused = " (paused)" if c.state != ACTIVE else ""
+        lines.append(f"  {c.channel}{paused}: last digest {when(c.last_run)} — {result}")
     failing = status.failing
     lines.append("failing: " + (", ".join(failing) if failing else "nothing"))
     return "\n".join(lines)

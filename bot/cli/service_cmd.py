@@ -1,7 +1,8 @@
 """The long-running service and the state it works from: `paperboy run` (the service),
 `paperboy status` (what was fetched and posted, and what is failing), `paperboy channels`
-(each channel's effective profile and next digest) and `paperboy sync-commands` (register
-the /papers slash commands with Discord)."""
+(each channel's origin, state, effective profile and next digest; `pause`, `resume`,
+`remove` and `move` a channel) and `paperboy sync-commands` (register the /papers slash
+commands with Discord)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx, run_async
 from bot.errors import ConfigError, PaperboyError, StoreError
-from bot.models import Profile
+from bot.models import PLATFORMS, Profile
 from bot.store.db import describe
-from bot.store.profile_rules import format_profile
+from bot.store.profile_rules import PAUSED, REMOVED, ChannelEntry, format_profile
+from bot.store.profiles import ChannelStateError, UnknownChannelError
 
 
 @click.command()
@@ -58,26 +60,163 @@ def status(ctx: Context, as_json: bool) -> None:
         sys.exit(EXIT_FAILURE)
 
 
-@click.command()
-@pass_ctx
-def channels(ctx: Context) -> None:
-    """Each channel's effective profile (configuration merged with changes from chat).
+@click.group(invoke_without_command=True)
+@click.pass_context
+def channels(click_ctx: click.Context) -> None:
+    """Each channel's origin (configuration or chat), state (active, paused, removed) and
+    effective profile (configuration merged with changes from chat); `pause`, `resume`,
+    `remove` or `move` one.
 
-    Read-only: an existing database is left unchanged (the configuration is merged as the
-    next writing command will apply it, without storing it).
+    The listing is read-only: an existing database is left unchanged (the configuration is
+    merged as the next writing command will apply it, without storing it).
     """
+    if click_ctx.invoked_subcommand is None:
+        _list_channels(click_ctx.find_object(Context))
+
+
+def _list_channels(ctx: Context | None) -> None:
+    assert ctx is not None
     with ctx.app(read_only=True) as app:
-        profiles = app.channel_profiles()
-        report = app.seed_report
+        entries = app.profiles.preview(app.settings.profiles()).channels
         now = app.clock()
-    if report.not_in_config:
-        click.echo(f"({len(report.not_in_config)} channel(s) exist only from chat changes)")
-    if not profiles:
+    if not entries:
         click.echo("no channels: add some under 'channels:' in the configuration")
-    for i, profile in enumerate(profiles):
+    for i, entry in enumerate(entries):
         if i:
             click.echo("")
-        click.echo(format_profile(profile, next_digest=_next_digest(profile, now)))
+        click.echo(_describe(entry, now))
+
+
+def _describe(entry: ChannelEntry, now: datetime) -> str:
+    profile, state = entry.profile, entry.describe()
+    if entry.state == REMOVED:
+        head = f"{profile.ref} ({profile.name})" if profile.name else profile.ref
+        how = (
+            "put it back in the configuration"
+            if entry.origin == "config" and entry.state_by == "config"
+            else f"paperboy channels resume {profile.ref}"
+        )
+        return f"{head} — {state}\n  no digests; its profile and posted history are kept ({how})"
+    if entry.state == PAUSED:
+        upcoming = f"none (paused: paperboy channels resume {profile.ref})"
+    else:
+        upcoming = _next_digest(profile, now)
+    return format_profile(profile, next_digest=upcoming, state=state)
+
+
+def _ref(text: str, known: list[ChannelEntry]) -> tuple[str, str]:
+    """PLATFORM:ID, or an ID that names one known channel, as (platform, channel id)."""
+    platform, sep, channel_id = text.partition(":")
+    if sep and platform in PLATFORMS and channel_id:
+        return platform, channel_id
+    named = [e.profile for e in known if e.profile.channel_id == text]
+    if len(named) == 1:
+        return named[0].platform, named[0].channel_id
+    refs = ", ".join(e.ref for e in known) or "none"
+    fail(f"{text!r} is not a channel: give PLATFORM:ID (known: {refs})", EXIT_CONFIG)
+
+
+def _change(ctx: Context, ref_text: str, action: str) -> None:
+    """Pause, resume or remove one channel (after applying the configuration)."""
+    with ctx.app() as app:
+        ref = _ref(ref_text, app.profiles.channels())
+        name = f"{ref[0]}:{ref[1]}"
+        change = {"pause": app.profiles.pause, "resume": app.profiles.resume}.get(
+            action, app.profiles.remove
+        )
+        try:
+            changed = change(*ref, now=app.clock())
+        except UnknownChannelError:
+            known = ", ".join(e.ref for e in app.profiles.channels()) or "none"
+            fail(f"no channel {name} (known: {known})", EXIT_CONFIG)
+        except (ChannelStateError, ValueError) as e:
+            fail(str(e), EXIT_CONFIG)
+        entry = app.profiles.entry(*ref)
+        configured = {p.ref for p in app.settings.profiles()}
+        now = app.clock()
+    assert entry is not None
+    if not changed:
+        click.echo(f"{name} already was {entry.state}")
+        return
+    if action == "pause":
+        click.echo(
+            f"{name} paused: no digests until `paperboy channels resume {name}`; the first "
+            "digest after it covers the papers since its last one (nothing is lost)"
+        )
+    elif action == "resume":
+        click.echo(
+            f"{name} resumed: next digest {_next_digest(entry.profile, now)}, covering the "
+            "papers since its last one (nothing it was sent is posted again)"
+        )
+    else:
+        click.echo(
+            f"{name} removed: no more digests; its profile and posted history are kept "
+            f"(`paperboy channels resume {name}` brings it back, nothing posted twice)"
+        )
+        if name in configured:
+            click.echo(
+                f"note: {name} is still in the configuration ({ctx.settings.source_file}); "
+                "it stays removed until resumed: delete it there too"
+            )
+
+
+@channels.command("pause")
+@click.argument("ref", metavar="PLATFORM:ID")
+@pass_ctx
+def pause_cmd(ctx: Context, ref: str) -> None:
+    """No digests for the channel (scheduled or `paperboy digest`) until `resume`."""
+    _change(ctx, ref, "pause")
+
+
+@channels.command("resume")
+@click.argument("ref", metavar="PLATFORM:ID")
+@pass_ctx
+def resume_cmd(ctx: Context, ref: str) -> None:
+    """Digests again for a paused channel (or one removed with `remove`): the first covers
+    the papers since its last digest; nothing is posted twice."""
+    _change(ctx, ref, "resume")
+
+
+@channels.command("remove")
+@click.argument("ref", metavar="PLATFORM:ID")
+@pass_ctx
+def remove_cmd(ctx: Context, ref: str) -> None:
+    """No more digests for the channel; its profile and posted history are kept."""
+    _change(ctx, ref, "remove")
+
+
+@channels.command("move")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@pass_ctx
+def move_cmd(ctx: Context, old: str, new: str) -> None:
+    """Give channel OLD the id NEW (PLATFORM:ID each; a Slack channel converted, a Discord
+    channel recreated), with its profile, posted ledger, digest runs and feedback: nothing
+    already sent is posted again. Rename it in the configuration first when it is there."""
+    with ctx.app() as app:
+        known = app.profiles.channels()
+        old_ref = _ref(old, known)
+        platform, sep, channel_id = new.partition(":")
+        if not (sep and platform in PLATFORMS and channel_id):
+            fail(f"NEW {new!r}: give PLATFORM:ID (platforms: {', '.join(PLATFORMS)})", EXIT_CONFIG)
+        old_name = f"{old_ref[0]}:{old_ref[1]}"
+        if old_name in {p.ref for p in app.settings.profiles()}:
+            fail(
+                f"{old_name} is still in the configuration ({ctx.settings.source_file}): "
+                f"change its id to {new} there first, then move it",
+                EXIT_CONFIG,
+            )
+        try:
+            entry = app.profiles.move(old_ref, (platform, channel_id), now=app.clock())
+        except UnknownChannelError:
+            refs = ", ".join(e.ref for e in known) or "none"
+            fail(f"no channel {old_name} (known: {refs})", EXIT_CONFIG)
+        except (ChannelStateError, ValueError) as e:
+            fail(str(e), EXIT_CONFIG)
+    click.echo(
+        f"moved {old_name} to {entry.ref} with its profile, posted history, digest runs and "
+        f"feedback ({entry.describe()}); nothing already posted is posted again"
+    )
 
 
 def _next_digest(profile: Profile, now: datetime) -> str:
