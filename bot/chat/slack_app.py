@@ -1,6 +1,7 @@
 """The Slack front-end of `/papers`: the bolt AsyncApp, served over HTTP or Socket Mode.
 
-`build_slack_app` wires the `/papers` listener (bot.chat.slack_command) and the patient
+`build_slack_app` wires the `/papers` listener (bot.chat.slack_command), the digest's
+feedback buttons and 👍/👎 reactions (bot.chat.slack_feedback) and the patient
 authorization (bot.chat.slack_auth) into a bolt app whose log lines withhold secrets
 (bot.chat.slack_logging). `start_slack` checks the bot token and serves the app
 (bot.chat.slack_transport): Socket Mode when an app token is set, else HTTP. Requests are
@@ -22,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack_auth import check_bot_token, patient_authorization
 from bot.chat.slack_command import DRAIN_SECONDS, Dispatch, PapersCommand
+from bot.chat.slack_feedback import SlackFeedback
 from bot.chat.slack_logging import bolt_logger
 from bot.chat.slack_transport import EVENTS_PATH, SocketMode, serve_http
 from bot.delivery.slack import slack_client
@@ -49,7 +51,8 @@ def build_slack_app(
     client: AsyncWebClient | None = None,
     dispatch: Dispatch = default_dispatch,
 ) -> AsyncApp:
-    """The bolt app with its `/papers` listener. The Web API client uses
+    """The bolt app with its `/papers` listener and the feedback listeners (button clicks,
+    `reaction_added`). The Web API client uses
     `settings.api_url` unless `client` is given. Bolt's request verification, ssl_check
     and url_verification stay on. Credentials come from `settings` only; of the `SLACK_*`
     variables bolt still reads, SLACK_VERIFICATION_TOKEN only answers ssl_check, and
@@ -59,13 +62,19 @@ def build_slack_app(
     return _build(settings, services, client=client, dispatch=dispatch)[0]
 
 
+@dataclass(frozen=True, slots=True)
+class _Listeners:
+    command: PapersCommand
+    feedback: SlackFeedback
+
+
 def _build(
     settings: SlackSettings,
     services: Services,
     *,
     client: AsyncWebClient | None,
     dispatch: Dispatch,
-) -> tuple[AsyncApp, PapersCommand]:
+) -> tuple[AsyncApp, _Listeners]:
     if client is None:
         if not _value(settings.bot_token):
             raise ConfigError("slack.bot_token: required to answer /papers (an xoxb- token)")
@@ -88,13 +97,16 @@ def _build(
         services, admins=settings.admins, dispatch=dispatch, secrets=_secrets(settings)
     )
     command.register(app)
-    return app, command
+    feedback = SlackFeedback(services, secrets=_secrets(settings))
+    feedback.register(app)
+    return app, _Listeners(command, feedback)
 
 
 @dataclass(slots=True)
 class SlackFrontend:
     """A running Slack front-end. `close()` stops taking commands, waits briefly for the
-    ones being answered, then releases the connection or the listening socket."""
+    ones (and the feedback clicks) being answered, then releases the connection or the
+    listening socket."""
 
     DRAIN: ClassVar[float] = DRAIN_SECONDS
 
@@ -102,6 +114,7 @@ class SlackFrontend:
     mode: Literal["socket", "http"]
     command: PapersCommand
     url: str | None = None  # the events URL in HTTP mode
+    feedback: SlackFeedback | None = None
     _runner: web.AppRunner | None = None
     _socket: SocketMode | None = None
     _closed: bool = False
@@ -115,6 +128,8 @@ class SlackFrontend:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.command.drain(self.DRAIN)
+        if self.feedback is not None:
+            await self.feedback.drain(self.DRAIN)
 
 
 async def start_slack(
@@ -135,7 +150,8 @@ async def start_slack(
             "slack.signing_secret: required to receive /papers over HTTP "
             "(or set slack.app_token, an xapp- token, for Socket Mode)"
         )
-    app, command = _build(settings, services, client=client, dispatch=dispatch)
+    app, listeners = _build(settings, services, client=client, dispatch=dispatch)
+    command, feedback = listeners.command, listeners.feedback
     await check_bot_token(app.client)
     if app_token:
         handler = SocketMode(app, app_token)
@@ -145,7 +161,7 @@ async def start_slack(
             await handler.close()
             raise
         log.info("Slack /papers: Socket Mode connected")
-        return SlackFrontend(app, "socket", command, _socket=handler)
+        return SlackFrontend(app, "socket", command, feedback=feedback, _socket=handler)
     runner = await serve_http(
         app,
         settings.http_host,
@@ -155,4 +171,4 @@ async def start_slack(
     host, port = runner.addresses[0][:2]
     url = f"http://{host}:{port}{EVENTS_PATH}"
     log.info("Slack /papers: listening on %s", url)
-    return SlackFrontend(app, "http", command, url=url, _runner=runner)
+    return SlackFrontend(app, "http", command, url=url, feedback=feedback, _runner=runner)

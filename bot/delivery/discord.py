@@ -67,7 +67,7 @@ class DiscordDelivery:
         self._pause: dict[str, float] = {}  # channel id -> seconds to wait before posting
 
     def render(self, digest: Digest) -> list[Message]:
-        return render_discord(digest)
+        return render_discord(digest, buttons=True)  # the bot posts it: clicks reach us
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:

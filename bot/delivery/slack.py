@@ -85,7 +85,7 @@ class SlackDelivery:
         self._unclear: set[str] = set()
 
     def render(self, digest: Digest) -> list[Message]:
-        return render_slack(digest)
+        return render_slack(digest, buttons=True)  # the app posts it: clicks reach us
 
     async def send(
         self,

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from .discord_gateway import FakeGateway
 from .discord_interactions import Interactions
-from .discord_limits import DiscordLimits, shared_embed_urls
+from .discord_limits import DiscordLimits, interactive_components, shared_embed_urls
 from .faults import FaultPlan
 from .server import Clock, FakeServer, WindowBucket, whole_seconds
 
@@ -61,8 +62,10 @@ class FakeDiscord(FakeServer):
     Cloudflare ban. Server-error faults answer a JSON 5xx.
 
     Webhooks (`add_webhook`): ``POST /webhooks/{id}/{token}`` (``?wait=true`` → message
-    JSON, else 204); unknown or revoked → 404 code 10015. Interactions (slash commands):
-    `add_interaction`, then see `Interactions`.
+    JSON, else 204); unknown or revoked → 404 code 10015; interactive components are
+    ignored (warning ``components_ignored``: the webhook is not the application's).
+    Interactions (slash commands, button clicks): `add_interaction`, then see
+    `Interactions`; gateway events to a client: `gateway`, a `FakeGateway`.
     """
 
     API_VERSION: ClassVar[int] = 10
@@ -95,6 +98,7 @@ class FakeDiscord(FakeServer):
         self.nonce_hits = 0  # sends answered with an existing message (enforce_nonce)
         self.rate_limited = 0  # 429s from the real per-channel window (not faults)
         self.interactions = Interactions(self)
+        self.gateway = FakeGateway(self)
 
     # -- setup --------------------------------------------------------------------------
 
@@ -389,6 +393,14 @@ class FakeDiscord(FakeServer):
         problem = DiscordLimits.check(payload, has_files=bool(files))
         if problem is not None:
             return self._json(problem, 400, headers)
+        ignored = []
+        if interactive_components(payload):
+            # Not an application-owned webhook: Discord ignores its components, or refuses
+            # interactive ones when asked to send components (?with_components=true).
+            if request.query.get("with_components", "").lower() in {"true", "1"}:
+                return self._error(400, 50035, "Interactive components need an app webhook")
+            payload = {k: v for k, v in payload.items() if k != "components"}
+            ignored = ["components_ignored"]
         author = {
             "id": hook.id,
             "username": payload.get("username") or "Paperboy webhook",
@@ -404,6 +416,7 @@ class FakeDiscord(FakeServer):
             files=files,
             extra={"webhook_id": hook.id},
         )
+        self._messages[-1]["warnings"] += ignored
         if request.query.get("wait", "").lower() in {"true", "1"}:
             return self._json(message, 200, headers)
         return web.Response(status=204, headers=headers)

@@ -15,7 +15,10 @@ class DiscordLimits:
     fields, field name ≤ 256 and value ≤ 1024 (both required, non-empty), footer text ≤
     2048, author name ≤ 256; all embed text of a message together ≤ 6000; nonce ≤ 25
     characters; ``allowed_mentions.parse`` ⊆ {roles, users, everyone} and not both
-    ``parse: ["users"]`` and a ``users`` list. Violations answer 400 ``{"code": 50035,
+    ``parse: ["users"]`` and a ``users`` list; components (not Components V2): ≤ 5 action
+    rows of 1–5 buttons (or one select), a button's style 1–6, label ≤ 80, custom_id 1–100
+    and unique in the message (styles 1–4 need one, link buttons (5) a url and none).
+    Violations answer 400 ``{"code": 50035,
     "message": "Invalid Form Body", "errors": {...}}`` with Discord's nested ``_errors``
     layout; a message with nothing to show answers 400 code 50006.
     """
@@ -33,6 +36,12 @@ class DiscordLimits:
     MAX_NONCE: ClassVar[int] = 25
     MAX_USERNAME: ClassVar[int] = 80
     MENTION_KINDS: ClassVar[frozenset[str]] = frozenset({"roles", "users", "everyone"})
+    MAX_ROWS: ClassVar[int] = 5
+    MAX_ROW_ITEMS: ClassVar[int] = 5
+    MAX_LABEL: ClassVar[int] = 80
+    MAX_CUSTOM_ID: ClassVar[int] = 100
+    MAX_URL: ClassVar[int] = 512
+    SELECTS: ClassVar[frozenset[int]] = frozenset({3, 5, 6, 7, 8})
 
     @classmethod
     def check(cls, payload: Mapping[str, Any], *, has_files: bool = False) -> dict[str, Any] | None:
@@ -71,6 +80,7 @@ class DiscordLimits:
                 f"Must be between 1 and {cls.MAX_USERNAME} in length.",
             )
         cls._check_mentions(payload.get("allowed_mentions"), errors)
+        cls._check_components(payload.get("components"), errors)
         if errors:
             return {"code": 50035, "message": "Invalid Form Body", "errors": errors}
         text = content.strip() if isinstance(content, str) else ""
@@ -115,6 +125,76 @@ class DiscordLimits:
                     _required(errors, [*where, key])
                 elif len(value) > limit:
                     _too_long(errors, [*where, key], limit)
+
+    @classmethod
+    def _check_components(cls, rows: object, errors: Errors) -> None:
+        if rows is None:
+            return
+        if not isinstance(rows, list):
+            _put(errors, ["components"], "BASE_TYPE_ARRAY", "Must be an array.")
+            return
+        if len(rows) > cls.MAX_ROWS:
+            _too_long(errors, ["components"], cls.MAX_ROWS)
+        seen: set[str] = set()
+        for i, row in enumerate(rows):
+            at = ["components", str(i)]
+            if not isinstance(row, Mapping) or row.get("type") != 1:
+                _put(errors, at, "UNION_TYPE_CHOICES", 'Value of field "type" must be 1.')
+                continue
+            items = row.get("components")
+            if not isinstance(items, list) or not items:
+                _put(errors, [*at, "components"], "BASE_TYPE_MIN_LENGTH", "Must be 1 or more.")
+                continue
+            if len(items) > cls.MAX_ROW_ITEMS:
+                _too_long(errors, [*at, "components"], cls.MAX_ROW_ITEMS)
+            for j, item in enumerate(items):
+                cls._check_item(item, [*at, "components", str(j)], len(items), seen, errors)
+
+    @classmethod
+    def _check_item(
+        cls, item: object, at: list[str], siblings: int, seen: set[str], errors: Errors
+    ) -> None:
+        if not isinstance(item, Mapping):
+            _put(errors, at, "DICT_TYPE_CONVERT", "Only dictionaries may be used")
+            return
+        kind = item.get("type")
+        if kind in cls.SELECTS and siblings > 1:
+            _put(errors, at, "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "A select takes a whole row.")
+        elif kind != 2 and kind not in cls.SELECTS:
+            _put(errors, [*at, "type"], "BASE_TYPE_CHOICES", "Not a valid component type.")
+            return
+        label = item.get("label")
+        if label is not None and (not isinstance(label, str) or len(label) > cls.MAX_LABEL):
+            _too_long(errors, [*at, "label"], cls.MAX_LABEL)
+        style = item.get("style")
+        link = kind == 2 and style == 5
+        if kind == 2 and style not in {1, 2, 3, 4, 5, 6}:
+            _put(errors, [*at, "style"], "BASE_TYPE_CHOICES", "Not a valid button style.")
+        if kind == 2 and style == 2 and label is None and item.get("emoji") is None:
+            _put(errors, at, "BUTTON_COMPONENT_LABEL_OR_EMOJI_REQUIRED", "Label or emoji.")
+        custom_id = item.get("custom_id")
+        if link:
+            url = item.get("url")
+            if custom_id is not None:
+                _put(errors, at, "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED", "Link: no custom_id.")
+            if not isinstance(url, str) or not 1 <= len(url) <= cls.MAX_URL:
+                _required(errors, [*at, "url"])
+            return
+        if kind == 2 and style == 6:  # premium: a sku, no custom_id
+            return
+        if not isinstance(custom_id, str) or not custom_id:
+            _required(errors, [*at, "custom_id"])
+        elif len(custom_id) > cls.MAX_CUSTOM_ID:
+            _too_long(errors, [*at, "custom_id"], cls.MAX_CUSTOM_ID)
+        elif custom_id in seen:
+            _put(
+                errors,
+                [*at, "custom_id"],
+                "COMPONENT_CUSTOM_ID_DUPLICATED",
+                "Component custom id cannot be duplicated",
+            )
+        else:
+            seen.add(custom_id)
 
     @classmethod
     def _check_mentions(cls, allowed: object, errors: Errors) -> None:
@@ -176,3 +256,13 @@ def _too_long(errors: Errors, path: list[str], limit: int) -> None:
 
 def _required(errors: Errors, path: list[str]) -> None:
     _put(errors, path, "BASE_TYPE_REQUIRED", "This field is required")
+
+
+def interactive_components(payload: Mapping[str, Any]) -> bool:
+    """True when the payload has a component a user can interact with (anything but a link
+    button): webhooks the application does not own cannot send those."""
+    for row in payload.get("components") or []:
+        for item in (row.get("components") or []) if isinstance(row, Mapping) else []:
+            if isinstance(item, Mapping) and not (item.get("type") == 2 and item.get("style") == 5):
+                return True
+    return False

@@ -17,6 +17,7 @@ from aiohttp import web
 from .faults import FaultPlan
 from .server import Clock, FakeServer, TokenBucket, whole_seconds
 from .slack_blocks import BlockKit, Rejection
+from .slack_events import SlackAppRequests
 from .slack_hooks import SlackHooks, flag, json_field
 
 
@@ -46,6 +47,8 @@ class FakeSlack(FakeServer):
     "ratelimited"}``. 5xx faults answer a JSON error body.
 
     Incoming webhooks (`add_webhook`) and response URLs (`response_url`): see `SlackHooks`.
+    What Slack sends to the app (signed button clicks, reaction events): `app_requests`,
+    a `SlackAppRequests`.
     """
 
     TEAM_ID: ClassVar[str] = "T0FAKE0001"
@@ -69,6 +72,7 @@ class FakeSlack(FakeServer):
         self._channels: dict[str, _Channel] = {c: _Channel() for c in channels}
         self._messages: list[dict[str, Any]] = []
         self.hooks = SlackHooks(self)
+        self.app_requests = SlackAppRequests(self)
         self._ts = count(100, 100)
         self._bucket: TokenBucket | None = None
         self.rate_limited: int = 0  # 429s from the real per-channel limit (not faults)

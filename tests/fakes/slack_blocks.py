@@ -32,7 +32,9 @@ class BlockKit:
     blocks or attachments, else ``no_text``); blocks ≤ 50; block_id ≤ 255 and unique;
     section text 1–3000 (empty is invalid) or fields ≤ 10 of ≤ 2000 each; header text
     plain_text ≤ 150; context ≤ 10 elements (text ≤ 3000, the text-object maximum);
-    actions ≤ 25 elements; image url ≤ 3000, alt_text ≤ 2000; text objects are
+    actions 1–25 elements, each a known interactive element; a button has plain_text text
+    ≤ 75, action_id ≤ 255 (unique in its block), value ≤ 2000, url ≤ 3000, style primary
+    or danger; image url ≤ 3000, alt_text ≤ 2000; text objects are
     plain_text or mrkdwn; unknown block types are refused. The text of all blocks together
     is capped at 12,000 (``msg_too_long``): Slack truncates or refuses long block messages,
     and Paperboy keeps under ~10k. Metadata needs ``event_type`` and an object
@@ -50,6 +52,30 @@ class BlockKit:
     MAX_CONTEXT_ELEMENTS: ClassVar[int] = 10
     MAX_TEXT_OBJECT: ClassVar[int] = 3000
     MAX_ACTIONS_ELEMENTS: ClassVar[int] = 25
+    MAX_BUTTON_TEXT: ClassVar[int] = 75
+    MAX_ACTION_ID: ClassVar[int] = 255
+    MAX_BUTTON_VALUE: ClassVar[int] = 2000
+    MAX_BUTTON_URL: ClassVar[int] = 3000
+    BUTTON_STYLES: ClassVar[frozenset[str]] = frozenset({"primary", "danger"})
+    ACTION_ELEMENTS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "button",
+            "checkboxes",
+            "datepicker",
+            "datetimepicker",
+            "overflow",
+            "radio_buttons",
+            "static_select",
+            "external_select",
+            "users_select",
+            "conversations_select",
+            "channels_select",
+            "multi_static_select",
+            "timepicker",
+            "workflow_button",
+            "rich_text_input",
+        }
+    )
     MAX_IMAGE_URL: ClassVar[int] = 3000
     MAX_ALT_TEXT: ClassVar[int] = 2000
     TEXT_TYPES: ClassVar[frozenset[str]] = frozenset({"plain_text", "mrkdwn"})
@@ -158,15 +184,55 @@ class BlockKit:
         elif kind == "context":
             cls._check_context(block, at, errors)
         elif kind == "actions":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not elements:
-                errors.add(f"{at}/elements", "must provide at least 1 item")
-            elif len(elements) > cls.MAX_ACTIONS_ELEMENTS:
-                errors.add(
-                    f"{at}/elements", f"no more than {cls.MAX_ACTIONS_ELEMENTS} items allowed"
-                )
+            cls._check_actions(block, at, errors)
         elif kind == "image":
             cls._check_image(block, at, errors)
+
+    @classmethod
+    def _check_actions(cls, block: Mapping[str, Any], at: str, errors: _Errors) -> None:
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements:
+            errors.add(f"{at}/elements", "must provide at least 1 item")
+            return
+        if len(elements) > cls.MAX_ACTIONS_ELEMENTS:
+            errors.add(f"{at}/elements", f"no more than {cls.MAX_ACTIONS_ELEMENTS} items allowed")
+        action_ids: set[str] = set()
+        for j, element in enumerate(elements):
+            where = f"{at}/elements/{j}"
+            if not isinstance(element, Mapping):
+                errors.add(where, "must provide an object")
+                continue
+            kind = element.get("type")
+            if kind not in cls.ACTION_ELEMENTS:
+                errors.add(f"{where}/type", f"unsupported type: {kind}")
+                continue
+            action_id = element.get("action_id")
+            if action_id is not None:
+                if not isinstance(action_id, str) or not 1 <= len(action_id) <= cls.MAX_ACTION_ID:
+                    errors.add(f"{where}/action_id", f"must be 1 to {cls.MAX_ACTION_ID} characters")
+                elif action_id in action_ids:
+                    errors.add(f"{where}/action_id", f"duplicate action_id: {action_id}")
+                else:
+                    action_ids.add(action_id)
+            if kind == "button":
+                cls._check_button(element, where, errors)
+
+    @classmethod
+    def _check_button(cls, button: Mapping[str, Any], at: str, errors: _Errors) -> None:
+        cls._check_text(
+            button.get("text"), f"{at}/text", cls.MAX_BUTTON_TEXT, errors, plain_only=True
+        )
+        value = button.get("value")
+        if value is not None and (
+            not isinstance(value, str) or not 1 <= len(value) <= cls.MAX_BUTTON_VALUE
+        ):
+            errors.add(f"{at}/value", f"must be 1 to {cls.MAX_BUTTON_VALUE} characters")
+        url = button.get("url")
+        if url is not None and (not isinstance(url, str) or len(url) > cls.MAX_BUTTON_URL):
+            errors.add(f"{at}/url", f"must be less than {cls.MAX_BUTTON_URL + 1} characters")
+        style = button.get("style")
+        if style is not None and style not in cls.BUTTON_STYLES:
+            errors.add(f"{at}/style", "must be one of the following: danger, primary")
 
     @classmethod
     def _check_section(cls, block: Mapping[str, Any], at: str, errors: _Errors) -> None:

@@ -151,10 +151,32 @@ def check_slack(messages: list[Message], digest: Digest) -> None:
                     assert 1 <= len(element["text"]) <= slack.MAX_TEXT_OBJECT
                     check_slack_text(element["text"], allowed)
                     total += len(element["text"])
+            elif kind == "actions":
+                total += check_slack_buttons(block, message)
             else:
                 assert kind == "divider"
         assert total <= slack.MAX_MESSAGE_TEXT
+        block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+        assert len(block_ids) == len(set(block_ids))
     check_keys(messages, digest)
+
+
+def check_slack_buttons(block: Any, message: Message) -> int:
+    """A paper's feedback buttons within Block Kit's limits, naming one of the message's
+    papers; returns the characters of their text."""
+    elements = block["elements"]
+    assert 1 <= len(elements) <= slack.MAX_ACTIONS_ELEMENTS
+    assert 1 <= len(block["block_id"]) <= 255
+    assert [e["action_id"] for e in elements] == [slack.MORE_ACTION, slack.LESS_ACTION]
+    (value,) = {e["value"] for e in elements}
+    assert 1 <= len(value) <= slack.MAX_BUTTON_VALUE
+    assert common.feedback_key(value, message.keys) is not None
+    total = 0
+    for e in elements:
+        assert e["type"] == "button" and e["text"]["type"] == "plain_text"
+        assert 1 <= len(e["text"]["text"]) <= slack.MAX_BUTTON_TEXT
+        total += len(e["text"]["text"])
+    return total
 
 
 # --- Discord -----------------------------------------------------------------------------
@@ -197,7 +219,27 @@ def check_discord(messages: list[Message], digest: Digest) -> None:
                 assert raw not in s, (raw, s)
             for m in MASKED.finditer(s):
                 assert m.group(2) in allowed, m.group(0)
+        check_discord_rows(payload.get("components", []), message)
     check_keys(messages, digest)
+
+
+def check_discord_rows(rows: list[Any], message: Message) -> None:
+    """Feedback rows within Discord's component limits, each naming one of the message's
+    papers, custom_ids unique in the message."""
+    assert len(rows) <= discord_embeds.MAX_ROWS
+    ids: list[str] = []
+    for row in rows:
+        assert row["type"] == 1
+        assert 1 <= len(row["components"]) <= discord_embeds.MAX_ROW_BUTTONS
+        for button in row["components"]:
+            assert button["type"] == 2 and 1 <= len(button["label"]) <= discord_embeds.MAX_LABEL
+            custom_id = button["custom_id"]
+            assert 1 <= len(custom_id) <= discord_embeds.MAX_CUSTOM_ID
+            prefix, vote, ref = custom_id.split(":", 2)
+            assert (prefix, vote) in {("paperboy", "more"), ("paperboy", "less")}
+            assert common.feedback_key(ref, message.keys) is not None
+            ids.append(custom_id)
+    assert len(ids) == len(set(ids))
 
 
 def check_text(messages: list[Message], digest: Digest) -> None:
@@ -213,6 +255,8 @@ def check_all(digest: Digest) -> tuple[list[Message], list[Message], list[Messag
     check_slack(s, digest)
     check_discord(d, digest)
     check_text(t, digest)
+    check_slack(render_slack(digest, buttons=True), digest)
+    check_discord(render_discord(digest, buttons=True), digest)
     return s, d, t
 
 
@@ -377,6 +421,43 @@ def test_slack_empty_digest() -> None:
     assert pl(message)["text"] == "No new papers for #ml today."
 
 
+def test_slack_buttons_per_paper_name_the_paper() -> None:
+    papers = [make_paper(1), make_paper(2)]
+    digest = make_digest(papers)
+    (message,) = render_slack(digest, buttons=True)
+    check_slack([message], digest)
+    actions = [b for b in pl(message)["blocks"] if b["type"] == "actions"]
+    assert [b["block_id"] for b in actions] == ["paperboy_feedback_0", "paperboy_feedback_1"]
+    assert [[e["value"] for e in b["elements"]] for b in actions] == [
+        ["2406.00001", "2406.00001"],
+        ["2406.00002", "2406.00002"],
+    ]
+    labels = [e["text"]["text"] for e in actions[0]["elements"]]
+    assert labels == ["👍 More like this", "👎 Not for us"]
+    kinds = [b["type"] for b in pl(message)["blocks"]]
+    assert kinds[1:4] == ["section", "context", "actions"]  # each paper's buttons follow it
+    assert all(b["type"] != "actions" for b in pl(render_slack(digest)[0])["blocks"])
+
+
+def test_slack_buttons_keep_the_block_limit_and_hash_long_keys() -> None:
+    digest = make_digest([make_paper(i) for i in range(60)])
+    messages = render_slack(digest, buttons=True)
+    check_slack(messages, digest)
+    assert max(len(pl(m)["blocks"]) for m in messages) <= slack.MAX_BLOCKS
+    assert len(messages) > len(render_slack(digest))  # three blocks a paper instead of two
+    long = make_paper(1, arxiv_id=None, title="word " * 600)
+    assert len(long.key) > slack.MAX_BUTTON_VALUE
+    digest = make_digest([long])
+    (message,) = render_slack(digest, buttons=True)
+    check_slack([message], digest)
+    (value,) = {e["value"] for b in pl(message)["blocks"] if b["type"] == "actions"
+                for e in b["elements"]}  # fmt: skip
+    assert value.startswith("#") and len(value) == 17
+    assert common.feedback_key(value, message.keys) == long.key
+    assert common.feedback_key(value, ("2406.00001",)) is None
+    assert common.feedback_key("2406.00009", ("2406.00001",)) is None
+
+
 # --- Discord -----------------------------------------------------------------------------
 
 
@@ -445,6 +526,33 @@ def test_discord_empty_digest() -> None:
     check_discord([message], digest)
     assert pl(message)["content"] == "No new papers for #ml today."
     assert pl(message)["embeds"] == [] and message.keys == ()
+
+
+def test_discord_buttons_one_row_per_paper_at_most_five_per_message() -> None:
+    papers = [make_paper(i, title=f"Paper {i} <@123> [x](https://e.io)") for i in range(12)]
+    digest = make_digest(papers)
+    messages = render_discord(digest, buttons=True)
+    check_discord(messages, digest)
+    assert [len(m.keys) for m in messages] == [5, 5, 2]
+    row = pl(messages[0])["components"][0]
+    more, less = row["components"]
+    assert more["custom_id"] == "paperboy:more:2406.00000"
+    assert less["custom_id"] == "paperboy:less:2406.00000"
+    assert more["label"].startswith("More like this: Paper 0 <\u200b@\u200b123>")
+    assert less["label"] == "Not for us"
+    assert "components" not in pl(render_discord(digest)[0])
+
+
+def test_discord_long_keys_are_hashed_into_the_custom_id() -> None:
+    long = make_paper(1, arxiv_id=None, title="a rather long title word " * 5)
+    assert len(long.key) > 86
+    digest = make_digest([long, make_paper(2)])
+    (message,) = render_discord(digest, buttons=True)
+    check_discord([message], digest)
+    custom_id = pl(message)["components"][0]["components"][0]["custom_id"]
+    assert custom_id.startswith("paperboy:more:#") and len(custom_id) <= 100
+    ref = custom_id.split(":", 2)[2]
+    assert common.feedback_key(ref, message.keys) == long.key
 
 
 # --- text --------------------------------------------------------------------------------

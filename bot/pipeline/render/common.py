@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -21,6 +22,14 @@ AUTHORS_SHOWN = 3
 MAX_URL = 500
 MAX_CHANNEL_NAME = 80
 MAX_TOPIC = 100
+
+# Feedback buttons ("More like this" / "Not for us") name their paper by its key; a key
+# longer than a platform's room (Slack value 2000, Discord custom_id 100) is named by
+# FEEDBACK_HASH and a stable digest of it, resolved against the papers of the clicked message.
+FEEDBACK_HASH = "#"
+FEEDBACK_DIGEST = 16  # hex characters of sha256: 64 bits, unique among a message's papers
+MORE_LABEL = "More like this"
+LESS_LABEL = "Not for us"
 
 _SPACE = re.compile(r"\s+")
 # Characters a URL from untrusted data must not contain: they end or split a link in
@@ -176,3 +185,23 @@ def more_text(digest: Digest) -> str | None:
         return None
     topic = cut(clean(digest.topics[0]), MAX_TOPIC) if digest.topics else ""
     return f"and {digest.more} more — /papers {topic}" if topic else f"and {digest.more} more"
+
+
+def feedback_ref(key: str, room: int) -> str:
+    """How a feedback button names the paper `key`: the key itself when it has at most
+    `room` characters, else `#` and the first FEEDBACK_DIGEST hex digits of its sha256
+    (a key never starts with `#`: arXiv ids and normalized titles have no punctuation)."""
+    if key and len(key) <= room and not key.startswith(FEEDBACK_HASH):
+        return key
+    return FEEDBACK_HASH + hashlib.sha256(key.encode()).hexdigest()[:FEEDBACK_DIGEST]
+
+
+def feedback_key(ref: str, keys: Sequence[str]) -> str | None:
+    """The key among `keys` (the papers a message carries) that a button's `ref` names,
+    or None. A plain key must be one of `keys`; a `#digest` the one whose digest it is."""
+    if not ref.startswith(FEEDBACK_HASH):
+        return ref if ref in keys else None
+    for key in keys:
+        if feedback_ref(key, 0) == ref:
+            return key
+    return None

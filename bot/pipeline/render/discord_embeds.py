@@ -9,10 +9,13 @@ from discord.utils import escape_markdown, escape_mentions
 
 from bot.models import Digest, DigestItem, Message
 from bot.pipeline.render.common import (
+    LESS_LABEL,
+    MORE_LABEL,
     authors_line,
     clean,
     continued_text,
     empty_text,
+    feedback_ref,
     fit,
     header_text,
     links,
@@ -37,6 +40,19 @@ MAX_SUMMARY = 700
 MAX_AUTHORS = 300
 MAX_TOPICS = 300
 MAX_LINE = 300  # header, "and N more"
+# Message components (discord.com/developers/docs/components/reference): at most 5 action
+# rows of at most 5 buttons, labels ≤ 80, custom_id 1-100 characters, unique in a message.
+MAX_ROWS = 5
+MAX_ROW_BUTTONS = 5
+MAX_LABEL = 80
+MAX_CUSTOM_ID = 100
+# Feedback buttons: one row per paper, so a message with buttons carries at most MAX_ROWS
+# papers. custom_id "paperboy:more:<ref>" / "paperboy:less:<ref>", the ref being the key or
+# `#digest` when the key does not fit (`feedback_ref`).
+FEEDBACK_PREFIX = "paperboy:"
+MORE, LESS = "more", "less"
+_REF_ROOM = MAX_CUSTOM_ID - len(f"{FEEDBACK_PREFIX}{MORE}:")
+PRIMARY, SECONDARY = 1, 2  # button styles
 ZWSP = "\u200b"
 ALLOWED_MENTIONS: dict[str, object] = {"parse": []}
 
@@ -74,13 +90,37 @@ def embed_size(embed: Embed) -> int:
     return size
 
 
+def feedback_id(vote: str, key: str) -> str:
+    """A feedback button's custom_id: `paperboy:<vote>:<ref>`, at most MAX_CUSTOM_ID."""
+    return f"{FEEDBACK_PREFIX}{vote}:{feedback_ref(key, _REF_ROOM)}"
+
+
+def feedback_row(key: str, title: str) -> dict[str, object]:
+    """The action row of the paper `key`: "More like this: <title>" and "Not for us".
+    Labels are plain text (no Markdown, no mentions); still, a zero-width space follows
+    every `@` and `<` of the title and breaks `](`, so nothing shows mention or link syntax."""
+    shown = _MASKED_LINK.sub(lambda m: "]" + ZWSP + m.group()[1:], clean(title) or "(untitled)")
+    shown = shown.replace("@", "@" + ZWSP).replace("<", "<" + ZWSP)
+    more = fit(f"{MORE_LABEL}: {shown}", MAX_LABEL, lambda s: s)
+    return {
+        "type": 1,
+        "components": [
+            {"type": 2, "style": PRIMARY, "label": more, "emoji": {"name": "👍"},
+             "custom_id": feedback_id(MORE, key)},
+            {"type": 2, "style": SECONDARY, "label": LESS_LABEL, "emoji": {"name": "👎"},
+             "custom_id": feedback_id(LESS, key)},
+        ],
+    }  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    """One paper's embed (without its url) and the url it would carry."""
+    """One paper's embed (without its url), the url it would carry, its feedback row."""
 
     key: str
     embed: Embed
     url: str | None
+    row: dict[str, object] | None = None
 
     @property
     def size(self) -> int:
@@ -91,7 +131,7 @@ def _field(name: str, value: str, *, inline: bool) -> dict[str, object]:
     return {"name": name, "value": value, "inline": inline}
 
 
-def _paper_unit(item: DigestItem) -> _Unit:
+def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
     paper = item.paper
     embed: Embed = {"title": fit(clean(paper.title) or "(untitled)", MAX_TITLE, escape)}
     if summary := fit(clean(item.summary), MAX_SUMMARY, escape):
@@ -112,17 +152,20 @@ def _paper_unit(item: DigestItem) -> _Unit:
         fields.append(_field("Links", " · ".join(anchors), inline=False))
     if fields:
         embed["fields"] = fields
-    return _Unit(key=paper.key, embed=embed, url=primary_url(paper))
+    row = feedback_row(paper.key, paper.title) if buttons else None
+    return _Unit(key=paper.key, embed=embed, url=primary_url(paper), row=row)
 
 
 def _pack(units: list[_Unit]) -> list[list[_Unit]]:
-    """Greedy split into groups of at most MAX_EMBEDS embeds and MAX_TOTAL characters; a
-    paper is never split, and each group holds at least one paper."""
+    """Greedy split into groups of at most MAX_EMBEDS embeds (MAX_ROWS with buttons: one
+    row per paper) and MAX_TOTAL characters; a paper is never split, and each group holds
+    at least one paper."""
     groups: list[list[_Unit]] = []
     group: list[_Unit] = []
     total = 0
     for unit in units:
-        if group and (len(group) >= MAX_EMBEDS or total + unit.size > MAX_TOTAL):
+        most = MAX_ROWS if unit.row is not None else MAX_EMBEDS
+        if group and (len(group) >= most or total + unit.size > MAX_TOTAL):
             groups.append(group)
             group, total = [], 0
         group.append(unit)
@@ -146,17 +189,40 @@ def _embeds(group: list[_Unit]) -> list[Embed]:
     return out
 
 
-def _payload(content: str, embeds: list[Embed]) -> dict[str, object]:
-    return {
+def _rows(group: list[_Unit]) -> list[dict[str, object]]:
+    """The group's feedback rows; a row whose custom_ids the message already has (the same
+    key twice) is left off: Discord refuses a message with duplicate custom_ids."""
+    seen: set[str] = set()
+    rows: list[dict[str, object]] = []
+    for unit in group:
+        if unit.row is None or unit.key in seen:
+            continue
+        seen.add(unit.key)
+        rows.append(unit.row)
+    return rows
+
+
+def _payload(
+    content: str, embeds: list[Embed], rows: list[dict[str, object]] | None = None
+) -> dict[str, object]:
+    payload: dict[str, object] = {
         "content": fit(content, MAX_CONTENT, lambda s: s),
         "embeds": embeds,
         "allowed_mentions": dict(ALLOWED_MENTIONS),
     }
+    if rows:
+        payload["components"] = rows
+    return payload
 
 
-def render_discord(digest: Digest) -> list[Message]:
+def render_discord(digest: Digest, *, buttons: bool = False) -> list[Message]:
     """The digest as Discord create-message payloads (`content`, `embeds`,
     `allowed_mentions` that parse nothing).
+
+    With `buttons`, each paper gets an action row ("More like this: <title>", "Not for
+    us"; custom_ids `feedback_id`) under the message's embeds, in the embeds' order, so a
+    message carries at most MAX_ROWS papers. Only for messages the bot posts itself:
+    Discord refuses interactive components from webhooks the application does not own.
 
     Contract: every message keeps Discord's limits (MAX_CONTENT, MAX_EMBEDS, MAX_TITLE,
     MAX_DESCRIPTION, MAX_FIELDS, MAX_FIELD_VALUE, MAX_FOOTER, MAX_TOTAL across its embeds);
@@ -173,15 +239,16 @@ def render_discord(digest: Digest) -> list[Message]:
         return [Message(payload=_payload("\n".join(lines), []))]
 
     header = fit(header_text(digest), MAX_LINE, escape)
-    groups = _pack([_paper_unit(item) for item in digest.items])
+    groups = _pack([_paper_unit(item, buttons=buttons) for item in digest.items])
     messages: list[Message] = []
     for i, group in enumerate(groups):
         lines = [header if i == 0 else continued_text(i + 1, len(groups))]
         if i == len(groups) - 1:
             lines.extend(tail)
+        rows = _rows(group)
         messages.append(
             Message(
-                payload=_payload("\n".join(lines), _embeds(group)),
+                payload=_payload("\n".join(lines), _embeds(group), rows),
                 keys=tuple(unit.key for unit in group),
             )
         )

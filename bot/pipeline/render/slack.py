@@ -7,11 +7,14 @@ from functools import lru_cache
 
 from bot.models import Digest, DigestItem, Message, Paper
 from bot.pipeline.render.common import (
+    LESS_LABEL,
     MAX_URL,
+    MORE_LABEL,
     authors_line,
     clean,
     continued_text,
     empty_text,
+    feedback_ref,
     fit,
     header_text,
     links,
@@ -26,6 +29,10 @@ MAX_SECTION_TEXT = 3000
 MAX_HEADER = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_TEXT_OBJECT = 3000
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75  # plain_text
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
 # Slack's advice: keep a message's block text under ~10k characters.
 MAX_MESSAGE_TEXT = 10_000
 # The top-level `text` fallback (notifications, screen readers) we send.
@@ -38,6 +45,12 @@ MAX_TOPICS = 500
 
 Block = dict[str, object]
 DIVIDER: Block = {"type": "divider"}
+# Feedback buttons: action_id says the vote, value names the paper (`feedback_ref`).
+# Slack wants action_ids unique within their block: each paper has its own actions block,
+# with a block_id unique in its message (FEEDBACK_BLOCK and the paper's place in it).
+MORE_ACTION = "paperboy_more"
+LESS_ACTION = "paperboy_less"
+FEEDBACK_BLOCK = "paperboy_feedback_"
 # Lookalikes for mrkdwn control characters inside `*<url|title>*`: a title cannot end the
 # bold, the link text, or open code/strike/italic spans.
 _LINK_TEXT = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ", "|": "∣"})
@@ -71,14 +84,39 @@ def context(*texts: str) -> Block:
 
 
 def block_text_len(block: Block) -> int:
-    """The characters a block contributes to the message's text (header, section, context)."""
+    """The characters a block contributes to the message's text (header, section, context,
+    the buttons of an actions block)."""
     text = block.get("text")
     if isinstance(text, dict):
         return len(str(text.get("text", "")))
+    if isinstance(text, str):
+        return len(text)
     elements = block.get("elements")
     if isinstance(elements, list):
-        return sum(len(str(e.get("text", ""))) for e in elements if isinstance(e, dict))
+        return sum(block_text_len(e) for e in elements if isinstance(e, dict))
     return 0
+
+
+def _button(action_id: str, label: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "value": value,
+    }
+
+
+def feedback_block(key: str) -> Block:
+    """The "More like this" / "Not for us" buttons of the paper `key` (block_id set per
+    message by `render_slack`)."""
+    ref = feedback_ref(key, MAX_BUTTON_VALUE)
+    return {
+        "type": "actions",
+        "elements": [
+            _button(MORE_ACTION, f"👍 {MORE_LABEL}", ref),
+            _button(LESS_ACTION, f"👎 {LESS_LABEL}", ref),
+        ],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +129,7 @@ class _Unit:
     text_len: int  # the characters of its blocks' text (`block_text_len`)
 
 
-def _paper_unit(item: DigestItem) -> _Unit:
+def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
     paper = item.paper
     try:
         title, section, after = _remembered_parts(paper, item.summary)
@@ -104,7 +142,9 @@ def _paper_unit(item: DigestItem) -> _Unit:
     elements += after
     if elements:
         blocks.append(context(*elements))
-    text_len = len(section) + sum(len(e) for e in elements)
+    if buttons:
+        blocks.append(feedback_block(paper.key))
+    text_len = sum(block_text_len(b) for b in blocks)
     return _Unit(key=paper.key, title=title, blocks=tuple(blocks), text_len=text_len)
 
 
@@ -165,8 +205,13 @@ def _payload(text: str, blocks: list[Block]) -> dict[str, object]:
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
-def render_slack(digest: Digest) -> list[Message]:
+def render_slack(digest: Digest, *, buttons: bool = False) -> list[Message]:
     """The digest as Slack `chat.postMessage` payloads (`text`, `blocks`, unfurling off).
+
+    With `buttons`, each paper ends with an actions block of two buttons, "More like this"
+    (action_id MORE_ACTION) and "Not for us" (LESS_ACTION), whose value names the paper
+    (`feedback_ref`: its key, or `#digest` beyond MAX_BUTTON_VALUE). Only for messages the
+    app posts itself (bot token): a click reaches the app that posted the message.
 
     Contract: every message keeps Slack's limits (MAX_BLOCKS, MAX_SECTION_TEXT,
     MAX_HEADER, MAX_CONTEXT_ELEMENTS, MAX_MESSAGE_TEXT of block text, a non-empty `text`
@@ -184,7 +229,7 @@ def render_slack(digest: Digest) -> list[Message]:
         blocks: list[Block] = [{"type": "section", "text": mrkdwn(line)}, *tail]
         return [Message(payload=_payload(line, blocks))]
 
-    units = [_paper_unit(item) for item in digest.items]
+    units = [_paper_unit(item, buttons=buttons) for item in digest.items]
     lead_len = max(len(header), len(continued_text(len(units), len(units))))
     groups = _pack(units, 1 + len(tail), lead_len + sum(block_text_len(b) for b in tail))
     messages: list[Message] = []
@@ -202,7 +247,10 @@ def render_slack(digest: Digest) -> list[Message]:
         for j, unit in enumerate(group):
             if j:
                 blocks.append(DIVIDER)
-            blocks.extend(unit.blocks)
+            blocks.extend(
+                {**b, "block_id": f"{FEEDBACK_BLOCK}{j}"} if b["type"] == "actions" else b
+                for b in unit.blocks
+            )
         if i == len(groups) - 1:
             blocks.extend(tail)
         fallback = "\n".join([lead_raw, *(f"• {unit.title}" for unit in group)])
