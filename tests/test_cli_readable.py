@@ -111,3 +111,26 @@ def test_help_lists_whole_first_sentences() -> None:
 def test_one_line_keeps_abbreviations() -> None:
     assert one_line("Do this (e.g. that). Then more.\n\nDetails.") == "Do this (e.g. that)."
     assert one_line("No full stop\nacross lines\n\nmore") == "No full stop across lines"
+
+
+def test_match_says_when_the_limit_cut_the_list_and_what_orders_ties(config: Path) -> None:
+    code, every = run("match", "language models", "--limit", "0", "--config", str(config))
+    assert code == 0, every
+    total = int(every.splitlines()[0].split()[0])
+    assert total > 3 and "showing" not in every
+    code, out = run("match", "language models", "--limit", "3", "--config", str(config))
+    assert code == 0, out
+    assert f"showing 3 of {total} (--limit 0 for all)" in out
+    assert "among equal scores, the most upvoted first, then the newest, then by key" in out
+
+
+def test_match_json_carries_link_date_and_authors(config: Path) -> None:
+    code, out = run("--config", str(config), "match", "moe", "--json", "--limit", "0")
+    assert code == 0, out
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records
+    for record in records:
+        assert {"key", "title", "score", "reason", "link", "date", "authors"} <= set(record)
+    with_id = [r for r in records if r["arxiv_id"]]
+    assert with_id and all(r["link"].endswith(r["arxiv_id"]) and r["date"] for r in with_id)
+    assert any(r["authors"] for r in with_id)

@@ -11,6 +11,7 @@ from typing import cast
 import click
 
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx
+from bot.cli.match_output import print_matches
 from bot.embed import open_encoder
 from bot.errors import PaperboyError
 from bot.evaluate import (
@@ -69,34 +70,7 @@ def match_cmd(
                     else f"({channel_ref} has {votes} votes: too few to learn from; topics only)"
                 )
         matches = matcher.match(topics_profile([subscription], excludes), learned)
-    shown = matches if limit == 0 else matches[:limit]
-    if as_json:
-        for m in shown:
-            click.echo(
-                json.dumps(
-                    {
-                        "key": m.paper.key,
-                        "title": m.paper.title,
-                        "score": round(m.score, 4),
-                        "reason": "; ".join(m.reasons),
-                    },
-                    ensure_ascii=False,
-                )
-            )
-        return
-    for note in concept.notes:
-        click.echo(f"({note})")
-    if not matches:
-        click.echo(f"no archived paper is about '{subscription}'")
-        return
-    click.echo(
-        f"{len(matches)} papers match '{subscription}'"
-        + (f", showing {len(shown)}" if len(shown) < len(matches) else "")
-    )
-    for m in shown:
-        ident = f"{m.paper.arxiv_id}  " if m.paper.arxiv_id else ""
-        click.echo(f"{m.score:.2f}  {ident}{m.paper.title}")
-        click.echo(f"      {'; '.join(m.reasons)}")
+    print_matches(matches, subscription, concept.notes, limit=limit, as_json=as_json)
 
 
 @click.group("eval")
