@@ -2,7 +2,8 @@
 background, and the on-demand sync of the command definitions.
 
 The client serves the `/papers` group (bot.chat.discord_commands) through `Papers`
-(bot.chat.discord_replies), which dispatches to handlers/. `start_discord` logs in (a bad
+(bot.chat.discord_replies), which dispatches to handlers/, and the digest's feedback
+buttons and 👍/👎 reactions (bot.chat.discord_feedback). `start_discord` logs in (a bad
 token fails the start) and runs the gateway, which reconnects on its own;
 `sync_commands` registers the commands with Discord and never runs at start.
 """
@@ -20,6 +21,7 @@ import discord
 from discord import app_commands
 
 from bot.chat.discord_commands import Frontend, PapersTree, papers_group
+from bot.chat.discord_feedback import DiscordFeedback, FeedbackButton
 from bot.chat.discord_replies import Dispatch, Papers, Suggest
 from bot.delivery.discord import DEFAULT_API, use_api_base
 from bot.errors import ConfigError, PaperboyError
@@ -34,8 +36,10 @@ log = logging.getLogger(__name__)
 
 
 class PaperboyClient(discord.Client):
-    """The bot's Discord client: guild events only (no message content), and a command
-    tree serving /papers through `frontend`. Commands are synced on demand, never here."""
+    """The bot's Discord client: guild and reaction events only (no message content), a
+    command tree serving /papers through `frontend`, and with `feedback` the digest's
+    feedback buttons (a DynamicItem: they work on messages posted before any restart) and
+    👍/👎 reactions. Commands are synced on demand, never here."""
 
     def __init__(
         self,
@@ -44,8 +48,9 @@ class PaperboyClient(discord.Client):
         application_id: int | None = None,
         secrets: Sequence[str] = (),
         shard: tuple[int, int] | None = None,  # (shard_id, shard_count) for a sharded bot
+        feedback: DiscordFeedback | None = None,
     ) -> None:
-        intents = discord.Intents(guilds=True)
+        intents = discord.Intents(guilds=True, guild_reactions=True)
         options: dict[str, Any] = {"intents": intents}
         if application_id is not None:  # else learnt at login
             options["application_id"] = application_id
@@ -54,6 +59,13 @@ class PaperboyClient(discord.Client):
         super().__init__(**options)
         self.tree = PapersTree(self, secrets=secrets)
         self.tree.add_command(papers_group(frontend))
+        self.feedback = feedback
+        if feedback is not None:
+            self.add_dynamic_items(FeedbackButton)
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        if self.feedback is not None:
+            await self.feedback.reacted(event, self.user.id if self.user else None)
 
 
 def discord_client(
@@ -63,15 +75,21 @@ def discord_client(
     dispatch: Dispatch = handle_command,
     suggest: Suggest = topic_suggestions,
 ) -> PaperboyClient:
-    """The client serving /papers with `services` (not logged in yet)."""
+    """The client serving /papers, the feedback buttons and reactions with `services` (not
+    logged in yet)."""
     papers = Papers(
         services, manager_role=settings.manager_role, dispatch=dispatch, suggest=suggest
     )
     shard = None
     if settings.shard_id is not None and settings.shard_count is not None:
         shard = (settings.shard_id, settings.shard_count)
+    secrets = _secrets(settings)
     return PaperboyClient(
-        papers, application_id=_application_id(settings), secrets=_secrets(settings), shard=shard
+        papers,
+        application_id=_application_id(settings),
+        secrets=secrets,
+        shard=shard,
+        feedback=DiscordFeedback(services, secrets=secrets),
     )
 
 

@@ -78,6 +78,12 @@ def manage_rule(interaction: discord.Interaction, manager_role: str | None) -> s
     return f"{MANAGE_RULE} or the “{name}” role"
 
 
+async def defer_answer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Acknowledge now (a "thinking" answer, private or not); `answer` edits it in later."""
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    interaction.extras[_EPHEMERAL] = ephemeral
+
+
 async def answer(interaction: discord.Interaction, message: DiscordReply) -> None:
     """Send `message` as the interaction's answer, whatever state the interaction is in.
 
@@ -163,8 +169,7 @@ class Papers:
             return
         request = self.request(interaction, call)
         if defer:
-            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-            interaction.extras[_EPHEMERAL] = ephemeral
+            await defer_answer(interaction, ephemeral=ephemeral)
         reply = await self._dispatch(request, self._services)
         await answer(interaction, discord_reply(reply))
 
