@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from bot.app import App, build_app, build_deliveries
 from bot.chat.feedback import DAMAGED, NOT_ON_MESSAGE
 from bot.chat.slack_app import SlackFrontend, start_slack
-from bot.delivery.slack import SlackDelivery
+from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import SlackWebhookDelivery
 from bot.digest import ChannelOutcome
 from bot.models import Digest, DigestItem, Paper
@@ -330,3 +331,30 @@ def test_webhook_digests_carry_no_buttons() -> None:
     assert "actions" not in kinds
     kinds = [b["type"] for m in posted for b in m.payload["blocks"]]  # type: ignore[attr-defined]
     assert kinds.count("actions") == 3
+
+
+async def test_the_fake_refuses_what_slack_refuses() -> None:
+    """Actions blocks over Block Kit's limits are refused as Slack refuses them."""
+
+    def button(action_id: str, **kw: Any) -> dict[str, Any]:
+        text = {"type": "plain_text", "text": kw.pop("text", "More like this")}
+        return {"type": "button", "action_id": action_id, "text": text, "value": "v", **kw}
+
+    bad = {
+        "text over 75": [button("a", text="x" * 76)],
+        "mrkdwn text": [{**button("a"), "text": {"type": "mrkdwn", "text": "x"}}],
+        "value over 2000": [button("a", value="x" * 2001)],
+        "action_id over 255": [button("a" * 256)],
+        "duplicate action_id in a block": [button("a"), button("a")],
+        "26 elements": [button(f"a{i}") for i in range(26)],
+        "unknown style": [button("a", style="green")],
+    }
+    async with FakeSlack(channels=[TEAM]) as slack:
+        client = slack_client(slack.token, slack.url)
+        for what, elements in bad.items():
+            blocks = [{"type": "actions", "elements": elements}]
+            with pytest.raises(SlackApiError) as refused:
+                await client.chat_postMessage(channel=TEAM, text="x", blocks=blocks)
+            assert refused.value.response["error"] == "invalid_blocks", what
+        fine = [{"type": "actions", "elements": [button("a"), button("b")]}] * 2
+        await client.chat_postMessage(channel=TEAM, text="x", blocks=fine)  # same ids, 2 blocks
