@@ -20,7 +20,7 @@ from bot.pipeline.merge import merge, resolve
 from bot.store.db import chunks
 from bot.store.fulltext import FullText, full_text
 from bot.store.ingests import INGEST_LEASE, Ingests
-from bot.store.ledger import rekey_posted
+from bot.store.rekey import rekey_paper
 from bot.store.schema import papers
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ class Archive:
                 conn.execute(update(papers).where(papers.c.id == rid).values(**values))
                 if values["key"] != stored_key[rid]:
                     result.rekeyed.append((stored_key[rid], values["key"]))
-                    rekey_posted(conn, stored_key[rid], values["key"])
+                    rekey_paper(conn, stored_key[rid], values["key"])
             result.updated = len(updates)
         return result
 

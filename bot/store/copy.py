@@ -15,13 +15,13 @@ from bot.store import schema
 from bot.store.migrations import LATEST, current_version, migrate
 
 BATCH = 1000
-# Every table with data, in the order they are copied (schema_version is the target's own).
-TABLES: tuple[Table, ...] = (
-    schema.papers,
-    schema.source_state,
-    schema.channels,
-    schema.posted,
-    schema.digest_runs,
+# Tables not copied: the target's own schema version, and the leases of ingests running
+# against the source (a copy is made with nothing running).
+TRANSIENT = frozenset({"schema_version", "ingests"})
+# Every other table of the schema, in dependency order: a table added to bot.store.schema is
+# copied without being listed here.
+TABLES: tuple[Table, ...] = tuple(
+    t for t in schema.metadata.sorted_tables if t.name not in TRANSIENT
 )
 Progress = Callable[[str, int], None]
 """Called with (table, rows copied so far) after each batch."""

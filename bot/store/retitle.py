@@ -19,6 +19,8 @@ from sqlalchemy import ColumnElement, Connection, Text, and_, cast, delete, or_,
 from bot.models import Paper, normalize_title, read_tex
 from bot.pipeline.merge import merge
 from bot.store.archive import _paper_values, _row_to_paper
+
+# Only the ledger: this runs in migration 0008, before the feedback table (0009) exists.
 from bot.store.ledger import rekey_posted
 from bot.store.schema import papers
 

@@ -11,13 +11,14 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
 from bot.cli import cli
-from bot.models import Paper, SearchQuery
+from bot.models import Feedback, Paper, SearchQuery
 from bot.settings import ChannelSettings
 from bot.sources.base import Validators
 from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.copy import TABLES, TargetNotEmptyError, copy_database
 from bot.store.db import make_engine
+from bot.store.feedback import FeedbackStore
 from bot.store.ledger import Ledger
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore
@@ -57,6 +58,9 @@ def _fill(engine: Engine) -> None:
     state = SourceStateStore(engine)
     validators = Validators('"e"', "Mon")
     state.record_success("hf", location="u", validators=validators, result="ok", now=T0)
+    feedback = FeedbackStore(engine)
+    feedback.record(Feedback("slack:C1", "U1", "2601.00001", 1, T0, "button"))
+    feedback.record(Feedback("slack:C1", "U2", "2601.00002", -1, T0, "reaction"))
 
 
 def _dump(engine: Engine) -> dict[str, list[dict[str, object]]]:
@@ -88,6 +92,7 @@ def test_every_table_is_copied_and_the_copy_works(sqlite_db: str, pg_url: str) -
             "channels": 1,
             "posted": 5,
             "digest_runs": 1,
+            "feedback": 2,
         }
         assert ("papers", 50) in seen and ("papers", N_PAPERS) in seen  # in batches
         assert _dump(target) == _dump(source)

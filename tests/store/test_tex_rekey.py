@@ -9,12 +9,12 @@ import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, insert, select
 
 from bot.models import Paper, normalize_title
 from bot.store.archive import Archive, _paper_values
 from bot.store.db import make_engine
-from bot.store.migrations import LATEST, current_version, migrate
+from bot.store.migrations import LATEST, _upgrade_to, current_version, migrate
 from bot.store.schema import papers, posted, schema_version
 
 NOW = datetime(2026, 6, 2, 12, tzinfo=UTC)
@@ -44,11 +44,12 @@ def _post(engine: Engine, channel: str, key: str) -> None:
 
 
 def _at_version_7(database: str) -> Engine:
+    """A database as version 7 left it: that schema (no later revision's tables), recorded
+    the way the hand-rolled runner recorded it."""
     engine = make_engine(database)
-    migrate(engine)
-    with engine.begin() as conn:  # as the hand-rolled runner recorded version 7
+    with engine.begin() as conn:
+        _upgrade_to(conn, 7)
         conn.exec_driver_sql("DROP TABLE alembic_version")
-        conn.execute(delete(schema_version).where(schema_version.c.version > 7))
         conn.execute(insert(schema_version).values(version=7, description="at 7", applied_at=NOW))
     return engine
 
