@@ -189,8 +189,16 @@ class Rig:
         return [json.loads(line) for line in self.logs.getvalue().splitlines()]
 
     def status(self) -> tuple[int, str, dict[str, Any]]:
+        # `status` reports the configured sources only (issue 17): the same sources
+        settings = self.app.settings
+        sources = [
+            {"name": s.name, "kind": s.kind, "url": s.url, "path": s.path and str(s.path)}
+            for s in settings.sources
+        ]
+        channels = [{"platform": c.platform, "id": c.id} for c in settings.channels]
         config = self.tmp / "status.yaml"
-        config.write_text(f"database: {self.tmp / 'p.db'}\n")
+        document = {"database": str(self.tmp / "p.db"), "sources": sources, "channels": channels}
+        config.write_text(json.dumps(document))  # JSON is YAML
         runner = CliRunner()
         text = runner.invoke(cli, ["--config", str(config), "status"])
         as_json = runner.invoke(cli, ["--config", str(config), "status", "--json"])
