@@ -143,8 +143,8 @@ ABSTRACT_WEIGHTS = (0.45, 0.6, 0.75)
 RELATED_WEIGHTS = (0.0, 0.15, 0.3)
 # With semantic evidence (bot.pipeline.semantic), also the similarity a related term needs
 # and its weight (0: off; then the similarity does not matter).
-SEMANTIC_SIMILARITIES = (0.55, 0.6, 0.65, 0.7)
-SEMANTIC_WEIGHTS = (0.0, 0.2, 0.35)
+SEMANTIC_SIMILARITIES = (0.6, 0.65, 0.7)
+SEMANTIC_WEIGHTS = (0.0, 0.35)
 
 
 def tuning_grid(

@@ -45,7 +45,8 @@ except ImportError:  # pragma: no cover - exercised by tests that hide the modul
 
 Array = Any  # a numpy array (numpy is optional: no numpy types in signatures)
 
-BATCH = 64
+BATCH = 64  # texts per forward pass at most
+TOKENS = 4_096  # tokens per forward pass at most (long texts go fewer at a time: memory)
 
 
 def available() -> bool:
@@ -228,8 +229,12 @@ class MiniLM:
             encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: list[Array] = [None] * len(texts)
-        for start in range(0, len(order), BATCH):
-            chunk = order[start : start + BATCH]
+        start = 0
+        while start < len(order):
+            n = len(encodings[order[min(start + BATCH, len(order)) - 1]].ids)
+            size = max(1, min(BATCH, TOKENS // max(n, 1)))
+            chunk = order[start : start + size]
+            start += size
             n = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), n), dtype=np.int64)
             mask = np.zeros((len(chunk), n), dtype=np.int64)

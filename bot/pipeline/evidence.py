@@ -35,7 +35,7 @@ MAX_RELATED = 0.3
 # Semantic evidence (bot.pipeline.semantic, with the optional extra): related terms of the
 # archive's vocabulary at least SEMANTIC_SIMILARITY similar to the topic count W_SEMANTIC in
 # the abstract, MAX_SEMANTIC times that in the title or keywords.
-SEMANTIC_SIMILARITY = 0.6
+SEMANTIC_SIMILARITY = 0.7
 W_SEMANTIC = 0.35
 MAX_SEMANTIC = 2
 THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract mentions, not one

@@ -7,8 +7,11 @@ with a stopword) of the papers' titles, keywords and abstracts that occur in at 
 `MIN_PAPERS` papers: the archive's vocabulary, not a word list. A topic's related terms
 (`Semantic.related`) are the candidates most similar to what the topic means (its typed
 text and its full phrasings, e.g. an acronym's long form) with cosine similarity at least
-`Tuning.semantic_similarity`, at most `MAX_RELATED` of them, and never a term sharing a
-word with the topic: those the lexical evidence already counts (loose words, variants).
+`Tuning.semantic_similarity`, at most `MAX_RELATED` of them. Not a term holding a whole
+phrasing of the topic or made only of its words (the lexical evidence counts those), and a
+term with some of its words (`multiple tasks`) only when its other words bring it nearer
+to the topic than those words alone (`source code` is no nearer to `code generation` than
+`code`).
 Related terms count as weaker evidence (bot.pipeline.evidence.with_semantic, weight
 `Tuning.w_semantic`), chosen like every tunable constant by cross-validation.
 
@@ -157,8 +160,8 @@ class Semantic:
         similarity: float,
         limit: int = MAX_RELATED,
     ) -> list[Related]:
-        """The terms of `papers` related to `concept` (see the module): similarity at least
-        `similarity`, no word shared with the topic, the `limit` most similar first."""
+        """The terms of `papers` related to `concept` (see `_score`) with similarity at least
+        `similarity`, the `limit` most similar first."""
         key, terms = self.terms(papers)
         asked = tuple(queries(concept))
         if not terms or not asked:
@@ -166,15 +169,7 @@ class Semantic:
         with self._lock:
             scored = self._scores.get((key, asked))
         if scored is None:
-            own = {s for ph in concept.phrases for s in ph.stems} | set(concept.core)
-            allowed = [i for i, t in enumerate(terms) if not own.intersection(t.stems)]
-            vectors = self.vectors([terms[i].label for i in allowed])
-            best = [0.0] * len(allowed)
-            for q in self.vectors(list(asked)):
-                sims = self.encoder.similarities(q, vectors)
-                best = [max(a, b) for a, b in zip(best, sims, strict=True)]
-            scored = sorted(((-s, i) for s, i in zip(best, allowed, strict=True)))
-            scored = [(-s, i) for s, i in scored]
+            scored = self._score(concept, terms, asked)
             with self._lock:
                 self._scores[(key, asked)] = scored
         out: list[Related] = []
@@ -182,4 +177,40 @@ class Semantic:
             if s < similarity or len(out) == limit:
                 break
             out.append(Related(terms[i].stems, terms[i].label, round(s, 4)))
+        return out
+
+    def _score(
+        self, concept: Concept, terms: Sequence[Term], asked: Sequence[str]
+    ) -> list[tuple[float, int]]:
+        """(similarity, index) of the terms that may be related to `concept`, most similar
+        first. Not a term with a whole phrasing of the topic, or only the topic's words:
+        the lexical evidence counts those. A term with some of the topic's words
+        (`multiple tasks`, `source code`) only when it is more similar to the topic than
+        those words alone (`tasks`, `code`): its other words must bring it nearer."""
+        said = [set(ph.stems) for ph in concept.phrases if ph.stems] + [set(concept.core)]
+        own = set().union(*said)
+        allowed: list[int] = []
+        parts: dict[int, str] = {}
+        for i, t in enumerate(terms):
+            stems_ = set(t.stems)
+            if any(w and w <= stems_ for w in said) or stems_ <= own:
+                continue
+            allowed.append(i)
+            if stems_ & own:
+                shared = [w for w, s in zip(t.label.split(), t.stems, strict=False) if s in own]
+                parts[i] = " ".join(shared)
+        texts = [terms[i].label for i in allowed] + sorted(set(parts.values()))
+        vectors = dict(zip(texts, self.vectors(texts), strict=True))
+        best = dict.fromkeys(texts, 0.0)
+        for q in self.vectors(list(asked)):
+            sims = self.encoder.similarities(q, [vectors[t] for t in texts])
+            for text, s in zip(texts, sims, strict=True):
+                best[text] = max(best[text], s)
+        out: list[tuple[float, int]] = []
+        for i in allowed:
+            s = best[terms[i].label]
+            if i in parts and s <= best[parts[i]]:
+                continue
+            out.append((s, i))
+        out.sort(key=lambda si: (-si[0], si[1]))
         return out
