@@ -212,9 +212,15 @@ class Rig:
         )
 
     def status(self) -> tuple[int, str, dict[str, Any]]:
-        """`paperboy status` and `paperboy status --json` on this rig's database."""
+        """`paperboy status` and `paperboy status --json` on this rig's database, with its
+        channels (status reports the configured channels only, issue 17)."""
+        channels = [
+            {"platform": c.platform, "id": c.id}
+            | ({"url": c.url.get_secret_value()} if c.url is not None else {})
+            for c in self.app.settings.channels
+        ]
         config = self.tmp / "status.yaml"
-        config.write_text(f"database: {self.tmp / 'p.db'}\n")
+        config.write_text(json.dumps({"database": str(self.tmp / "p.db"), "channels": channels}))
         runner = CliRunner()
         text = runner.invoke(cli, ["--config", str(config), "status"])
         as_json = runner.invoke(cli, ["--config", str(config), "status", "--json"])
