@@ -86,14 +86,14 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     app = build_app(settings, clock=clock)
-    # which channels the configuration created, changed, removed or restored
-    log.info(app.seed_report.summary(), extra={"event": "start"})
     # A damaged SQLite file is refused at start, as `paperboy status` reports it (every
     # page read once), rather than found by the first digest that reads a damaged page.
     problem = await asyncio.to_thread(integrity_problem, app.engine)
     if problem is not None:
         app.close()
         raise StoreError(problem)
+    # which channels the configuration created, changed, removed or restored
+    log.info(app.seed_report.summary(), extra={"event": "start"})
     health: web.AppRunner | None = None
     deliveries: dict[str, Delivery] = {}
     try:

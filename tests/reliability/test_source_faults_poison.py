@@ -99,8 +99,14 @@ class Rig:
     console: io.StringIO
 
     def status(self) -> tuple[int, str, dict[str, Any]]:
+        # `status` reports the configured sources only (issue 17): the rig's sources
+        settings = self.app.settings
+        sources = [
+            {"name": s.name, "kind": s.kind, "url": s.url, "path": s.path and str(s.path)}
+            for s in settings.sources
+        ]
         config = self.tmp / "status.yaml"
-        config.write_text(f"database: {self.tmp / 'p.db'}\n")
+        config.write_text(json.dumps({"database": str(self.tmp / "p.db"), "sources": sources}))
         runner = CliRunner()
         text = runner.invoke(cli, ["--config", str(config), "status"])
         as_json = runner.invoke(cli, ["--config", str(config), "status", "--json"])
