@@ -10,9 +10,11 @@ paper's key, so every day is a sample of the archive, the same on every run). Ea
    the archive so far as background), and without any model: both selections are scored
    against the labels *before* the day's reactions;
 2. during the first `days` days, a simulated team reacts to up to `reactions` of the posted
-   papers (best first) as the labels say (👍 relevant, 👎 not), the users taking turns, and
-   finds `finds` relevant papers the digest missed through search (the ones with the most
-   evidence for the topic first) and says "more" on them.
+   papers (best first) and to the `unsure` borderline papers the digest asks about
+   (`Matcher.unsure`, not scored: they are questions, not selections) as the labels say
+   (👍 relevant, 👎 not), the users taking turns, and finds `finds` relevant papers the
+   digest missed through search (the ones with the most evidence for the topic first) and
+   says "more" on them.
 
 The last `days` days are scored with the model of the first `days` days (frozen): that is
 "after five days of about ten reactions". The run is repeated with the days rotated by
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
@@ -49,6 +51,7 @@ class Team:
     reactions: int = 10  # reactions to posted papers per day, at most
     finds: int = 1  # missed relevant papers found through search per day ("more")
     users: int = 4  # people taking turns
+    unsure: int = 5  # borderline papers the digest asks about per day (`Matcher.unsure`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +158,14 @@ def run_topic(
             if d < team.days:
                 when = START + timedelta(days=d)
                 posted = [m.paper.key for m in mine]
-                for n, k in enumerate(posted[: team.reactions]):
+                asked = matcher.unsure(profile, drop=[outside], limit=team.unsure, learned=learned)
+                shown = posted[: team.reactions] + [m.paper.key for m in asked]
+                for n, k in enumerate(shown):
                     user = f"user{n % team.users}"
                     vote: Vote = 1 if k in relevant else -1
                     votes.append(Feedback("sim:chan", user, k, vote, when, "button"))
                     given += 1
-                missed = [p.key for p in today if p.key in relevant and p.key not in posted]
+                missed = [p.key for p in today if p.key in relevant and p.key not in shown]
                 missed.sort(key=lambda k: (-_evidence(evidence, index[k]), k))
                 for n, k in enumerate(missed[: team.finds]):
                     user = f"user{(given + n) % team.users}"
@@ -202,21 +207,17 @@ def simulate(
     return Simulation(team, runs, min_labelled, "fixed", len(missing))
 
 
-# The Influences `cross_validate` chooses from (the default among them).
-# Margins are in standard deviations of the archive's scores; NEVER: the model never adds
-# (or drops).
-NEVER = 1e9
-ADD_MARGINS = (2.5, 3.5, 4.5, NEVER)
-DROP_MARGINS = (1.5, 3.0, NEVER)
-NEAR = (False, True)
+# The Influences `cross_validate` chooses from (the default among them): how far the votes
+# may move the threshold (`shift`; 0: never) and how much nearness to liked/disliked papers
+# counts (`like`); the slope and band stay fixed a priori.
+SHIFTS = (0.0, 0.5, 1.0, 2.0)
+LIKES = (0.0, 4.0)
 
 
 def influence_grid() -> tuple[Influence, ...]:
-    grid = tuple(
-        Influence(add=a, drop=d, near=n, rank=DEFAULT_INFLUENCE.rank)
-        for a, d, n in product(ADD_MARGINS, DROP_MARGINS, NEAR)
-    )
-    return grid if DEFAULT_INFLUENCE in grid else (DEFAULT_INFLUENCE, *grid)
+    base = DEFAULT_INFLUENCE
+    grid = tuple(replace(base, shift=s, like=k) for s, k in product(SHIFTS, LIKES))
+    return (base, *(g for g in grid if g != base))  # the default first: it wins ties
 
 
 def cross_validate(

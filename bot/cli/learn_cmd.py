@@ -34,6 +34,12 @@ from bot.simulate import Simulation, Team, cross_validate, simulate
     "--finds", default=1, show_default=True, help="Missed papers found by search per day."
 )
 @click.option("--users", default=4, show_default=True, help="People in the simulated team.")
+@click.option(
+    "--unsure",
+    default=5,
+    show_default=True,
+    help="Borderline papers the digest asks about per day (marked unsure; not scored).",
+)
 @click.option("--min-labelled", default=5, show_default=True, help="Topics in the macro average.")
 @click.option(
     "--fixed",
@@ -51,6 +57,7 @@ def eval_feedback(
     reactions: int,
     finds: int,
     users: int,
+    unsure: int,
     min_labelled: int,
     fixed: bool,
     as_json: bool,
@@ -68,15 +75,18 @@ def eval_feedback(
         if not sep or not key.strip() or not sub.strip():
             fail(f"--topic {t!r}: expected KEY=SUBSCRIPTION, e.g. moe=moe", EXIT_CONFIG)
         pairs[key.strip()] = sub.strip()
-    if days < 1 or reactions < 0 or finds < 0 or users < 1:
-        fail("--days and --users must be at least 1, --reactions and --finds >= 0", EXIT_CONFIG)
+    if days < 1 or reactions < 0 or finds < 0 or users < 1 or unsure < 0:
+        fail(
+            "--days and --users must be at least 1, --reactions, --finds and --unsure >= 0",
+            EXIT_CONFIG,
+        )
     try:
         label_list = load_labels(labels)
     except PaperboyError as e:
         fail(str(e), EXIT_CONFIG)
     if not label_list:
         fail(f"{labels}: no labels (one JSON object per line with title and topics)", EXIT_CONFIG)
-    team = Team(days=days, reactions=reactions, finds=finds, users=users)
+    team = Team(days=days, reactions=reactions, finds=finds, users=users, unsure=unsure)
     started = time.perf_counter()
     with ctx.app() as app:
         papers = app.archive.all()
@@ -102,7 +112,13 @@ def eval_feedback(
 
 
 def _influence(inf: Influence) -> dict[str, object]:
-    return {"add": inf.add, "drop": inf.drop, "near": inf.near, "rank": inf.rank}
+    return {
+        "slope": inf.slope,
+        "shift": inf.shift,
+        "like": inf.like,
+        "band": inf.band,
+        "rank": inf.rank,
+    }
 
 
 def _f1(s: TopicScore) -> float | None:
@@ -150,6 +166,7 @@ def report_json(
             "reactions": sim.team.reactions,
             "finds": sim.team.finds,
             "users": sim.team.users,
+            "unsure": sim.team.unsure,
         },
         "chosen_by": sim.chosen_by,
         "missing": sim.missing,
@@ -174,7 +191,8 @@ def print_report(
         click.echo(f"warning: {sim.missing} labelled papers are not in the archive")
     click.echo(
         f"{2 * team.days} days per rotation (2 rotations); reactions on days 1-{team.days}: "
-        f"up to {team.reactions} per day on posted papers + {team.finds} found by search, "
+        f"up to {team.reactions} per day on posted papers + {team.unsure} asked about "
+        f"(unsure) + {team.finds} found by search, "
         f"{team.users} users; constants: {sim.chosen_by}"
     )
     click.echo("F1 per day (with feedback / without; '-' no relevant paper that day):")
@@ -184,6 +202,15 @@ def print_report(
             cells = " ".join(f"{_cell(d.with_feedback)}/{_cell(d.without)}" for d in days)
             votes = sum(d.reactions for d in days)
             click.echo(f"  {run.key:<12} r{rotation}  {cells}  ({votes} votes)")
+    learning = [d.reactions for r in sim.runs for d in r.days if d.day <= team.days]
+    per_day = ", ".join(
+        f"{r.key} {sum(d.reactions for d in r.days if d.day <= team.days) / (2 * team.days):.1f}"
+        for r in sim.runs
+    )
+    click.echo(
+        f"reactions per learning day: {sum(learning) / max(1, len(learning)):.1f} on average "
+        f"({per_day})"
+    )
     click.echo(f"after {team.days} days (days {team.days + 1}-{2 * team.days}, both rotations):")
     click.echo(
         f"{'topic':<14}{'labelled':>9}{'P':>7}{'R':>7}{'F1':>7}"
@@ -195,8 +222,8 @@ def print_report(
         tuned = f" ({chosen[run.key][1]:.3f})" if run.key in chosen else ""
         click.echo(
             f"{run.key:<14}{w.labelled:>9}{w.precision:>7.3f}{w.recall:>7.3f}{w.f1:>7.3f}"
-            f"{n.precision:>7.3f}{n.recall:>7.3f}{n.f1:>10.3f}  add={inf.add:g} "
-            f"drop={inf.drop:g} near={'yes' if inf.near else 'no'}{tuned}{note}"
+            f"{n.precision:>7.3f}{n.recall:>7.3f}{n.f1:>10.3f}  shift={inf.shift:g} "
+            f"like={inf.like:g}{tuned}{note}"
         )
     click.echo(
         f"macro-F1 (topics with >= {sim.min_labelled} labelled): with feedback "

@@ -53,21 +53,116 @@ Vector = dict[str, float]
 
 @dataclass(frozen=True, slots=True)
 class Influence:
-    """How much a channel's model changes what its digest selects and how it ranks
-    (`bot.pipeline.match.Matcher`): it adds a paper the typed topics do not select when the
-    margin is at least `add` (and, with `near`, only papers with some evidence for one of the
-    topics), drops a selected one at a margin of `-drop` or below, and moves each selected
-    paper's score by `rank` times its margin. The simulation (`bot.simulate`) chooses `add`,
-    `drop` and `near` leave-one-topic-out; `rank` is fixed a priori (it orders, it does not
-    select)."""
+    """How a channel's votes change what its digest selects (`bot.pipeline.match.Matcher`).
 
-    add: float = 4.5
-    drop: float = 3.0
-    near: bool = False
+    The channel's decision is a logistic model over three features of a paper: `t`, its
+    topic evidence against the matcher's threshold (`evidence_feature`: 0 at the threshold),
+    and `k`, how much closer it is to the nearest paper the channel liked than to the
+    nearest it disliked (cosine of tf-idf vectors). Before any vote the model is today's
+    decision: logit = `slope` * t (select when t >= 0). The votes move it by maximum a
+    posteriori fitting with Gaussian priors centred on that decision: the bias (a threshold
+    shift) with standard deviation `shift`, the weight of `k` with `like`; the slope stays
+    within `slope / 2`. So a couple of votes change little, a channel that keeps saying
+    "more" to borderline papers lowers its threshold, and papers very like a disliked one
+    drop. Only papers with some evidence for a topic (or already selected) can be selected.
+    `rank` moves each selected paper's score by that times its margin (`Learned.score`, the
+    Rocchio margin: it orders, it does not select). Only votes within about `band` of the
+    threshold (a Gaussian weight on `t`) fit the bias and `like`: a vote far above or below
+    the threshold says little about where it lies. `bot.simulate` chooses `shift` and `like` leave-one-topic-out."""
+
+    slope: float = 10.0
+    shift: float = 1.0
+    like: float = 0.0
+    band: float = 0.3
     rank: float = 0.05
+
+    @property
+    def never(self) -> bool:
+        """True when the votes cannot change a decision (shift and like 0)."""
+        return self.shift == 0.0 and self.like == 0.0
 
 
 DEFAULT_INFLUENCE = Influence()
+
+
+# The evidence feature is log((evidence + EVIDENCE_FLOOR * T) / (T + EVIDENCE_FLOOR * T)) for
+# the matcher's threshold T: 0 at the threshold, about -2.4 without any evidence.
+EVIDENCE_FLOOR = 0.1
+# Newton steps of the fit, at most.
+FIT_STEPS = 25
+
+
+def evidence_feature(evidence: float, threshold: float) -> float:
+    """`t`: a paper's topic evidence against the decision threshold, 0 at the threshold."""
+    floor = EVIDENCE_FLOOR * threshold
+    return math.log((max(evidence, 0.0) + floor) / (threshold + floor))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A channel's decision: select a paper when `logit(t, k)` > 0 (see `Influence`)."""
+
+    bias: float
+    slope: float
+    like: float
+
+    def logit(self, t: float, k: float) -> float:
+        return self.bias + self.slope * t + self.like * k
+
+
+def fit(learned: Learned, features: Mapping[str, float]) -> Rule:
+    """The maximum a posteriori logistic model of the channel's votes over (1, t, k) with
+    Gaussian priors centred on today's decision (`Influence`); the slope of `t` stays
+    `Influence.slope`. `k` of a voted paper leaves that paper out, so the model never sees a
+    paper's own vote in its features. Votes on papers without any evidence for the topics
+    are left out of the fit (they still count as neighbours for `k`)."""
+    how = learned.influence
+    floor = evidence_feature(0.0, 1.0)
+    rows = []
+    for key, vector, w in learned.voted:
+        t = features.get(key, floor)
+        if w == 0.0 or t <= floor:
+            continue  # no evidence at all: says nothing about where the threshold lies
+        local = math.exp(-0.5 * (t / how.band) ** 2) if how.band > 0 else 1.0
+        rows.append(((1.0, t, learned._near(vector, key)), w > 0, abs(w) * local))
+    prior = (0.0, how.slope, 0.0)
+    sds = (how.shift, 0.0, how.like)
+    precision = [1.0 / (sd * sd) if sd > 0 else 1e12 for sd in sds]
+    theta = list(prior)
+    for _ in range(FIT_STEPS):
+        grad = [precision[i] * (theta[i] - prior[i]) for i in range(3)]
+        hess = [[precision[i] if i == j else 0.0 for j in range(3)] for i in range(3)]
+        for x, up, c in rows:
+            z = sum(a * b for a, b in zip(theta, x, strict=True))
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            r = c * (p - (1.0 if up else 0.0))
+            h = c * p * (1.0 - p)
+            for i in range(3):
+                grad[i] += r * x[i]
+                for j in range(3):
+                    hess[i][j] += h * x[i] * x[j]
+        step = _solve(hess, grad)
+        theta = [a - b for a, b in zip(theta, step, strict=True)]
+        if max(abs(v) for v in step) < 1e-6:
+            break
+    return Rule(bias=theta[0], slope=theta[1], like=theta[2])
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """x with a x = b (Gaussian elimination with partial pivoting; a is positive definite)."""
+    n = len(b)
+    m = [[*row, v] for row, v in zip(a, b, strict=True)]
+    for c in range(n):
+        pivot = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[pivot] = m[pivot], m[c]
+        for r in range(c + 1, n):
+            f = m[r][c] / m[c][c]
+            for k in range(c, n + 1):
+                m[r][k] -= f * m[c][k]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (m[r][n] - sum(m[r][k] * x[k] for k in range(r + 1, n))) / m[r][r]
+    return x
 
 
 @lru_cache(maxsize=20_000)
@@ -128,6 +223,11 @@ class Learned:
     users: int
     display: Mapping[str, str] = field(default_factory=dict)
     influence: Influence = DEFAULT_INFLUENCE
+    # every voted paper: its key, tf-idf vector, and summed (capped) vote weight, by key
+    voted: tuple[tuple[str, Vector, float], ...] = ()
+    # term -> (place in `voted`, weight): the voted vectors as an inverted index
+    postings: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    _rules: dict[tuple[object, ...], Rule] = field(default_factory=dict, compare=False, repr=False)
 
     def vector(self, paper: Paper) -> Vector:
         """The paper's L2-normalized tf-idf vector (sublinear tf)."""
@@ -140,6 +240,46 @@ class Learned:
         """Signed margin; > 0 leans "more like this", < 0 "not for us"."""
         w = self.weights
         return sum(x * w.get(t, 0.0) for t, x in self.vector(paper).items()) - self.bias
+
+    def similarities(self, vector: Mapping[str, float]) -> dict[int, float]:
+        """Cosine of a paper's `vector` with each voted paper it shares a term with (by
+        place in `voted`)."""
+        out: defaultdict[int, float] = defaultdict(float)
+        postings = self.postings
+        for t, x in vector.items():
+            for j, y in postings.get(t, ()):
+                out[j] += x * y
+        return out
+
+    def near(self, paper: Paper) -> float:
+        """`k`: the cosine with the nearest liked paper minus that with the nearest disliked
+        one (0 for a side without votes)."""
+        return self._near(self.vector(paper), None)
+
+    def _near(self, vector: Mapping[str, float], leave_out: str | None) -> float:
+        best_up = best_down = 0.0
+        voted = self.voted
+        for j, c in self.similarities(vector).items():
+            key, _, w = voted[j]
+            if key == leave_out or w == 0.0:
+                continue
+            if w > 0:
+                best_up = max(best_up, c)
+            else:
+                best_down = max(best_down, c)
+        return best_up - best_down
+
+    def rule(self, features: Mapping[str, float], key: tuple[object, ...] = ()) -> Rule:
+        """The channel's decision rule fitted to its votes, given `features`: the evidence
+        feature `t` of each voted paper (by key; a voted paper missing there counts as one
+        without evidence). Cached under `key` (the caller's name for the features, e.g. the
+        profile's topics)."""
+        found = self._rules.get(key) if key else None
+        if found is None:
+            found = fit(self, features)
+            if key:
+                self._rules[key] = found
+        return found
 
     def reason(self, paper: Paper) -> str | None:
         """Why the model leans as it does on `paper`, e.g. "feedback: like 'Title…' (+0.42;
@@ -238,7 +378,14 @@ def train(
     for p in voted:
         for st, word in _surface(p.title, p.abstract):
             display.setdefault(st, word)
+    voted_rows = tuple((k, vectors[k], per_paper[k]) for k in sorted(per_paper))
+    index: defaultdict[str, list[tuple[int, float]]] = defaultdict(list)
+    for j, (_, vec, _) in enumerate(voted_rows):
+        for t, x in vec.items():
+            index[t].append((j, x))
     return Learned(
+        voted=voted_rows,
+        postings={t: tuple(v) for t, v in index.items()},
         weights=weights_map,
         bias=bias,
         idf=idf,

@@ -32,13 +32,17 @@ from bot.pipeline.evidence import (
 )
 from bot.pipeline.feedback import related_terms
 from bot.pipeline.semantic import Semantic
-from bot.pipeline.learn import Learned
+from bot.pipeline.learn import Learned, Rule, evidence_feature
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.matches import Match, Verdict, rank_key
 from bot.pipeline.query import Concept, fold_topic, understand
 from bot.pipeline.text import fold
 
 AUTHOR_SIMILARITY = 92.0
+# `Matcher.unsure`: papers whose logit (the channel's model, or the evidence's alone) is at
+# least UNSURE_LOGIT; without a model the evidence feature counts DEFAULT_UNSURE_SLOPE.
+UNSURE_LOGIT = -3.0
+DEFAULT_UNSURE_SLOPE = 4.0
 
 
 @dataclass
@@ -397,15 +401,42 @@ class Matcher:
             self._rankings[topic] = ranked
         return ranked
 
+    def _rule(self, profile: Profile, learned: Learned) -> Rule:
+        """The channel's decision rule (`Learned.rule`) over the profile's topic evidence."""
+        features = {
+            key: evidence_feature(self._evidence_of(profile, p), self.threshold)
+            for p, _ in (*learned.liked, *learned.disliked)
+            for key in (p.key,)
+        }
+        return learned.rule(features, (tuple(profile.topics), self.threshold))
+
+    def _evidence_of(self, profile: Profile, paper: Paper) -> float:
+        """The paper's best topic evidence for the profile, also for a paper this Matcher
+        does not hold (then without related terms)."""
+        i = self._by_key.get(paper.key)
+        if i is not None:
+            found = (self.topic_evidence(t).get(i) for t in profile.topics)
+            return max((ev.evidence for ev in found if ev is not None), default=0.0)
+        doc = analysed(self.lexicon).doc(paper)
+        return max(
+            (evidence(doc, self.concept(t), self.tuning).evidence for t in profile.topics),
+            default=0.0,
+        )
+
+    def _logit(self, profile: Profile, i: int, learned: Learned, rule: Rule) -> float:
+        """The channel's logit for paper `i` (>= 0: selected)."""
+        t = evidence_feature(self._evidence_of(profile, self._docs[i].paper), self.threshold)
+        return rule.logit(t, learned.near(self._docs[i].paper))
+
     def _learn(
         self, profile: Profile, matches: list[Match], learned: Learned, skip: AbstractSet[int]
     ) -> list[Match]:
-        """`matches` (the profile's, best first) changed by the channel's model, the papers
-        in `skip` left out: a match whose margin (`Learned.score`) is at `-drop` or below is
-        dropped, the others' scores move by `rank` times their margin, and papers the profile
-        does not select (not excluded; with `near`, only those with some evidence for one of
-        its topics) are added at a margin of `add` or more. Best first again."""
-        how = learned.influence
+        """`matches` (the profile's, best first) decided again by the channel's model
+        (`Influence`), the papers in `skip` left out: a match the topics select is kept when
+        its logit is >= 0 (an author's always), its score moved by `rank` times the logit;
+        a paper with some evidence for a topic that the topics do not select (and no
+        exclusion drops) is added at a logit >= 0. Best first again."""
+        rule = self._rule(profile, learned)
         out: list[Match] = []
         seen: set[int] = set()
         for m in matches:
@@ -413,71 +444,70 @@ class Matcher:
             seen.add(i)
             if i in skip:
                 continue
-            margin = learned.score(m.paper)
-            if margin <= -how.drop:
+            logit = self._logit(profile, i, learned, rule)
+            if logit < 0 and not any(t.startswith("author ") for t in m.topics):
                 continue
-            out.append(self._nudged(m, margin, learned))
-        for i in self._addable(profile, learned, skip, seen):
-            paper = self._docs[i].paper
-            margin = learned.score(paper)
-            if margin >= how.add:
-                out.append(self._added(profile, i, margin, learned))
+            out.append(self._nudged(m, learned))
+        for i in self._addable(profile, skip, seen):
+            logit = self._logit(profile, i, learned, rule)
+            if logit >= 0:
+                out.append(self._added(profile, i, logit, learned))
         out.sort(key=rank_key)
         return out
 
     def _addable(
-        self, profile: Profile, learned: Learned, skip: AbstractSet[int], seen: AbstractSet[int]
+        self, profile: Profile, skip: AbstractSet[int], seen: AbstractSet[int]
     ) -> list[int]:
-        """Papers the model may add for `profile`: not selected (`seen`), skipped or
-        excluded; with `Influence.near`, only those with some evidence for a topic."""
-        if learned.influence.near:
-            pool = set[int]().union(*(self.topic_evidence(t).keys() for t in profile.topics))
-        else:
-            pool = set(range(len(self._docs)))
+        """Papers the model may add for `profile`: with some evidence for one of its topics,
+        not selected (`seen`), skipped or excluded."""
+        pool = set[int]().union(*(self.topic_evidence(t).keys() for t in profile.topics))
         pool -= seen
         pool.difference_update(skip)
         for term in profile.exclude:
             pool -= self.excluded(term)
         return sorted(pool)
 
-    def _best_evidence(self, profile: Profile, i: int) -> float:
-        """The paper's best topic score (below the threshold: evidence of a paper not
-        selected), 0.0 without any."""
-        found = (self.topic_evidence(t).get(i) for t in profile.topics)
-        return max((ev.score for ev in found if ev is not None), default=0.0)
+    def _best_evidence(self, profile: Profile, i: int) -> tuple[float, str | None]:
+        """The paper's best topic score and that topic (below the threshold: evidence of a
+        paper not selected), (0.0, None) without any."""
+        best: tuple[float, str | None] = (0.0, None)
+        for t in profile.topics:
+            ev = self.topic_evidence(t).get(i)
+            if ev is not None and ev.score > best[0]:
+                best = (ev.score, t)
+        return best
 
-    def _nudged(self, m: Match, margin: float, learned: Learned) -> Match:
-        """A selected paper's Match with its score moved by the model's margin."""
+    def _nudged(self, m: Match, learned: Learned) -> Match:
+        """A selected paper's Match with its score moved by `rank` times the model's margin
+        (`Learned.score`: more like the liked papers ranks higher)."""
         reason = learned.reason(m.paper)
-        score = min(1.0, max(0.0, m.score + learned.influence.rank * margin))
+        score = min(1.0, max(0.0, m.score + learned.influence.rank * learned.score(m.paper)))
         return Match(m.paper, score, m.topics, (*m.reasons, reason) if reason else m.reasons)
 
-    def _added(self, profile: Profile, i: int, margin: float, learned: Learned) -> Match:
-        """The Match of a paper only the model selects."""
+    def _added(self, profile: Profile, i: int, logit: float, learned: Learned) -> Match:
+        """The Match of a paper the topics' evidence alone does not select, the model does."""
         paper = self._docs[i].paper
-        reason = learned.reason(paper) or f"feedback: more like this ({margin:+.2f})"
-        base = self._best_evidence(profile, i)
-        score = min(1.0, max(0.0, base + learned.influence.rank * margin))
-        return Match(paper, score, ("feedback",), (reason,))
+        base, topic = self._best_evidence(profile, i)
+        ev = self.topic_evidence(topic).get(i) if topic is not None else None
+        own = ev.reasons if ev is not None else ()
+        reason = learned.reason(paper) or f"feedback: more like this ({logit:+.2f})"
+        score = min(1.0, max(0.0, base + learned.influence.rank * learned.score(paper)))
+        return Match(paper, score, ("feedback",), (reason, *own))
 
     def _learned_verdict(self, profile: Profile, index: int, learned: Learned) -> Verdict:
         """`verdict` with the channel's model, deciding as `_learn` does."""
         v = self.verdict(profile, index)
-        margin = learned.score(v.paper)
-        how = learned.influence
+        rule = self._rule(profile, learned)
+        logit = self._logit(profile, index, learned, rule)
         if v.matched:
             reason = learned.reason(v.paper)
             reasons = (*v.reasons, reason) if reason else v.reasons
-            if margin <= -how.drop:
+            if logit < 0 and not any(t.startswith("author ") for t in v.topics):
                 return Verdict(v.paper, False, v.score, v.topics, reasons, None, v.best_topic)
-            m = self._nudged(Match(v.paper, v.score, v.topics, v.reasons), margin, learned)
+            m = self._nudged(Match(v.paper, v.score, v.topics, v.reasons), learned)
             return Verdict(v.paper, True, m.score, m.topics, m.reasons, None, v.best_topic)
-        if (
-            v.excluded_by is None
-            and margin >= how.add
-            and index in self._addable(profile, learned, set(), set())
-        ):
-            m = self._added(profile, index, margin, learned)
+        if v.excluded_by is None and logit >= 0 and index in self._addable(profile, set(), set()):
+            m = self._added(profile, index, logit, learned)
             return Verdict(v.paper, True, m.score, m.topics, m.reasons, None, v.best_topic)
         reason = learned.reason(v.paper)
         return Verdict(
@@ -489,6 +519,56 @@ class Matcher:
             v.excluded_by,
             v.best_topic,
         )
+
+    def unsure(
+        self,
+        profile: Profile,
+        *,
+        drop: Iterable[AbstractSet[int]] = (),
+        limit: int,
+        learned: Learned | None = None,
+    ) -> list[Match]:
+        """Up to `limit` papers the channel's digest does not select but nearly does, to ask
+        the channel about ("Unsure — is this for you?": active learning by uncertainty
+        sampling). Candidates have some evidence for one of the profile's topics and are in
+        no set of `drop` and no exclusion; the ones closest to being selected come first (by
+        the channel's model when `learned`, else by evidence). Their Matches have
+        `unsure=True` and the topic of their best evidence."""
+        if limit <= 0:
+            return []
+        away = set[int]().union(*drop)
+        for term in profile.exclude:
+            away |= self.excluded(term)
+        selected = self.match(profile, learned)
+        away |= {self._by_key[m.paper.key] for m in selected}
+        if learned is not None:  # asked already
+            voted = (self._by_key.get(key) for key, _, _ in learned.voted)
+            away |= {i for i in voted if i is not None}
+        if learned is not None:
+            rule = self._rule(profile, learned)
+        else:
+            rule = Rule(0.0, DEFAULT_UNSURE_SLOPE, 0.0)
+        ranked = []
+        for i in self._addable(profile, away, set()):
+            if learned is not None:
+                logit = self._logit(profile, i, learned, rule)
+            else:
+                best = self._evidence_of(profile, self._docs[i].paper)
+                logit = rule.logit(evidence_feature(best, self.threshold), 0.0)
+            if logit >= UNSURE_LOGIT:
+                ranked.append((-logit, self._places_of(i), i))
+        out = []
+        for _, _, i in sorted(ranked)[:limit]:
+            score, topic = self._best_evidence(profile, i)
+            found = self.topic_evidence(topic).get(i) if topic is not None else None
+            reasons = found.reasons if found is not None else ()
+            out.append(Match(self._docs[i].paper, score, (topic,) if topic else (), reasons, True))
+        return out
+
+    def _places_of(self, i: int) -> int:
+        self._order(0.0, i)  # builds the places
+        assert self._places is not None
+        return self._places[i]
 
     def outside(self, start: datetime, end: datetime) -> frozenset[int]:
         """Indexes of the papers not first stored within [start, end] (both ends included)."""

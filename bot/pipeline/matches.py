@@ -12,12 +12,15 @@ from bot.models import Paper
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A paper selected for a profile: the best topic score, every matching topic, reasons."""
+    """A paper selected for a profile: the best topic score, every matching topic, reasons.
+    `unsure`: not selected but nearly (`Matcher.unsure`), shown to ask the channel "Unsure —
+    is this for you?" so its votes teach the model where its threshold lies."""
 
     paper: Paper
     score: float
     topics: tuple[str, ...]
     reasons: tuple[str, ...]
+    unsure: bool = False
 
 
 RankKey = tuple[float, int, float, str]
