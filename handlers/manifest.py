@@ -74,7 +74,7 @@ oauth_config:
 settings:
   event_subscriptions:
     bot_events:
-      - reaction_added       # 👍/👎 on a message carrying one paper: "more like this" / "not for us"
+      - reaction_added       # 👍/👎 on a single-paper message: "more like this" / "not for us"
   interactivity:
     is_enabled: true         # the "More like this" / "Not for us" buttons on posted papers
   org_deploy_enabled: false

@@ -102,7 +102,8 @@ class SourceSettings(_Strict):
 
 
 class ChannelSettings(_Strict):
-    """A channel's profile as seeded from the configuration (docs/configuration.md says which wins)."""
+    """A channel's profile as seeded from the configuration (which wins over chat changes:
+    docs/configuration.md)."""
 
     platform: Platform
     id: str = Field(min_length=1, max_length=128)
