@@ -43,6 +43,8 @@ MIN_VOTES = 2
 TITLE_TF = 2.0
 # The background is at most this many papers (the first ones given; callers pass the newest).
 MAX_BACKGROUND = 2_000
+# Vectors a model remembers (by paper key), at most.
+MAX_VECTORS = 50_000
 # `reason` says nothing when |score| is below this (in standard deviations of the archive).
 REASON_MARGIN = 0.5
 REASON_WORDS = 3
@@ -228,13 +230,20 @@ class Learned:
     # term -> (place in `voted`, weight): the voted vectors as an inverted index
     postings: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
     _rules: dict[tuple[object, ...], Rule] = field(default_factory=dict, compare=False, repr=False)
+    _vectors: dict[str, Vector] = field(default_factory=dict, compare=False, repr=False)
 
     def vector(self, paper: Paper) -> Vector:
-        """The paper's L2-normalized tf-idf vector (sublinear tf)."""
+        """The paper's L2-normalized tf-idf vector (sublinear tf); remembered by key."""
+        found = self._vectors.get(paper.key)
+        if found is not None:
+            return found
         idf, unseen = self.idf, self.unseen_idf
         v = {t: (1.0 + math.log(n)) * idf.get(t, unseen) for t, n in terms(paper) if n > 0}
         norm = math.sqrt(sum(x * x for x in v.values()))
-        return {t: x / norm for t, x in v.items()} if norm else {}
+        out = {t: x / norm for t, x in v.items()} if norm else {}
+        if len(self._vectors) < MAX_VECTORS:
+            self._vectors[paper.key] = out
+        return out
 
     def score(self, paper: Paper) -> float:
         """Signed margin; > 0 leans "more like this", < 0 "not for us"."""
