@@ -70,7 +70,8 @@ class Influence:
     `rank` moves each selected paper's score by that times its margin (`Learned.score`, the
     Rocchio margin: it orders, it does not select). Only votes within about `band` of the
     threshold (a Gaussian weight on `t`) fit the bias and `like`: a vote far above or below
-    the threshold says little about where it lies. `bot.simulate` chooses `shift` and `like` leave-one-topic-out."""
+    the threshold says little about where it lies. `bot.simulate` chooses `shift` and `like`
+    leave-one-topic-out."""
 
     slope: float = 10.0
     shift: float = 1.0
