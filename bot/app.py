@@ -17,12 +17,14 @@ from bot.delivery.discord import DiscordDelivery, use_api_base
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import DigestCycle, MatcherCache
+from bot.embed import LazyEncoder, default_cache, open_encoder, require
 from bot.feedback import Teach
 from bot.ingest import Ingestor
 from bot.models import Paper, Profile
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.lexicon import build as build_lexicon
 from bot.pipeline.match import Matcher
+from bot.pipeline.semantic import MAX_SOURCE_PAPERS, Encoder, Semantic
 from bot.search import Search
 from bot.settings import Settings
 from bot.sources.base import Retriever
@@ -78,6 +80,51 @@ class LexiconCache:
             return lexicon
 
 
+class Vocabulary:
+    """The papers semantic evidence finds a topic's related terms among (bot.pipeline.
+    semantic): the archive's, at most MAX_SOURCE_PAPERS evenly spread, re-read when the
+    archive grew or after `ttl` like the lexicon. A digest matches one window's papers;
+    what a topic means is learned from the whole archive's vocabulary."""
+
+    def __init__(self, archive: Archive, clock: Clock, ttl: timedelta = LEXICON_TTL) -> None:
+        self._archive = archive
+        self._clock = clock
+        self._ttl = ttl
+        self._cached: tuple[int, datetime, list[Paper]] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> list[Paper]:
+        count, now = self._archive.count(), self._clock()
+        with self._lock:
+            cached = self._cached
+            if cached is not None and cached[0] == count and now - cached[1] < self._ttl:
+                return cached[2]
+            papers = self._archive.all()
+            if len(papers) > MAX_SOURCE_PAPERS:
+                step = len(papers) / MAX_SOURCE_PAPERS
+                papers = [papers[int(i * step)] for i in range(MAX_SOURCE_PAPERS)]
+            self._cached = (count, now, papers)
+            return papers
+
+
+def semantic_of(
+    settings: Settings, archive: Archive, clock: Clock, encoder: Encoder | None = None
+) -> Semantic | None:
+    """The process's semantic evidence when relevance.semantic names a model, else None.
+    The model is opened on first use (`LazyEncoder`: in the worker thread that first
+    matches, never when the app is built), its vectors cached in relevance.semantic_cache
+    (default: embeddings.sqlite beside a SQLite database). `encoder` replaces the model
+    (tests). ConfigError at once when the extra is not installed."""
+    model = settings.relevance.semantic
+    if model is None:
+        return None
+    if encoder is None:
+        require()
+        cache = settings.relevance.semantic_cache or default_cache(settings.database)
+        encoder = LazyEncoder(lambda: open_encoder(model, cache))
+    return Semantic(encoder, vocabulary=Vocabulary(archive, clock))
+
+
 @dataclass(slots=True)
 class App:
     """The services of one Paperboy process. Close it with `close()`."""
@@ -95,6 +142,8 @@ class App:
     matchers: MatcherCache
     feedback: FeedbackStore
     read_only: bool = False  # built with seed=False: the channel profiles are previewed
+    # evidence from word meaning (relevance.semantic, the optional extra); one per process
+    semantic: Semantic | None = None
 
     def channel_profiles(self) -> list[Profile]:
         """Every channel's effective profile, ordered by platform then channel id: the stored
@@ -113,8 +162,9 @@ class App:
         return self.lexicons() if papers is None else build_lexicon(papers)
 
     def matcher(self, papers: Sequence[Paper]) -> Matcher:
-        """A matcher over `papers`, understanding topics with the archive's lexicon."""
-        return Matcher(papers, self.lexicon())
+        """A matcher over `papers`, understanding topics with the archive's lexicon (and
+        their meaning, with relevance.semantic)."""
+        return Matcher(papers, self.lexicon(), semantic=self.semantic)
 
     def teach(self, search: Search | None = None) -> Teach:
         """Takes the channels' votes and trains their models (bot.feedback); `search`
@@ -162,16 +212,26 @@ class App:
                 lexicon=lexicon,
                 deliveries={},
                 clock=self.clock,
+                matchers=self.matchers,
                 teach=teach,
             ),
             limiter=RateLimiter(limits.per_minute, limits.burst) if limits.per_minute else None,
         )
 
     def close(self) -> None:
+        close = getattr(self.semantic.encoder, "close", None) if self.semantic else None
+        if callable(close):
+            close()
         self.engine.dispose()
 
 
-def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) -> App:
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    seed: bool = True,
+    encoder: Encoder | None = None,
+) -> App:
     """Open (and migrate) the database, seed the channel profiles from the configuration
     (see bot.store.profiles for which wins), and wire the services.
 
@@ -181,8 +241,14 @@ def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) 
     `seed_report` says what seeding would do. Only a database that does not exist yet is
     created.
 
-    Raises StoreError, or ConfigError for channel settings the database refuses.
+    With relevance.semantic, matchers have evidence from word meaning (`semantic_of`;
+    `encoder` replaces the configured model, for tests).
+
+    Raises StoreError, or ConfigError for channel settings the database refuses (or
+    relevance.semantic without the extra installed).
     """
+    if settings.relevance.semantic is not None and encoder is None:
+        require()
     engine = make_engine(settings.database, read_only=not seed)
     try:
         migrate(engine, upgrade=seed)
@@ -195,6 +261,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) 
         engine.dispose()
         raise
     archive = Archive(engine)
+    semantic = semantic_of(settings, archive, clock, encoder)
     return App(
         settings=settings,
         engine=engine,
@@ -206,9 +273,10 @@ def build_app(settings: Settings, *, clock: Clock = utc_now, seed: bool = True) 
         clock=clock,
         seed_report=report,
         lexicons=LexiconCache(archive, clock),
-        matchers=MatcherCache(),
+        matchers=MatcherCache(semantic),
         feedback=FeedbackStore(engine),
         read_only=not seed,
+        semantic=semantic,
     )
 
 

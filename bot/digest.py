@@ -27,6 +27,7 @@ from bot.outbox import LEASE, Outbox
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher
 from bot.pipeline.plan import plan_digest
+from bot.pipeline.semantic import Semantic
 from bot.pipeline.summarize import SUMMARY_CHARS
 from bot.store import aio
 from bot.store.aio import Async
@@ -73,17 +74,19 @@ class MatcherCache:
     same papers with the same lexicon: digest jobs that fire together (one per channel
     schedule) then understand and evaluate each topic once, not once per job. Digest runs
     use it in worker threads, one at a time: they hold `lock` while they build and use its
-    Matcher (a Matcher's caches are not safe to fill from two threads at once)."""
+    Matcher (a Matcher's caches are not safe to fill from two threads at once). With
+    `semantic` (relevance.semantic), its Matchers have evidence from word meaning."""
 
-    def __init__(self) -> None:
+    def __init__(self, semantic: Semantic | None = None) -> None:
         self._last: tuple[Lexicon, list[Paper], Matcher] | None = None
         self.lock = threading.Lock()
+        self.semantic = semantic
 
     def __call__(self, papers: list[Paper], lexicon: Lexicon) -> Matcher:
         last = self._last
         if last is not None and last[0] is lexicon and last[1] == papers:
             return last[2]
-        matcher = Matcher(papers, lexicon)
+        matcher = Matcher(papers, lexicon, semantic=self.semantic)
         self._last = (lexicon, papers, matcher)
         return matcher
 

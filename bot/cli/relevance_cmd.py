@@ -11,7 +11,7 @@ import click
 
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx
 from bot.cli.match_output import print_matches
-from bot.embed import open_encoder
+from bot.embed import default_cache, open_encoder
 from bot.errors import PaperboyError
 from bot.evaluate import (
     CrossValidation,
@@ -190,13 +190,6 @@ def semantic_of(ctx: Context, wanted: bool | None) -> Semantic | None:
         return Semantic(open_encoder(model, cache))
     except PaperboyError as e:
         fail(str(e), EXIT_CONFIG)
-
-
-def default_cache(database: str) -> Path | None:
-    """embeddings.sqlite beside a SQLite database file; None for any other database."""
-    if "://" in database or database == ":memory:":
-        return None
-    return Path(database).expanduser().parent / "embeddings.sqlite"
 
 
 def dumps(papers: list[Paper]) -> dict[str, str]:

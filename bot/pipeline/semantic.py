@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -116,13 +116,24 @@ def queries(concept: Concept) -> list[str]:
 
 
 class Semantic:
-    """Related terms of topics among the candidate terms of sets of papers, with an
-    `Encoder`. Everything encoded is remembered (texts -> vectors), so a term is encoded
-    once however many Matchers, topics and cycles use it. Thread-safe."""
+    """Related terms of topics among the candidate terms of sets of papers (or of
+    `vocabulary()`), with an `Encoder`. Everything encoded is remembered (texts ->
+    vectors), so a term is encoded once however many Matchers, topics and cycles use it.
+    Thread-safe."""
 
-    def __init__(self, encoder: Encoder, *, max_terms: int = MAX_TERMS) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        max_terms: int = MAX_TERMS,
+        vocabulary: Callable[[], Sequence[Paper]] | None = None,
+    ) -> None:
         self.encoder = encoder
         self.max_terms = max_terms
+        # Where the candidate terms come from: `vocabulary()` (the whole archive, for a
+        # digest that matches one day's papers) when given and not empty, else the
+        # matcher's own papers.
+        self.vocabulary = vocabulary
         self._vectors: dict[str, Vector] = {}
         self._terms: dict[Hashable, list[Term]] = {}
         self._scores: dict[tuple[Hashable, tuple[str, ...]], list[tuple[float, int]]] = {}
@@ -162,7 +173,8 @@ class Semantic:
     ) -> list[Related]:
         """The terms of `papers` related to `concept` (see `_score`) with similarity at least
         `similarity`, the `limit` most similar first."""
-        key, terms = self.terms(papers)
+        source = self.vocabulary() if self.vocabulary is not None else ()
+        key, terms = self.terms(source or papers)
         asked = tuple(queries(concept))
         if not terms or not asked:
             return []
