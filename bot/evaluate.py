@@ -145,6 +145,11 @@ RELATED_WEIGHTS = (0.0, 0.15, 0.3)
 # and its weight (0: off; then the similarity does not matter).
 SEMANTIC_SIMILARITIES = (0.6, 0.65, 0.7)
 SEMANTIC_WEIGHTS = (0.0, 0.35)
+# ... and how near a term must be to the topic's most similar one to count whatever the
+# similarity (Tuning.semantic_within; 0: off), with the default similarity.
+SEMANTIC_WITHIN = (0.0, 0.02, 0.05)
+# ... and whether a related term in the abstract alone counts (Tuning.semantic_abstract).
+SEMANTIC_ABSTRACT = (0.0, 1.0)
 
 
 def tuning_grid(
@@ -163,17 +168,27 @@ def semantic_grid(
     base: Sequence[Tuning] | None = None,
     similarities: Sequence[float] = SEMANTIC_SIMILARITIES,
     weights: Sequence[float] = SEMANTIC_WEIGHTS,
+    within: Sequence[float] = SEMANTIC_WITHIN,
+    abstract: Sequence[float] = SEMANTIC_ABSTRACT,
 ) -> tuple[Tuning, ...]:
-    """Every Tuning of `base` (default `tuning_grid()`) with every semantic similarity and
-    weight; a weight of 0 (semantic evidence off) once, at the default similarity."""
-    options = {
-        (DEFAULT_TUNING.semantic_similarity if w == 0 else s, w)
-        for s, w in product(similarities, weights)
+    """Every Tuning of `base` (default `tuning_grid()`) with: semantic evidence off (weight
+    0) once; every similarity with every weight > 0 (the other semantic constants at their
+    defaults); and at the default similarity, every weight > 0 with every `within`
+    (relative cut) and `abstract` share."""
+    d = DEFAULT_TUNING
+    options: set[tuple[float, float, float, float]] = {
+        (d.semantic_similarity, 0.0, d.semantic_within, d.semantic_abstract)
     }
+    for s, w in product(similarities, weights):
+        if w > 0:
+            options.add((s, w, d.semantic_within, d.semantic_abstract))
+    for w, r, a in product(weights, within, abstract):
+        if w > 0:
+            options.add((d.semantic_similarity, w, r, a))
     return tuple(
-        replace(t, semantic_similarity=s, w_semantic=w)
+        replace(t, semantic_similarity=s, w_semantic=w, semantic_within=r, semantic_abstract=a)
         for t in (base if base is not None else tuning_grid())
-        for s, w in sorted(options)
+        for s, w, r, a in sorted(options)
     )
 
 

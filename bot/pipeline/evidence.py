@@ -38,6 +38,13 @@ MAX_RELATED = 0.3
 SEMANTIC_SIMILARITY = 0.7
 W_SEMANTIC = 0.35
 MAX_SEMANTIC = 2
+# A topic whose nearest terms all fall a little below SEMANTIC_SIMILARITY (the model's
+# scale differs from topic to topic) still has those within SEMANTIC_WITHIN of its nearest
+# (bot.pipeline.semantic.Semantic.related); a related term in the abstract only counts
+# SEMANTIC_ABSTRACT of W_SEMANTIC: 0, since the one thing it could do is lift a passing
+# mention of the topic in an abstract about something else over the threshold.
+SEMANTIC_WITHIN = 0.02
+SEMANTIC_ABSTRACT = 0.0
 THRESHOLD = 0.65  # evidence needed for "about": the title, or two abstract mentions, not one
 
 
@@ -60,6 +67,11 @@ class Tuning:
     max_related: float = MAX_RELATED
     semantic_similarity: float = SEMANTIC_SIMILARITY
     w_semantic: float = W_SEMANTIC
+    # > 0: also the terms within this of the topic's most similar one (Semantic.related)
+    semantic_within: float = SEMANTIC_WITHIN
+    # a related term in the abstract only counts this share of w_semantic (0: only the
+    # title's and keywords' count, so one can never lift a passing mention)
+    semantic_abstract: float = SEMANTIC_ABSTRACT
 
 
 DEFAULT_TUNING = Tuning()
@@ -274,10 +286,12 @@ def with_semantic(
     title = [
         r for r in related if doc.title.find(r.stems) or any(k.find(r.stems) for k in doc.keywords)
     ]
-    found = title or [r for r in related if doc.abstract.find(r.stems)]
+    found = title or (
+        [r for r in related if doc.abstract.find(r.stems)] if tuning.semantic_abstract > 0 else []
+    )
     if not found:
         return ev
-    bonus = tuning.w_semantic * (MAX_SEMANTIC if title else 1)
+    bonus = tuning.w_semantic * (MAX_SEMANTIC if title else tuning.semantic_abstract)
     where = "title" if title else "abstract"
     terms = ", ".join(f"'{r.label}' ({r.similarity:.2f})" for r in found[:3])
     return Evidence(ev.evidence + bonus, (*ev.reasons, f"related in meaning ({where}): {terms}"))

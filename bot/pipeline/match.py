@@ -153,7 +153,12 @@ class Matcher:
         """The semantically related terms' evidence (`with_semantic`) for the papers below
         the threshold, including those with no lexical evidence at all."""
         assert self.semantic is not None
-        related = self.semantic.related(concept, self.papers, self.tuning.semantic_similarity)
+        related = self.semantic.related(
+            concept,
+            self.papers,
+            self.tuning.semantic_similarity,
+            within=self.tuning.semantic_within,
+        )
         if not related:
             return
         postings, empty = self._postings, set[int]()

@@ -37,6 +37,7 @@ MAX_WORDS = 3  # n-grams of up to this many words
 MAX_TERMS = 20_000  # the most frequent candidates, whatever the archive's size
 MAX_RELATED = 8  # related terms per topic
 MAX_CHARS = 12  # a "word" longer than this (hashes, URLs) is no term; nor one with "'"
+FLOOR = 0.6  # `Semantic.related(within=...)`: the best neighbour must be at least this similar
 MAX_SOURCE_PAPERS = 5_000  # candidates come from at most this many papers (evenly spread)
 
 Vector = Any  # whatever the encoder returns; only the encoder computes with it
@@ -170,9 +171,15 @@ class Semantic:
         papers: Sequence[Paper],
         similarity: float,
         limit: int = MAX_RELATED,
+        *,
+        within: float = 0.0,
+        floor: float = FLOOR,
     ) -> list[Related]:
         """The terms of `papers` related to `concept` (see `_score`) with similarity at least
-        `similarity`, the `limit` most similar first."""
+        `similarity`, the `limit` most similar first. With `within` > 0 the cut is relative
+        to the topic's own neighbours: a term within `within` of the topic's most similar
+        term counts too when that one is at least `floor` similar (a topic whose nearest
+        terms are all a little below `similarity` still has its nearest ones)."""
         source = self.vocabulary() if self.vocabulary is not None else ()
         key, terms = self.terms(source or papers)
         asked = tuple(queries(concept))
@@ -184,9 +191,12 @@ class Semantic:
             scored = self._score(concept, terms, asked)
             with self._lock:
                 self._scores[(key, asked)] = scored
+        cut = similarity
+        if within > 0 and scored and scored[0][0] >= floor:
+            cut = min(similarity, scored[0][0] - within)
         out: list[Related] = []
         for s, i in scored:
-            if s < similarity or len(out) == limit:
+            if s < cut or len(out) == limit:
                 break
             out.append(Related(terms[i].stems, terms[i].label, round(s, 4)))
         return out

@@ -187,7 +187,7 @@ def test_semantic_weight_zero_or_a_high_similarity_changes_nothing() -> None:
     semantic = Semantic(FakeEncoder())
     off = replace(DEFAULT_TUNING, w_semantic=0.0)
     assert Matcher(papers, lexicon, off, semantic).match(profile) == []
-    strict = replace(DEFAULT_TUNING, semantic_similarity=0.999)
+    strict = replace(DEFAULT_TUNING, semantic_similarity=0.999, semantic_within=0.0)
     assert Matcher(papers, lexicon, strict, semantic).match(profile) == []
 
 
@@ -206,10 +206,27 @@ def test_an_abstract_mention_alone_is_weaker_than_the_threshold() -> None:
 
 def test_semantic_grid_adds_similarity_and_weight_and_an_off_option() -> None:
     base = tuning_grid(thresholds=(0.65,), abstract_weights=(0.6,), related_weights=(0.15,))
-    grid = semantic_grid(base, similarities=(0.6, 0.7), weights=(0.0, 0.35))
+    d = DEFAULT_TUNING
+    grid = semantic_grid(
+        base,
+        similarities=(0.6, 0.7),
+        weights=(0.0, 0.35),
+        within=(d.semantic_within,),
+        abstract=(d.semantic_abstract,),
+    )
     assert len(grid) == 3  # off once, and two similarities with the weight
     assert {(t.semantic_similarity, t.w_semantic) for t in grid} == {
         (DEFAULT_TUNING.semantic_similarity, 0.0),
         (0.6, 0.35),
         (0.7, 0.35),
     }
+
+
+def test_semantic_grid_adds_relative_cuts_and_abstract_shares_at_the_default_similarity():
+    base = tuning_grid(thresholds=(0.65,), abstract_weights=(0.6,), related_weights=(0.15,))
+    grid = semantic_grid(
+        base, similarities=(0.7,), weights=(0.0, 0.35), within=(0.0, 0.05), abstract=(0.0, 1.0)
+    )
+    found = {(t.w_semantic, t.semantic_within, t.semantic_abstract) for t in grid}
+    assert len(grid) == len(found) == 6  # off, 0.7 with the defaults, and 2 x 2
+    assert (0.35, 0.05, 1.0) in found and (0.35, 0.0, 0.0) in found
