@@ -59,13 +59,13 @@ class PaperboyClient(discord.Client):
         super().__init__(**options)
         self.tree = PapersTree(self, secrets=secrets)
         self.tree.add_command(papers_group(frontend))
-        self.feedback = feedback
+        self.votes = feedback  # the buttons' and reactions' handler, not the store
         if feedback is not None:
             self.add_dynamic_items(FeedbackButton)
 
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
-        if self.feedback is not None:
-            await self.feedback.reacted(event, self.user.id if self.user else None)
+        if self.votes is not None:
+            await self.votes.reacted(event, self.user.id if self.user else None)
 
 
 def discord_client(

@@ -126,8 +126,8 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TE
         return cls(item, VOTES[match["vote"]], match["ref"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        feedback = getattr(interaction.client, "feedback", None)
-        if not isinstance(feedback, DiscordFeedback):
+        votes = getattr(interaction.client, "votes", None)
+        if not isinstance(votes, DiscordFeedback):
             log.error("feedback click on a client without feedback: not answered")
             return
-        await feedback.clicked(interaction, self.ref, self.vote)
+        await votes.clicked(interaction, self.ref, self.vote)

@@ -114,7 +114,7 @@ class SlackFrontend:
     mode: Literal["socket", "http"]
     command: PapersCommand
     url: str | None = None  # the events URL in HTTP mode
-    feedback: SlackFeedback | None = None
+    votes: SlackFeedback | None = None  # the buttons' and reactions' listeners
     _runner: web.AppRunner | None = None
     _socket: SocketMode | None = None
     _closed: bool = False
@@ -128,8 +128,8 @@ class SlackFrontend:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.command.drain(self.DRAIN)
-        if self.feedback is not None:
-            await self.feedback.drain(self.DRAIN)
+        if self.votes is not None:
+            await self.votes.drain(self.DRAIN)
 
 
 async def start_slack(
@@ -161,7 +161,7 @@ async def start_slack(
             await handler.close()
             raise
         log.info("Slack /papers: Socket Mode connected")
-        return SlackFrontend(app, "socket", command, feedback=feedback, _socket=handler)
+        return SlackFrontend(app, "socket", command, votes=feedback, _socket=handler)
     runner = await serve_http(
         app,
         settings.http_host,
@@ -171,4 +171,4 @@ async def start_slack(
     host, port = runner.addresses[0][:2]
     url = f"http://{host}:{port}{EVENTS_PATH}"
     log.info("Slack /papers: listening on %s", url)
-    return SlackFrontend(app, "http", command, url=url, feedback=feedback, _runner=runner)
+    return SlackFrontend(app, "http", command, url=url, votes=feedback, _runner=runner)

@@ -31,7 +31,7 @@ from bot.sources.detect import parse_any
 from fakes.clock import Clock
 from fakes.discord import FakeDiscord
 from fakes.discord_interactions import EPHEMERAL, LOADING
-from handlers.registry import BY_NAME
+from handlers.registry import BY_NAME, SUBCOMMANDS
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
 
@@ -602,7 +602,7 @@ async def test_subscribe_digest_unsubscribe_digest(
 
 async def test_sync_commands_registers_the_group_on_demand(app: App, fake: FakeDiscordApp) -> None:
     names = await sync_commands(app.settings.discord, guild_id=int(GUILD))
-    assert names[0] == "/papers search" and len(names) == 10
+    assert names[0] == "/papers search" and len(names) == len(SUBCOMMANDS)
     ((guild, commands),) = fake.synced
     assert guild == GUILD and [c["name"] for c in commands] == ["papers"]
     subcommands = {o["name"] for o in commands[0]["options"]}
@@ -668,5 +668,5 @@ def test_cli_sync_commands(tmp_path: Path) -> None:
         thread.join(timeout=5)
         loop.close()
     assert result.exit_code == 0, result.output
-    assert f"synced 10 command(s) to server {GUILD}" in result.output
+    assert f"synced {len(SUBCOMMANDS)} command(s) to server {GUILD}" in result.output
     assert "/papers why" in result.output and fake.token not in result.output

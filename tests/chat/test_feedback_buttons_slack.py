@@ -260,8 +260,8 @@ async def test_reactions_count_on_a_single_paper_message_only(world: World) -> N
     await wait_until(lambda: world.votes(SINGLE), WAIT, "the reaction's vote")
     assert (await react(SINGLE, one["ts"], "-1::skin-tone-2", user=BOB)).status == 200
     await wait_until(lambda: _count(world.votes(SINGLE), 2), WAIT, "the second vote")
-    assert world.frontend.feedback is not None
-    await world.frontend.feedback.drain(WAIT)  # whatever was still being handled
+    assert world.frontend.votes is not None
+    await world.frontend.votes.drain(WAIT)  # whatever was still being handled
     assert await world.votes(TEAM) == []
     assert await world.votes(SINGLE) == [
         (ADA, single, 1, "reaction"),
