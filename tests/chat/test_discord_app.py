@@ -606,18 +606,7 @@ async def test_sync_commands_registers_the_group_on_demand(app: App, fake: FakeD
     ((guild, commands),) = fake.synced
     assert guild == GUILD and [c["name"] for c in commands] == ["papers"]
     subcommands = {o["name"] for o in commands[0]["options"]}
-    assert subcommands == {
-        "search",
-        "subscribe",
-        "unsubscribe",
-        "list",
-        "exclude",
-        "include",
-        "schedule",
-        "digest",
-        "why",
-        "help",
-    }
+    assert subcommands == set(SUBCOMMANDS)
     await sync_commands(app.settings.discord, guild_id=None)
     assert fake.synced[-1][0] is None
 
