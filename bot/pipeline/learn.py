@@ -20,10 +20,12 @@ measured from; only papers nobody voted on count there.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 
 from bot.models import Feedback, Paper
 from bot.pipeline.text import is_content, stem, words
@@ -43,11 +45,15 @@ MIN_VOTES = 2
 TITLE_TF = 2.0
 # The background is at most this many papers (the first ones given; callers pass the newest).
 MAX_BACKGROUND = 2_000
+# The spread of the background's margins is measured on its first SPREAD_SAMPLE papers.
+SPREAD_SAMPLE = 500
 # Vectors a model remembers (by paper key), at most.
 MAX_VECTORS = 50_000
 # `reason` says nothing when |score| is below this (in standard deviations of the archive).
 REASON_MARGIN = 0.5
 REASON_WORDS = 3
+# `reason` names the voted paper nearest by the paper's NEAR_TERMS heaviest words.
+NEAR_TERMS = 24
 TITLE_CHARS = 60
 
 Vector = dict[str, float]
@@ -127,7 +133,7 @@ def fit(learned: Learned, features: Mapping[str, float]) -> Rule:
         if w == 0.0 or t <= floor:
             continue  # no evidence at all: says nothing about where the threshold lies
         local = math.exp(-0.5 * (t / how.band) ** 2) if how.band > 0 else 1.0
-        rows.append(((1.0, t, learned._near(vector, key)), w > 0, abs(w) * local))
+        rows.append(((1.0, t, learned._nearness(vector, key)), w > 0, abs(w) * local))
     prior = (0.0, how.slope, 0.0)
     sds = (how.shift, 0.0, how.like)
     precision = [1.0 / (sd * sd) if sd > 0 else 1e12 for sd in sds]
@@ -148,6 +154,9 @@ def fit(learned: Learned, features: Mapping[str, float]) -> Rule:
         theta = [a - b for a, b in zip(theta, step, strict=True)]
         if max(abs(v) for v in step) < 1e-6:
             break
+    # a parameter whose prior has no spread stays exactly where it is (`like` 0: nearness
+    # is never computed)
+    theta = [p if sd == 0 else v for v, p, sd in zip(theta, prior, sds, strict=True)]
     return Rule(bias=theta[0], slope=theta[1], like=theta[2])
 
 
@@ -212,14 +221,79 @@ def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return sum(v * b.get(k, 0.0) for k, v in a.items())
 
 
+class Space:
+    """The tf-idf space of an archive: document frequencies of its first MAX_BACKGROUND
+    papers (`background`), each paper's L2-normalized tf-idf vector (sublinear tf,
+    remembered by key), and the background's vectors, their sum and an inverted index.
+    Channels whose models are trained on the same background share one Space
+    (`space_of`): a paper is tokenized and weighed once, whatever the number of channels.
+    Filled lazily; safe to share between threads (each entry is computed whole, then set)."""
+
+    def __init__(self, background: Sequence[Paper]) -> None:
+        self.background = tuple(background[:MAX_BACKGROUND])
+        df: Counter[str] = Counter()
+        for p in self.background:
+            df.update(t for t, _ in terms(p))
+        n = len(self.background)
+        self.idf: dict[str, float] = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+        self.unseen = math.log(1 + n) + 1.0
+        self._vectors: dict[str, Vector] = {}
+        self._bg: tuple[tuple[Vector, ...], dict[str, float]] | None = None
+
+    def vector(self, paper: Paper) -> Vector:
+        """The paper's L2-normalized tf-idf vector (sublinear tf); remembered by key."""
+        found = self._vectors.get(paper.key)
+        if found is not None:
+            return found
+        idf, unseen = self.idf, self.unseen
+        v = {t: (1.0 + math.log(n)) * idf.get(t, unseen) for t, n in terms(paper) if n > 0}
+        norm = math.sqrt(sum(x * x for x in v.values()))
+        out = {t: x / norm for t, x in v.items()} if norm else {}
+        if len(self._vectors) < MAX_VECTORS:
+            self._vectors[paper.key] = out
+        return out
+
+    def backdrop(self) -> tuple[tuple[Vector, ...], dict[str, float]]:
+        """The background's vectors (in order) and their sum."""
+        if self._bg is None:
+            vectors = tuple(self.vector(p) for p in self.background)
+            total: defaultdict[str, float] = defaultdict(float)
+            for v in vectors:
+                for t, x in v.items():
+                    total[t] += x
+            self._bg = (vectors, dict(total))
+        return self._bg
+
+
+# Spaces remembered by their background's keys (a digest's channels share one).
+SPACES = 4
+_spaces: dict[tuple[str, ...], Space] = {}
+_spaces_lock = threading.Lock()
+
+
+def space_of(background: Sequence[Paper]) -> Space:
+    """The Space of `background` (its first MAX_BACKGROUND papers), shared with every model
+    trained on the same papers (the last SPACES backgrounds are remembered)."""
+    key = tuple(p.key for p in background[:MAX_BACKGROUND])
+    with _spaces_lock:
+        found = _spaces.get(key)
+    if found is not None:
+        return found
+    made = Space(background)
+    with _spaces_lock:
+        found = _spaces.setdefault(key, made)
+        while len(_spaces) > SPACES:
+            del _spaces[next(iter(_spaces))]
+    return found
+
+
 @dataclass(frozen=True)
 class Learned:
     """A channel's model trained on its feedback (tf-idf linear classifier, per-user weight cap)."""
 
     weights: Mapping[str, float]
     bias: float
-    idf: Mapping[str, float]
-    unseen_idf: float
+    space: Space
     liked: tuple[tuple[Paper, Vector], ...]
     disliked: tuple[tuple[Paper, Vector], ...]
     votes: int
@@ -231,20 +305,11 @@ class Learned:
     # term -> (place in `voted`, weight): the voted vectors as an inverted index
     postings: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
     _rules: dict[tuple[object, ...], Rule] = field(default_factory=dict, compare=False, repr=False)
-    _vectors: dict[str, Vector] = field(default_factory=dict, compare=False, repr=False)
+    _near: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def vector(self, paper: Paper) -> Vector:
-        """The paper's L2-normalized tf-idf vector (sublinear tf); remembered by key."""
-        found = self._vectors.get(paper.key)
-        if found is not None:
-            return found
-        idf, unseen = self.idf, self.unseen_idf
-        v = {t: (1.0 + math.log(n)) * idf.get(t, unseen) for t, n in terms(paper) if n > 0}
-        norm = math.sqrt(sum(x * x for x in v.values()))
-        out = {t: x / norm for t, x in v.items()} if norm else {}
-        if len(self._vectors) < MAX_VECTORS:
-            self._vectors[paper.key] = out
-        return out
+        """The paper's tf-idf vector in the model's `Space`."""
+        return self.space.vector(paper)
 
     def score(self, paper: Paper) -> float:
         """Signed margin; > 0 leans "more like this", < 0 "not for us"."""
@@ -257,16 +322,23 @@ class Learned:
         out: defaultdict[int, float] = defaultdict(float)
         postings = self.postings
         for t, x in vector.items():
-            for j, y in postings.get(t, ()):
-                out[j] += x * y
+            found = postings.get(t)
+            if found is not None:
+                for j, y in found:
+                    out[j] += x * y
         return out
 
     def near(self, paper: Paper) -> float:
         """`k`: the cosine with the nearest liked paper minus that with the nearest disliked
-        one (0 for a side without votes)."""
-        return self._near(self.vector(paper), None)
+        one (0 for a side without votes). Remembered by key."""
+        found = self._near.get(paper.key)
+        if found is None:
+            found = self._nearness(self.vector(paper), None)
+            if len(self._near) < MAX_VECTORS:
+                self._near[paper.key] = found
+        return found
 
-    def _near(self, vector: Mapping[str, float], leave_out: str | None) -> float:
+    def _nearness(self, vector: Mapping[str, float], leave_out: str | None) -> float:
         best_up = best_down = 0.0
         voted = self.voted
         for j, c in self.similarities(vector).items():
@@ -295,23 +367,30 @@ class Learned:
         """Why the model leans as it does on `paper`, e.g. "feedback: like 'Title…' (+0.42;
         clinical, patient)"; None when it has (almost) nothing to say."""
         x = self.vector(paper)
-        s = sum(v * self.weights.get(t, 0.0) for t, v in x.items()) - self.bias
+        weights = self.weights
+        s = sum(v * weights.get(t, 0.0) for t, v in x.items()) - self.bias
         if abs(s) < REASON_MARGIN:
             return None
-        pool = self.liked if s > 0 else self.disliked
-        near = max(pool, key=lambda pv: (_dot(x, pv[1]), pv[0].key), default=None)
-        parts = [f"{s:+.2f}"]
         sign = 1.0 if s > 0 else -1.0
-        top = sorted(
-            ((sign * v * self.weights.get(t, 0.0), t) for t, v in x.items() if " " not in t),
-            reverse=True,
-        )
-        shown = [self.display.get(t, t) for c, t in top[:REASON_WORDS] if c > 0]
+        top = sorted(((sign * v * weights.get(t, 0.0), t) for t, v in x.items()), reverse=True)
+        # the nearest voted paper on the side the model leans to, by the words that weigh
+        # most (NEAR_TERMS of them: a name for the reason, not the decision's nearness)
+        side = {p.key for p, _ in (self.liked if s > 0 else self.disliked)}
+        voted = self.voted
+        near: tuple[float, str] | None = None
+        heavy = {t: x[t] for c, t in top[:NEAR_TERMS] if c > 0}
+        for j, c in self.similarities(heavy).items():
+            k = voted[j][0]
+            if k in side and c > 0 and (near is None or (c, k) > near):
+                near = (c, k)
+        parts = [f"{s:+.2f}"]
+        words_ = [(c, t) for c, t in top if " " not in t]
+        shown = [self.display.get(t, t) for c, t in words_[:REASON_WORDS] if c > 0]
         if shown:
             parts.append(", ".join(shown))
         what = "like" if s > 0 else "unlike"
-        if near is not None and _dot(x, near[1]) > 0:
-            title = near[0].title
+        if near is not None:
+            title = next(p.title for p, _ in (*self.liked, *self.disliked) if p.key == near[1])
             if len(title) > TITLE_CHARS:
                 title = title[: TITLE_CHARS - 1].rstrip() + "…"
             if s > 0:
@@ -348,17 +427,8 @@ def train(
     for (_, key), w in weights.items():
         per_paper[key] += w
     voted = [papers[k] for k in sorted(per_paper)]
-    voted_keys = set(per_paper)
-    bg = [p for p in background[:MAX_BACKGROUND] if p.key not in voted_keys]
-    corpus = [*voted, *bg]
-    df: Counter[str] = Counter()
-    for p in corpus:
-        df.update(t for t, _ in terms(p))
-    n = len(corpus)
-    idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
-    unseen = math.log(1 + n) + 1.0
-    blank = Learned({}, 0.0, idf, unseen, (), (), 0, 0)
-    vectors = {p.key: blank.vector(p) for p in voted}
+    space = space_of(background)
+    vectors = {p.key: space.vector(p) for p in voted}
     pos = {k: w for k, w in per_paper.items() if w > 0}
     neg = {k: -w for k, w in per_paper.items() if w < 0}
     w_vec: defaultdict[str, float] = defaultdict(float)
@@ -367,20 +437,29 @@ def train(
         for k, wk in group.items():
             for t, x in vectors[k].items():
                 w_vec[t] += sign * wk * x / total
-    bg_vectors = [blank.vector(p) for p in bg]
-    if bg_vectors and pos:
+    # the background without the voted papers: its sum, and its vectors by an index
+    bg_vectors, bg_sum = space.backdrop()
+    out = [i for i, p in enumerate(space.background) if p.key in per_paper]
+    n_bg = len(bg_vectors) - len(out)
+    if n_bg > 0 and pos:
         # the average archive paper as a negative: words common everywhere weigh less
-        share = BACKGROUND / (len(bg_vectors) * (1.0 + BACKGROUND))
-        for v in bg_vectors:
-            for t, x in v.items():
-                if t in w_vec:
-                    w_vec[t] -= share * x
+        share = BACKGROUND / (n_bg * (1.0 + BACKGROUND))
+        inside: defaultdict[str, float] = defaultdict(float)  # voted papers of the background
+        for i in out:
+            for t, x in bg_vectors[i].items():
+                inside[t] += x
+        for t in list(w_vec):
+            w_vec[t] -= share * (bg_sum.get(t, 0.0) - inside.get(t, 0.0))
     weights_map = {t: v for t, v in w_vec.items() if v != 0.0}
     bias, spread = 0.0, 1.0
-    if bg_vectors:
-        raw = [_dot(v, weights_map) for v in bg_vectors]
-        bias = sum(raw) / len(raw)
-        var = sum((r - bias) ** 2 for r in raw) / len(raw)
+    if n_bg > 0:
+        # the mean exactly (the background's sum), the spread from the first SPREAD_SAMPLE
+        skip = set(out)
+        voted_bg = sum(_dot(bg_vectors[i], weights_map) for i in out)
+        bias = (_dot(weights_map, bg_sum) - voted_bg) / n_bg
+        sample = (i for i in range(len(bg_vectors)) if i not in skip)
+        raw = [_dot(bg_vectors[i], weights_map) for i in islice(sample, SPREAD_SAMPLE)]
+        var = math.fsum((r - bias) ** 2 for r in raw) / len(raw)
         spread = max(math.sqrt(var), MIN_SPREAD)
     weights_map = {t: v / spread for t, v in weights_map.items()}
     bias /= spread
@@ -398,8 +477,7 @@ def train(
         postings={t: tuple(v) for t, v in index.items()},
         weights=weights_map,
         bias=bias,
-        idf=idf,
-        unseen_idf=unseen,
+        space=space,
         liked=tuple((papers[k], vectors[k]) for k in sorted(pos)),
         disliked=tuple((papers[k], vectors[k]) for k in sorted(neg)),
         votes=len(weights),
