@@ -435,7 +435,7 @@ def test_slack_buttons_per_paper_name_the_paper() -> None:
     labels = [e["text"]["text"] for e in actions[0]["elements"]]
     assert labels == ["👍 More like this", "👎 Not for us"]
     kinds = [b["type"] for b in pl(message)["blocks"]]
-    assert kinds[1:4] == ["section", "context", "actions"]  # each paper's buttons follow it
+    assert kinds[1:7] == ["section", "context", "actions"] * 2  # each paper's buttons end it
     assert all(b["type"] != "actions" for b in pl(render_slack(digest)[0])["blocks"])
 
 
@@ -444,7 +444,9 @@ def test_slack_buttons_keep_the_block_limit_and_hash_long_keys() -> None:
     messages = render_slack(digest, buttons=True)
     check_slack(messages, digest)
     assert max(len(pl(m)["blocks"]) for m in messages) <= slack.MAX_BLOCKS
-    assert len(messages) > len(render_slack(digest))  # three blocks a paper instead of two
+    # the buttons end each paper in place of the divider: as many papers a message
+    assert [m.keys for m in messages] == [m.keys for m in render_slack(digest)]
+    assert all(b["type"] != "divider" for m in messages for b in pl(m)["blocks"])
     long = make_paper(1, arxiv_id=None, title="word " * 600)
     assert len(long.key) > slack.MAX_BUTTON_VALUE
     digest = make_digest([long])
@@ -528,19 +530,25 @@ def test_discord_empty_digest() -> None:
     assert pl(message)["embeds"] == [] and message.keys == ()
 
 
-def test_discord_buttons_one_row_per_paper_at_most_five_per_message() -> None:
+def test_discord_buttons_numbered_two_papers_a_row_ten_a_message() -> None:
     papers = [make_paper(i, title=f"Paper {i} <@123> [x](https://e.io)") for i in range(12)]
     digest = make_digest(papers)
     messages = render_discord(digest, buttons=True)
     check_discord(messages, digest)
-    assert [len(m.keys) for m in messages] == [5, 5, 2]
-    row = pl(messages[0])["components"][0]
-    more, less = row["components"]
+    assert [m.keys for m in messages] == [m.keys for m in render_discord(digest)]  # 10 + 2
+    rows = pl(messages[0])["components"]
+    assert len(rows) == 5 and [len(r["components"]) for r in rows] == [4] * 5
+    more, less, more2, _ = rows[0]["components"]
     assert more["custom_id"] == "paperboy:more:2406.00000"
     assert less["custom_id"] == "paperboy:less:2406.00000"
-    assert more["label"].startswith("More like this: Paper 0 <\u200b@\u200b123>")
-    assert less["label"] == "Not for us"
+    assert more2["custom_id"] == "paperboy:more:2406.00001"
+    assert (more["label"], less["label"]) == ("1 · More like this", "1 · Not for us")
+    embeds = [e for m in messages for e in pl(m)["embeds"]]
+    assert embeds[0]["author"] == {"name": "Paper 1"} and embeds[0]["title"].startswith("Paper 0")
+    assert embeds[11]["author"] == {"name": "Paper 12"}
+    assert pl(messages[1])["components"][0]["components"][0]["label"] == "11 · More like this"
     assert "components" not in pl(render_discord(digest)[0])
+    assert "author" not in pl(render_discord(digest)[0])["embeds"][0]
 
 
 def test_discord_long_keys_are_hashed_into_the_custom_id() -> None:

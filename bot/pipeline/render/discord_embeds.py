@@ -11,6 +11,7 @@ from bot.models import Digest, DigestItem, Message
 from bot.pipeline.render.common import (
     LESS_LABEL,
     MORE_LABEL,
+    UNSURE_HEADING,
     authors_line,
     clean,
     continued_text,
@@ -21,6 +22,7 @@ from bot.pipeline.render.common import (
     links,
     more_text,
     primary_url,
+    sections,
     topics_line,
 )
 
@@ -46,9 +48,11 @@ MAX_ROWS = 5
 MAX_ROW_BUTTONS = 5
 MAX_LABEL = 80
 MAX_CUSTOM_ID = 100
-# Feedback buttons: one row per paper, so a message with buttons carries at most MAX_ROWS
-# papers. custom_id "paperboy:more:<ref>" / "paperboy:less:<ref>", the ref being the key or
-# `#digest` when the key does not fit (`feedback_ref`).
+# Feedback buttons: two per paper, two papers a row, so a message's MAX_EMBEDS papers need
+# MAX_ROWS rows. custom_id "paperboy:more:<ref>" / "paperboy:less:<ref>", the ref being the
+# key or `#digest` when the key does not fit (`feedback_ref`).
+PAPERS_PER_ROW = 2
+NUMBER_LABEL = "Paper"  # the embed's author line "Paper n" numbers it for its buttons
 FEEDBACK_PREFIX = "paperboy:"
 MORE, LESS = "more", "less"
 _REF_ROOM = MAX_CUSTOM_ID - len(f"{FEEDBACK_PREFIX}{MORE}:")
@@ -95,32 +99,25 @@ def feedback_id(vote: str, key: str) -> str:
     return f"{FEEDBACK_PREFIX}{vote}:{feedback_ref(key, _REF_ROOM)}"
 
 
-def feedback_row(key: str, title: str) -> dict[str, object]:
-    """The action row of the paper `key`: "More like this: <title>" and "Not for us".
-    Labels are plain text (no Markdown, no mentions); still, a zero-width space follows
-    every `@` and `<` of the title and breaks `](`, so nothing shows mention or link syntax."""
-    shown = _MASKED_LINK.sub(lambda m: "]" + ZWSP + m.group()[1:], clean(title) or "(untitled)")
-    shown = shown.replace("@", "@" + ZWSP).replace("<", "<" + ZWSP)
-    more = fit(f"{MORE_LABEL}: {shown}", MAX_LABEL, lambda s: s)
-    return {
-        "type": 1,
-        "components": [
-            {"type": 2, "style": PRIMARY, "label": more, "emoji": {"name": "👍"},
-             "custom_id": feedback_id(MORE, key)},
-            {"type": 2, "style": SECONDARY, "label": LESS_LABEL, "emoji": {"name": "👎"},
-             "custom_id": feedback_id(LESS, key)},
-        ],
-    }  # fmt: skip
+def feedback_buttons(key: str, n: int) -> tuple[dict[str, object], ...]:
+    """The two buttons of the paper `key`, shown as number `n` (its embed says "Paper n"
+    above the title): "n · More like this" and "n · Not for us"."""
+    return (
+        {"type": 2, "style": PRIMARY, "label": f"{n} · {MORE_LABEL}", "emoji": {"name": "👍"},
+         "custom_id": feedback_id(MORE, key)},
+        {"type": 2, "style": SECONDARY, "label": f"{n} · {LESS_LABEL}", "emoji": {"name": "👎"},
+         "custom_id": feedback_id(LESS, key)},
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    """One paper's embed (without its url), the url it would carry, its feedback row."""
+    """One paper's embed (without its url), the url it would carry, its feedback buttons."""
 
     key: str
     embed: Embed
     url: str | None
-    row: dict[str, object] | None = None
+    buttons: tuple[dict[str, object], ...] = ()
 
     @property
     def size(self) -> int:
@@ -131,9 +128,13 @@ def _field(name: str, value: str, *, inline: bool) -> dict[str, object]:
     return {"name": name, "value": value, "inline": inline}
 
 
-def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
+def _paper_unit(item: DigestItem, n: int | None) -> _Unit:
+    """The paper's embed; with `n`, numbered `n` (its author line "Paper n", above the
+    title) and with its buttons."""
     paper = item.paper
     embed: Embed = {"title": fit(clean(paper.title) or "(untitled)", MAX_TITLE, escape)}
+    if n is not None:
+        embed["author"] = {"name": f"{NUMBER_LABEL} {n}"}
     if summary := fit(clean(item.summary), MAX_SUMMARY, escape):
         embed["description"] = summary
     fields: list[dict[str, object]] = []
@@ -152,20 +153,18 @@ def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
         fields.append(_field("Links", " · ".join(anchors), inline=False))
     if fields:
         embed["fields"] = fields
-    row = feedback_row(paper.key, paper.title) if buttons else None
-    return _Unit(key=paper.key, embed=embed, url=primary_url(paper), row=row)
+    buttons = feedback_buttons(paper.key, n) if n is not None else ()
+    return _Unit(key=paper.key, embed=embed, url=primary_url(paper), buttons=buttons)
 
 
 def _pack(units: list[_Unit]) -> list[list[_Unit]]:
-    """Greedy split into groups of at most MAX_EMBEDS embeds (MAX_ROWS with buttons: one
-    row per paper) and MAX_TOTAL characters; a paper is never split, and each group holds
-    at least one paper."""
+    """Greedy split into groups of at most MAX_EMBEDS embeds and MAX_TOTAL characters; a
+    paper is never split, and each group holds at least one paper."""
     groups: list[list[_Unit]] = []
     group: list[_Unit] = []
     total = 0
     for unit in units:
-        most = MAX_ROWS if unit.row is not None else MAX_EMBEDS
-        if group and (len(group) >= most or total + unit.size > MAX_TOTAL):
+        if group and (len(group) >= MAX_EMBEDS or total + unit.size > MAX_TOTAL):
             groups.append(group)
             group, total = [], 0
         group.append(unit)
@@ -190,16 +189,22 @@ def _embeds(group: list[_Unit]) -> list[Embed]:
 
 
 def _rows(group: list[_Unit]) -> list[dict[str, object]]:
-    """The group's feedback rows; a row whose custom_ids the message already has (the same
-    key twice) is left off: Discord refuses a message with duplicate custom_ids."""
+    """The group's feedback buttons in rows of PAPERS_PER_ROW papers, in the embeds' order;
+    a paper whose key the message already has buttons for is left out (Discord refuses a
+    message with duplicate custom_ids)."""
     seen: set[str] = set()
-    rows: list[dict[str, object]] = []
+    papers: list[tuple[dict[str, object], ...]] = []
     for unit in group:
-        if unit.row is None or unit.key in seen:
-            continue
-        seen.add(unit.key)
-        rows.append(unit.row)
-    return rows
+        if unit.buttons and unit.key not in seen:
+            seen.add(unit.key)
+            papers.append(unit.buttons)
+    return [
+        {
+            "type": 1,
+            "components": [b for buttons in papers[i : i + PAPERS_PER_ROW] for b in buttons],
+        }
+        for i in range(0, len(papers), PAPERS_PER_ROW)
+    ]
 
 
 def _payload(
@@ -219,10 +224,15 @@ def render_discord(digest: Digest, *, buttons: bool = False) -> list[Message]:
     """The digest as Discord create-message payloads (`content`, `embeds`,
     `allowed_mentions` that parse nothing).
 
-    With `buttons`, each paper gets an action row ("More like this: <title>", "Not for
-    us"; custom_ids `feedback_id`) under the message's embeds, in the embeds' order, so a
-    message carries at most MAX_ROWS papers. Only for messages the bot posts itself:
+    With `buttons`, the papers are numbered ("Paper 1" above the title, across the digest) and
+    each gets two buttons under the message's embeds, "n · More like this" and "n · Not
+    for us" (custom_ids `feedback_id`), two papers a row: ten papers fill the five rows a
+    message may have. Only for messages the bot posts itself:
     Discord refuses interactive components from webhooks the application does not own.
+
+    The papers the digest asks about (`DigestItem.unsure`) follow in messages of their own
+    whose content is UNSURE_HEADING (numbered on, with the same buttons); the "and N more"
+    line then ends the last of those.
 
     Contract: every message keeps Discord's limits (MAX_CONTENT, MAX_EMBEDS, MAX_TITLE,
     MAX_DESCRIPTION, MAX_FIELDS, MAX_FIELD_VALUE, MAX_FOOTER, MAX_TOTAL across its embeds);
@@ -238,8 +248,25 @@ def render_discord(digest: Digest, *, buttons: bool = False) -> list[Message]:
         lines = [fit(empty_text(digest), MAX_LINE, escape), *tail]
         return [Message(payload=_payload("\n".join(lines), []))]
 
-    header = fit(header_text(digest), MAX_LINE, escape)
-    groups = _pack([_paper_unit(item, buttons=buttons) for item in digest.items])
+    papers, asked = sections(digest)
+    units = [
+        _paper_unit(item, n if buttons else None)
+        for n, item in enumerate((*papers, *asked), start=1)
+    ]
+    messages: list[Message] = []
+    if papers:
+        header = fit(header_text(digest), MAX_LINE, escape)
+        messages += _section(units[: len(papers)], header, [] if asked else tail)
+    if asked:
+        heading = fit(UNSURE_HEADING, MAX_LINE, escape)
+        messages += _section(units[len(papers) :], heading, tail)
+    return messages
+
+
+def _section(units: list[_Unit], header: str, tail: list[str]) -> list[Message]:
+    """`units` as messages: the first's content is `header`, continuations say
+    "(continued, i/n)", the last carries `tail`."""
+    groups = _pack(units)
     messages: list[Message] = []
     for i, group in enumerate(groups):
         lines = [header if i == 0 else continued_text(i + 1, len(groups))]

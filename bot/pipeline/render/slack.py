@@ -10,6 +10,7 @@ from bot.pipeline.render.common import (
     LESS_LABEL,
     MAX_URL,
     MORE_LABEL,
+    UNSURE_HEADING,
     authors_line,
     clean,
     continued_text,
@@ -20,6 +21,7 @@ from bot.pipeline.render.common import (
     links,
     more_text,
     primary_url,
+    sections,
     topics_line,
 )
 
@@ -177,14 +179,17 @@ def _paper_parts(paper: Paper, summary: str) -> tuple[str, str, tuple[str, ...]]
 _remembered_parts = lru_cache(maxsize=4096)(_paper_parts)
 
 
-def _pack(units: list[_Unit], reserved_blocks: int, reserved_text: int) -> list[list[_Unit]]:
-    """Greedy split into groups that fit a message with the reserved room; a paper is
-    never split, and each group holds at least one paper."""
+def _pack(
+    units: list[_Unit], reserved_blocks: int, reserved_text: int, *, dividers: bool = True
+) -> list[list[_Unit]]:
+    """Greedy split into groups that fit a message with the reserved room (and a divider
+    between papers when `dividers`); a paper is never split, and each group holds at
+    least one paper."""
     groups: list[list[_Unit]] = []
     group: list[_Unit] = []
     blocks = text = 0
     for unit in units:
-        need_blocks = len(unit.blocks) + (1 if group else 0)  # a divider between papers
+        need_blocks = len(unit.blocks) + (1 if group and dividers else 0)
         fits = (
             blocks + need_blocks <= MAX_BLOCKS - reserved_blocks
             and text + unit.text_len <= MAX_MESSAGE_TEXT - reserved_text
@@ -210,8 +215,9 @@ def render_slack(digest: Digest, *, buttons: bool = False) -> list[Message]:
 
     With `buttons`, each paper ends with an actions block of two buttons, "More like this"
     (action_id MORE_ACTION) and "Not for us" (LESS_ACTION), whose value names the paper
-    (`feedback_ref`: its key, or `#digest` beyond MAX_BUTTON_VALUE). Only for messages the
-    app posts itself (bot token): a click reaches the app that posted the message.
+    (`feedback_ref`: its key, or `#digest` beyond MAX_BUTTON_VALUE); the buttons end each
+    paper in place of the divider, so a message still holds 16 papers. Only for messages
+    the app posts itself (bot token): a click reaches the app that posted the message.
 
     Contract: every message keeps Slack's limits (MAX_BLOCKS, MAX_SECTION_TEXT,
     MAX_HEADER, MAX_CONTEXT_ELEMENTS, MAX_MESSAGE_TEXT of block text, a non-empty `text`
@@ -219,7 +225,9 @@ def render_slack(digest: Digest, *, buttons: bool = False) -> list[Message]:
     are `<url|label>` built from the paper's safe URLs. Papers keep their order, each in
     exactly one message (`Message.keys`); the first message opens with the header,
     continuations with "(continued, i/n)", and the last ends with the "and N more" line.
-    An empty digest renders one short "no new papers" message with no keys.
+    The papers the digest asks about (`DigestItem.unsure`) follow in messages of their own
+    headed UNSURE_HEADING, with the same buttons; the "and N more" line then ends the
+    last of those. An empty digest renders one short "no new papers" message with no keys.
     """
     header = fit(header_text(digest), MAX_HEADER, escape)
     more = more_text(digest)
@@ -229,9 +237,27 @@ def render_slack(digest: Digest, *, buttons: bool = False) -> list[Message]:
         blocks: list[Block] = [{"type": "section", "text": mrkdwn(line)}, *tail]
         return [Message(payload=_payload(line, blocks))]
 
-    units = [_paper_unit(item, buttons=buttons) for item in digest.items]
+    papers, asked = sections(digest)
+    messages: list[Message] = []
+    if papers:
+        units = [_paper_unit(item, buttons=buttons) for item in papers]
+        messages += _section(units, header, header_text(digest), [] if asked else tail, buttons)
+    if asked:
+        units = [_paper_unit(item, buttons=buttons) for item in asked]
+        heading = fit(UNSURE_HEADING, MAX_HEADER, escape)
+        messages += _section(units, heading, UNSURE_HEADING, tail, buttons)
+    return messages
+
+
+def _section(
+    units: list[_Unit], header: str, raw: str, tail: list[Block], buttons: bool
+) -> list[Message]:
+    """`units` as messages: the first opens with a header block of `header` (escaped;
+    `raw` unescaped, for the fallback), continuations with "(continued, i/n)", the last
+    ends with `tail`. A divider between papers, unless their buttons end them."""
     lead_len = max(len(header), len(continued_text(len(units), len(units))))
-    groups = _pack(units, 1 + len(tail), lead_len + sum(block_text_len(b) for b in tail))
+    reserved = lead_len + sum(block_text_len(b) for b in tail)
+    groups = _pack(units, 1 + len(tail), reserved, dividers=not buttons)
     messages: list[Message] = []
     for i, group in enumerate(groups):
         if i == 0:
@@ -239,13 +265,13 @@ def render_slack(digest: Digest, *, buttons: bool = False) -> list[Message]:
                 "type": "header",
                 "text": {"type": "plain_text", "text": header, "emoji": True},
             }
-            lead_raw = header_text(digest)
+            lead_raw = raw
         else:
             marker = continued_text(i + 1, len(groups))
-            lead, lead_raw = context(marker), f"{header_text(digest)} {marker}"
+            lead, lead_raw = context(marker), f"{raw} {marker}"
         blocks = [lead]
         for j, unit in enumerate(group):
-            if j:
+            if j and not buttons:
                 blocks.append(DIVIDER)
             blocks.extend(
                 {**b, "block_id": f"{FEEDBACK_BLOCK}{j}"} if b["type"] == "actions" else b
