@@ -931,7 +931,7 @@ def test_handlers_cannot_reach_a_retriever_or_the_network() -> None:
     fields = {f.name for f in dataclasses.fields(Services)}
     assert fields == {
         *("archive", "profiles", "ledger", "runs", "search", "lexicon", "digests", "clock"),
-        *("summary_chars", "limiter"),
+        *("summary_chars", "limiter", "teach"),  # teach: the feedback store and archive
     }
 
 
