@@ -25,7 +25,7 @@ from bot.feedback import Teach
 from bot.models import Digest, Paper, Profile
 from bot.outbox import LEASE, Outbox
 from bot.pipeline.lexicon import Lexicon
-from bot.pipeline.match import Matcher
+from bot.pipeline.match import Matcher, asked
 from bot.pipeline.plan import plan_digest
 from bot.pipeline.semantic import Semantic
 from bot.pipeline.summarize import SUMMARY_CHARS
@@ -228,8 +228,9 @@ class DigestCycle:
         """The digest of each of `profiles`: its best matches in its window that it was not
         sent yet (a paper another run posts after that read is refused by `Outbox.plan`).
         A channel with feedback gets its model (`Teach.learned_of`: one read for the batch,
-        nothing more for channels without). In a worker thread, holding the Matcher's lock
-        while matching."""
+        nothing more for channels without), and its digest asks about a few papers it
+        nearly selected (`bot.pipeline.match.asked`, "Unsure — is this for you?").
+        In a worker thread, holding the Matcher's lock while matching."""
         out = []
         learned = self._teach.learned_of([p.ref for p in profiles], papers) if self._teach else {}
         with self._matching:
@@ -241,11 +242,10 @@ class DigestCycle:
                     for k in confirmed.get(profile.ref, ())
                     if (i := matcher.index_of(k)) is not None
                 }
+                model = learned.get(profile.ref)
+                drop = (matcher.outside(start, end), posted)
                 matches, matched = matcher.best(
-                    profile,
-                    drop=(matcher.outside(start, end), posted),
-                    limit=profile.max_posts,
-                    learned=learned.get(profile.ref),
+                    profile, drop=drop, limit=profile.max_posts, learned=model
                 )
                 day = now.astimezone(ZoneInfo(profile.timezone)).date()
                 out.append(
@@ -255,6 +255,13 @@ class DigestCycle:
                         day=day,
                         summary_chars=self._summary_chars,
                         matched=matched,
+                        asked=asked(
+                            matcher,
+                            profile,
+                            drop=drop,
+                            learned=model,
+                            teaching=self._teach is not None,
+                        ),
                     )
                 )
         return out

@@ -254,12 +254,15 @@ class SearchQuery:
 
 @dataclass(frozen=True, slots=True)
 class DigestItem:
-    """One paper in a digest: why it is there (score, matched topics) and its summary."""
+    """One paper in a digest: why it is there (score, matched topics) and its summary.
+    `unsure`: not selected but asked about ("Unsure — is this for you?", after the
+    digest's papers, see bot.pipeline.match.asked); posted and recorded like the others."""
 
     paper: Paper
     score: float
     topics: tuple[str, ...]
     summary: str
+    unsure: bool = False
 
 
 @dataclass(frozen=True, slots=True)

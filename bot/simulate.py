@@ -11,7 +11,8 @@ paper's key, so every day is a sample of the archive, the same on every run). Ea
    against the labels *before* the day's reactions;
 2. during the first `days` days, a simulated team reacts to up to `reactions` of the posted
    papers (best first) and to the `unsure` borderline papers the digest asks about
-   (`Matcher.unsure`, not scored: they are questions, not selections) as the labels say
+   (`bot.pipeline.match.asked`, the function the real digest asks through: only once the
+   channel has a model; not scored: they are questions, not selections) as the labels say
    (👍 relevant, 👎 not), the users taking turns, and finds `finds` relevant papers the
    digest missed through search (the ones with the most evidence for the topic first) and
    says "more" on them.
@@ -38,7 +39,7 @@ from bot.evaluate import Label, TopicScore, labelled_papers, macro_f1, pooled, t
 from bot.models import Feedback, Paper, Vote
 from bot.pipeline.learn import DEFAULT_INFLUENCE, Influence, train
 from bot.pipeline.lexicon import Lexicon
-from bot.pipeline.match import Matcher, topics_profile
+from bot.pipeline.match import ASKED, Matcher, asked, topics_profile
 
 START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 
@@ -51,7 +52,7 @@ class Team:
     reactions: int = 10  # reactions to posted papers per day, at most
     finds: int = 1  # missed relevant papers found through search per day ("more")
     users: int = 4  # people taking turns
-    unsure: int = 5  # borderline papers the digest asks about per day (`Matcher.unsure`)
+    unsure: int = ASKED  # papers the digest asks about per day (`match.asked`, as shipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +159,10 @@ def run_topic(
             if d < team.days:
                 when = START + timedelta(days=d)
                 posted = [m.paper.key for m in mine]
-                asked = matcher.unsure(profile, drop=[outside], limit=team.unsure, learned=learned)
-                shown = posted[: team.reactions] + [m.paper.key for m in asked]
+                questions = asked(
+                    matcher, profile, drop=[outside], learned=learned, limit=team.unsure
+                )
+                shown = posted[: team.reactions] + [m.paper.key for m in questions]
                 for n, k in enumerate(shown):
                     user = f"user{n % team.users}"
                     vote: Vote = 1 if k in relevant else -1

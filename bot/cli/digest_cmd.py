@@ -24,7 +24,7 @@ from bot.cli.ingest_cmd import print_report
 from bot.digest import ChannelOutcome, items_json
 from bot.ingest import SourceReport
 from bot.models import Digest, Profile
-from bot.pipeline.render.common import clean, cut
+from bot.pipeline.render.common import UNSURE_HEADING, clean, cut
 from bot.settings import parse_duration
 from bot.sources.retrieve import AnyRetriever
 
@@ -74,6 +74,9 @@ def _print_outcome(outcome: ChannelOutcome) -> None:
     extra = f", {more} more over the cap" if more else ""
     if outcome.deferred:  # reserved by another run that is posting them (or died: lease)
         extra += f", {len(outcome.deferred)} left to another run"
+    asked = sum(1 for i in outcome.digest.items if i.unsure) if outcome.digest else 0
+    if asked:
+        extra += f", {asked} of them asked about (unsure)"
     if outcome.status == "dry-run":
         click.echo(f"{label}: would post {n} paper(s){extra}")
         if outcome.digest is not None:
@@ -91,9 +94,14 @@ def _print_outcome(outcome: ChannelOutcome) -> None:
 def _print_items(digest: Digest) -> None:
     """The digest as it would read: each paper's title, one line of its summary, its link
     and the topics it matched."""
+    asking = False
     for n, item in enumerate(digest.items, 1):
+        if item.unsure and not asking:
+            asking = True
+            click.echo(f"  {UNSURE_HEADING} (asked, not selected)")
         topics = f"  [{', '.join(item.topics)}]" if item.topics else ""
-        click.echo(f"  {n:>2}. {clean(item.paper.title)}{topics}")
+        mark = "?" if item.unsure else "."
+        click.echo(f"  {n:>2}{mark} {clean(item.paper.title)}{topics}")
         summary = cut(clean(item.summary), SUMMARY_LINE)
         if summary:
             click.echo(f"      {summary}")
@@ -166,7 +174,10 @@ def digest(
         outcomes = run_async(lambda: _digest(app, profiles, dry_run=dry_run, since=start))
     for outcome in outcomes:
         if as_json:
-            for line in items_json(outcome):
+            items = outcome.digest.items if outcome.digest is not None else ()
+            for line, item in zip(items_json(outcome), items, strict=True):
+                if item.unsure:  # asked about, not selected (only then: the lines stay)
+                    line["unsure"] = True
                 click.echo(json.dumps(line, ensure_ascii=False))
         else:
             _print_outcome(outcome)

@@ -31,11 +31,11 @@ from bot.pipeline.evidence import (
     with_semantic,
 )
 from bot.pipeline.feedback import related_terms
-from bot.pipeline.semantic import Semantic
 from bot.pipeline.learn import Learned, Rule, evidence_feature
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.matches import Match, Verdict, rank_key
 from bot.pipeline.query import Concept, fold_topic, understand
+from bot.pipeline.semantic import Semantic
 from bot.pipeline.text import fold
 
 AUTHOR_SIMILARITY = 92.0
@@ -43,6 +43,8 @@ AUTHOR_SIMILARITY = 92.0
 # least UNSURE_LOGIT; without a model the evidence feature counts DEFAULT_UNSURE_SLOPE.
 UNSURE_LOGIT = -3.0
 DEFAULT_UNSURE_SLOPE = 4.0
+# Channels' models applied (`Matcher._decided`) a Matcher remembers, at most.
+LEARNED_KEPT = 256
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Matcher:
     )
     _by_time: tuple[list[datetime], list[int]] | None = field(init=False, default=None)
     _places: list[int] | None = field(init=False, default=None)
+    _learned: dict[tuple[object, ...], _Decided] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._docs = []
@@ -313,6 +316,8 @@ class Matcher:
         as it is, one several topics select gets them combined (every matching topic and
         its reasons in profile order, the best score). Papers an author selects are decided
         by `verdict` itself."""
+        if learned is not None:
+            return self._learn(profile, learned, set())[0]
         topics = profile.topics
         sets = [self.selected(t) for t in topics]
         several: set[int] = set()
@@ -345,8 +350,6 @@ class Matcher:
                     (self._order(v.score, i), Match(v.paper, v.score, v.topics, v.reasons))
                 )
         ranked.sort(key=itemgetter(0))
-        if learned is not None:
-            return self._learn(profile, [m for _, m in ranked], learned, set())
         return [m for _, m in ranked]
 
     def best(
@@ -365,9 +368,7 @@ class Matcher:
         matches in rank order (shared by every channel), not all built and sorted. With
         `learned` (a channel with feedback, the rare case) they are all built (`_learn`)."""
         if learned is not None:
-            away = set[int]().union(*drop)
-            kept = self._learn(profile, self.match(profile), learned, away)
-            return (kept[:limit] if limit else kept), len(kept)
+            return self._learn(profile, learned, set[int]().union(*drop), limit)
         if profile.authors:
             dropped = set[int]().union(*drop)
             index = self._by_key
@@ -420,45 +421,97 @@ class Matcher:
         does not hold (then without related terms)."""
         i = self._by_key.get(paper.key)
         if i is not None:
-            found = (self.topic_evidence(t).get(i) for t in profile.topics)
-            return max((ev.evidence for ev in found if ev is not None), default=0.0)
+            return self._evidence_at(profile.topics, i)
         doc = analysed(self.lexicon).doc(paper)
         return max(
             (evidence(doc, self.concept(t), self.tuning).evidence for t in profile.topics),
             default=0.0,
         )
 
-    def _logit(self, profile: Profile, i: int, learned: Learned, rule: Rule) -> float:
-        """The channel's logit for paper `i` (>= 0: selected)."""
-        t = evidence_feature(self._evidence_of(profile, self._docs[i].paper), self.threshold)
-        return rule.logit(t, learned.near(self._docs[i].paper))
+    def _evidence_at(self, topics: Sequence[str], i: int) -> float:
+        found = (self.topic_evidence(t).get(i) for t in topics)
+        return max((ev.evidence for ev in found if ev is not None), default=0.0)
 
-    def _learn(
-        self, profile: Profile, matches: list[Match], learned: Learned, skip: AbstractSet[int]
-    ) -> list[Match]:
-        """`matches` (the profile's, best first) decided again by the channel's model
-        (`Influence`), the papers in `skip` left out: a match the topics select is kept when
-        its logit is >= 0 (an author's always), its score moved by `rank` times the logit;
-        a paper with some evidence for a topic that the topics do not select (and no
-        exclusion drops) is added at a logit >= 0. Best first again."""
+    def _logit(self, profile: Profile, i: int, learned: Learned, rule: Rule) -> float:
+        """The channel's logit for paper `i` (>= 0: selected). Nearness (`Learned.near`, in
+        [-1, 1]) is computed only when it can matter: a logit that stays below
+        UNSURE_LOGIT whatever the nearness is returned without it (still below it)."""
+        t = evidence_feature(self._evidence_at(profile.topics, i), self.threshold)
+        base = rule.bias + rule.slope * t
+        if rule.like == 0.0 or base + abs(rule.like) < UNSURE_LOGIT:
+            return base
+        return base + rule.like * learned.near(self._docs[i].paper)
+
+    def _decided(self, profile: Profile, learned: Learned) -> _Decided:
+        """The channel's model applied once to every paper it may select or ask about
+        (`Influence`): a match the topics select is kept when its logit is >= 0 (an
+        author's always), its score moved by `rank` times the model's margin; a paper with
+        some evidence for a topic that the topics do not select (and no exclusion drops)
+        is added at a logit >= 0. Remembered for the model and profile (a digest asks
+        `best`, then `unsure`, of the same channel); Matches are made only when asked for
+        (`_made`: reasons cost)."""
+        key = (id(learned), profile.topics, profile.exclude, profile.authors)
+        found = self._learned.get(key)
+        if found is not None and found.learned is learned:
+            return found
         rule = self._rule(profile, learned)
-        out: list[Match] = []
-        seen: set[int] = set()
-        for m in matches:
+        rank = learned.influence.rank
+        plain = self.match(profile)
+        logits: dict[int, float] = {}
+        kept: list[tuple[int, int]] = []
+        scores: dict[int, float] = {}
+        matched: dict[int, Match] = {}
+        for m in plain:
             i = self._by_key[m.paper.key]
-            seen.add(i)
-            if i in skip:
-                continue
-            logit = self._logit(profile, i, learned, rule)
+            logit = logits[i] = self._logit(profile, i, learned, rule)
+            matched[i] = m
             if logit < 0 and not any(t.startswith("author ") for t in m.topics):
                 continue
-            out.append(self._nudged(m, learned))
-        for i in self._addable(profile, skip, seen):
-            logit = self._logit(profile, i, learned, rule)
+            score = min(1.0, max(0.0, m.score + rank * learned.score(m.paper)))
+            scores[i] = score
+            kept.append((self._order(score, i), i))
+        for i in self._addable(profile, set(), matched.keys()):
+            logit = logits[i] = self._logit(profile, i, learned, rule)
             if logit >= 0:
-                out.append(self._added(profile, i, logit, learned))
-        out.sort(key=rank_key)
-        return out
+                base, _ = self._best_evidence(profile, i)
+                score = min(1.0, max(0.0, base + rank * learned.score(self._docs[i].paper)))
+                scores[i] = score
+                kept.append((self._order(score, i), i))
+        kept.sort()
+        found = _Decided(learned, profile, kept, logits, scores, matched)
+        if len(self._learned) >= LEARNED_KEPT:
+            self._learned.clear()
+        self._learned[key] = found
+        return found
+
+    def _made(self, decided: _Decided, i: int) -> Match:
+        """The Match of kept paper `i` (see `_decided`), made once."""
+        m = decided.made.get(i)
+        if m is None:
+            learned, score = decided.learned, decided.scores[i]
+            plain = decided.matched.get(i)
+            reason = learned.reason(self._docs[i].paper)
+            if plain is not None:
+                reasons = (*plain.reasons, reason) if reason else plain.reasons
+                m = Match(plain.paper, score, plain.topics, reasons)
+            else:
+                m = self._added(decided.profile, i, decided.logits[i], learned, score, reason)
+            decided.made[i] = m
+        return m
+
+    def _learn(
+        self,
+        profile: Profile,
+        learned: Learned,
+        skip: AbstractSet[int],
+        limit: int = 0,
+    ) -> tuple[list[Match], int]:
+        """The first `limit` (0: all) papers the channel's model selects (`_decided`), best
+        first, the papers in `skip` left out, and how many it selects without them."""
+        decided = self._decided(profile, learned)
+        kept = [i for _, i in decided.kept if i not in skip]
+        shown = kept[:limit] if limit else kept
+        return [self._made(decided, i) for i in shown], len(kept)
 
     def _addable(
         self, profile: Profile, skip: AbstractSet[int], seen: AbstractSet[int]
@@ -489,18 +542,36 @@ class Matcher:
         score = min(1.0, max(0.0, m.score + learned.influence.rank * learned.score(m.paper)))
         return Match(m.paper, score, m.topics, (*m.reasons, reason) if reason else m.reasons)
 
-    def _added(self, profile: Profile, i: int, logit: float, learned: Learned) -> Match:
-        """The Match of a paper the topics' evidence alone does not select, the model does."""
+    def _added(
+        self,
+        profile: Profile,
+        i: int,
+        logit: float,
+        learned: Learned,
+        score: float | None = None,
+        reason: str | None = None,
+    ) -> Match:
+        """The Match of a paper the topics' evidence alone does not select, the model does
+        (`score` and `reason`: already known)."""
         paper = self._docs[i].paper
         base, topic = self._best_evidence(profile, i)
         ev = self.topic_evidence(topic).get(i) if topic is not None else None
         own = ev.reasons if ev is not None else ()
-        reason = learned.reason(paper) or f"feedback: more like this ({logit:+.2f})"
-        score = min(1.0, max(0.0, base + learned.influence.rank * learned.score(paper)))
+        if reason is None:
+            reason = learned.reason(paper)
+        reason = reason or f"feedback: more like this ({logit:+.2f})"
+        if score is None:
+            score = min(1.0, max(0.0, base + learned.influence.rank * learned.score(paper)))
         return Match(paper, score, ("feedback",), (reason, *own))
 
+    def _addable_one(self, profile: Profile, index: int) -> bool:
+        """`index in _addable(profile, set(), set())`, for one paper."""
+        if not any(index in self.topic_evidence(t) for t in profile.topics):
+            return False
+        return not any(index in self.excluded(term) for term in profile.exclude)
+
     def _learned_verdict(self, profile: Profile, index: int, learned: Learned) -> Verdict:
-        """`verdict` with the channel's model, deciding as `_learn` does."""
+        """`verdict` with the channel's model, deciding as `_decided` does."""
         v = self.verdict(profile, index)
         rule = self._rule(profile, learned)
         logit = self._logit(profile, index, learned, rule)
@@ -511,7 +582,7 @@ class Matcher:
                 return Verdict(v.paper, False, v.score, v.topics, reasons, None, v.best_topic)
             m = self._nudged(Match(v.paper, v.score, v.topics, v.reasons), learned)
             return Verdict(v.paper, True, m.score, m.topics, m.reasons, None, v.best_topic)
-        if v.excluded_by is None and logit >= 0 and index in self._addable(profile, set(), set()):
+        if v.excluded_by is None and logit >= 0 and self._addable_one(profile, index):
             m = self._added(profile, index, logit, learned)
             return Verdict(v.paper, True, m.score, m.topics, m.reasons, None, v.best_topic)
         reason = learned.reason(v.paper)
@@ -542,26 +613,25 @@ class Matcher:
         if limit <= 0:
             return []
         away = set[int]().union(*drop)
-        for term in profile.exclude:
-            away |= self.excluded(term)
-        selected = self.match(profile, learned)
-        away |= {self._by_key[m.paper.key] for m in selected}
-        if learned is not None:  # asked already
-            voted = (self._by_key.get(key) for key, _, _ in learned.voted)
-            away |= {i for i in voted if i is not None}
-        if learned is not None:
-            rule = self._rule(profile, learned)
-        else:
-            rule = Rule(0.0, DEFAULT_UNSURE_SLOPE, 0.0)
         ranked = []
-        for i in self._addable(profile, away, set()):
-            if learned is not None:
-                logit = self._logit(profile, i, learned, rule)
-            else:
-                best = self._evidence_of(profile, self._docs[i].paper)
+        if learned is not None:
+            decided = self._decided(profile, learned)
+            away |= {i for _, i in decided.kept}
+            voted = (self._by_key.get(key) for key, _, _ in learned.voted)  # asked already
+            away |= {i for i in voted if i is not None}
+            for i, logit in decided.logits.items():
+                if logit >= UNSURE_LOGIT and i not in away:
+                    ranked.append((-logit, self._places_of(i), i))
+        else:
+            for term in profile.exclude:
+                away |= self.excluded(term)
+            away |= {self._by_key[m.paper.key] for m in self.match(profile)}
+            rule = Rule(0.0, DEFAULT_UNSURE_SLOPE, 0.0)
+            for i in self._addable(profile, away, set()):
+                best = self._evidence_at(profile.topics, i)
                 logit = rule.logit(evidence_feature(best, self.threshold), 0.0)
-            if logit >= UNSURE_LOGIT:
-                ranked.append((-logit, self._places_of(i), i))
+                if logit >= UNSURE_LOGIT:
+                    ranked.append((-logit, self._places_of(i), i))
         out = []
         for _, _, i in sorted(ranked)[:limit]:
             score, topic = self._best_evidence(profile, i)
@@ -599,3 +669,45 @@ def topics_profile(topics: Sequence[str], exclude: Sequence[str] = ()) -> Profil
     return Profile(
         platform="console", channel_id="adhoc", topics=tuple(topics), exclude=tuple(exclude)
     )
+
+
+# Papers a channel's digest asks about ("Unsure — is this for you?"), at most: a separate
+# section after its matches, not counted against its max_posts.
+ASKED = 2
+
+
+def asked(
+    matcher: Matcher,
+    profile: Profile,
+    *,
+    drop: Iterable[AbstractSet[int]] = (),
+    learned: Learned | None,
+    teaching: bool = True,
+    limit: int = ASKED,
+) -> list[Match]:
+    """The papers a channel's digest asks about (`Matcher.unsure`, `unsure=True`): by its
+    model when it has one (`learned`), else, while it can teach (`teaching`: feedback is
+    on) and has too few votes for a model, by topic evidence alone: asking is how a channel
+    starts teaching (the simulation shows asking only once a model exists gains nothing).
+    Without feedback (`teaching` False, no model) nothing is asked and the digest is what
+    it always was. The digest (bot.digest) and the feedback simulation (bot.simulate) both
+    ask through this function."""
+    if limit <= 0 or (learned is None and not teaching):
+        return []
+    return matcher.unsure(profile, drop=drop, limit=limit, learned=learned)
+
+
+@dataclass(slots=True)
+class _Decided:
+    """A channel's model applied to a Matcher's papers (`Matcher._decided`): the papers it
+    selects as (order, index), best first; the logit of every paper it may select or ask
+    about; the scores of those it selects; the profile's own Matches; and the Matches made
+    so far (with their reasons)."""
+
+    learned: Learned
+    profile: Profile
+    kept: list[tuple[int, int]]
+    logits: dict[int, float]
+    scores: dict[int, float]
+    matched: dict[int, Match]
+    made: dict[int, Match] = field(default_factory=dict)

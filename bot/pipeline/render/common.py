@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from urllib.parse import urlsplit
 
-from bot.models import Digest, Paper
+from bot.models import Digest, DigestItem, Paper
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -30,6 +30,8 @@ FEEDBACK_HASH = "#"
 FEEDBACK_DIGEST = 16  # hex characters of sha256: 64 bits, unique among a message's papers
 MORE_LABEL = "More like this"
 LESS_LABEL = "Not for us"
+# The section of the papers a digest asks about (`DigestItem.unsure`), after its papers.
+UNSURE_HEADING = "Unsure — is this for you?"
 
 _SPACE = re.compile(r"\s+")
 # Characters a URL from untrusted data must not contain: they end or split a link in
@@ -162,9 +164,17 @@ def channel_label(digest: Digest) -> str:
     return cut(clean(digest.channel_name).lstrip("#").strip(), MAX_CHANNEL_NAME)
 
 
+def sections(digest: Digest) -> tuple[tuple[DigestItem, ...], tuple[DigestItem, ...]]:
+    """The digest's papers and, apart, the papers it asks about (`DigestItem.unsure`), each
+    in the digest's order."""
+    items = digest.items
+    return tuple(i for i in items if not i.unsure), tuple(i for i in items if i.unsure)
+
+
 def header_text(digest: Digest) -> str:
-    """`3 new papers for #ml — Mon 22 Nov` (singular for one paper), unescaped."""
-    n = len(digest.items)
+    """`3 new papers for #ml — Mon 22 Nov` (singular for one paper; the papers asked about
+    are not counted), unescaped."""
+    n = sum(1 for i in digest.items if not i.unsure)
     noun = "paper" if n == 1 else "papers"
     return f"{n} new {noun} for #{channel_label(digest)} — {format_day(digest.day)}"
 
