@@ -8,7 +8,8 @@ Rules written here: a paper is named by its key, arXiv id or URL, or its title (
 one clearly closest title among the search's candidates: similar titles are different
 papers, so two close candidates are an ambiguity, never a guess); one person gives at most
 VOTES_PER_WINDOW votes per channel per VOTE_WINDOW (the shell's `cli` votes are not
-limited); a reaction counts only on a message that carries exactly one paper.
+limited); a reaction counts only on a message that carries exactly one paper, and removing
+it withdraws the vote it gave (not one the person gave since by a button or command).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ MAX_REF_CHARS = 300
 # (bot.pipeline.learn.train keeps at most MAX_BACKGROUND of them).
 BACKGROUND = timedelta(days=30)
 SHOWN_TITLE = 80
+VIA_REACTION = "reaction"  # how a reaction's vote is stored (Feedback.via)
 
 
 class FeedbackError(PaperboyError):
@@ -199,7 +201,7 @@ class Teach:
         return await self.feedback(lambda s: s.papers_of_message(channel_ref, message_id))
 
     async def on_message(
-        self, channel_ref: str, user: str, message_id: str, vote: Vote, via: str = "reaction"
+        self, channel_ref: str, user: str, message_id: str, vote: Vote, via: str = VIA_REACTION
     ) -> Given | None:
         """A 👍/👎 on the bot's message `message_id`: the vote on its paper when it carries
         exactly one; None otherwise (not the bot's message, a digest of several papers), and
@@ -213,6 +215,26 @@ class Teach:
         except FeedbackError as e:
             log.info("reaction of %s in %s not counted: %s", user, channel_ref, e)
             return None
+
+    async def on_unreact(
+        self, channel_ref: str, user: str, message_id: str, vote: Vote
+    ) -> Feedback | None:
+        """A 👍/👎 removed from the bot's message `message_id`: when the message carries
+        exactly one paper (the rule of `on_message`) and the person's vote on it is still
+        the one that reaction gave (same direction, via a reaction), it is withdrawn and
+        returned (`at`: when it was withdrawn); None otherwise: a vote they gave since by a
+        button or a command stays theirs."""
+
+        def work() -> Feedback | None:
+            store = self.feedback.sync
+            keys = store.papers_of_message(channel_ref, message_id)
+            if len(keys) != 1:
+                return None
+            if not store.withdraw(channel_ref, user, keys[0], vote=vote, via=VIA_REACTION):
+                return None
+            return Feedback(channel_ref, user, keys[0], vote, self._clock(), VIA_REACTION)
+
+        return await aio.run(work)
 
     async def listing(self, channel_ref: str) -> list[Feedback]:
         """The channel's votes, oldest first."""

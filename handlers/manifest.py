@@ -75,6 +75,7 @@ settings:
   event_subscriptions:
     bot_events:
       - reaction_added       # 👍/👎 on a single-paper message: "more like this" / "not for us"
+      - reaction_removed     # ... and taking it back withdraws that vote
   interactivity:
     is_enabled: true         # the "More like this" / "Not for us" buttons on posted papers
   org_deploy_enabled: false

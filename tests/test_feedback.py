@@ -1,7 +1,7 @@
 """bot.feedback.Teach over a real SQLite archive: naming a paper (key, arXiv id or URL, exact
 or closest title, unknown, ambiguous), one vote per person and paper, the per-person rate
-limit, reactions on a posted message (only one carrying exactly one paper counts), and the
-channel's model trained from its votes."""
+limit, reactions on a posted message (only one carrying exactly one paper counts; removing
+the reaction withdraws its vote), and the channel's model trained from its votes."""
 
 from __future__ import annotations
 
@@ -176,6 +176,41 @@ async def test_a_reaction_counts_on_a_message_carrying_exactly_one_paper(app: Ap
     assert await teach.on_message(CHANNEL, "U1", "someone-elses-message", 1) is None
     assert await teach.on_message("slack:OTHER", "U1", "1700000000.000100", 1) is None
     assert len(await teach.listing(CHANNEL)) == 1
+
+
+async def test_a_removed_reaction_withdraws_the_vote_it_gave(app: App, clock: Clock) -> None:
+    teach = app.teach()
+    single, a, b = PAPERS[0].key, PAPERS[3].key, PAPERS[4].key
+    app.ledger.reserve(CHANNEL, [single, a, b], now=NOW, lease=LEASE)
+    app.ledger.confirm(CHANNEL, [single], ref="m1", now=NOW)
+    app.ledger.confirm(CHANNEL, [a, b], ref="m2", now=NOW)
+
+    assert await teach.on_message(CHANNEL, "U1", "m1", 1) is not None
+    assert await teach.on_unreact(CHANNEL, "U1", "m1", -1) is None  # not the vote it gave
+    clock.now = NOW + timedelta(minutes=3)
+    gone = await teach.on_unreact(CHANNEL, "U1", "m1", 1)
+    assert gone is not None
+    assert (gone.channel_ref, gone.user, gone.paper_key, gone.vote, gone.via) == (
+        CHANNEL,
+        "U1",
+        single,
+        1,
+        "reaction",
+    )
+    assert gone.at == NOW + timedelta(minutes=3)  # when it was withdrawn
+    assert await teach.listing(CHANNEL) == []
+    assert await teach.on_unreact(CHANNEL, "U1", "m1", 1) is None  # nothing left to withdraw
+
+    # The person's later vote by button is theirs now; a digest's reaction is no vote.
+    await teach.on_message(CHANNEL, "U1", "m1", 1)
+    await teach.give(CHANNEL, "U1", single, 1, "button")
+    await teach.give(CHANNEL, "U1", a, 1, "reaction")  # as if: the key of a digest's paper
+    assert await teach.on_unreact(CHANNEL, "U1", "m1", 1) is None
+    assert await teach.on_unreact(CHANNEL, "U1", "m2", 1) is None
+    assert await teach.on_unreact(CHANNEL, "U1", "someone-elses", 1) is None
+    assert sorted((v.paper_key, v.via) for v in await teach.listing(CHANNEL)) == sorted(
+        [(single, "button"), (a, "reaction")]
+    )
 
 
 async def test_a_reaction_over_the_rate_limit_is_not_counted(app: App) -> None:

@@ -39,7 +39,8 @@ class PaperboyClient(discord.Client):
     """The bot's Discord client: guild and reaction events only (no message content), a
     command tree serving /papers through `frontend`, and with `feedback` the digest's
     feedback buttons (a DynamicItem: they work on messages posted before any restart) and
-    👍/👎 reactions. Commands are synced on demand, never here."""
+    👍/👎 reactions (added: a vote; removed: that vote withdrawn). Commands are synced on
+    demand, never here."""
 
     def __init__(
         self,
@@ -66,6 +67,10 @@ class PaperboyClient(discord.Client):
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
         if self.votes is not None:
             await self.votes.reacted(event, self.user.id if self.user else None)
+
+    async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
+        if self.votes is not None:
+            await self.votes.unreacted(event, self.user.id if self.user else None)
 
 
 def discord_client(

@@ -7,7 +7,9 @@ whenever it was posted, across restarts: no view is kept per message. A click is
 privately at once (Discord wants an answer within 3 s), the vote taken
 (bot.chat.feedback.vote_from_button) and the private answer edited in. A 👍/👎 reaction
 (any skin tone; MESSAGE_REACTION_ADD, the `guild_reactions` intent) counts when the message
-carries exactly one paper; the bot's and other bots' reactions are ignored.
+carries exactly one paper, and removing it (MESSAGE_REACTION_REMOVE) withdraws that vote,
+not one the person gave since by a button or command; the bot's and other bots' reactions
+are ignored.
 """
 
 from __future__ import annotations
@@ -102,6 +104,26 @@ class DiscordFeedback:
             return
         if given is not None:
             log.info("reaction in %s counted: %+d on %s", channel, vote, given.paper.key)
+
+    async def unreacted(self, event: discord.RawReactionActionEvent, bot_id: int | None) -> None:
+        """Withdraw the vote of a 👍/👎 taken back (Teach.on_unreact: only the vote that
+        reaction gave, on a message carrying exactly one paper). Discord sends no member
+        with a removal; another bot's reaction never gave a vote, so none is withdrawn."""
+        vote = discord_vote(event.emoji.name if event.emoji.is_unicode_emoji() else None)
+        if vote is None or event.guild_id is None or event.user_id == bot_id:
+            return
+        channel = f"discord:{event.channel_id}"
+        user, message = str(event.user_id), str(event.message_id)
+        try:
+            gone = await self._services.teach.on_unreact(channel, user, message, vote)
+        except Exception as e:
+            detail = "".join(traceback.format_exception(e))
+            log.error(
+                "reaction removed in %s not withdrawn: %s", channel, redact(detail, self._secrets)
+            )
+            return
+        if gone is not None:
+            log.info("reaction in %s withdrawn: %+d on %s", channel, vote, gone.paper_key)
 
 
 class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):

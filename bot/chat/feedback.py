@@ -5,7 +5,8 @@ A digest's buttons ("More like this" / "Not for us") name their paper by a refer
 counts only for a paper the clicked message carries, as the posted ledger knows it
 (Teach.papers_of_message): a stale, forged or damaged reference stores nothing and is
 answered with a clear, private error. A reaction counts on a message that carries exactly
-one paper (Teach.on_message); reactions have no answer.
+one paper (Teach.on_message), and removing it withdraws that vote (Teach.on_unreact);
+reactions have no answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 
+from bot.feedback import VIA_REACTION as VIA_REACTION  # how a reaction's vote is stored
 from bot.feedback import FeedbackError, Given, Teach
 from bot.models import Vote
 from bot.pipeline.render.common import feedback_key
@@ -22,7 +24,6 @@ log = logging.getLogger(__name__)
 
 MAX_REF = 2000  # the longest reference a button carries (Slack's button value limit)
 VIA_BUTTON = "button"
-VIA_REACTION = "reaction"
 SLACK_REACTIONS: dict[str, Vote] = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
 DISCORD_REACTIONS: dict[str, Vote] = {"👍": 1, "👎": -1}
 # Skin tones (U+1F3FB-U+1F3FF) and the emoji presentation selector (U+FE0F) do not change

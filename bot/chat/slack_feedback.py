@@ -4,10 +4,11 @@ A click (a `block_actions` payload, action_id `paperboy_more` / `paperboy_less`)
 acknowledged at once (Slack wants the HTTP answer within 3 s), then the vote is taken
 (bot.chat.feedback.vote_from_button) and answered privately on the click's response_url.
 A `reaction_added` event on a message (+1/thumbsup, -1/thumbsdown, any skin tone) counts
-when the message carries exactly one paper; bolt acknowledges events itself, and drops
-the bot's own (its `ignoring_self_events` middleware). Needs, in the Slack app:
-interactivity on (request URL: the /slack/events URL in HTTP mode), the bot event
-`reaction_added`, and the `reactions:read` scope.
+when the message carries exactly one paper, and a `reaction_removed` of it withdraws that
+vote (not one the person gave since by a button or command); bolt acknowledges events
+itself, and drops the bot's own (its `ignoring_self_events` middleware). Needs, in the
+Slack app: interactivity on (request URL: the /slack/events URL in HTTP mode), the bot
+events `reaction_added` and `reaction_removed`, and the `reactions:read` scope.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class SlackFeedback:
     def register(self, app: AsyncApp) -> None:
         app.action(ACTIONS)(self._clicked)
         app.event("reaction_added")(self._reacted)
+        app.event("reaction_removed")(self._unreacted)
 
     def _track(self) -> None:
         task = asyncio.current_task()
@@ -124,16 +126,10 @@ class SlackFeedback:
     async def reacted(self, event: Mapping[str, Any], *, bot_user: str = "") -> None:
         """Count a `reaction_added` on a message as a vote (Teach.on_message decides
         whether the message carries exactly one paper)."""
-        vote = slack_vote(_text(event.get("reaction")))
-        user = _text(event.get("user"))
-        item = event.get("item")
-        item = item if isinstance(item, Mapping) else {}
-        channel, ts = _text(item.get("channel")), _text(item.get("ts"))
-        if vote is None or item.get("type") != "message" or not (user and channel and ts):
+        reaction = self._reaction(event, bot_user)
+        if reaction is None:
             return
-        if user == bot_user:
-            return
-        ref = f"slack:{channel}"
+        ref, user, ts, vote = reaction
         try:
             given = await self._services.teach.on_message(ref, user, ts, vote, VIA_REACTION)
         except Exception as e:
@@ -142,6 +138,43 @@ class SlackFeedback:
             return
         if given is not None:
             log.info("reaction in %s counted: %+d on %s", ref, vote, given.paper.key)
+
+    async def _unreacted(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._track()
+        await self.unreacted(event, bot_user=_text(context.get("bot_user_id")))
+
+    async def unreacted(self, event: Mapping[str, Any], *, bot_user: str = "") -> None:
+        """Withdraw the vote a `reaction_removed` took back (Teach.on_unreact: only the vote
+        that reaction gave, on a message carrying exactly one paper)."""
+        reaction = self._reaction(event, bot_user)
+        if reaction is None:
+            return
+        ref, user, ts, vote = reaction
+        try:
+            gone = await self._services.teach.on_unreact(ref, user, ts, vote)
+        except Exception as e:
+            detail = "".join(traceback.format_exception(e))
+            log.error(
+                "reaction removed in %s not withdrawn: %s", ref, redact(detail, self._secrets)
+            )
+            return
+        if gone is not None:
+            log.info("reaction in %s withdrawn: %+d on %s", ref, vote, gone.paper_key)
+
+    @staticmethod
+    def _reaction(event: Mapping[str, Any], bot_user: str) -> tuple[str, str, str, Vote] | None:
+        """(channel ref, user, message ts, vote) of a reaction event: a 👍/👎 on a message,
+        by someone other than the bot; None for anything else."""
+        vote = slack_vote(_text(event.get("reaction")))
+        user = _text(event.get("user"))
+        item = event.get("item")
+        item = item if isinstance(item, Mapping) else {}
+        channel, ts = _text(item.get("channel")), _text(item.get("ts"))
+        if vote is None or item.get("type") != "message" or not (user and channel and ts):
+            return None
+        if user == bot_user:
+            return None
+        return f"slack:{channel}", user, ts, vote
 
     async def drain(self, grace: float) -> None:
         """Wait (at most `grace` s) for the clicks and reactions still being handled."""

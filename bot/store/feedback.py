@@ -1,6 +1,7 @@
 """Each channel's feedback on papers (issue 16): who said "more like this" (+1) or "not for
 us" (-1) about which paper, when and how. One row per (channel, user, paper), enforced by
-the database: a person's later vote on a paper replaces the earlier one.
+the database: a person's later vote on a paper replaces the earlier one, and a removed
+reaction withdraws the vote it gave (`withdraw`).
 
 Also the one read a reaction needs from the posted ledger: which papers a posted message
 carries (`papers_of_message`, by the platform's message ref the ledger recorded).
@@ -17,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
-from bot.models import Feedback
+from bot.models import Feedback, Vote
 from bot.store.db import IN_CHUNK, chunks, transaction
 from bot.store.ledger import POSTED
 from bot.store.schema import feedback, posted
@@ -96,6 +97,34 @@ class FeedbackStore:
             return earlier is not None
 
         return bool(self._run("record", work))
+
+    def withdraw(
+        self,
+        channel_ref: str,
+        user: str,
+        paper_key: str,
+        *,
+        vote: Vote | None = None,
+        via: str | None = None,
+    ) -> bool:
+        """Delete `user`'s vote on `paper_key` in the channel, only when it is `vote` (when
+        given) and was given `via` (when given): a removed reaction withdraws the vote that
+        reaction gave, never the one the person gave later by a button or a command. True
+        when a vote was deleted."""
+        where = [
+            feedback.c.channel == channel_ref,
+            feedback.c.user == user,
+            feedback.c.paper_key == paper_key,
+        ]
+        if vote is not None:
+            where.append(feedback.c.vote > 0 if vote > 0 else feedback.c.vote < 0)
+        if via is not None:
+            where.append(feedback.c.via == via)
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(delete(feedback).where(*where)).rowcount)
+
+        return bool(self._run("withdraw", work))
 
     def votes(self, channel_ref: str) -> list[Feedback]:
         """The channel's votes, oldest first."""

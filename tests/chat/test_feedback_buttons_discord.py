@@ -244,6 +244,39 @@ async def test_reactions_count_on_a_single_paper_message_only(world: World) -> N
     ]
 
 
+async def test_removing_a_reaction_withdraws_its_vote_only(world: World) -> None:
+    world.ingest(1, others=0)
+    day1 = await world.digest()
+    (single,) = day1[SINGLE].posted
+    (one,) = [m for m in world.fake.messages(SINGLE) if m["via"] == "bot"]
+    team = next(m for m in world.fake.messages(TEAM) if m["via"] == "bot")  # six papers
+    gateway, client = world.fake.gateway, world.client
+    key = day1[TEAM].posted[0]
+
+    # 👍 stored, then removed: gone (any skin tone).
+    await gateway.react(client, one["id"], "👍🏽", user=ADA)
+    assert await world.votes(SINGLE) == [(ADA, single, 1, "reaction")]
+    await gateway.unreact(client, one["id"], "👍🏽", user=ADA)
+    assert await world.votes(SINGLE) == []
+
+    # A vote given by button after the reaction is the person's vote now: removing the
+    # reaction leaves it. Another direction's removal leaves a reaction's vote too.
+    await gateway.react(client, one["id"], "👍", user=ADA)
+    await gateway.react(client, one["id"], "👎", user=BOB)
+    await world.click(SINGLE, single, "more", user=ADA)
+    await gateway.unreact(client, one["id"], "👍", user=ADA)
+    await gateway.unreact(client, one["id"], "👍", user=BOB)  # BOB's vote is a 👎
+    assert await world.votes(SINGLE) == [(ADA, single, 1, "button"), (BOB, single, -1, "reaction")]
+    await gateway.unreact(client, one["id"], "👎", user=BOB)
+    assert await world.votes(SINGLE) == [(ADA, single, 1, "button")]
+
+    # On a message of several papers a reaction is no vote, so its removal withdraws none.
+    await world.click(TEAM, key, "more", user=ADA)
+    await gateway.react(client, team["id"], "👍", user=ADA)
+    await gateway.unreact(client, team["id"], "👍", user=ADA)
+    assert await world.votes(TEAM) == [(ADA, key, 1, "button")]
+
+
 async def test_a_new_client_still_handles_an_old_button(world: World) -> None:
     world.ingest(1, others=0)
     day1 = await world.digest()

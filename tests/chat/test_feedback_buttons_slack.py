@@ -269,6 +269,44 @@ async def test_reactions_count_on_a_single_paper_message_only(world: World) -> N
     ]
 
 
+async def test_removing_a_reaction_withdraws_its_vote_only(world: World) -> None:
+    world.ingest(1, others=0)
+    day1 = await world.digest()
+    (single,) = day1[SINGLE].posted
+    (one,) = world.slack.messages(SINGLE)
+    (team,) = world.slack.messages(TEAM)  # six papers
+    requests = world.slack.app_requests
+    key = day1[TEAM].posted[0]
+
+    # 👍 stored, then removed: gone (any skin tone, as it was added).
+    await requests.react(SINGLE, one["ts"], "thumbsup::skin-tone-2", user=ADA)
+    await wait_until(lambda: world.votes(SINGLE), WAIT, "the reaction's vote")
+    await requests.unreact(SINGLE, one["ts"], "thumbsup::skin-tone-2", user=ADA)
+    await wait_until(lambda: _count(world.votes(SINGLE), 0), WAIT, "the vote withdrawn")
+
+    # A vote given by button after the reaction is the person's vote now: removing the
+    # reaction leaves it. Another direction's removal leaves a reaction's vote too.
+    await requests.react(SINGLE, one["ts"], "+1", user=ADA)
+    await requests.react(SINGLE, one["ts"], "-1", user=BOB)
+    await wait_until(lambda: _count(world.votes(SINGLE), 2), WAIT, "two reactions' votes")
+    await world.reply(await world.click(SINGLE, single, MORE_ACTION, user=ADA))
+    assert (ADA, single, 1, "button") in await world.votes(SINGLE)
+    await requests.unreact(SINGLE, one["ts"], "+1", user=ADA)
+    await requests.unreact(SINGLE, one["ts"], "+1", user=BOB)  # BOB's vote is a 👎
+
+    # On a message of several papers a reaction is no vote, so its removal withdraws none.
+    await world.reply(await world.click(TEAM, key, MORE_ACTION, user=ADA))
+    await requests.react(TEAM, team["ts"], "+1", user=ADA)
+    await requests.unreact(TEAM, team["ts"], "+1", user=ADA)
+
+    await requests.unreact(SINGLE, one["ts"], "-1", user=BOB)  # the last: once it is done,
+    await wait_until(lambda: _count(world.votes(SINGLE), 1), WAIT, "BOB's vote withdrawn")
+    assert world.frontend.votes is not None
+    await world.frontend.votes.drain(WAIT)  # ... the earlier ones are too
+    assert await world.votes(SINGLE) == [(ADA, single, 1, "button")]
+    assert await world.votes(TEAM) == [(ADA, key, 1, "button")]
+
+
 async def _count(votes: Any, n: int) -> bool:
     return len(await votes) == n
 

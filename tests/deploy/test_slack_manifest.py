@@ -213,5 +213,6 @@ def test_slack_manifest_declares_papers_and_the_scopes_paperboy_needs() -> None:
     assert settings["socket_mode_enabled"] is True
     assert settings["org_deploy_enabled"] is False
     assert settings["interactivity"]["is_enabled"] is True  # the feedback buttons
-    assert "reaction_added" in settings["event_subscriptions"]["bot_events"]
+    events = settings["event_subscriptions"]["bot_events"]
+    assert {"reaction_added", "reaction_removed"} <= set(events)  # a vote, and taking it back
     assert EVENTS_PATH in MANIFEST.read_text(encoding="utf-8")  # the HTTP-mode hint

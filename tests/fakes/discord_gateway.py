@@ -1,5 +1,6 @@
 """Gateway events of the fake Discord: button clicks (INTERACTION_CREATE, type 3) and
-reactions (MESSAGE_REACTION_ADD) handed to a discord.py client as its gateway does.
+reactions (MESSAGE_REACTION_ADD, MESSAGE_REACTION_REMOVE) handed to a discord.py client as
+its gateway does.
 
 discord.py's gateway decodes each DISPATCH and calls ``ConnectionState.parsers[event](d)``;
 `FakeGateway.dispatch` makes that same call, so everything from the parser on (view store,
@@ -27,8 +28,8 @@ class FakeGateway:
     """Dispatch gateway events to clients. `click` presses a button of a stored message
     (ValueError when the message has no such button, as a Discord client cannot press
     one); `forge` adds a component to the message copy the interaction carries, to play a
-    payload real Discord would not send. `react` adds a reaction. Both return the payload
-    and wait until the client has finished what the event started."""
+    payload real Discord would not send. `react` adds a reaction, `unreact` removes it. All
+    return the payload and wait until the client has finished what the event started."""
 
     GUILD: ClassVar[str] = "1300000000000000001"
     USER: ClassVar[str] = "1400000000000000007"
@@ -174,4 +175,22 @@ class FakeGateway:
             "type": 0,
         }
         await self.dispatch(client, "MESSAGE_REACTION_ADD", payload)
+        return payload
+
+    async def unreact(
+        self, client: discord.Client, message_id: str, emoji: str, *, user: str = USER
+    ) -> dict[str, Any]:
+        """`user` removes the unicode `emoji` from message `message_id`
+        (MESSAGE_REACTION_REMOVE: as Discord sends it, without the member)."""
+        message = self._stored(message_id)
+        payload = {
+            "user_id": user,
+            "channel_id": str(message["channel_id"]),
+            "message_id": message_id,
+            "guild_id": self.GUILD,
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        await self.dispatch(client, "MESSAGE_REACTION_REMOVE", payload)
         return payload

@@ -3,9 +3,10 @@
 `SlackAppRequests` plays Slack's side of interactivity and event subscriptions for one app:
 `connect` gives it the app's request URL and signing secret, then `click` presses a button
 of a message the fake holds (the payload built from the stored message, as Slack builds it)
-and `react` adds a reaction to a message. Each request is signed (``v0:{timestamp}:{body}``
-HMAC-SHA256) and posted over real HTTP; the answer's status and body come back with the
-response_url the click carried, so a test reads what the app answered on it.
+and `react` / `unreact` add a reaction to a message and remove it. Each request is signed
+(``v0:{timestamp}:{body}`` HMAC-SHA256) and posted over real HTTP; the answer's status and
+body come back with the response_url the click carried, so a test reads what the app
+answered on it.
 """
 
 from __future__ import annotations
@@ -126,6 +127,24 @@ class SlackAppRequests:
     ) -> AppAnswer:
         """`user` adds `reaction` (a name such as "+1" or "thumbsup::skin-tone-2") to message
         `ts`: a `reaction_added` event as the Events API delivers it."""
+        return await self._reaction("reaction_added", channel, ts, reaction, user, age)
+
+    async def unreact(
+        self,
+        channel: str,
+        ts: str,
+        reaction: str,
+        *,
+        user: str = "U0MEMBER01",
+        age: int = 0,
+    ) -> AppAnswer:
+        """`user` removes `reaction` from message `ts`: a `reaction_removed` event (Slack
+        sends it whether or not the reaction was there; the payload is the same)."""
+        return await self._reaction("reaction_removed", channel, ts, reaction, user, age)
+
+    async def _reaction(
+        self, kind: str, channel: str, ts: str, reaction: str, user: str, age: int
+    ) -> AppAnswer:
         message = self._message(channel, ts)
         n = next(self._ids)
         now = time.time()
@@ -134,7 +153,7 @@ class SlackAppRequests:
             "team_id": self._team,
             "api_app_id": self.APP_ID,
             "event": {
-                "type": "reaction_added",
+                "type": kind,
                 "user": user,
                 "reaction": reaction,
                 "item_user": message["user"],

@@ -81,6 +81,41 @@ def test_recent_counts_a_persons_votes_in_a_channel_since(engine: Engine) -> Non
     assert store.recent("slack:C2", "U1", T0) == 0
 
 
+def test_withdraw_deletes_only_the_vote_a_matching_reaction_gave(engine: Engine) -> None:
+    store = FeedbackStore(engine)
+
+    def given(user: str, key: str, vote: int, via: str, channel: str = "slack:C1") -> None:
+        store.record(
+            Feedback(channel, user, key, 1 if vote > 0 else -1, T0, via)  # type: ignore[arg-type]
+        )
+
+    given("U1", "a", 1, "reaction")
+    given("U1", "b", 1, "button")  # the person's later vote by button: not the reaction's
+    given("U1", "c", -1, "reaction")
+    given("U2", "a", 1, "reaction")
+    given("U1", "a", 1, "reaction", channel="slack:C2")
+    # Another direction, another person, paper or channel: nothing withdrawn.
+    assert store.withdraw("slack:C1", "U1", "a", vote=-1, via="reaction") is False
+    assert store.withdraw("slack:C1", "U3", "a", vote=1, via="reaction") is False
+    assert store.withdraw("slack:C1", "U1", "zzz", vote=1, via="reaction") is False
+    assert store.withdraw("slack:C3", "U1", "a", vote=1, via="reaction") is False
+    assert store.withdraw("slack:C1", "U1", "b", vote=1, via="reaction") is False
+    assert store.withdraw("slack:C1", "U1", "c", vote=1, via="reaction") is False
+    # The matching one goes, once; the rest stay.
+    assert store.withdraw("slack:C1", "U1", "a", vote=1, via="reaction") is True
+    assert store.withdraw("slack:C1", "U1", "a", vote=1, via="reaction") is False
+    assert sorted((v.user, v.paper_key, v.vote, v.via) for v in store.votes("slack:C1")) == [
+        ("U1", "b", 1, "button"),
+        ("U1", "c", -1, "reaction"),
+        ("U2", "a", 1, "reaction"),
+    ]
+    assert len(store.votes("slack:C2")) == 1
+    # Without conditions, the person's vote on the paper goes whatever gave it.
+    assert store.withdraw("slack:C1", "U1", "b") is True
+    assert store.withdraw("slack:C1", "U1", "c", via="reaction") is True
+    assert [(v.user, v.paper_key) for v in store.votes("slack:C1")] == [("U2", "a")]
+
+
 def test_the_papers_of_a_posted_message_come_from_the_ledger(engine: Engine) -> None:
     ledger, store = Ledger(engine), FeedbackStore(engine)
     lease = timedelta(minutes=5)
