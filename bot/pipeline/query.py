@@ -198,9 +198,13 @@ def _edges(ws: list[str], lex: Lexicon) -> list[int]:
 
 def _generic_edge(ws: list[str], i: int, lex: Lexicon) -> bool:
     """Whether the edge word `ws[i]` can go (see `_trim_generic`)."""
-    word, rest = ws[i], ws[:i] + ws[i + 1 :]
+    word = ws[i]
     if not is_content(word):
         return True
+    # Stopwords left ("mixture of") carry no meaning: what counts is the content words left.
+    rest = [w for w in ws[:i] + ws[i + 1 :] if is_content(w)]
+    if not rest:
+        return False
     if len(rest) >= 2:
         return lex.share(word) >= GENERIC_SHARE or _most_common(word, ws)
     # One word would remain and count alone: both shares must be beyond doubt.

@@ -176,3 +176,16 @@ def test_a_real_word_is_known_as_a_compound_head_without_archive_support() -> No
     lex = build(UNRELATED)
     assert lex.known_words("mechanical")
     assert not lex.known_words("qwxzzy")
+
+
+def test_a_stopword_left_over_does_not_make_one_word_count_alone() -> None:
+    """`mixture of experts` must not become `mixture` (then "Gaussian mixture models" would
+    match): a cut that would leave one content word and stopwords is a one-word cut."""
+    papers = [
+        Paper(title="Gaussian Mixture Models for Clustering", abstract="A mixture of Gaussians."),
+        Paper(title="Sparse Mixture of Experts Layers", abstract="Experts route tokens."),
+        Paper(title="Protein Folding with Diffusion", abstract="We fold proteins."),
+    ]
+    matcher = Matcher(papers, build(papers))
+    titles = {papers[i].title for i in matcher.selected("mixture of experts")}
+    assert titles == {"Sparse Mixture of Experts Layers"}
