@@ -135,15 +135,20 @@ async def test_two_days_every_paper_once_per_channel(
     assert len(expected) >= 40
     for outcomes in (day1, day2):
         assert len({tuple(sorted(o.posted)) for o in outcomes}) == 1  # same papers everywhere
-    posted = [k for o in day1 + day2 if o.profile.platform == "slack" for k in o.posted]
-    assert sorted(posted) == sorted(expected)  # each matching paper exactly once
+    slack_days = [o for o in day1 + day2 if o.profile.platform == "slack"]
+    posted = [k for o in slack_days for k in o.posted]
+    # Besides its matches, a digest asks about a few borderline papers ("Unsure — is this
+    # for you?", bot.pipeline.match.asked): posted once too, and never a matching paper.
+    asked = [i.paper.key for o in slack_days if o.digest for i in o.digest.items if i.unsure]
+    assert len(asked) <= 2 * len(slack_days) and not set(asked) & expected
+    assert sorted(posted) == sorted([*expected, *asked])  # each paper exactly once
 
     slack_keys = _slack_papers(slack, SLACK_CH)
-    assert sorted(slack_keys) == sorted(expected)
+    assert sorted(slack_keys) == sorted(posted)
     hook_messages = slack.messages("C0HOOK")
     assert len(hook_messages) >= 2
     titles = _discord_titles(dc)
-    assert len(titles) == len(set(titles)) == len(expected)
+    assert len(titles) == len(set(titles)) == len(posted)
     assert len(slack.messages(SLACK_CH)) > 2  # day 2 was split into several messages
     # The paper listed in both days' dumps is posted on day 1 only.
     listed = re.compile(r"^\d+\. Multi-Head Mixture-of-Experts$", re.MULTILINE)
