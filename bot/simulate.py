@@ -11,11 +11,11 @@ paper's key, so every day is a sample of the archive, the same on every run). Ea
    against the labels *before* the day's reactions;
 2. during the first `days` days, a simulated team reacts to up to `reactions` of the posted
    papers (best first) and to the `unsure` borderline papers the digest asks about
-   (`bot.pipeline.match.asked`, the function the real digest asks through: only once the
-   channel has a model; not scored: they are questions, not selections) as the labels say
-   (👍 relevant, 👎 not), the users taking turns, and finds `finds` relevant papers the
-   digest missed through search (the ones with the most evidence for the topic first) and
-   says "more" on them.
+   (`bot.pipeline.match.asked`, the function the real digest asks through: by the model
+   once the channel has one, by topic evidence before; not scored: they are questions, not
+   selections) as the labels say (👍 relevant, 👎 not), the users taking turns, and finds
+   `finds` relevant papers the digest missed through search (the ones with the most
+   evidence for the topic first) and says "more" on them.
 
 The last `days` days are scored with the model of the first `days` days (frozen): that is
 "after five days of about ten reactions". The run is repeated with the days rotated by

@@ -60,9 +60,8 @@ def _taught(paper: Paper, learned: Learned | None, by_topics: bool, selected: bo
     when the channel has no model or it has no say."""
     if learned is None:
         return None
-    reason = learned.reason(paper)
-    margin = learned.score(paper)
-    said = f"{reason} (margin {margin:+.2f})" if reason else f"margin {margin:+.2f}"
+    reason = learned.reason(paper)  # "feedback: like 'Title…' (+0.42; words)": has the margin
+    said = reason.removeprefix("feedback: ") if reason else f"margin {learned.score(paper):+.2f}"
     if by_topics and not selected:
         return f"It matches this channel's topics, but its feedback is against it: {said}."
     if selected and not by_topics:

@@ -18,6 +18,7 @@ from bot.evaluate import Label, evaluate, macro_f1
 from bot.models import Paper
 from bot.pipeline.learn import Influence
 from bot.pipeline.lexicon import build
+from bot.pipeline.match import ASKED
 from bot.simulate import Team, cross_validate, deal, simulate
 
 FILLER = "We describe the setup and report results on standard benchmarks."
@@ -82,16 +83,39 @@ def test_without_feedback_the_scores_are_the_plain_matchers() -> None:
     assert sim.macro_without == pytest.approx(macro_f1(plain))
 
 
-def test_the_team_is_asked_about_borderline_papers_and_feedback_does_not_hurt() -> None:
+@pytest.mark.parametrize(
+    "unsure",
+    [
+        ASKED,
+        pytest.param(
+            1,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="bot.pipeline.learn.fit lets the weight of nearness (`like`) go "
+                "negative: one disliked 'Sourdough' paper that shares 'graph coloring' with "
+                "the liked papers fits like = -2.2, so the other Sourdough papers (nearest to "
+                "that dislike) are added (9 selected, not 6)",
+            ),
+        ),
+    ],
+)
+def test_the_team_is_asked_about_borderline_papers_and_feedback_does_not_hurt(
+    unsure: int,
+) -> None:
     papers, labels = corpus()
     near = Influence(shift=2.0, like=8.0)
-    team = Team(days=3, reactions=3, finds=0, users=2)
+    team = Team(days=3, reactions=3, finds=0, users=2, unsure=unsure)
     sim = simulate(labels, papers, build(papers), TOPICS, team=team, influence=near)
     (with_fb, without), _ = sim.after()
-    assert without.recall == 0.5  # "Register allocation" says graph coloring only in passing
+    # "Register allocation" and "Sourdough" both say graph coloring only in passing
+    assert (without.selected, without.true_positives, without.labelled) == (6, 6, 12)
     coloring = sim.runs[0]
     # more votes than posted papers: the unsure ones were asked about
     assert sum(d.reactions for d in coloring.days) > team.reactions
+    # The deal puts every "Register allocation" paper in one rotation's learning days, so
+    # after them only "Sourdough" papers are borderline: the team said no to those it was
+    # asked about, and no more of them may be added.
+    assert with_fb.selected - with_fb.true_positives == 0, with_fb
     assert with_fb.f1 >= without.f1  # the threshold itself: tests/pipeline/test_match_learned.py
     assert sim.gain >= 0
 
@@ -160,8 +184,19 @@ DEV_TOPICS = {
 }
 
 
+# The `shared/` folder beside the repository (conftest's `shared_dir`, which is function
+# scoped: the simulation below runs once per module).
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
 @pytest.fixture(scope="module")
-def dev_report(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dict[str, object]:
+def dev_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    shared_dir = SHARED
+    if not shared_dir.is_dir():
+        pytest.skip(
+            "../shared not present: the dev-label simulation needs the shared/ folder "
+            "beside the repo"
+        )
     seeds = sorted((shared_dir / "seeds").glob("*.txt"))
     labels = shared_dir / "relevance" / "dev-labels.jsonl"
     if not seeds or not labels.is_file():

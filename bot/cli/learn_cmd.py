@@ -15,6 +15,7 @@ from bot.cli.relevance_cmd import eval_group
 from bot.errors import PaperboyError
 from bot.evaluate import TopicScore, load_labels
 from bot.pipeline.learn import Influence
+from bot.pipeline.match import ASKED
 from bot.simulate import Simulation, Team, cross_validate, simulate
 
 
@@ -36,9 +37,10 @@ from bot.simulate import Simulation, Team, cross_validate, simulate
 @click.option("--users", default=4, show_default=True, help="People in the simulated team.")
 @click.option(
     "--unsure",
-    default=5,
+    default=ASKED,
     show_default=True,
-    help="Borderline papers the digest asks about per day (marked unsure; not scored).",
+    help="Borderline papers the digest asks about per day (marked unsure; not scored); "
+    "the default is what the digest asks.",
 )
 @click.option("--min-labelled", default=5, show_default=True, help="Topics in the macro average.")
 @click.option(

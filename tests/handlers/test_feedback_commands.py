@@ -25,6 +25,10 @@ CHANNEL = "C0FEEDBACK"
 REF = f"slack:{CHANNEL}"
 S2ST = "Direct Speech-to-Speech Translation for Unwritten Languages via Self-Supervised Units"
 SPEECH = "Scaling Self-Supervised Speech Pretraining to 300 Underserved Languages"
+BACK = (
+    "Back-Translation Revisited: When Does Synthetic Parallel Data Still Help in the Era of "
+    "Large Language Models?"
+)
 PING = "Mention Injection: Why <!channel> in LLM Chat Bots Is a Security Bug"
 
 
@@ -148,13 +152,23 @@ async def test_replies_escape_titles_and_ping_nobody(services: Services) -> None
 
 async def test_why_shows_the_feedback_part(services: Services) -> None:
     await dispatch(req("subscribe machine translation"), services)
-    before = await dispatch(req(f"why {S2ST}"), services)
+    # "Back-Translation Revisited" has some evidence for the topic, just below the threshold
+    before = await dispatch(req(f"why {BACK}"), services)
     assert "does not match this channel's topics" in everything(before)
     assert "feedback" not in everything(before)
-    await dispatch(req(f"more {S2ST}"), services)
-    await dispatch(req(f"more {SPEECH}", user="U2"), services)
-    after = await dispatch(req(f"why {S2ST}"), services)
+    await dispatch(req(f"more {BACK}"), services)
+    await dispatch(req(f"more {BACK}", user="U2"), services)
+    after = await dispatch(req(f"why {BACK}"), services)
     text = everything(after)
     assert "It does not match the topics, but this channel's feedback selects it" in text
-    assert "feedback: like" in text and "margin +" in text
+    assert "this channel's feedback selects it: like 'Back-Translation Revisited" in text
+    assert "(+" in text and "margin" not in text  # the margin once, in the model's words
     assert "the next digest will include it" in text
+    # feedback adds only papers with some evidence for a topic: liking a speech paper does
+    # not bring it (or one like it) into a translation channel
+    await dispatch(req(f"more {S2ST}"), services)
+    await dispatch(req(f"more {SPEECH}", user="U2"), services)
+    speech = everything(await dispatch(req(f"why {S2ST}"), services))
+    assert "does not match this channel's topics" in speech
+    assert "This channel's feedback: like 'Direct Speech-to-Speech" in speech
+    assert "selects it" not in speech and "next digest" not in speech
