@@ -15,7 +15,11 @@ from bot.cli import cli
 SAMPLE = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample-dump.txt"
 CHANNEL = "console:demo"
 LIKED = "Direct Speech-to-Speech Translation for Unwritten Languages via Self-Supervised Units"
-ALSO_LIKED = "Scaling Self-Supervised Speech Pretraining to 300 Underserved Languages"
+RANKED_LAST = "Dictionary-Augmented Prompting for Low-Resource Neural Machine Translation"
+BORDERLINE = (
+    "Back-Translation Revisited: When Does Synthetic Parallel Data Still Help in the Era of "
+    "Large Language Models?"
+)
 
 
 @pytest.fixture
@@ -96,17 +100,20 @@ def test_match_with_a_channel_applies_its_feedback(config: Path) -> None:
     assert "has 0 votes: too few to learn from; topics only" in plain.output
     assert "feedback:" not in plain.output
     before = run(config, "match", "machine translation", "--json")
-    for paper in (LIKED, ALSO_LIKED):
+    before_keys = [json.loads(line)["key"] for line in before.output.splitlines()]
+    assert before_keys[-1].startswith("dictionary augmented")  # the lowest score of the three
+    # "more" on the last match and on a borderline paper (some evidence for the topic)
+    for paper in (RANKED_LAST, BORDERLINE):
         assert (
             run(config, "feedback", "--channel", CHANNEL, "--paper", paper, "--up").exit_code == 0
         )
     taught = run(config, "match", "machine translation", "--channel", CHANNEL)
     assert taught.exit_code == 0, taught.output
     assert "(with the feedback of console:demo: 2 votes)" in taught.output
-    assert "feedback: like" in taught.output
+    assert "feedback: like 'Dictionary-Augmented" in taught.output
     as_json = run(config, "match", "machine translation", "--channel", CHANNEL, "--json")
     keys = [json.loads(line)["key"] for line in as_json.output.splitlines()]
-    assert keys != [json.loads(line)["key"] for line in before.output.splitlines()]
-    assert keys[0].startswith(("direct speech", "scaling self supervised"))
+    assert keys[0] == before_keys[-1]  # the liked match now ranks first
+    assert set(before_keys) <= set(keys)  # "more" drops nothing the topic selects
     untaught = run(config, "match", "machine translation", "--json")
     assert untaught.output == before.output  # without --channel: the topics only
