@@ -1,7 +1,10 @@
-"""Feedback end to end: two Slack channels follow the same topic; in one, people say "more
-like this" (`/papers more`) about papers the topic missed and "not for us" about one it
-posted. The next day's digest — the real digest path, slack_sdk against the fake Slack —
-posts what that channel taught it, and the other channel's digest is unchanged."""
+"""Feedback end to end: two Slack channels follow the same topic. Both digests ask about
+the borderline papers (some evidence for the topic, below the threshold: "Unsure — is this
+for you?"); in one channel people answer "more like this" (`/papers more`) and say "not for
+us" about one posted paper. The next day's digest — the real digest path, slack_sdk against
+the fake Slack — selects the new borderline paper in that channel (its threshold is lower)
+and ranks the paper like the disliked one lower; the other channel's digest is the topic's
+alone and asks about that paper instead."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pytest
 
 from bot.app import App, build_app, build_deliveries
 from bot.digest import ChannelOutcome
+from bot.pipeline.render.common import UNSURE_HEADING
 from bot.settings import ChannelSettings, CommandSettings, Settings, SlackSettings
 from bot.sources.detect import parse_any
 from fakes.clock import Clock
@@ -27,6 +31,8 @@ TAUGHT, PLAIN = "C0TAUGHT01", "C0PLAIN001"
 TOPIC = "machine translation"
 SAMPLE = Path(__file__).resolve().parents[1] / "bot" / "data" / "sample-dump.txt"
 
+# Clear matches say "machine translation" in the title; borderline papers only in passing
+# (some evidence for the topic, below the threshold).
 DAY1_PAPERS = [
     (
         "Neural Machine Translation with Retrieved Phrase Memories",
@@ -39,16 +45,16 @@ DAY1_PAPERS = [
         "decoder keeps legal terminology consistent in machine translation of contracts.",
     ),
     (
-        "Self-Supervised Discrete Speech Units for Unwritten Languages",
-        "We learn discrete "
-        "speech units from raw audio with self-supervised encoders, for languages without "
-        "a writing system, and synthesize spoken output from the units.",
+        "Subword Vocabularies for Low-Resource Languages",
+        "We compare byte-pair and "
+        "unigram subword vocabularies for languages with little text; the choice matters "
+        "most for machine translation.",
     ),
     (
-        "Spoken Dialogue in Unwritten Languages with Discrete Units",
-        "Discrete speech units "
-        "learned self-supervised from raw audio let a spoken dialogue system serve unwritten "
-        "languages end to end.",
+        "Tokenizer Fertility Across Scripts",
+        "Subword tokenizers split the words of some "
+        "scripts into many pieces; we measure this fertility and its cost for machine "
+        "translation.",
     ),
     (
         "Graph Neural Networks for Molecule Property Prediction",
@@ -62,10 +68,14 @@ DAY2_PAPERS = [
         "context across sentences in machine translation of whole documents.",
     ),
     (
-        "Direct Speech-to-Speech Systems for Unwritten Languages via Discrete Units",
-        "Discrete "
-        "speech units from self-supervised encoders on raw audio connect source speech to "
-        "target speech for unwritten languages.",
+        "Terminology Constraints for Machine Translation of Patent Claims",
+        "A constrained "
+        "decoder keeps patent terminology consistent in machine translation of claims.",
+    ),
+    (
+        "Byte-Level Subword Merges for Morphologically Rich Languages",
+        "Byte-level subword "
+        "merges keep the pieces of long words meaningful, which helps machine translation.",
     ),
     (
         "Protein Folding with Diffusion Priors",
@@ -118,14 +128,19 @@ async def _digest(app: App) -> dict[str, ChannelOutcome]:
     return {o.profile.channel_id: o for o in outcomes}
 
 
-def _titles(outcome: ChannelOutcome) -> list[str]:
+def _asked(outcome: ChannelOutcome) -> list[str]:
     assert outcome.digest is not None
-    return [item.paper.title for item in outcome.digest.items]
+    return [item.paper.title for item in outcome.digest.items if item.unsure]
 
 
-def _posted_titles(slack: FakeSlack, channel: str) -> str:
-    return "\n".join(
-        str(m.get("text", "")) + str(m.get("blocks", "")) for m in slack.messages(channel)
+def _matched(outcome: ChannelOutcome) -> list[str]:
+    assert outcome.digest is not None
+    return [item.paper.title for item in outcome.digest.items if not item.unsure]
+
+
+def _messages_with(slack: FakeSlack, channel: str, text: str) -> int:
+    return sum(
+        text in str(m.get("text", "")) + str(m.get("blocks", "")) for m in slack.messages(channel)
     )
 
 
@@ -141,19 +156,30 @@ async def test_more_and_less_change_the_next_digest_of_that_channel_only(
         _ingest(app, _dump(tmp_path, "day1.txt", DAY1_PAPERS))
         clock.now = DAY1 + timedelta(hours=1)
         day1 = await _digest(app)
-        assert day1[TAUGHT].status == "done" and day1[PLAIN].status == "done"
-        assert (
-            sorted(_titles(day1[TAUGHT]))
-            == sorted(_titles(day1[PLAIN]))
-            == sorted([DAY1_PAPERS[0][0], DAY1_PAPERS[1][0]])
-        )
+        clear = [DAY1_PAPERS[0][0], DAY1_PAPERS[1][0]]
+        borderline = [DAY1_PAPERS[2][0], DAY1_PAPERS[3][0]]
+        for channel in (TAUGHT, PLAIN):
+            assert day1[channel].status == "done"
+            # the same digest in both: the clear matches, then the borderline papers asked
+            # about (feedback is on: the digest asks even before a channel has votes)
+            assert sorted(_matched(day1[channel])) == sorted(clear)
+            assert sorted(_asked(day1[channel])) == sorted(borderline)
+            assert _messages_with(slack, channel, UNSURE_HEADING) == 1
+            for title in clear + borderline:
+                assert _messages_with(slack, channel, title) == 1
+        # asked papers are recorded like posted ones: a second run that day posts nothing
+        before = {c: len(slack.messages(c)) for c in (TAUGHT, PLAIN)}
+        clock.now = DAY1 + timedelta(hours=2)
+        await _digest(app)
+        assert {c: len(slack.messages(c)) for c in (TAUGHT, PLAIN)} == before
 
-        # The team of TAUGHT finds the speech papers the topic missed, and dislikes one post.
+        # The team of TAUGHT answers the question (both borderline papers are for them)
+        # and says "not for us" about one clear match.
         services = app.services()
         for user, text in [
-            ("U1", f"more {DAY1_PAPERS[2][0]}"),
-            ("U2", f"more {DAY1_PAPERS[3][0].lower()}"),
-            ("U2", f"less {DAY1_PAPERS[1][0]}"),
+            ("U1", f"more {borderline[0]}"),
+            ("U2", f"more {borderline[1].lower()}"),
+            ("U2", f"less {clear[1]}"),
         ]:
             request = CommandRequest("slack", TAUGHT, user, text, channel_name="taught")
             reply = await dispatch(request, services)
@@ -169,14 +195,26 @@ async def test_more_and_less_change_the_next_digest_of_that_channel_only(
     finally:
         app.close()
 
-    taught, plain = _titles(day2[TAUGHT]), _titles(day2[PLAIN])
-    assert plain == [DAY2_PAPERS[0][0]]  # the topic alone
-    assert DAY2_PAPERS[1][0] in taught  # what the channel taught it, beside the topic
-    assert DAY2_PAPERS[0][0] in taught
-    assert not {DAY2_PAPERS[2][0], DAY2_PAPERS[3][0]} & set(taught)
-    item = next(i for i in day2[TAUGHT].digest.items if i.paper.title == DAY2_PAPERS[1][0])  # type: ignore[union-attr]
-    assert item.topics == ("feedback",)
-    # posted on the (fake) platform, in that channel only
-    assert "Direct Speech-to-Speech Systems" in _posted_titles(slack, TAUGHT)
-    assert "Direct Speech-to-Speech Systems" not in _posted_titles(slack, PLAIN)
+    documents, patents, subwords = (DAY2_PAPERS[i][0] for i in range(3))
+    # PLAIN: the topic alone selects the clear matches and asks about the borderline paper
+    assert sorted(_matched(day2[PLAIN])) == sorted([documents, patents])
+    assert _asked(day2[PLAIN]) == [subwords]
+    # TAUGHT said "more" to borderline papers: its threshold is lower, so the new borderline
+    # paper is selected (by its feedback), not asked about
+    taught = _matched(day2[TAUGHT])
+    assert sorted(taught) == sorted([documents, patents, subwords])
+    assert _asked(day2[TAUGHT]) == []
+    items = {i.paper.title: i for i in day2[TAUGHT].digest.items}  # type: ignore[union-attr]
+    plain = {i.paper.title: i for i in day2[PLAIN].digest.items}  # type: ignore[union-attr]
+    assert items[subwords].topics == ("feedback",)
+    assert items[documents].topics == items[patents].topics == (TOPIC,)
+    # "not for us" on the legal-contracts paper ranks the patent-claims paper (like it) lower:
+    # below what the feedback added
+    assert items[patents].score < plain[patents].score
+    assert taught.index(patents) > taught.index(subwords)
+    # posted on the (fake) platform, in that channel only; PLAIN's question once, TAUGHT none
+    assert _messages_with(slack, TAUGHT, subwords) == 1
+    assert _messages_with(slack, PLAIN, subwords) == 1
+    assert _messages_with(slack, TAUGHT, UNSURE_HEADING) == 1  # day 1's only
+    assert _messages_with(slack, PLAIN, UNSURE_HEADING) == 2
     assert elapsed < 30
