@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 import pg
 from bot.models import normalize_title
 from bot.pipeline.lexicon import build
-from bot.pipeline.match import Matcher
+from bot.pipeline.match import ASKED, Matcher
 from bot.store import schema
 from bot.store.archive import Archive
 from bot.store.db import make_engine
@@ -287,7 +287,11 @@ async def test_three_replicas_post_every_matched_paper_once_and_every_digest_onc
         refs.setdefault(row.channel, set()).add(row.message_ref)
     expected = {ref: {m.paper.key for m in matcher.match(p)} for ref, p in profiles.items()}
     assert all(expected.values()), "every channel should have something to post"
-    assert posted == expected
+    # Besides its matches a digest may ask about a few borderline papers (marked unsure,
+    # bot.pipeline.match.asked): at most ASKED a channel, never a matching one.
+    assert posted.keys() == expected.keys()
+    for ref, keys in posted.items():
+        assert expected[ref] <= keys and len(keys - expected[ref]) <= ASKED, ref
     titles = {p.key: p.title for p in papers}
 
     # ... and on the platform exactly once: each message is one the ledger recorded, and
@@ -303,7 +307,7 @@ async def test_three_replicas_post_every_matched_paper_once_and_every_digest_onc
             ids = [str(m.get("ts") or m.get("id")) for m in messages]
             assert sorted(ids) == sorted(refs[ref]), f"{ref}: a message the ledger lacks"
             shown = [normalize_title(t) for m in messages for t in items(m)]
-            want = sorted(normalize_title(titles[k]) for k in expected[ref])
+            want = sorted(normalize_title(titles[k]) for k in posted[ref])
             assert len(shown) == len(set(shown)), f"{ref}: a paper posted twice"
             assert sorted(shown) == want, ref
             total_items += len(shown)
