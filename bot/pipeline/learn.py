@@ -395,7 +395,7 @@ class Learned:
                 title = title[: TITLE_CHARS - 1].rstrip() + "…"
             if s > 0:
                 return f"feedback: like '{title}' ({'; '.join(parts)})"
-            return f"feedback: like '{title}', not for us ({'; '.join(parts)})"
+            return f"feedback: close to '{title}', which was not for us ({'; '.join(parts)})"
         return f"feedback: {what} this channel's votes ({'; '.join(parts)})"
 
 
