@@ -87,16 +87,7 @@ def test_without_feedback_the_scores_are_the_plain_matchers() -> None:
     "unsure",
     [
         ASKED,
-        pytest.param(
-            1,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bot.pipeline.learn.fit lets the weight of nearness (`like`) go "
-                "negative: one disliked 'Sourdough' paper that shares 'graph coloring' with "
-                "the liked papers fits like = -2.2, so the other Sourdough papers (nearest to "
-                "that dislike) are added (9 selected, not 6)",
-            ),
-        ),
+        1,  # fit once let the weight of nearness go negative here: 9 selected, not 6
     ],
 )
 def test_the_team_is_asked_about_borderline_papers_and_feedback_does_not_hurt(
@@ -227,7 +218,7 @@ def test_feedback_never_hurts_a_dev_topic(dev_report: dict[str, object]) -> None
     reason="issue 16 target not met: the leave-one-topic-out simulation measures a "
     "macro-F1 gain of about +0.003 after five days, not >= 0.05 (an oracle trained on "
     "every label of the learning days gains < +0.01 with these features)",
-    strict=False,
+    strict=True,
 )
 def test_feedback_meets_the_issue_target(dev_report: dict[str, object]) -> None:
     gain = dev_report["gain"]

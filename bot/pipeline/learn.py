@@ -135,7 +135,21 @@ def fit(learned: Learned, features: Mapping[str, float]) -> Rule:
         local = math.exp(-0.5 * (t / how.band) ** 2) if how.band > 0 else 1.0
         rows.append(((1.0, t, learned._nearness(vector, key)), w > 0, abs(w) * local))
     prior = (0.0, how.slope, 0.0)
-    sds = (how.shift, 0.0, how.like)
+    theta = _map(rows, prior, (how.shift, 0.0, how.like))
+    if theta[2] < 0:
+        # Nearness to the liked papers can only count for a paper: a negative weight would
+        # add the papers nearest a "not for us" (a fit on few votes can get there).
+        theta = _map(rows, prior, (how.shift, 0.0, 0.0))
+    return Rule(bias=theta[0], slope=theta[1], like=theta[2])
+
+
+def _map(
+    rows: Sequence[tuple[tuple[float, float, float], bool, float]],
+    prior: tuple[float, float, float],
+    sds: tuple[float, float, float],
+) -> list[float]:
+    """The maximum a posteriori (bias, slope, like) by Newton's method; a parameter whose
+    prior has no spread stays exactly at its prior (`like` 0: nearness is never computed)."""
     precision = [1.0 / (sd * sd) if sd > 0 else 1e12 for sd in sds]
     theta = list(prior)
     for _ in range(FIT_STEPS):
@@ -154,10 +168,7 @@ def fit(learned: Learned, features: Mapping[str, float]) -> Rule:
         theta = [a - b for a, b in zip(theta, step, strict=True)]
         if max(abs(v) for v in step) < 1e-6:
             break
-    # a parameter whose prior has no spread stays exactly where it is (`like` 0: nearness
-    # is never computed)
-    theta = [p if sd == 0 else v for v, p, sd in zip(theta, prior, sds, strict=True)]
-    return Rule(bias=theta[0], slope=theta[1], like=theta[2])
+    return [p if sd == 0 else v for v, p, sd in zip(theta, prior, sds, strict=True)]
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:
