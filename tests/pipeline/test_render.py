@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.models import Digest, DigestItem, Message, Paper
 from bot.pipeline.render import common, discord_embeds, slack
+from bot.pipeline.render.common import feedback_key, feedback_ref
 from bot.pipeline.render.discord_embeds import render_discord
 from bot.pipeline.render.slack import render_slack
 from bot.pipeline.render.text import render_text
@@ -645,3 +646,14 @@ def digests(draw: st.DrawFn) -> Digest:
 @given(digest=digests())
 def test_property_any_unicode_renders_within_limits(digest: Digest) -> None:
     check_all(digest)
+
+
+@pytest.mark.parametrize("key", ["<@", "<!channel>", "@everyone", "#abc", "x" * 120])
+def test_a_key_that_is_not_plain_travels_as_its_digest(key: str) -> None:
+    """Button values and custom_ids carry no markup (hypothesis found an arXiv id "<@"):
+    such a key, or one too long, becomes `#` + digest, resolved against the message's keys."""
+    ref = feedback_ref(key, 100)
+    assert ref.startswith("#") and "<" not in ref and "@" not in ref
+    assert feedback_key(ref, ["2401.04088", key]) == key
+    assert feedback_ref("2401.04088", 100) == "2401.04088"
+    assert feedback_ref("hep-th/9901001", 100) == "hep-th/9901001"

@@ -339,7 +339,7 @@ async def test_a_live_run_keeps_its_papers_until_its_lease_runs_out(tmp_path: Pa
     held. A second run leaves its papers alone (exit 0, "left to another run", its window
     not consumed); once the lease has run out a third run takes them over and sends
     message 2 again, which Discord recognises by its nonce."""
-    lease = 3.0
+    lease = 8.0  # long enough for a second `paperboy digest` process to start and finish
     started = time.monotonic()
     async with world_at(tmp_path, lease) as world:
         world.discord.faults = FaultPlan.script(

@@ -28,6 +28,9 @@ MAX_TOPIC = 100
 # FEEDBACK_HASH and a stable digest of it, resolved against the papers of the clicked message.
 FEEDBACK_HASH = "#"
 FEEDBACK_DIGEST = 16  # hex characters of sha256: 64 bits, unique among a message's papers
+# A key shown as it is in a button: what arXiv ids and normalized titles are made of. Any
+# other key (a `#`, markup such as `<@`) travels as its digest.
+_PLAIN_KEY = re.compile(r"[\w ./-]+")
 MORE_LABEL = "More like this"
 LESS_LABEL = "Not for us"
 # The section of the papers a digest asks about (`DigestItem.unsure`), after its papers.
@@ -198,10 +201,10 @@ def more_text(digest: Digest) -> str | None:
 
 
 def feedback_ref(key: str, room: int) -> str:
-    """How a feedback button names the paper `key`: the key itself when it has at most
-    `room` characters, else `#` and the first FEEDBACK_DIGEST hex digits of its sha256
-    (a key never starts with `#`: arXiv ids and normalized titles have no punctuation)."""
-    if key and len(key) <= room and not key.startswith(FEEDBACK_HASH):
+    """How a feedback button names the paper `key`: the key itself when it is plain
+    (`_PLAIN_KEY`: no `#`, no markup) and has at most `room` characters, else `#` and the
+    first FEEDBACK_DIGEST hex digits of its sha256."""
+    if key and len(key) <= room and _PLAIN_KEY.fullmatch(key):
         return key
     return FEEDBACK_HASH + hashlib.sha256(key.encode()).hexdigest()[:FEEDBACK_DIGEST]
 
