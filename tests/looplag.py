@@ -37,16 +37,18 @@ class LagProbe:
     def blocked(self) -> float:
         """The longest loop gap, less the longest stall of the control thread within it."""
         worst = 0.0
-        ctrl = self.control_ticks
         for a, b in itertools.pairwise(self.loop_ticks):
-            if b - a <= worst:
-                continue
-            # control ticks inside (a, b), with the gap's ends as bounds
-            lo, hi = bisect.bisect_right(ctrl, a), bisect.bisect_left(ctrl, b)
-            points = [a, *ctrl[lo:hi], b]
-            stalled = max(q - p for p, q in itertools.pairwise(points))
-            worst = max(worst, (b - a) - stalled)
+            if b - a > worst:
+                worst = max(worst, self.ours(a, b))
         return worst
+
+    def ours(self, start: float, end: float) -> float:
+        """The part of the span (start, end) — which must lie within the probe — that is not
+        the longest stall of the whole process (the control thread's longest gap in it)."""
+        ctrl = self.control_ticks
+        lo, hi = bisect.bisect_right(ctrl, start), bisect.bisect_left(ctrl, end)
+        points = [start, *ctrl[lo:hi], end]
+        return (end - start) - max(q - p for p, q in itertools.pairwise(points))
 
 
 @contextlib.asynccontextmanager

@@ -50,13 +50,13 @@ def _no_slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 class Commands:
     """Signed `/papers help` requests from a thread of their own (an observer outside the
-    event loop), one every `every` seconds until stopped; each one's time to the HTTP
-    answer (Slack's acknowledgement)."""
+    event loop), one every `every` seconds until stopped; each one's span (sent, answered):
+    its time to the HTTP answer is Slack's acknowledgement."""
 
     def __init__(self, url: str, response_urls: list[str], every: float = 0.2) -> None:
         # One response_url per command, as Slack gives: Slack refuses a sixth use of one.
         self._url, self._response_urls, self._every = url, iter(response_urls), every
-        self.acks: list[float] = []
+        self.acks: list[tuple[float, float]] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -86,7 +86,7 @@ class Commands:
                         self.errors.append(f"HTTP {resp.status}")
             except OSError as e:
                 self.errors.append(repr(e))
-            self.acks.append(time.monotonic() - started)
+            self.acks.append((started, time.monotonic()))
 
 
 @pytest.fixture
@@ -121,8 +121,10 @@ async def test_a_20000_paper_digest_never_blocks_the_loop_and_papers_is_acked_wi
             deliveries = build_deliveries(settings, stream=io.StringIO())
             try:
                 urls = [slack.response_url(CHANNEL) for _ in range(2_000)]
-                async with Commands(frontend.url, urls) as commands:
-                    async with probe() as lag:
+                # The probe spans every request: an ack is judged, like the loop, less the
+                # longest stall of the whole process during it (a loaded machine).
+                async with probe() as lag:
+                    async with Commands(frontend.url, urls) as commands:
                         started = time.monotonic()
                         (outcome,) = await app.digest_cycle(deliveries).run(
                             [p for p in app.profiles.all() if p.platform == "console"]
@@ -141,14 +143,17 @@ async def test_a_20000_paper_digest_never_blocks_the_loop_and_papers_is_acked_wi
         loop_blocked_s=lag.blocked,
         loop_raw_gap_s=lag.raw,
         acks=acked_during,
-        max_ack_s=max(commands.acks, default=0.0),
+        max_ack_raw_s=max((end - start for start, end in commands.acks), default=0.0),
+        max_ack_s=max((lag.ours(start, end) for start, end in commands.acks), default=0.0),
     )
     assert outcome.status == "done" and len(outcome.posted) == PAPERS, outcome.error
     assert lag.loop_ticks, "the probe never ran"
     assert lag.blocked <= MAX_BLOCK, f"loop blocked {lag.blocked:.3f} s (raw gap {lag.raw:.3f})"
     assert not commands.errors, commands.errors[:3]
     assert acked_during >= 3, f"only {acked_during} /papers sent during the digest"
-    assert max(commands.acks) < MAX_ACK, f"slowest /papers ack {max(commands.acks):.2f} s"
+    assert measured["max_ack_s"] < MAX_ACK, (
+        f"slowest /papers ack {measured['max_ack_s']:.2f} s (raw {measured['max_ack_raw_s']:.2f})"
+    )
 
 
 class OffLoop:
