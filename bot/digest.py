@@ -115,6 +115,7 @@ class DigestCycle:
         lease: timedelta = LEASE,
         matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
         teach: Teach | None = None,
+        sending_at_once: int = SENDING_AT_ONCE,
     ) -> None:
         self._archive = Async(archive)
         self._runs = Async(runs)
@@ -128,6 +129,7 @@ class DigestCycle:
         )
         self._matchers = matchers
         self._teach = teach  # the channels' feedback; None: digests ignore it
+        self._sending_at_once = sending_at_once  # channels sending at once (bot.turns)
         # a shared MatcherCache brings its lock; a Matcher built per run needs none
         self._matching: threading.Lock = getattr(matchers, "lock", None) or threading.Lock()
 
@@ -188,7 +190,7 @@ class DigestCycle:
         # Each channel's delivery is a task taking turns (SENDING_AT_ONCE): a channel
         # waiting before a retry lets the next ones send, its own messages stay in order,
         # and the next batch is chosen while this one sends.
-        sending: Sending[ChannelOutcome] = Sending(SENDING_AT_ONCE)
+        sending: Sending[ChannelOutcome] = Sending(self._sending_at_once)
         try:
             for batch in chunks(profiles, SELECT_BATCH):
                 if stop is not None and stop.is_set():
