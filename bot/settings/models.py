@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -268,7 +269,7 @@ class Settings(_Strict):
             ("sources", [s.name for s in self.sources]),
             ("channels", [f"{c.platform}:{c.id}" for c in self.channels]),
         ):
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            dupes = sorted(n for n, times in Counter(names).items() if times > 1)
             if dupes:
                 raise ValueError(f"{label}: duplicate entries {', '.join(dupes)}")
         return self
