@@ -3,11 +3,17 @@
     python -m benchmarks                 # everything (~20 min on 2 cores), writes BENCHMARKS.md
     python -m benchmarks --quick         # a fast pass at small sizes (~2 min), prints the table
     python -m benchmarks --only search   # one scenario (digest, search, ingest, slack_ack)
+    python -m benchmarks --no-baseline   # this tree only, not the code before beside it
+    python -m benchmarks --render R.json # the report and its plots again from --json output
 
 Each measurement runs in its own process (`benchmarks.worker`), so that its peak memory is
-its own. Archives of synthetic papers are built once and kept in ~/.cache/paperboy-bench
-(a new folder whenever the generator or the store changes; `--no-cache` builds them anew):
-the first run builds 1M papers, which adds about 8 minutes.
+its own. Right after each measurement the same scenario runs on the code before
+(benchmarks.before.BEFORE, exported from git into a temporary folder), so every figure has
+its "before" measured on the same machine under the same load; BENCHMARKS.md shows both
+in a table and in plots (docs/benchmarks/*.png, benchmarks.plots). Archives of synthetic
+papers are built once and kept in ~/.cache/paperboy-bench (a new folder whenever the
+generator or the store changes; `--no-cache` builds them anew): the first run builds 1M
+papers, which adds about 8 minutes.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import before as code_before
 from benchmarks.measure import machine
+from benchmarks.plots import draw
 from benchmarks.report import write_report
 from benchmarks.worker import MARK
 
@@ -57,13 +65,22 @@ QUICK: list[tuple[str, dict[str, Any]]] = [
 
 STORE_FILES = ("schema.py", "migrations.py", "archive.py", "db.py")
 
+# What the code before's run leaves out: the obvious implementations (partial_ratio matching,
+# a linear-scan search), already measured beside this tree's run.
+BEFORE_PARAMS: dict[str, dict[str, Any]] = {
+    "digest": {"baseline_channels": 1},
+    "search": {"baseline_queries": 0},
+}
+PLOTS = Path("docs") / "benchmarks"  # beside the report: the plots it shows
 
-def default_archives() -> Path:
+
+def default_archives(root: Path = ROOT) -> Path:
     """Where synthetic archives are kept between runs: one folder per version of what makes
-    them (the generator, the seed statistics, the schema and the archive code)."""
-    here = Path(__file__).resolve().parent
+    them (the generator, the seed statistics, the schema and the archive code of `root`:
+    this tree, or the code before)."""
+    here = root / "benchmarks"
     makers = [here / "synth.py", here / "fixtures.py", here / "data" / "seeds.json"]
-    store = ROOT / "bot" / "store"
+    store = root / "bot" / "store"
     makers += [ROOT / "bot" / "models.py", *(store / f for f in STORE_FILES)]
     makers += sorted((store / "alembic" / "versions").glob("*.py"))  # the schema's history
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in makers if p.exists()))
@@ -71,15 +88,18 @@ def default_archives() -> Path:
     return cache / "paperboy-bench" / digest.hexdigest()[:12]
 
 
-def run_worker(name: str, params: dict[str, Any], *, timeout: float | None) -> dict[str, Any]:
-    """Run one measurement in a fresh process; its result, or what went wrong."""
+def run_worker(
+    name: str, params: dict[str, Any], *, timeout: float | None, root: Path = ROOT
+) -> dict[str, Any]:
+    """Run one measurement in a fresh process on the code under `root` (this tree, or the
+    code before); its result, or what went wrong."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     start = time.perf_counter()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.worker", name, json.dumps(params)],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             capture_output=True,
             text=True,
@@ -92,7 +112,8 @@ def run_worker(name: str, params: dict[str, Any], *, timeout: float | None) -> d
         if line.startswith(MARK):
             result: dict[str, Any] = json.loads(line[len(MARK) :])
             result["params"] = params
-            return result
+            wrong = code_before.ran_on(result, root)
+            return {**result, "error": wrong} if wrong else result
     tail = (done.stderr or done.stdout).strip().splitlines()[-15:]
     return {
         "scenario": name,
@@ -100,6 +121,58 @@ def run_worker(name: str, params: dict[str, Any], *, timeout: float | None) -> d
         "error": f"exit {done.returncode} after {time.perf_counter() - start:.0f} s",
         "log": tail,
     }
+
+
+def _before_info(tree: code_before.Tree | str | None) -> dict[str, Any]:
+    if tree is None:
+        return {"skipped": "not asked for (--no-baseline)"}
+    if isinstance(tree, str):
+        return {"skipped": tree, "commit": code_before.BEFORE}
+    return {"commit": tree.commit, "subject": tree.subject, "label": tree.label}
+
+
+def before_archives(
+    tree: code_before.Tree, archives: Path | None, scratch: Path, no_cache: bool
+) -> Path:
+    """Where the code before keeps its archives: built by its own store code, so never the
+    ones of this tree (unless both store codes are the same: then the cache is shared)."""
+    if no_cache:
+        return scratch / "archives-before"
+    return archives / "code-before" if archives else default_archives(tree.root)
+
+
+def run_before(
+    tree: code_before.Tree,
+    name: str,
+    full: dict[str, Any],
+    archives: Path,
+    *,
+    timeout: float | None,
+) -> dict[str, Any]:
+    """The measurement `full` once more, on the code before (its obvious-implementation
+    baseline left out: BEFORE_PARAMS)."""
+    old = {**full, **BEFORE_PARAMS.get(name, {})}
+    if "archives" in old:
+        old["archives"] = str(archives)
+    return run_worker(name, old, timeout=timeout, root=tree.root)
+
+
+def publish(
+    info: dict[str, Any],
+    results: list[dict[str, Any]],
+    before: list[dict[str, Any]] | None,
+    out: Path | None,
+) -> str:
+    """Draw the plots beside `out` (PLOTS) and write the report that shows them; its text."""
+    figures: list[tuple[str, str]] = []
+    if out is not None:
+        label = (info.get("before") or {}).get("label") or "the code before"
+        drawn, why = draw(results, before, out.parent / PLOTS, before_label=label)
+        figures = [(s, p.relative_to(out.parent).as_posix()) for s, p in drawn]
+        if why:
+            print(why)
+            info = {**info, "plots_note": why}
+    return write_report(info, results, out, before=before, figures=figures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="only rewrite the report from --json output"
     )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help=f"do not measure the code before ({code_before.BEFORE}) beside this tree",
+    )
     args = parser.parse_args(argv)
     if args.render:
         saved = json.loads(args.render.read_text())
         out = args.out or ROOT / "BENCHMARKS.md"
-        write_report(saved["machine"], saved["results"], out)
+        publish(saved["machine"], saved["results"], saved.get("before"), out)
         print(f"wrote {out}")
         return 0
 
@@ -139,7 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     info["load_before"] = os.getloadavg()
     started = time.time()
     results = []
+    before: list[dict[str, Any]] = []
     try:
+        tree = None if args.no_baseline else code_before.prepare(scratch / "before", repo=ROOT)
+        info["before"] = _before_info(tree)
+        if isinstance(tree, str):
+            print(f"The code before is not measured: {tree}", flush=True)
         for name, params in plan:
             shown = ", ".join(
                 f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in params.items()
@@ -153,6 +236,16 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             if "error" in result:
                 print(f"    failed: {result['error']}", *result.get("log", []), sep="\n    ")
+            if isinstance(tree, code_before.Tree):
+                print(f"[{time.time() - started:6.0f} s]   the same on {tree.label} …", flush=True)
+                old_archives = before_archives(tree, args.archives, scratch, args.no_cache)
+                old = run_before(tree, name, full, old_archives, timeout=args.timeout)
+                old["params"] = params
+                if "error" in old and "error" not in result:  # named as the result it is beside
+                    old["scenario"] = result.get("scenario", name)
+                before.append(old)
+                if "error" in old:
+                    print(f"    failed: {old['error']}", *old.get("log", []), sep="\n    ")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     info["load_after"] = os.getloadavg()
@@ -160,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     info["mode"] = "quick" if args.quick else "full"
     if args.json:
         args.json.write_text(
-            json.dumps({"machine": info, "results": results}, indent=1, default=str)
+            json.dumps(
+                {"machine": info, "results": results, "before": before}, indent=1, default=str
+            )
         )
-    text = write_report(info, results, out)
+    text = publish(info, results, before, out)
     if out is None:
         print(text)
     else:

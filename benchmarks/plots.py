@@ -60,6 +60,7 @@ class Spec:
     title: str
     size: str  # the parameter on the x axis
     panels: tuple[Panel, ...]
+    headline: str = ""  # the line a before/after table shows (default: the first panel's first)
     # parameters that make another curve, each with how its value is named ("{}": the value)
     variants: Mapping[str, str] = field(default_factory=dict)
 
@@ -97,6 +98,7 @@ SPECS: dict[str, Spec] = {
             ),
             _peak(),
         ),
+        headline="p95",
     ),
     "ingest": Spec(
         "Ingest of dumps vs papers",
@@ -111,6 +113,7 @@ SPECS: dict[str, Spec] = {
         "Slash-command ack vs papers in the archive",
         "papers",
         (Panel("ack", "s", (Line("p50", "ack.p50"), Line("p99", "ack_p99_median")), 0.200),),
+        headline="p99",
     ),
 }
 
@@ -152,11 +155,13 @@ def points(spec: Spec, panel: Panel, results: Sequence[Result]) -> Points:
 
 def headline(scenario: str, r: Result) -> tuple[str, float | None, str, bool]:
     """The figure a before/after table shows for a result: (what, value, unit, higher is
-    better) from the first line of the first panel of the scenario's plot."""
+    better): the spec's headline line, else the first line of its first panel."""
     spec = spec_for(scenario, [r]) or Spec(scenario, "", (_wall(),))
-    panel = spec.panels[0]
-    line = panel.lines[-1] if panel.unit == "s" and len(panel.lines) > 1 else panel.lines[0]
-    return line.label, value(r, line.path), panel.unit, panel.higher_is_better
+    for panel in spec.panels:
+        for line in panel.lines:
+            if line.label == spec.headline or not spec.headline:
+                return line.label, value(r, line.path), panel.unit, panel.higher_is_better
+    return "–", None, "", False
 
 
 def by_scenario(results: Sequence[Result]) -> dict[str, list[Result]]:

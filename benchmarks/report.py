@@ -333,15 +333,117 @@ def _slack(results: Sequence[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _change(now: float | None, then: float | None, higher_is_better: bool) -> str:
+    if not now or not then:
+        return "–"
+    better = now > then if higher_is_better else now < then
+    factor = max(now, then) / min(now, then)
+    if factor < 1.05:
+        return "same (within 5%)"
+    if higher_is_better:
+        return f"{factor:,.1f}× {'higher' if better else 'lower'}"
+    return f"{factor:,.1f}× {'faster' if better else 'slower'}"
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def _failure(r: dict[str, Any]) -> str:
+    last = (r.get("log") or [""])[-1].strip().replace("|", "/")
+    return f"failed: {r['error']}" + (f" ({last[:140]})" if last else "")
+
+
+def _growth(
+    info: dict[str, Any],
+    results: Sequence[dict[str, Any]],
+    before: Sequence[dict[str, Any]] | None,
+    figures: Sequence[tuple[str, str]],
+) -> list[str]:
+    """Each measurement beside the same one on the code before, and the plots of both."""
+    from benchmarks.plots import fmt, headline, spec_for
+
+    meta = info.get("before") or {}
+    out = ["## Before and after: growth with size", ""]
+    if meta.get("label"):
+        out += [
+            f"Every measurement of this run ran twice, on this tree and right after it on "
+            f'{meta["label"]}: "{_cut(meta.get("subject", ""), 72)}", the last commit before issue '
+            "18's work, exported from git into a temporary folder with this tree's "
+            "benchmarks and fakes beside it: the same scenarios on the same machine under "
+            "the same load. The code before leaves out the obvious-implementation baselines.",
+            "",
+        ]
+    else:
+        why = meta.get("skipped", "no measurement of it in these results")
+        out += [f"The code before was not measured in this run: {why}.", ""]
+    if results:
+        out += [
+            "| scenario | size | figure | this tree | the code before | change "
+            "| peak memory: this tree, before |",
+            "| --- | ---: | --- | ---: | ---: | --- | --- |",
+        ]
+    for r in results:
+        scenario = str(r.get("scenario"))
+        spec = spec_for(scenario, [r])
+        params = r.get("params") or {}
+        size = f"{_n(params.get(spec.size))} {spec.size}" if spec else "–"
+        if spec and spec.variant(r):
+            size += f" ({spec.variant(r)})"
+        old = next(
+            (
+                b
+                for b in before or ()
+                if b.get("scenario") == scenario and (b.get("params") or {}) == params
+            ),
+            None,
+        )
+        what, now, unit, higher = headline(scenario, r)
+        then = None if old is None or "error" in old else headline(scenario, old)[1]
+        shown_now = _failure(r) if "error" in r else fmt(now, unit) if now is not None else "–"
+        if old is None:
+            shown_then = "not measured"
+        elif "error" in old:
+            shown_then = _failure(old)
+        else:
+            shown_then = fmt(then, unit) if then is not None else "–"
+        peaks = ", ".join(_mib(x.get("peak_rss")) for x in (r, old) if x is not None)
+        out.append(
+            f"| {scenario} | {size} | {what} | {shown_now} | {shown_then} "
+            f"| {_change(now, then, higher)} | {peaks} |"
+        )
+    if figures:
+        out += [
+            "",
+            "Solid lines: this tree; dashed: the code before; dotted: the target. Axes are "
+            "logarithmic where the figures span a factor of ten or more.",
+            "",
+        ]
+        out += [f"![{scenario}]({path})" for scenario, path in figures]
+    elif info.get("plots_note"):
+        out += ["", f"No plots: {info['plots_note']}."]
+    return [*out, ""]
+
+
 NOTES = Path(__file__).resolve().parent / "NOTES.md"
 
 
-def write_report(info: dict[str, Any], results: Sequence[dict[str, Any]], out: Path | None) -> str:
-    """The report as Markdown; written to `out` when given."""
+def write_report(
+    info: dict[str, Any],
+    results: Sequence[dict[str, Any]],
+    out: Path | None,
+    *,
+    before: Sequence[dict[str, Any]] | None = None,
+    figures: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The report as Markdown; written to `out` when given. `before`: the same
+    measurements on the code before; `figures`: (scenario, path relative to `out`) of the
+    plots to show."""
     lines = [
         HEADER,
         *_machine(info),
         *_summary(results),
+        *_growth(info, results, before, figures),
         *_digest(results),
         *_search(results),
         *_ingest(results),

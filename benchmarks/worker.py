@@ -35,6 +35,9 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     result = scenarios()[name](**params)
     result["elapsed_seconds"] = time.perf_counter() - start
+    import bot  # which code was measured: this tree, or the code before (benchmarks.before)
+
+    result["code"] = str(Path(bot.__file__).resolve().parents[1])
     print(MARK + json.dumps(result, default=str), flush=True)
     return 0
 
