@@ -50,6 +50,7 @@ FULL: list[tuple[str, dict[str, Any]]] = [
     ("digest", {"channels": 1_000, "runs": 3}),
     ("digest", {"channels": 100_000, "runs": 1, "baseline_channels": 20}),
     ("ingest", {"papers": 100_000, "runs": 3}),
+    ("config", {"channels": 10_000, "runs": 3}),
     ("search", {"papers": 25_000, "queries": 1_000, "passes": 2}),
     ("slack_ack", {"papers": 25_000, "concurrency": 50, "bursts": 5}),
     ("search", {"papers": 250_000, "queries": 1_000, "passes": 1, "baseline_queries": 5}),
@@ -58,6 +59,7 @@ FULL: list[tuple[str, dict[str, Any]]] = [
 QUICK: list[tuple[str, dict[str, Any]]] = [
     ("digest", {"channels": 1_000, "ledger_rows": 100_000, "history": 5_000, "runs": 1}),
     ("ingest", {"papers": 10_000, "runs": 1}),
+    ("config", {"channels": 1_000, "runs": 1}),
     ("search", {"papers": 10_000, "queries": 200, "passes": 1, "baseline_queries": 5}),
     ("slack_ack", {"papers": 10_000, "concurrency": 50, "bursts": 2}),
 ]

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import digest_cycle, ingest_dumps, search_latency, slack_ack  # noqa: E402
+from benchmarks import config_load, digest_cycle, ingest_dumps, search_latency, slack_ack  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from benchmarks.synth import TOPICS, Corpus  # noqa: E402
 from bot.pipeline.lexicon import build, find_definitions  # noqa: E402
@@ -121,6 +121,11 @@ def test_ingest_scenario(tmp_path: Path) -> None:
     assert r["files"] == 3 and r["rejected"] == 0
     assert r["stored"] >= 295 and r["papers_per_second"] > 0
     assert r["archive_bytes_checkpointed"] > 0
+
+
+def test_config_scenario(tmp_path: Path) -> None:
+    r = config_load.run(channels=50, runs=1, workdir=tmp_path)
+    assert r["loaded"] == 50 and r["refused"] is None and r["file_bytes"] > 0
 
 
 def test_slack_ack_scenario(tmp_path: Path) -> None:
