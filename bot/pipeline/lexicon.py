@@ -11,13 +11,16 @@ frequency. A tiny archive leans on the reference, a large one on itself.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import islice
+from typing import Any
 
 from bot.models import Paper
 from bot.pipeline.field import KnownWords
@@ -244,21 +247,270 @@ class _Known(Mapping[str, int]):
         return len(self._vocab)
 
 
+Position = tuple[int, int]
+"""Where an item was first seen: (paper id, index in that paper's words or definitions)."""
+Pair = tuple[str, tuple[str, ...]]
+"""(folded short form, long form stems): one acronym definition."""
+Spelling = tuple[tuple[str, ...], str]
+"""(long form stems, how a paper spelled it)."""
+PaperText = tuple[int, str, str, Sequence[str]]
+"""(paper id, title, abstract, keywords): what the lexicon learns from a paper."""
+
+
+def _texts(title: str, abstract: str, keywords: Iterable[str]) -> tuple[str, str]:
+    """A paper's text for words, and its text for definitions (as `build` always read them)."""
+    return f"{title}\n{abstract}\n{' '.join(keywords)}", f"{title}. {abstract}"
+
+
+class _Stems(dict[str, str]):
+    """Folded word -> stem, each word stemmed once (`map(stems.__getitem__, ...)` in C)."""
+
+    def __missing__(self, word: str) -> str:
+        found = self[word] = stem(word)
+        return found
+
+
+def _definitions(text: str) -> list[tuple[Pair, str]]:
+    """Each definition in `text`: ((folded short form, long form stems), spelling)."""
+    out = []
+    for sf, lf in find_definitions(text):
+        lf_words = words(lf)
+        out.append(((fold(sf), tuple(stem(w) for w in lf_words)), " ".join(lf_words)))
+    return out
+
+
+def _first_index(ws: list[str]) -> dict[str, int]:
+    """Each distinct word of `ws` -> the index of its first occurrence."""
+    at: dict[str, int] = {}
+    for i, w in enumerate(ws):
+        at.setdefault(w, i)
+    return at
+
+
+class Tally:
+    """The counts a Lexicon is made of, kept up to date paper by paper.
+
+    `add` counts a paper's text under its id, `remove` takes back the text it was counted
+    with (the paper was updated or deleted), `lexicon()` makes the Lexicon: exactly the one
+    `build` learns from the same texts in id order, the order of its dictionaries included.
+    Each item remembers where it was first seen (`Position`); an item whose first paper
+    lost it while other papers still have it is an orphan until `resolve` re-reads the
+    papers from that one on. Not thread-safe: one writer; `lexicon()` is a snapshot.
+    """
+
+    def __init__(self) -> None:
+        self.n_docs = 0
+        self.df: Counter[str] = Counter()
+        self.vocab: Counter[str] = Counter()  # first-seen order, but for `_moved` words
+        self.vocab_first: dict[str, Position] = {}
+        self.pairs: dict[Pair, int] = {}
+        self.pair_first: dict[Pair, Position] = {}
+        self.spellings: dict[Spelling, int] = {}
+        self.spelling_first: dict[Spelling, Position] = {}
+        self.last_id = -1  # the highest paper id counted by `add`
+        self._moved: set[str] = set()  # words whose first-seen position moved
+        self._orphans: dict[str, dict[Any, int]] = {"vocab": {}, "pairs": {}, "spellings": {}}
+        self._stems = _Stems()
+
+    # --- counting -------------------------------------------------------------------------
+
+    def add(self, pid: int, title: str, abstract: str, keywords: Iterable[str]) -> None:
+        """Count one paper's text as paper `pid`."""
+        text, defs = _texts(title, abstract, keywords)
+        ws = words(text)
+        self.n_docs += 1
+        vocab, first = self.vocab, self.vocab_first
+        if pid > self.last_id:  # the common case: a paper newer than every counted one
+            size = len(vocab)
+            vocab.update(ws)  # new words are appended, in the order this paper has them
+            for w in islice(reversed(vocab), len(vocab) - size):
+                first[w] = (pid, ws.index(w))
+            self.last_id = pid
+            orphans = self._orphans["vocab"]
+            if orphans:  # seen here, until `resolve` finds them earlier
+                for w in orphans.keys() & set(ws):
+                    self._seat(first, w, (pid, ws.index(w)))
+        else:  # an older paper's new text: a word may now be first seen here
+            vocab.update(ws)
+            for w, i in _first_index(ws).items():
+                if self._seat(first, w, (pid, i)):
+                    self._moved.add(w)
+        df = self.df
+        df.update(set(map(self._stems.__getitem__, set(ws))))
+        for k, (pair, spelling) in enumerate(_definitions(defs)):
+            self.pairs[pair] = self.pairs.get(pair, 0) + 1
+            self._seat(self.pair_first, pair, (pid, k))
+            key = (pair[1], spelling)
+            self.spellings[key] = self.spellings.get(key, 0) + 1
+            self._seat(self.spelling_first, key, (pid, k))
+
+    def _seat(self, first: dict[Any, Position], item: Any, at: Position) -> bool:
+        """`at` is where `item` is seen: its first position when earlier than the known one
+        (True then)."""
+        known = first.get(item)
+        if known is None or at < known:
+            first[item] = at
+            return True
+        return False
+
+    def remove(self, pid: int, title: str, abstract: str, keywords: Iterable[str]) -> None:
+        """Take back the text paper `pid` was counted with (`add` with the same text)."""
+        text, defs = _texts(title, abstract, keywords)
+        ws = words(text)
+        self.n_docs -= 1
+        vocab, first = self.vocab, self.vocab_first
+        for w, n in Counter(ws).items():
+            self._drop(vocab, first, "vocab", w, n, pid)
+        df = self.df
+        for s in set(map(self._stems.__getitem__, set(ws))):
+            df[s] -= 1
+            if df[s] <= 0:
+                del df[s]
+        for pair, spelling in _definitions(defs):
+            self._drop(self.pairs, self.pair_first, "pairs", pair, 1, pid)
+            key = (pair[1], spelling)
+            self._drop(self.spellings, self.spelling_first, "spellings", key, 1, pid)
+
+    def _drop(
+        self, counts: dict[Any, int], first: dict[Any, Position], kind: str, item: Any, n: int,
+        pid: int,
+    ) -> None:  # fmt: skip
+        left = counts[item] - n
+        orphans = self._orphans[kind]
+        if left <= 0:
+            del counts[item]
+            first.pop(item, None)
+            orphans.pop(item, None)
+            self._moved.discard(item)
+        else:
+            counts[item] = left
+            at = first.get(item)
+            if at is not None and at[0] == pid:  # first seen in this paper: seen later now
+                del first[item]
+                orphans[item] = pid
+
+    # --- orphans --------------------------------------------------------------------------
+
+    def orphaned_from(self) -> int | None:
+        """The id from which `resolve` must re-read papers, or None when there are no orphans."""
+        starts = [min(o.values()) for o in self._orphans.values() if o]
+        return min(starts) if starts else None
+
+    def resolve(self, papers: Iterable[PaperText]) -> None:
+        """Re-seat the orphans: `papers` are the archived papers from `orphaned_from()` on,
+        in id order, as counted (it stops reading once every orphan is seated)."""
+        orphans = self._orphans
+        pending: dict[str, dict[Any, Position | None]] = {
+            kind: {item: None for item in items} for kind, items in orphans.items()
+        }
+        firsts: dict[str, dict[Any, Position]] = {
+            "vocab": self.vocab_first,
+            "pairs": self.pair_first,
+            "spellings": self.spelling_first,
+        }
+        for kind, items in pending.items():  # positions seen meanwhile (by `add`)
+            for item in items:
+                items[item] = firsts[kind].get(item)
+        seated: dict[str, dict[Any, Position | None]] = {kind: {} for kind in pending}
+        for pid, title, abstract, keywords in papers:
+            for kind, items in pending.items():  # seated: nothing later comes first
+                for item in [i for i, at in items.items() if at is not None and at[0] < pid]:
+                    seated[kind][item] = items.pop(item)
+            if not any(pending.values()):
+                break
+            text, defs = _texts(title, abstract, keywords)
+            if pending["vocab"]:
+                ws = words(text)
+                items = pending["vocab"]
+                for w in items.keys() & set(ws):
+                    at = (pid, ws.index(w))
+                    if items[w] is None or at < items[w]:  # type: ignore[operator]
+                        items[w] = at
+            if pending["pairs"] or pending["spellings"]:
+                for k, (pair, spelling) in enumerate(_definitions(defs)):
+                    for kind, item in (("pairs", pair), ("spellings", (pair[1], spelling))):
+                        if item in pending[kind]:
+                            seen = pending[kind][item]
+                            if seen is None or (pid, k) < seen:
+                                pending[kind][item] = (pid, k)
+        for kind, orphaned in orphans.items():
+            for item in orphaned:
+                found = seated[kind].get(item) or pending[kind].get(item)
+                if found is None:
+                    raise ValueError(f"{kind} {item!r} is counted but in no paper read")
+                firsts[kind][item] = found
+                if kind == "vocab":
+                    self._moved.add(item)
+            orphaned.clear()
+
+    # --- the lexicon ----------------------------------------------------------------------
+
+    def _order_vocab(self) -> None:
+        """Put the moved words back in first-seen order (a merge: the others are in order)."""
+        if not self._moved:
+            return
+        moved, first, vocab = self._moved, self.vocab_first, self.vocab
+        rest = [w for w in vocab if w not in moved]
+        back = sorted(moved, key=first.__getitem__)
+        merged = heapq.merge(rest, back, key=first.__getitem__)
+        self.vocab = Counter({w: vocab[w] for w in merged})
+        self._moved = set()
+
+    def lexicon(self) -> Lexicon:
+        """The Lexicon of the texts counted (a snapshot). ValueError while orphans wait."""
+        if any(self._orphans.values()):
+            raise ValueError("orphans wait for `resolve`")
+        self._order_vocab()
+        acronyms: dict[str, dict[tuple[str, ...], int]] = {}
+        for sf, lf in sorted(self.pairs, key=self.pair_first.__getitem__):
+            acronyms.setdefault(sf, {})[lf] = self.pairs[(sf, lf)]
+        spelled: dict[tuple[str, ...], str] = {}
+        for lf, spelling in sorted(self.spellings, key=self.spelling_first.__getitem__):
+            spelled.setdefault(lf, spelling)
+        return Lexicon(self.n_docs, dict(self.df), dict(self.vocab), acronyms, spelled)
+
+    # --- persistence ----------------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        """The counts as JSON-ready lists (`load` reads them back)."""
+        if any(self._orphans.values()):
+            raise ValueError("orphans wait for `resolve`")
+        self._order_vocab()
+        first = self.vocab_first
+        return {
+            "n_docs": self.n_docs,
+            "last_id": self.last_id,
+            "vocab": [[w, n, *first[w]] for w, n in self.vocab.items()],
+            "df": list(self.df.items()),
+            "pairs": [
+                [sf, list(lf), n, *self.pair_first[(sf, lf)]] for (sf, lf), n in self.pairs.items()
+            ],
+            "spellings": [
+                [list(lf), sp, n, *self.spelling_first[(lf, sp)]]
+                for (lf, sp), n in self.spellings.items()
+            ],
+        }
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> Tally:
+        """The Tally `dump` described."""
+        tally = cls()
+        tally.n_docs, tally.last_id = int(data["n_docs"]), int(data["last_id"])
+        tally.vocab = Counter({w: n for w, n, _, _ in data["vocab"]})
+        tally.vocab_first = {w: (p, i) for w, _, p, i in data["vocab"]}
+        tally.df = Counter(dict(data["df"]))
+        for sf, lf, n, p, i in data["pairs"]:
+            tally.pairs[(sf, tuple(lf))] = n
+            tally.pair_first[(sf, tuple(lf))] = (p, i)
+        for lf, sp, n, p, i in data["spellings"]:
+            tally.spellings[(tuple(lf), sp)] = n
+            tally.spelling_first[(tuple(lf), sp)] = (p, i)
+        return tally
+
+
 def build(papers: Iterable[Paper]) -> Lexicon:
     """Learn a lexicon from papers (titles, abstracts, keywords). Pure; O(total text)."""
-    df: Counter[str] = Counter()
-    vocab: Counter[str] = Counter()
-    acronyms: dict[str, Counter[tuple[str, ...]]] = {}
-    spelled: dict[tuple[str, ...], str] = {}
-    n = 0
-    for p in papers:
-        n += 1
-        text = f"{p.title}\n{p.abstract}\n{' '.join(p.ai_keywords)}"
-        ws = words(text)
-        vocab.update(ws)
-        df.update(set(map(stem, set(ws))))
-        for sf, lf in find_definitions(f"{p.title}. {p.abstract}"):
-            key = tuple(stem(w) for w in words(lf))
-            acronyms.setdefault(fold(sf), Counter())[key] += 1
-            spelled.setdefault(key, " ".join(words(lf)))
-    return Lexicon(n, dict(df), dict(vocab), {k: dict(v) for k, v in acronyms.items()}, spelled)
+    tally = Tally()
+    for i, p in enumerate(papers):
+        tally.add(i, p.title, p.abstract, p.ai_keywords)
+    return tally.lexicon()
