@@ -115,7 +115,7 @@ def test_a_plot_for_every_scenario_with_results_the_same_bytes_for_the_same_resu
         assert data == b.read_bytes()  # deterministic
         assert b"matplotlib" not in data  # no creation software (nor a date) in the file
     # other figures, other pictures; this tree alone is drawn too
-    changed, _ = draw([_digest(1_000, 1.5, 200 * MiB), *NOW[1:]], BEFORE, tmp_path / "c")
+    draw([_digest(1_000, 1.5, 200 * MiB), *NOW[1:]], BEFORE, tmp_path / "c")
     alone, _ = draw(NOW, None, tmp_path / "d")
     assert (tmp_path / "c" / "digest.png").read_bytes() != first[0][1].read_bytes()
     assert [s for s, _ in alone] == ["digest", "ingest", "lexicon", "search"]
@@ -142,7 +142,7 @@ def test_the_report_puts_each_figure_beside_the_code_before_and_shows_the_plots(
     figures = [("digest", "docs/benchmarks/digest.png")]
     text = "\n".join(_growth(info, NOW, BEFORE, figures))
     assert "## Before and after: growth with size" in text
-    assert "| digest | 10,000 channels | wall | 3 s | 12 s | 4.0× faster | 500 MiB, 580 MiB |" in text
+    assert "| digest | 10,000 channels | wall | 3 s | 12 s | 4.0× faster | 500 MiB, 580 MiB" in text
     assert "(narrow: no top-100 topic) | wall | 2 s | 14 s | 7.0× faster" in text
     assert "| p95 | 21 ms | 500 ms | 23.8× faster |" in text
     assert "| papers/s | 6k/s | 3.3k/s | 1.8× higher |" in text
