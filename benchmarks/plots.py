@@ -23,7 +23,7 @@ MiB = float(1 << 20)
 FIXED = {"svg.hashsalt": "paperboy-benchmarks", "font.family": "DejaVu Sans"}
 
 # The parameters that can be a scenario's size, in the order they are looked for.
-SIZES = ("channels", "papers", "messages", "items", "size")
+SIZES = ("channels", "papers", "slack_channels", "messages", "items", "size")
 
 
 def value(r: Result, path: str) -> float | None:
@@ -106,6 +106,19 @@ SPECS: dict[str, Spec] = {
         (
             Panel("rate", "/s", (Line("papers/s", "papers_per_second"),), 5000.0, True),
             _wall(),
+            _peak(),
+        ),
+    ),
+    "config": Spec("Loading a configuration vs channels", "channels", (_wall(2.0), _peak())),
+    "delivery": Spec(
+        "Delivering a day's digests vs Slack channels (as many on Discord)",
+        "slack_channels",
+        (
+            Panel(
+                "delivery time",
+                "s",
+                (Line("wall", "wall_seconds"), Line("the limits allow", "limit_bound_seconds")),
+            ),
             _peak(),
         ),
     ),
