@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from discord.http import Route
 
 from bot.delivery.answers import describe, json_object, retry_after
 from bot.delivery.explain import unreachable
+from bot.delivery.pacing import DISCORD_GLOBAL, Clock, Pacer, Rate
 from bot.delivery.retry import RetryLater, Sleep
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
@@ -49,6 +51,14 @@ class DiscordDelivery:
     once (`GET /users/@me`) before the first post. When Discord says a channel's bucket is
     empty (`X-RateLimit-Remaining: 0`), the next post to that channel waits
     `X-RateLimit-Reset-After` first instead of drawing a 429. `timeout` bounds each request.
+
+    Every request (the login included) first takes a slot of the bot's global limit
+    (`pace`, 50 requests per second less a margin: bot.delivery.pacing), so channels
+    posting at once share it without drawing 429s; a slot waits with the turn held, which
+    bounds how many channels queue for it. A 429 for the whole bot (``"global": true``,
+    ``X-RateLimit-Global`` or ``X-RateLimit-Scope: global``) holds every later slot for
+    its `retry_after`. `pace=None` paces nothing globally. `clock` is the monotonic time
+    `sleep` waits on.
     """
 
     def __init__(
@@ -58,13 +68,17 @@ class DiscordDelivery:
         timeout: float = 30.0,
         sleep: Sleep = asyncio.sleep,
         max_ratelimit_timeout: float | None = None,  # accepted for older callers; unused
+        pace: Rate | None = DISCORD_GLOBAL,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
         self._logged_in = False
+        self._login_lock = asyncio.Lock()  # channels sending at once log in once
         self._pause: dict[str, float] = {}  # channel id -> seconds to wait before posting
+        self.pacer = None if pace is None else Pacer(pace, clock=clock, sleep=sleep)
 
     def render(self, digest: Digest) -> list[Message]:
         return render_discord(digest, buttons=True)  # the bot posts it: clicks reach us
@@ -78,8 +92,11 @@ class DiscordDelivery:
     async def _request(
         self, method: str, path: str, what: str, json: Any = None
     ) -> tuple[int, dict[str, Any] | None, str, Mapping[str, str]]:
-        """(status, JSON object or None, body text, headers); raises a transient
-        DeliveryError when Discord cannot be reached."""
+        """(status, JSON object or None, body text, headers), once the bot's global limit
+        gives this request its slot; raises a transient DeliveryError when Discord cannot be
+        reached."""
+        if self.pacer is not None:
+            await self.pacer.slot()
         try:
             async with self._http().request(method, Route.BASE + path, json=json) as resp:
                 body = (await resp.read()).decode("utf-8", "replace")
@@ -90,11 +107,16 @@ class DiscordDelivery:
     async def _login(self) -> None:
         if self._logged_in:
             return
+        async with self._login_lock:
+            if not self._logged_in:
+                await self._check_token()
+
+    async def _check_token(self) -> None:
         status, data, body, headers = await self._request("GET", "/users/@me", "logging in")
         if status == 401:
             raise DeliveryError(BAD_TOKEN, permanent=True)
         if status == 429:
-            wait = _wait(headers, data)
+            wait = self._limited(headers, data)
             raise RetryLater("Discord rate limited the login (429)", retry_after=wait)
         if status >= 300:
             raise DeliveryError(
@@ -124,7 +146,7 @@ class DiscordDelivery:
         if status == 429:
             raise RetryLater(
                 f"Discord rate limited the post to {channel.ref} (429)",
-                retry_after=_wait(headers, data),
+                retry_after=self._limited(headers, data),
             )
         if status == 401:
             self._logged_in = False
@@ -138,6 +160,13 @@ class DiscordDelivery:
             permanent=400 <= status < 500 and status != 408,
         )
 
+    def _limited(self, headers: Mapping[str, str], data: dict[str, Any] | None) -> float:
+        """The wait a 429 names; a 429 for the whole bot holds every channel's next slot."""
+        wait = _wait(headers, data)
+        if self.pacer is not None and is_global(headers, data):
+            self.pacer.hold(wait)
+        return wait
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -147,6 +176,17 @@ class DiscordDelivery:
 
 def _wait(headers: Mapping[str, str], data: dict[str, Any] | None) -> float:
     return retry_after(headers, data) or 0.0
+
+
+def is_global(headers: Mapping[str, str], data: dict[str, Any] | None) -> bool:
+    """A 429 of the bot's global limit (not of one route's bucket), as Discord marks it:
+    ``"global": true`` in the body, ``X-RateLimit-Global: true``, or
+    ``X-RateLimit-Scope: global``."""
+    if data is not None and data.get("global") is True:
+        return True
+    if headers.get("X-RateLimit-Global", "").lower() == "true":
+        return True
+    return headers.get("X-RateLimit-Scope", "").lower() == "global"
 
 
 def _reset_after(headers: Mapping[str, str]) -> float:

@@ -6,6 +6,7 @@ Point discord.py at it with ``monkeypatch.setattr(discord.http.Route, "BASE", fa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from .discord_gateway import FakeGateway
 from .discord_interactions import Interactions
 from .discord_limits import DiscordLimits, interactive_components, shared_embed_urls
 from .faults import FaultPlan
-from .server import Clock, FakeServer, WindowBucket, whole_seconds
+from .server import Clock, FakeServer, TokenBucket, WindowBucket, whole_seconds
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
@@ -61,6 +62,13 @@ class FakeDiscord(FakeServer):
     ``X-RateLimit-*`` headers, so discord.py sleeps and retries instead of assuming a
     Cloudflare ban. Server-error faults answer a JSON 5xx.
 
+    Opt-in limits (off by default, so tests stay fast): `enforce_rate`, the per-channel
+    message bucket; `enforce_global`, the bot's global limit (50 requests per second per
+    token, any bot route), whose 429 says ``"global": true`` with ``X-RateLimit-Global:
+    true`` and ``X-RateLimit-Scope: global``; `latency`, seconds every bot route waits
+    before answering (a network's round trip). `created` holds the clock time of each
+    created message (same order as `messages()`).
+
     Webhooks (`add_webhook`): ``POST /webhooks/{id}/{token}`` (``?wait=true`` → message
     JSON, else 204); unknown or revoked → 404 code 10015; interactive components are
     ignored (warning ``components_ignored``: the webhook is not the application's).
@@ -95,6 +103,10 @@ class FakeDiscord(FakeServer):
         self._nonces: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._ids = count(1)
         self._bucket: WindowBucket | None = None
+        self._global: TokenBucket | None = None
+        self.latency = 0.0  # seconds each bot route waits before answering (opt-in)
+        self.created: list[float] = []  # clock time of each created message
+        self.global_limited = 0  # 429s from the global limit of `enforce_global`
         self.nonce_hits = 0  # sends answered with an existing message (enforce_nonce)
         self.rate_limited = 0  # 429s from the real per-channel window (not faults)
         self.interactions = Interactions(self)
@@ -130,6 +142,12 @@ class FakeDiscord(FakeServer):
         """Discord's per-channel message bucket: `limit` messages per `per` seconds (on the
         fake's clock), advertised in ``X-RateLimit-*`` headers; 429 beyond it."""
         self._bucket = WindowBucket(limit, per, self.clock)
+
+    def enforce_global(self, per_second: float = 50.0, burst: int = 50) -> None:
+        """Discord's global limit: every bot token may make `per_second` requests a second
+        (a token bucket of `burst`, on the fake's clock) across all bot routes; beyond it a
+        global 429. Not advertised before its 429, as on Discord."""
+        self._global = TokenBucket(per_second, burst, self.clock)
 
     def add_webhook(self, channel_id: str | int = "1200000000000000001") -> str:
         """A new webhook URL (``<base>/webhooks/{id}/{token}``) posting to `channel_id`."""
@@ -211,6 +229,28 @@ class FakeDiscord(FakeServer):
 
     def _server_error(self, request: web.Request, status: int) -> web.StreamResponse:
         return self._error(status, 0, f"{status}: Internal Server Error")
+
+    async def _admit(self, request: web.Request) -> web.Response | None:
+        """A bot route's answer before its handler: after `latency`, 401 for a bad token,
+        or the global 429 of `enforce_global`; None when the request goes on."""
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        denied = self._unauthorized(request)
+        if denied is not None or self._global is None:
+            return denied
+        token = request.headers.get("Authorization", "")
+        wait = self._global.take(token)
+        if wait <= 0:
+            return None
+        self.global_limited += 1
+        headers = {
+            "Via": "1.1 google",
+            "Retry-After": whole_seconds(wait),
+            "X-RateLimit-Global": "true",
+            "X-RateLimit-Scope": "global",
+        }
+        body = {"message": "You are being rate limited.", "retry_after": round(wait, 3)}
+        return self._json({**body, "global": True}, 429, headers)
 
     def _unauthorized(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
@@ -294,6 +334,7 @@ class FakeDiscord(FakeServer):
         warnings = ["embeds_share_url"] if shared_embed_urls(embeds) else []
         private = {"allowed_mentions": payload.get("allowed_mentions"), "via": via}
         self._messages.append({**message, **private, "warnings": warnings})
+        self.created.append(self.clock())
         return message
 
     @staticmethod
@@ -317,7 +358,7 @@ class FakeDiscord(FakeServer):
     # -- bot routes ---------------------------------------------------------------------
 
     async def _me(self, request: web.Request) -> web.StreamResponse:
-        denied = self._unauthorized(request)
+        denied = await self._admit(request)
         if denied is not None:
             return denied
         me = {**self._bot_user(), "flags": 0, "verified": True, "mfa_enabled": False}
@@ -334,7 +375,7 @@ class FakeDiscord(FakeServer):
         return None
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
-        denied = self._unauthorized(request)
+        denied = await self._admit(request)
         channel_id = request.match_info["channel_id"]
         denied = denied or self._channel_error(channel_id, sending=True)
         if denied is not None:
@@ -365,7 +406,7 @@ class FakeDiscord(FakeServer):
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         channel_id = request.match_info["channel_id"]
-        denied = self._unauthorized(request) or self._channel_error(channel_id, sending=False)
+        denied = await self._admit(request) or self._channel_error(channel_id, sending=False)
         if denied is not None:
             return denied
         limit = max(1, min(int(request.query.get("limit", "50")), 100))

@@ -6,6 +6,7 @@ Point ``AsyncWebClient(token=fake.token, base_url=fake.url)`` at it (``url`` end
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ class FakeSlack(FakeServer):
     seconds (slack_sdk's retry handler does ``int()`` on it) and ``{"ok": false, "error":
     "ratelimited"}``. 5xx faults answer a JSON error body.
 
+    Opt-in (off by default, so tests stay fast): `latency`, seconds every Web API call
+    waits before answering (a network's round trip). `created` holds the clock time of
+    each accepted message (same order as `messages()`).
+
     Incoming webhooks (`add_webhook`) and response URLs (`response_url`): see `SlackHooks`.
     What Slack sends to the app (signed button clicks, reaction events): `app_requests`,
     a `SlackAppRequests`.
@@ -76,6 +81,8 @@ class FakeSlack(FakeServer):
         self._ts = count(100, 100)
         self._bucket: TokenBucket | None = None
         self.rate_limited: int = 0  # 429s from the real per-channel limit (not faults)
+        self.latency = 0.0  # seconds each Web API call waits before answering (opt-in)
+        self.created: list[float] = []  # clock time of each accepted message
 
     # -- setup --------------------------------------------------------------------------
 
@@ -212,6 +219,8 @@ class FakeSlack(FakeServer):
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         try:
             params = await self._params(request)
         except ValueError:
@@ -311,6 +320,7 @@ class FakeSlack(FakeServer):
         if rejection is None:
             message["ts"] = self._next_ts()
             self._messages.append(message)
+            self.created.append(self.clock())
         return message, rejection
 
     def _history(self, params: Mapping[str, Any]) -> web.StreamResponse:

@@ -1,0 +1,346 @@
+"""Scenario: one day's digests delivered to Slack and Discord channels at the platforms' own
+rate limits, through the real sender (`DigestCycle.run`: outbox, ledger, retry policy,
+`SlackDelivery`, `DiscordDelivery`) against the fakes of tests/fakes (real HTTP servers on
+127.0.0.1) with their limits enforced:
+
+- Slack chat.postMessage: one message per second per channel (a token bucket of one:
+  "short bursts" are tolerated but not promised), 429 with ``Retry-After``;
+- Discord: 50 requests per second per bot token across every route (a bucket of 50,
+  global 429 with ``"global": true``), and each channel's message bucket of 5 per 5 s,
+  advertised in ``X-RateLimit-*`` headers;
+- every answer after `latency` seconds (a network round trip; 0 on the fakes' own).
+
+"What the limits allow" is the least time any sender could take under these limits: the
+Discord requests beyond the first burst at 50 a second, or the busiest channel's messages
+beyond its bucket, whichever is longer (channels run side by side). Counted afterwards:
+lost (a planned paper not confirmed in the ledger, or a rendered message missing on the
+platform) and duplicates (a message on the platform more often than rendered).
+
+Baseline: the sender as it was before pacing and concurrency (one channel at a time, no
+global pacing: `SENDING_AT_ONCE = 1`, `DiscordDelivery(pace=None)`), on a sample of the
+channels; its time grows linearly with the channels, so it is extrapolated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import bot.digest
+from benchmarks.fixtures import database, fill_archive
+from benchmarks.synth import Corpus
+from bot.delivery.base import Delivery
+from bot.delivery.discord import DiscordDelivery, use_api_base
+from bot.delivery.pacing import DISCORD_GLOBAL
+from bot.delivery.slack import SlackDelivery, slack_client
+from bot.digest import ChannelOutcome, DigestCycle
+from bot.models import Profile
+from bot.pipeline.lexicon import build as build_lexicon
+from bot.store.archive import Archive
+from bot.store.ledger import Ledger
+from bot.store.runs import DigestRuns
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+from fakes.discord import FakeDiscord  # noqa: E402
+from fakes.slack import FakeSlack  # noqa: E402
+
+SLACK_PER_SECOND, SLACK_BURST = 1.0, 1
+DISCORD_GLOBAL_PER_SECOND, DISCORD_GLOBAL_BURST = 50.0, 50
+DISCORD_CHANNEL_LIMIT, DISCORD_CHANNEL_PER = 5, 5.0
+SENDING_AT_ONCE = 32  # channels sending at once (the benchmark's setting of the cycle)
+
+
+def run(
+    *,
+    slack_channels: int = 2_000,
+    discord_channels: int = 2_000,
+    papers: int = 1_000,
+    latency: float = 0.05,
+    at_once: int = SENDING_AT_ONCE,
+    baseline_channels: int = 50,
+    seed: int = 8,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Deliver one day's digests (`papers` new papers) to `slack_channels` Slack and
+    `discord_channels` Discord channels, `at_once` channels sending together; then the
+    baseline on `baseline_channels` of each (0: none)."""
+    logging.getLogger("bot").setLevel(logging.ERROR)  # 429s are expected and counted here
+    corpus = Corpus(seed)
+    tmp = Path(tempfile.mkdtemp(prefix="paperboy-bench-delivery-", dir=workdir))
+    try:
+        archive_path = tmp / "archive.db"
+        now = datetime.now(UTC)
+        engine = database(archive_path)
+        new = corpus.papers(papers, start=0, first_seen=now - timedelta(hours=2))
+        fill_archive(engine, new, now=now - timedelta(hours=2))
+        lexicon = build_lexicon(Archive(engine).all())
+        engine.dispose()
+        profiles = _profiles(corpus, slack_channels, discord_channels)
+        result = asyncio.run(
+            _deliver(tmp, "current", archive_path, lexicon, profiles, latency, at_once, True)
+        )
+        out: dict[str, Any] = {
+            "scenario": "delivery",
+            "slack_channels": slack_channels,
+            "discord_channels": discord_channels,
+            "papers": papers,
+            "latency": latency,
+            "at_once": at_once,
+            "limits": {
+                "slack_per_channel_per_second": SLACK_PER_SECOND,
+                "slack_burst": SLACK_BURST,
+                "discord_global_per_second": DISCORD_GLOBAL_PER_SECOND,
+                "discord_global_burst": DISCORD_GLOBAL_BURST,
+                "discord_channel_bucket": f"{DISCORD_CHANNEL_LIMIT} per {DISCORD_CHANNEL_PER} s",
+                "client_global_pace": DISCORD_GLOBAL.per_second,
+            },
+            **result,
+        }
+        if baseline_channels:
+            sample = _profiles(
+                corpus,
+                min(baseline_channels, slack_channels),
+                min(baseline_channels, discord_channels),
+            )
+            base = asyncio.run(
+                _deliver(tmp, "baseline", archive_path, lexicon, sample, latency, 1, False)
+            )
+            per_channel = base["wall_seconds"] / max(1, len(sample))
+            base["extrapolated_seconds"] = per_channel * len(profiles)
+            out["baseline"] = base
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _profiles(corpus: Corpus, slack: int, discord: int) -> list[Profile]:
+    """Corpus channels (five topics, one exclusion, ten papers a day), the first `slack` on
+    Slack and the next `discord` on Discord, interleaved as a configuration lists them."""
+    made = corpus.profiles(slack + discord)
+    out = []
+    for n, p in enumerate(made[:slack]):
+        out.append(replace(p, platform="slack", channel_id=f"C{n:09d}"))
+    for n, p in enumerate(made[slack:]):
+        out.append(replace(p, platform="discord", channel_id=str(1_300_000_000_000_000_000 + n)))
+    # one platform after the other would let Slack finish before Discord starts: mix them
+    slacks, discords = out[:slack], out[slack:]
+    mixed: list[Profile] = []
+    for i in range(max(slack, discord)):
+        mixed += slacks[i : i + 1] + discords[i : i + 1]
+    return mixed
+
+
+async def _deliver(
+    tmp: Path,
+    name: str,
+    archive_path: Path,
+    lexicon: Any,
+    profiles: list[Profile],
+    latency: float,
+    at_once: int,
+    paced: bool,
+) -> dict[str, Any]:
+    path = tmp / f"{name}.db"
+    shutil.copyfile(archive_path, path)
+    engine = database(path)  # a fresh ledger: nothing posted yet
+    slack_ids = [p.channel_id for p in profiles if p.platform == "slack"]
+    discord_ids = [p.channel_id for p in profiles if p.platform == "discord"]
+    async with FakeSlack(channels=slack_ids) as slack, FakeDiscord(channels=discord_ids) as dc:
+        slack.enforce_rate(per_second=SLACK_PER_SECOND, burst=SLACK_BURST)
+        dc.enforce_global(per_second=DISCORD_GLOBAL_PER_SECOND, burst=DISCORD_GLOBAL_BURST)
+        dc.enforce_rate(limit=DISCORD_CHANNEL_LIMIT, per=DISCORD_CHANNEL_PER)
+        slack.latency = dc.latency = latency
+        use_api_base(dc.base)
+        discord = DiscordDelivery(dc.token) if paced else DiscordDelivery(dc.token, pace=None)
+        deliveries: dict[str, Delivery] = {
+            "slack": SlackDelivery(slack_client(slack.token, slack.url)),
+            "discord": discord,
+        }
+        ledger = Ledger(engine)
+        cycle = _cycle(Archive(engine), ledger, DigestRuns(engine), lexicon, deliveries, at_once)
+        start = time.perf_counter()
+        mono_start = time.monotonic()
+        try:
+            outcomes = await _run(cycle, profiles, at_once)
+        finally:
+            wall = time.perf_counter() - start
+            for d in deliveries.values():
+                await d.aclose()
+        result = _check(outcomes, deliveries, slack, dc, ledger, profiles)
+        result.update(
+            _rates(slack, dc, mono_start, wall, result, discord.pacer.waited if paced else 0.0)
+        )
+    engine.dispose()
+    result["wall_seconds"] = wall
+    return result
+
+
+def _cycle(
+    archive: Archive,
+    ledger: Ledger,
+    runs: DigestRuns,
+    lexicon: Any,
+    deliveries: dict[str, Delivery],
+    at_once: int,
+) -> DigestCycle:
+    kwargs: dict[str, Any] = {}
+    if "sending_at_once" in inspect.signature(DigestCycle).parameters:
+        kwargs["sending_at_once"] = at_once
+    return DigestCycle(
+        archive=archive,
+        ledger=ledger,
+        runs=runs,
+        lexicon=lambda: lexicon,
+        deliveries=deliveries,
+        clock=lambda: datetime.now(UTC),
+        **kwargs,
+    )
+
+
+async def _run(cycle: DigestCycle, profiles: list[Profile], at_once: int) -> list[ChannelOutcome]:
+    """The cycle with `at_once` channels sending together (through the module constant
+    while DigestCycle takes no such argument)."""
+    before = bot.digest.SENDING_AT_ONCE
+    bot.digest.SENDING_AT_ONCE = at_once  # type: ignore[misc]
+    try:
+        return await cycle.run(profiles)
+    finally:
+        bot.digest.SENDING_AT_ONCE = before  # type: ignore[misc]
+
+
+def _check(
+    outcomes: list[ChannelOutcome],
+    deliveries: dict[str, Delivery],
+    slack: FakeSlack,
+    dc: FakeDiscord,
+    ledger: Ledger,
+    profiles: list[Profile],
+) -> dict[str, Any]:
+    """Lost and duplicated papers and messages, channel by channel."""
+    status = Counter(o.status for o in outcomes)
+    on_slack = Counter(m["channel"] for m in slack.messages())
+    on_discord = Counter(m["channel_id"] for m in dc.messages())
+    slack_papers = Counter(
+        (m["channel"], k)
+        for m in slack.messages()
+        for k in ((m.get("metadata") or {}).get("event_payload") or {}).get("papers", [])
+    )
+    expected_messages = {"slack": 0, "discord": 0}
+    lost_papers = lost_messages = duplicate_messages = duplicate_papers = planned = 0
+    posted_rows = 0
+    for o in outcomes:
+        p = o.profile
+        items = [i.paper.key for i in o.digest.items] if o.digest is not None else []
+        planned += len(items)
+        rendered = len(deliveries[p.platform].render(o.digest)) if items and o.digest else 0
+        expected_messages[p.platform] += rendered
+        seen = (on_slack if p.platform == "slack" else on_discord)[p.channel_id]
+        lost_messages += max(0, rendered - seen)
+        duplicate_messages += max(0, seen - rendered)
+        rows = ledger.rows(p.ref, items)
+        confirmed = sum(1 for k in items if (r := rows.get(k)) is not None and r.posted)
+        posted_rows += confirmed
+        lost_papers += len(items) - confirmed
+        if p.platform == "slack":
+            duplicate_papers += sum(max(0, slack_papers[(p.channel_id, k)] - 1) for k in items)
+    nonces = Counter(m.get("nonce") for m in dc.messages())
+    duplicate_messages += sum(n - 1 for n in nonces.values() if n > 1)
+    return {
+        "channels": len(profiles),
+        "outcomes": dict(status),
+        "failed": sum(1 for o in outcomes if o.failed),
+        "papers_planned": planned,
+        "papers_confirmed": posted_rows,
+        "messages": {"slack": len(slack.messages()), "discord": len(dc.messages())},
+        "messages_expected": expected_messages,
+        "lost_papers": lost_papers,
+        "lost_messages": lost_messages,
+        "duplicate_messages": duplicate_messages,
+        "duplicate_papers": duplicate_papers,
+        "http_429": {
+            "slack_channel": slack.rate_limited,
+            "discord_channel": dc.rate_limited,
+            "discord_global": dc.global_limited,
+        },
+        "requests": {
+            "slack_post": slack.requests["chat.postMessage"],
+            "discord_total": sum(
+                n for r, n in dc.requests.items() if not r.startswith("POST /webhooks")
+            ),
+            "discord_post": dc.requests[FakeDiscord.SEND_MESSAGE],
+        },
+    }
+
+
+def _rates(
+    slack: FakeSlack,
+    dc: FakeDiscord,
+    start: float,
+    wall: float,
+    checked: dict[str, Any],
+    waited: float,
+) -> dict[str, Any]:
+    """Achieved rates beside the limits, and the least time the limits allow."""
+    discord_requests = checked["messages"]["discord"] + 1  # + the login
+    global_bound = max(0.0, discord_requests - DISCORD_GLOBAL_BURST) / DISCORD_GLOBAL_PER_SECOND
+    per_discord = Counter(m["channel_id"] for m in dc.messages())
+    per_slack = Counter(m["channel"] for m in slack.messages())
+    busiest_discord = max(per_discord.values(), default=0)
+    busiest_slack = max(per_slack.values(), default=0)
+    channel_bound = max(
+        (math.ceil(busiest_discord / DISCORD_CHANNEL_LIMIT) - 1) * DISCORD_CHANNEL_PER,
+        max(0, busiest_slack - SLACK_BURST) / SLACK_PER_SECOND,
+        0.0,
+    )
+    bound = max(global_bound, channel_bound)
+    d_span = _span(dc.created, start)
+    s_span = _span(slack.created, start)
+    return {
+        "limit_bound_seconds": bound,
+        "limit_bound_detail": {
+            "discord_global": global_bound,
+            "busiest_channel": channel_bound,
+            "busiest_discord_channel_messages": busiest_discord,
+            "busiest_slack_channel_messages": busiest_slack,
+        },
+        "ratio_to_bound": wall / bound if bound > 0 else None,
+        "discord_messages_per_second": len(dc.created) / d_span if d_span else None,
+        "discord_requests_per_second": checked["requests"]["discord_total"] / wall
+        if wall
+        else None,
+        "discord_limit_per_second": DISCORD_GLOBAL_PER_SECOND,
+        "slack_messages_per_second": len(slack.created) / s_span if s_span else None,
+        "slack_limit": f"{SLACK_PER_SECOND:g} per second per channel",
+        "slack_busiest_channel_per_second": _busiest_rate(slack),
+        "discord_seconds": d_span,
+        "slack_seconds": s_span,
+        "global_pacing_waited_seconds": waited,
+    }
+
+
+def _span(created: list[float], start: float) -> float:
+    return max(created) - start if created else 0.0
+
+
+def _busiest_rate(slack: FakeSlack) -> float:
+    """The highest rate any one Slack channel got messages at (messages after its first
+    over the seconds since it): what the per-channel limit constrains."""
+    times: dict[str, list[float]] = {}
+    for m, at in zip(slack.messages(), slack.created, strict=True):
+        times.setdefault(m["channel"], []).append(at)
+    rates = [(len(t) - 1) / (t[-1] - t[0]) for t in times.values() if len(t) > 1 and t[-1] > t[0]]
+    return max(rates, default=0.0)
