@@ -169,6 +169,7 @@ def publish(
     """Draw the plots beside `out` (PLOTS) and write the report that shows them; its text."""
     figures: list[tuple[str, str]] = []
     if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
         label = (info.get("before") or {}).get("label") or "the code before"
         drawn, why = draw(results, before, out.parent / PLOTS, before_label=label)
         figures = [(s, p.relative_to(out.parent).as_posix()) for s, p in drawn]
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     info["total_seconds"] = time.time() - started
     info["mode"] = "quick" if args.quick else "full"
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
                 {"machine": info, "results": results, "before": before}, indent=1, default=str

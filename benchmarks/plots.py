@@ -148,12 +148,14 @@ def size_of(spec: Spec, r: Result) -> float | None:
     return float(got) if isinstance(got, int | float) and not isinstance(got, bool) else None
 
 
+REFUSED = "refused"  # the curve of the results that were refusals
 Points = dict[tuple[str, str], list[tuple[float, float]]]  # (variant, line) -> [(size, y)]
 
 
 def points(spec: Spec, panel: Panel, results: Sequence[Result]) -> Points:
     """Each curve's (size, value) points, sorted by size; at a size measured twice, the
-    last result counts."""
+    last result counts. A result that reports it was refused (`refused`: the code before
+    refused a large configuration) is also a point of the REFUSED curve."""
     found: dict[tuple[str, str], dict[float, float]] = {}
     for r in results:
         x = size_of(spec, r)
@@ -163,6 +165,8 @@ def points(spec: Spec, panel: Panel, results: Sequence[Result]) -> Points:
             y = value(r, line.path)
             if y is not None:
                 found.setdefault((spec.variant(r), line.label), {})[x] = y
+                if r.get("refused"):
+                    found.setdefault(("", REFUSED), {})[x] = y
     return {key: sorted(xy.items()) for key, xy in found.items()}
 
 
@@ -274,6 +278,9 @@ def _panel(ax: Any, spec: Spec, panel: Panel, ours: Points, theirs: Points) -> N
             y = [v / MiB for v in y] if panel.unit == "B" else list(y)  # MiB: round ticks
             xs += x
             ys += y
+            if key[1] == REFUSED:  # a mark on the other curves' points
+                ax.plot(x, y, "x", color="black", markersize=9, label=REFUSED + suffix)
+                continue
             ax.plot(x, y, style, marker=marker, color=colours[key], label=name + suffix,
                     markersize=4, linewidth=1.4)  # fmt: skip
     if panel.target is not None:
@@ -287,6 +294,9 @@ def _panel(ax: Any, spec: Spec, panel: Panel, ours: Points, theirs: Points) -> N
     if positive and max(positive) / min(positive) >= 30:
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    else:
+        # a linear axis from zero: differences not magnified
+        ax.set_ylim(0, max(ys, default=1.0) * 1.1 or 1.0)
     ax.set_xticks(sorted(set(xs)))
     ax.set_xticklabels([_size(x) for x in sorted(set(xs))])
     ax.minorticks_off()

@@ -407,6 +407,9 @@ def _growth(
             shown_then = _failure(old)
         else:
             shown_then = fmt(then, unit) if then is not None else "–"
+            if old.get("refused"):  # measured until the code before refused
+                shown_then += f" (refused: {_cut(str(old['refused']), 100)})".replace("|", "/")
+                then = None  # nothing to compare: it did not do the work
         peaks = ", ".join(_mib(x.get("peak_rss")) for x in (r, old) if x is not None)
         out.append(
             f"| {scenario} | {size} | {what} | {shown_now} | {shown_then} "
