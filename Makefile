@@ -60,6 +60,8 @@ typecheck: $(DEV_STAMP)
 unit: $(DEV_STAMP)
 	$(BIN)/pytest -q -rs  # -rs: why each skipped test was skipped
 
+## Every scale benchmark, each also on the code before (benchmarks/before.py), in one run:
+## rewrites BENCHMARKS.md and its plots (docs/benchmarks/*.png, drawn with matplotlib).
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 

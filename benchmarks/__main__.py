@@ -1,7 +1,8 @@
 """`python -m benchmarks` — run every scale benchmark and write BENCHMARKS.md.
 
-    python -m benchmarks                 # everything (~20 min on 2 cores), writes BENCHMARKS.md
-    python -m benchmarks --quick         # a fast pass at small sizes (~2 min), prints the table
+    python -m benchmarks                 # everything, this tree and the code before (~1 h on
+                                         # 2 cores): BENCHMARKS.md and docs/benchmarks/*
+    python -m benchmarks --quick         # a fast pass at small sizes (~5 min), prints the table
     python -m benchmarks --only search   # one scenario (digest, search, ingest, slack_ack)
     python -m benchmarks --no-baseline   # this tree only, not the code before beside it
     python -m benchmarks --render R.json # the report and its plots again from --json output
@@ -187,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="only this scenario (repeatable)")
     parser.add_argument("--out", type=Path, help="report file (default: BENCHMARKS.md; "
                         "with --quick, none: the table is printed)")  # fmt: skip
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--json", type=Path, help="also write the raw results here (default: "
+                        "docs/benchmarks/results.json beside the report)")  # fmt: skip
     parser.add_argument(
         "--archives",
         type=Path,
@@ -255,9 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     info["load_after"] = os.getloadavg()
     info["total_seconds"] = time.time() - started
     info["mode"] = "quick" if args.quick else "full"
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
+    # the raw results beside the plots drawn from them: `--render` draws them again
+    raw = args.json or (out.parent / PLOTS / "results.json" if out is not None else None)
+    if raw is not None:
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        raw.write_text(
             json.dumps(
                 {"machine": info, "results": results, "before": before}, indent=1, default=str
             )

@@ -20,8 +20,10 @@ HEADER = """# Benchmarks
 Scale benchmarks of Paperboy on synthetic data whose distributions come from the seed
 dumps (`benchmarks/synth.py`), each beside the obvious implementation (fuzzy matching of
 every topic against every paper, a linear-scan search). `make bench` (`python -m
-benchmarks`) runs them all and rewrites this file (about 30 min on 2 cores); `python -m
-benchmarks --quick` is a fast pass at small sizes (a minute), and
+benchmarks`) runs them all, each once more right after on the code before issue 18
+(*Before and after*), and rewrites this file and its plots (`docs/benchmarks/`): about an
+hour on 2 cores, half of it the code before (`--no-baseline` leaves it out); `python -m
+benchmarks --quick` is a fast pass at small sizes (a few minutes), and
 `tests/test_benchmarks_smoke.py` runs every scenario at toy size in `make test`
 (correctness only). Each figure is the median of the runs shown; peak memory is the
 resident high-water mark (VmHWM, reset before the measured run) of the process that ran
