@@ -52,6 +52,7 @@ FULL: list[tuple[str, dict[str, Any]]] = [
     ("digest", {"channels": 100_000, "runs": 1, "baseline_channels": 20}),
     ("ingest", {"papers": 10_000, "runs": 3}),  # a second size: the plot's growth curve
     ("ingest", {"papers": 100_000, "runs": 3}),
+    ("config", {"channels": 1_000, "runs": 3}),  # a second size: the plot's growth curve
     ("config", {"channels": 10_000, "runs": 3}),
     ("search", {"papers": 25_000, "queries": 1_000, "passes": 2}),
     ("slack_ack", {"papers": 25_000, "concurrency": 50, "bursts": 5}),
