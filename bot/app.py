@@ -32,6 +32,7 @@ from bot.store.archive import Archive
 from bot.store.db import make_engine
 from bot.store.feedback import FeedbackStore
 from bot.store.ledger import Ledger
+from bot.store.lexicon_store import Counted, LexiconStore, Mark
 from bot.store.migrations import migrate
 from bot.store.profiles import ProfileStore
 from bot.store.runs import DigestRuns
@@ -49,34 +50,38 @@ def utc_now() -> datetime:
 
 
 class LexiconCache:
-    """The archive's lexicon, rebuilt when the archive grew or after `ttl`: chat commands and
-    digest jobs (one per channel schedule) do not re-read the whole archive each time, and
-    what is learned with a lexicon (typo repairs, analysed papers) is kept with it.
-    Callers that find it stale together wait for one build (commands after a fetch)."""
+    """The archive's lexicon, brought up to date when the archive changed: counted once,
+    saved in the database and then kept up to date from what changed instead of relearned
+    (bot.store.lexicon_store). The same Lexicon is handed out while the archive stays the
+    same, so what is learned with it (typo repairs, analysed papers) is kept with it.
+    Callers that find it stale together wait for one catch-up (commands after a fetch)."""
 
-    def __init__(self, archive: Archive, clock: Clock, ttl: timedelta = LEXICON_TTL) -> None:
-        self._archive = archive
-        self._clock = clock
-        self._ttl = ttl
-        self._cached: tuple[int, datetime, Lexicon] | None = None
+    def __init__(self, store: LexiconStore) -> None:
+        self._store = store
+        self._cached: tuple[Mark, Lexicon] | None = None
+        self._counted: Counted | None = None
         self._building = threading.Lock()
 
-    def _fresh(self, count: int, now: datetime) -> Lexicon | None:
+    def _fresh(self, mark: Mark) -> Lexicon | None:
         cached = self._cached
-        if cached is not None and cached[0] == count and now - cached[1] < self._ttl:
-            return cached[2]
+        if cached is not None and cached[0].behind(mark) == 0:
+            return cached[1]
         return None
 
     def __call__(self) -> Lexicon:
-        count, now = self._archive.count(), self._clock()
-        lexicon = self._fresh(count, now)
+        mark = self._store.mark()
+        lexicon = self._fresh(mark)
         if lexicon is not None:
             return lexicon
         with self._building:
-            lexicon = self._fresh(count, now)  # built meanwhile by the caller we waited for
-            if lexicon is None:
-                lexicon = build_lexicon(self._archive.all())
-                self._cached = (count, now, lexicon)
+            lexicon = self._fresh(mark)  # brought up to date by the caller we waited for
+            if lexicon is not None:
+                return lexicon
+            counted, self._counted = self._counted, None  # spoiled if the catch-up fails
+            counted = self._store.catch_up(counted)
+            self._counted = counted
+            lexicon = self._fresh(counted.mark) or counted.tally.lexicon()
+            self._cached = (counted.mark, lexicon)
             return lexicon
 
 
@@ -157,8 +162,8 @@ class App:
         return Ingestor(self.archive, self.source_state, retriever, self.clock)
 
     def lexicon(self, papers: Sequence[Paper] | None = None) -> Lexicon:
-        """The lexicon learned from the whole archive (kept until the archive changes, see
-        `LexiconCache`), or from `papers` when given."""
+        """The lexicon learned from the whole archive (kept up to date with its changes,
+        see `LexiconCache`), or from `papers` when given."""
         return self.lexicons() if papers is None else build_lexicon(papers)
 
     def matcher(self, papers: Sequence[Paper]) -> Matcher:
@@ -272,7 +277,7 @@ def build_app(
         runs=DigestRuns(engine),
         clock=clock,
         seed_report=report,
-        lexicons=LexiconCache(archive, clock),
+        lexicons=LexiconCache(LexiconStore(engine, saving=seed)),
         matchers=MatcherCache(semantic),
         feedback=FeedbackStore(engine),
         read_only=not seed,

@@ -11,7 +11,21 @@ import pytest
 from bot.models import Paper
 from bot.pipeline.lexicon import Lexicon, Tally, build
 
-WORDS = "model models modelling sparse expert experts mixture of learning deep zoë Zoe data".split()
+WORDS = [
+    "model",
+    "models",
+    "modelling",
+    "sparse",
+    "expert",
+    "experts",
+    "mixture",
+    "of",
+    "learning",
+    "deep",
+    "zoë",
+    "Zoe",
+    "data",
+]
 DEFINITIONS = [
     "a Mixture of Experts (MoE) layer",
     "the mixture-of-experts (MoE) idea",

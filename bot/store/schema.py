@@ -16,6 +16,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -192,4 +193,33 @@ feedback = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("via", String(16), nullable=False),
     UniqueConstraint("channel", "user", "paper_key", name="uq_feedback_channel_user_paper"),
+)
+
+# The archive's lexicon (bot/store/lexicon_store.py): its counts saved (`data`, zlib JSON)
+# with the archive state they describe: every paper up to id `papers_mark`, every change up
+# to id `changes_mark`; the log below was pruned up to `pruned_until`. One row (id 1).
+lexicon_state = Table(
+    "lexicon_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("papers_mark", Integer, nullable=False),
+    Column("changes_mark", Integer, nullable=False),
+    Column("pruned_until", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
+# The old text of each paper whose title, abstract or keywords changed, or that was deleted,
+# written by triggers on `papers` (migration 0012) in the changing transaction. Ids never
+# reused (AUTOINCREMENT on SQLite): a lexicon counted up to an id has seen every change
+# before it.
+lexicon_changes = Table(
+    "lexicon_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("ai_keywords", JSON),
+    sqlite_autoincrement=True,
 )
