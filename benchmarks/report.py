@@ -13,6 +13,7 @@ TARGETS = {
     "search": ("250,000 papers, 1,000 queries: p95 ≤ 30 ms", 0.030, None),
     "ingest": ("100,000 papers from dumps: ≥ 5,000 papers/s", 5000.0, None),
     "slack_ack": ("50 concurrent signed /papers: p99 ack ≤ 200 ms", 0.200, None),
+    "config": ("a configuration file with 10,000 channels loads in ≤ 2 s", 2.0, None),
 }
 
 HEADER = """# Benchmarks
@@ -150,6 +151,18 @@ def _summary(results: Sequence[dict[str, Any]]) -> list[str]:
             f"| {_n(rate)} papers/s "
             f"({_s(i['wall']['median'])}); archive {_mib(i['archive_bytes_checkpointed'])} "
             f"on disk | {_verdict(i, 'papers', 100_000, rate >= 5000)} | – | – |"
+        )
+    c = _find(results, "config", channels=10_000)
+    if c and "error" not in c:
+        wall = c["wall"]["median"]
+        loaded = not c.get("refused")
+        shown = f"{_s(wall)} ({_file(c.get('file_bytes'))} file)" + (
+            "" if loaded else f", **refused**: {c['refused']}"
+        )
+        verdict = _verdict(c, "channels", 10_000, loaded and wall <= 2.0)
+        out.append(
+            f"| configuration load{_size(c, 'channels', 10_000)} | {TARGETS['config'][0]} "
+            f"| {shown} | {verdict} | – | – |"
         )
     k = _find(results, "slack_ack", concurrency=50)
     if k and "error" not in k:
@@ -307,6 +320,35 @@ def _ingest(results: Sequence[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _file(n: float | None) -> str:
+    return "–" if not n else f"{n / (1 << 20):,.1f} MiB"
+
+
+def _config(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = sorted(_all(results, "config"), key=lambda r: r["channels"])
+    if not rows:
+        return []
+    out = [
+        "## Configuration load",
+        "",
+        "`load_settings` of a file with that many channels (`benchmarks/config_load.py`: each "
+        "channel a block mapping with its topics, an exclusion, a schedule and a time zone, "
+        "no YAML aliases), as every `paperboy` command starts.",
+        "",
+        "| channels | file | wall (runs) | peak | outcome |",
+        "| ---: | ---: | --- | ---: | --- |",
+    ]
+    for r in rows:
+        runs = ", ".join(_s(x) for x in r["wall"]["runs"])
+        outcome = f"refused: {r['refused']}" if r.get("refused") else f"{_n(r['loaded'])} loaded"
+        out.append(
+            f"| {_n(r['channels'])} | {_file(r.get('file_bytes'))} "
+            f"| **{_s(r['wall']['median'])}** ({runs}) | {_mib(r.get('peak_rss'))} "
+            f"| {outcome} |"
+        )
+    return [*out, ""]
+
+
 def _slack(results: Sequence[dict[str, Any]]) -> list[str]:
     rows = _all(results, "slack_ack")
     if not rows:
@@ -452,6 +494,7 @@ def write_report(
         *_digest(results),
         *_search(results),
         *_ingest(results),
+        *_config(results),
         *_slack(results),
     ]
     if NOTES.exists():

@@ -196,3 +196,26 @@ def test_a_scenario_of_this_tree_runs_on_the_code_before(tmp_path: Path) -> None
     assert result["code"] == str(tree.root) and result["stored"] >= 195
     ours = run_worker("ingest", params, timeout=300)
     assert ours["code"] == str(ROOT)
+
+
+def test_the_report_shows_the_configuration_load_and_its_target() -> None:
+    def config(wall: float, refused: str | None) -> dict[str, Any]:
+        return {
+            "scenario": "config",
+            "params": {"channels": 10_000, "runs": 1},
+            "channels": 10_000,
+            "file_bytes": 3 << 20,
+            "wall": {"median": wall, "runs": [wall]},
+            "loaded": 0 if refused else 10_000,
+            "refused": refused,
+            "peak_rss": 200 * MiB,
+        }
+
+    bomb = "more than 100,000 values (YAML aliases expanding?)"
+    text = write_report({"cpus": 2}, [config(1.2, None)], None, before=[config(8.3, bomb)])
+    assert "| configuration load | a configuration file with 10,000 channels loads" in text
+    assert "| 1.20 s (3.0 MiB file) | ✅ met |" in text
+    assert "## Configuration load" in text and "| 10,000 loaded |" in text
+    assert f"| wall | 1.2 s | 8.3 s (refused: {bomb}) | – |" in text
+    refused = write_report({}, [config(8.3, bomb)], None)
+    assert f"**refused**: {bomb} | ❌ missed" in refused and f"refused: {bomb} |" in refused
