@@ -120,3 +120,12 @@ def test_an_empty_archive_has_an_empty_lexicon(engine: Engine) -> None:
         conn.execute(update(papers).values(title="Hand edited title (HET)"))
     counted = LexiconStore(engine).catch_up(counted)
     assert exact(counted.tally.lexicon()) == from_scratch(Archive(engine))
+
+
+def test_a_count_from_scratch_split_between_processes_is_the_same(engine: Engine) -> None:
+    archive = Archive(engine)
+    archive.upsert([paper(i, ai_keywords=(f"k{i % 3}",)) for i in range(40)], now=T0)
+    archive.upsert([paper(3, abstract="Now longer: Speech Recognition (ASR) for experts.")], now=T0)
+    counted = LexiconStore(engine, parallel_from=10).catch_up(None)
+    assert exact(counted.tally.lexicon()) == from_scratch(archive)
+    assert counted.mark.papers == 40

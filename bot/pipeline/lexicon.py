@@ -100,7 +100,7 @@ def find_definitions(text: str) -> list[tuple[str, str]]:
         if sf is None:
             continue
         before = text[: m.start()].rstrip()
-        window = " ".join(before.split()[-_MAX_LF_WORDS:])
+        window = " ".join(before.rsplit(None, _MAX_LF_WORDS)[-_MAX_LF_WORDS:])
         lf = best_long_form(sf, window)
         if lf:
             found.append((sf, lf))
@@ -388,6 +388,35 @@ class Tally:
             if at is not None and at[0] == pid:  # first seen in this paper: seen later now
                 del first[item]
                 orphans[item] = pid
+
+    def extend(self, later: Tally) -> None:
+        """Count `later`'s papers after these: every paper it counted has a higher id than
+        every paper counted here (a count split by id ranges, merged in order)."""
+        if any(later._orphans.values()) or any(self._orphans.values()):
+            raise ValueError("orphans wait for `resolve`")
+        later._order_vocab()
+        self.n_docs += later.n_docs
+        self.df.update(later.df)
+        vocab, first, their_first = self.vocab, self.vocab_first, later.vocab_first
+        for w, n in later.vocab.items():
+            if w in vocab:
+                vocab[w] += n
+            else:  # first seen there: after every word seen here
+                vocab[w] = n
+                first[w] = their_first[w]
+        for pair, n in later.pairs.items():
+            self.pairs[pair] = self.pairs.get(pair, 0) + n
+            self.pair_first.setdefault(pair, later.pair_first[pair])
+        for key, n in later.spellings.items():
+            self.spellings[key] = self.spellings.get(key, 0) + n
+            self.spelling_first.setdefault(key, later.spelling_first[key])
+        self.last_id = max(self.last_id, later.last_id)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the stem cache (a count sent back from a worker process)."""
+        state = dict(self.__dict__)
+        state["_stems"] = _Stems()
+        return state
 
     # --- orphans --------------------------------------------------------------------------
 

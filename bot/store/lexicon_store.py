@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
@@ -42,6 +45,10 @@ log = logging.getLogger(__name__)
 SAVE_EVERY = 1_000
 READ_BATCH = 2_000
 STATE_ID = 1
+# A count from scratch of at least this many papers is split by id ranges between up to
+# COUNT_WORKERS processes (one per core).
+PARALLEL_FROM = 20_000
+COUNT_WORKERS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,24 @@ def _papers_from(conn: Connection, start: int, end: int) -> Iterator[PaperText]:
         start = int(rows[-1][0]) + 1
 
 
+def _count_range(url: str, start: int, end: int) -> Tally:
+    """Papers `start` … `end` counted (in a worker process: its own engine)."""
+    engine = create_engine(url)
+    try:
+        tally = Tally()
+        with engine.connect() as conn:
+            for paper in _papers_from(conn, start, end):
+                tally.add(*paper)
+        return tally
+    finally:
+        engine.dispose()
+
+
+def _parts(top: int, workers: int) -> list[tuple[int, int]]:
+    step = -(-top // workers)
+    return [(lo, min(lo + step - 1, top)) for lo in range(1, top + 1, step)]
+
+
 def _encode(tally: Tally) -> bytes:
     text = json.dumps(tally.dump(), ensure_ascii=False, separators=(",", ":"))
     return zlib.compress(text.encode(), 1)
@@ -112,12 +137,20 @@ class LexiconStore:
     """The lexicon's counts in the database (see the module docstring). Raises StoreError."""
 
     def __init__(
-        self, engine: Engine, *, save_every: int = SAVE_EVERY, saving: bool = True
+        self,
+        engine: Engine,
+        *,
+        save_every: int = SAVE_EVERY,
+        saving: bool = True,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
-        """`saving=False`: never write (read-only commands leave the database unchanged)."""
+        """`saving=False`: never write (read-only commands leave the database unchanged).
+        `parallel_from`: the archive size from which a count from scratch is split between
+        processes."""
         self._engine = engine
         self._save_every = save_every
         self._saving = saving
+        self._parallel_from = parallel_from
 
     def mark(self) -> Mark:
         """The archive's current state (two index look-ups: cheap enough for every command)."""
@@ -134,6 +167,8 @@ class LexiconStore:
         when it is `save_every` ahead of the saved state. On StoreError `counted` may be half
         updated: pass None next time."""
         try:
+            if counted is None and self._engine.url.database != ":memory:":
+                counted = self._count_in_parallel()
             with self._engine.connect() as conn:
                 if conn.dialect.name == "postgresql":
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -147,7 +182,7 @@ class LexiconStore:
                         ).where(lexicon_state.c.id == STATE_ID)
                     ).first()
                     saved_mark = Mark(saved[0], saved[1]) if saved else None
-                    if counted is None or saved is None or counted.mark.changes < saved[2]:
+                    if counted is None or counted.mark.changes < (saved[2] if saved else 0):
                         counted = self._start(conn, saved_mark)
                     _advance(conn, counted, _current(conn))
         except SQLAlchemyError as e:
@@ -161,6 +196,33 @@ class LexiconStore:
             except StoreError as e:  # served all the same; the next catch-up saves it
                 log.warning("%s", e)
         return counted
+
+    def _count_in_parallel(self) -> Counted | None:
+        """When nothing is saved and the archive is large: the archive counted by id ranges
+        in worker processes at once, at the mark read before (None otherwise). A paper
+        whose text changed meanwhile may be counted either way: then None (counted again
+        in one snapshot)."""
+        workers = min(os.cpu_count() or 1, COUNT_WORKERS)
+        with self._engine.connect() as conn:
+            if conn.execute(select(lexicon_state.c.id)).first() is not None:
+                return None
+            before = _current(conn)
+        if workers < 2 or before.papers < self._parallel_from:
+            return None
+        url = self._engine.url.render_as_string(hide_password=False)
+        parts = _parts(before.papers, workers)
+        spawn = multiprocessing.get_context("spawn")  # no fork of a threaded service
+        with ProcessPoolExecutor(len(parts) - 1, mp_context=spawn) as pool:
+            later = [pool.submit(_count_range, url, lo, hi) for lo, hi in parts[1:]]
+            tally = Tally()
+            with self._engine.connect() as conn:
+                for paper in _papers_from(conn, *parts[0]):
+                    tally.add(*paper)
+            for future in later:
+                tally.extend(future.result())
+        if self.mark().changes != before.changes:
+            return None
+        return Counted(tally, before)
 
     def _start(self, conn: Connection, saved: Mark | None) -> Counted:
         """The saved tally, or an empty one at the empty archive's mark."""
