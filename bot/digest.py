@@ -91,6 +91,20 @@ class MatcherCache:
         return matcher
 
 
+class _Once:
+    """A Matcher factory that builds one Matcher with `make` at its first call and returns
+    it at every later one (a digest run's batches share the run's papers and lexicon)."""
+
+    def __init__(self, make: Callable[[list[Paper], Lexicon], Matcher]) -> None:
+        self._make = make
+        self._made: Matcher | None = None
+
+    def __call__(self, papers: list[Paper], lexicon: Lexicon) -> Matcher:
+        if self._made is None:
+            self._made = self._make(papers, lexicon)
+        return self._made
+
+
 class DigestCycle:
     """Runs digests for channels. Everything is injected; `clock` gives aware UTC now,
     `sleep` waits between send attempts (tests pass a fake).
@@ -191,12 +205,14 @@ class DigestCycle:
         # waiting before a retry lets the next ones send, its own messages stay in order,
         # and the next batch is chosen while this one sends.
         sending: Sending[ChannelOutcome] = Sending(self._sending_at_once)
+        # one Matcher for every batch of the run: each topic is evaluated once per run
+        matcher = _Once(self._matchers)
         try:
             for batch in chunks(profiles, SELECT_BATCH):
                 if stop is not None and stop.is_set():
                     break
                 digests = await asyncio.to_thread(
-                    self._select, batch, papers, lexicon, windows, confirmed, now
+                    self._select, batch, papers, lexicon, windows, confirmed, now, matcher
                 )
                 for profile, digest in zip(batch, digests, strict=True):
                     if dry_run:
@@ -226,17 +242,20 @@ class DigestCycle:
         windows: Mapping[str, tuple[datetime, datetime]],
         confirmed: Mapping[str, Mapping[str, datetime]],
         now: datetime,
+        matchers: Callable[[list[Paper], Lexicon], Matcher] | None = None,
     ) -> list[Digest]:
         """The digest of each of `profiles`: its best matches in its window that it was not
         sent yet (a paper another run posts after that read is refused by `Outbox.plan`).
         A channel with feedback gets its model (`Teach.learned_of`: one read for the batch,
         nothing more for channels without), and its digest asks about a few papers it
         nearly selected (`bot.pipeline.match.asked`, "Unsure — is this for you?").
-        In a worker thread, holding the Matcher's lock while matching."""
+        `matchers` (default: the cycle's) builds the Matcher; `run` passes one that builds
+        it once for all its batches. In a worker thread, holding the Matcher's lock while
+        matching."""
         out = []
         learned = self._teach.learned_of([p.ref for p in profiles], papers) if self._teach else {}
         with self._matching:
-            matcher = self._matchers(papers, lexicon)
+            matcher = (matchers or self._matchers)(papers, lexicon)
             for profile in profiles:
                 start, end = windows[profile.ref]
                 posted = {
