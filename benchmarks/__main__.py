@@ -54,6 +54,8 @@ FULL: list[tuple[str, dict[str, Any]]] = [
     ("ingest", {"papers": 100_000, "runs": 3}),
     ("config", {"channels": 1_000, "runs": 3}),  # a second size: the plot's growth curve
     ("config", {"channels": 10_000, "runs": 3}),
+    ("delivery", {"slack_channels": 500, "discord_channels": 500}),  # growth curve
+    ("delivery", {"slack_channels": 2_000, "discord_channels": 2_000}),
     ("search", {"papers": 25_000, "queries": 1_000, "passes": 2}),
     ("slack_ack", {"papers": 25_000, "concurrency": 50, "bursts": 5}),
     ("search", {"papers": 250_000, "queries": 1_000, "passes": 1, "baseline_queries": 5}),
@@ -63,6 +65,7 @@ QUICK: list[tuple[str, dict[str, Any]]] = [
     ("digest", {"channels": 1_000, "ledger_rows": 100_000, "history": 5_000, "runs": 1}),
     ("ingest", {"papers": 10_000, "runs": 1}),
     ("config", {"channels": 1_000, "runs": 1}),
+    ("delivery", {"slack_channels": 200, "discord_channels": 200}),
     ("search", {"papers": 10_000, "queries": 200, "passes": 1, "baseline_queries": 5}),
     ("slack_ack", {"papers": 10_000, "concurrency": 50, "bursts": 2}),
 ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import math
 import shutil
@@ -42,7 +43,6 @@ from benchmarks.fixtures import database, fill_archive
 from benchmarks.synth import Corpus
 from bot.delivery.base import Delivery
 from bot.delivery.discord import DiscordDelivery, use_api_base
-from bot.delivery.pacing import DISCORD_GLOBAL
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.digest import ChannelOutcome, DigestCycle
 from bot.models import Profile
@@ -51,17 +51,19 @@ from bot.store.archive import Archive
 from bot.store.ledger import Ledger
 from bot.store.runs import DigestRuns
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
+try:
+    from bot.delivery.pacing import CHANNELS_AT_ONCE, DISCORD_GLOBAL
 
-from fakes.discord import FakeDiscord  # noqa: E402
-from fakes.slack import FakeSlack  # noqa: E402
+    CLIENT_PACE: float | None = DISCORD_GLOBAL.per_second
+except ImportError:  # the code before: one channel at a time, nothing paced
+    CHANNELS_AT_ONCE, CLIENT_PACE = 1, None
+
+ROOT = Path(__file__).resolve().parents[1]
+
 
 SLACK_PER_SECOND, SLACK_BURST = 1.0, 1
 DISCORD_GLOBAL_PER_SECOND, DISCORD_GLOBAL_BURST = 50.0, 50
 DISCORD_CHANNEL_LIMIT, DISCORD_CHANNEL_PER = 5, 5.0
-SENDING_AT_ONCE = 32  # channels sending at once (the benchmark's setting of the cycle)
 
 
 def run(
@@ -70,14 +72,16 @@ def run(
     discord_channels: int = 2_000,
     papers: int = 1_000,
     latency: float = 0.05,
-    at_once: int = SENDING_AT_ONCE,
-    baseline_channels: int = 50,
+    at_once: int | None = None,
+    baseline_channels: int = 0,
     seed: int = 8,
     workdir: Path | None = None,
 ) -> dict[str, Any]:
     """Deliver one day's digests (`papers` new papers) to `slack_channels` Slack and
-    `discord_channels` Discord channels, `at_once` channels sending together; then the
-    baseline on `baseline_channels` of each (0: none)."""
+    `discord_channels` Discord channels, `at_once` channels sending together (None: as the
+    service does, `CHANNELS_AT_ONCE`); then, on `baseline_channels` of each (0: none), the
+    sender as before pacing and concurrency on this tree."""
+    at_once = CHANNELS_AT_ONCE if at_once is None else at_once
     logging.getLogger("bot").setLevel(logging.ERROR)  # 429s are expected and counted here
     corpus = Corpus(seed)
     tmp = Path(tempfile.mkdtemp(prefix="paperboy-bench-delivery-", dir=workdir))
@@ -106,7 +110,7 @@ def run(
                 "discord_global_per_second": DISCORD_GLOBAL_PER_SECOND,
                 "discord_global_burst": DISCORD_GLOBAL_BURST,
                 "discord_channel_bucket": f"{DISCORD_CHANNEL_LIMIT} per {DISCORD_CHANNEL_PER} s",
-                "client_global_pace": DISCORD_GLOBAL.per_second,
+                "client_global_pace": CLIENT_PACE,
             },
             **result,
         }
@@ -157,17 +161,34 @@ async def _deliver(
     path = tmp / f"{name}.db"
     shutil.copyfile(archive_path, path)
     engine = database(path)  # a fresh ledger: nothing posted yet
-    slack_ids = [p.channel_id for p in profiles if p.platform == "slack"]
-    discord_ids = [p.channel_id for p in profiles if p.platform == "discord"]
-    async with FakeSlack(channels=slack_ids) as slack, FakeDiscord(channels=discord_ids) as dc:
-        slack.enforce_rate(per_second=SLACK_PER_SECOND, burst=SLACK_BURST)
-        dc.enforce_global(per_second=DISCORD_GLOBAL_PER_SECOND, burst=DISCORD_GLOBAL_BURST)
-        dc.enforce_rate(limit=DISCORD_CHANNEL_LIMIT, per=DISCORD_CHANNEL_PER)
-        slack.latency = dc.latency = latency
-        use_api_base(dc.base)
-        discord = DiscordDelivery(dc.token) if paced else DiscordDelivery(dc.token, pace=None)
+    setup = {
+        "slack_channels": [p.channel_id for p in profiles if p.platform == "slack"],
+        "discord_channels": [p.channel_id for p in profiles if p.platform == "discord"],
+        "limits": {
+            "slack_per_second": SLACK_PER_SECOND,
+            "slack_burst": SLACK_BURST,
+            "discord_global_per_second": DISCORD_GLOBAL_PER_SECOND,
+            "discord_global_burst": DISCORD_GLOBAL_BURST,
+            "discord_channel_limit": DISCORD_CHANNEL_LIMIT,
+            "discord_channel_per": DISCORD_CHANNEL_PER,
+        },
+        "latency": latency,
+        "ready": str(tmp / f"{name}.ready.json"),
+        "recorded": str(tmp / f"{name}.recorded.json"),
+    }
+    setup_file = tmp / f"{name}.setup.json"
+    setup_file.write_text(json.dumps(setup))
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.platform_fakes", str(setup_file), cwd=ROOT
+    )
+    try:
+        ready = await _ready(Path(setup["ready"]), server)
+        use_api_base(ready["discord_base"])
+        token = ready["discord_token"]
+        unpaced = not paced and "pace" in inspect.signature(DiscordDelivery).parameters
+        discord = DiscordDelivery(token, pace=None) if unpaced else DiscordDelivery(token)
         deliveries: dict[str, Delivery] = {
-            "slack": SlackDelivery(slack_client(slack.token, slack.url)),
+            "slack": SlackDelivery(slack_client(ready["slack_token"], ready["slack_url"])),
             "discord": discord,
         }
         ledger = Ledger(engine)
@@ -175,18 +196,40 @@ async def _deliver(
         start = time.perf_counter()
         mono_start = time.monotonic()
         try:
-            outcomes = await _run(cycle, profiles, at_once)
+            outcomes = await cycle.run(profiles)
         finally:
             wall = time.perf_counter() - start
             for d in deliveries.values():
                 await d.aclose()
-        result = _check(outcomes, deliveries, slack, dc, ledger, profiles)
-        result.update(
-            _rates(slack, dc, mono_start, wall, result, discord.pacer.waited if paced else 0.0)
-        )
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()
+    got = json.loads(await asyncio.to_thread(Path(setup["recorded"]).read_text))
+    result = _check(outcomes, deliveries, got, ledger, profiles)
+    pacer = getattr(discord, "pacer", None)
+    waited = pacer.waited if pacer is not None else 0.0
+    result.update(_rates(got, mono_start, wall, result, waited))
     engine.dispose()
     result["wall_seconds"] = wall
+    result["at_once_applied"] = at_once if _takes_at_once() else bot.digest.SENDING_AT_ONCE
     return result
+
+
+def _takes_at_once() -> bool:
+    return "sending_at_once" in inspect.signature(DigestCycle).parameters
+
+
+async def _ready(path: Path, server: asyncio.subprocess.Process) -> dict[str, Any]:
+    """The fakes' URLs and tokens once they listen."""
+    for _ in range(600):
+        if await asyncio.to_thread(path.exists):
+            ready: dict[str, Any] = json.loads(await asyncio.to_thread(path.read_text))
+            return ready
+        if server.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the platform fakes did not start (benchmarks.platform_fakes)")
 
 
 def _cycle(
@@ -197,9 +240,7 @@ def _cycle(
     deliveries: dict[str, Delivery],
     at_once: int,
 ) -> DigestCycle:
-    kwargs: dict[str, Any] = {}
-    if "sending_at_once" in inspect.signature(DigestCycle).parameters:
-        kwargs["sending_at_once"] = at_once
+    kwargs: dict[str, Any] = {"sending_at_once": at_once} if _takes_at_once() else {}
     return DigestCycle(
         archive=archive,
         ledger=ledger,
@@ -211,34 +252,20 @@ def _cycle(
     )
 
 
-async def _run(cycle: DigestCycle, profiles: list[Profile], at_once: int) -> list[ChannelOutcome]:
-    """The cycle with `at_once` channels sending together (through the module constant
-    while DigestCycle takes no such argument)."""
-    before = bot.digest.SENDING_AT_ONCE
-    bot.digest.SENDING_AT_ONCE = at_once  # type: ignore[misc]
-    try:
-        return await cycle.run(profiles)
-    finally:
-        bot.digest.SENDING_AT_ONCE = before  # type: ignore[misc]
-
-
 def _check(
     outcomes: list[ChannelOutcome],
     deliveries: dict[str, Delivery],
-    slack: FakeSlack,
-    dc: FakeDiscord,
+    got: dict[str, Any],
     ledger: Ledger,
     profiles: list[Profile],
 ) -> dict[str, Any]:
     """Lost and duplicated papers and messages, channel by channel."""
     status = Counter(o.status for o in outcomes)
-    on_slack = Counter(m["channel"] for m in slack.messages())
-    on_discord = Counter(m["channel_id"] for m in dc.messages())
-    slack_papers = Counter(
-        (m["channel"], k)
-        for m in slack.messages()
-        for k in ((m.get("metadata") or {}).get("event_payload") or {}).get("papers", [])
-    )
+    on = {
+        "slack": Counter(m["channel"] for m in got["slack"]),
+        "discord": Counter(m["channel"] for m in got["discord"]),
+    }
+    slack_papers = Counter((m["channel"], k) for m in got["slack"] for k in m["papers"])
     expected_messages = {"slack": 0, "discord": 0}
     lost_papers = lost_messages = duplicate_messages = duplicate_papers = planned = 0
     posted_rows = 0
@@ -248,7 +275,7 @@ def _check(
         planned += len(items)
         rendered = len(deliveries[p.platform].render(o.digest)) if items and o.digest else 0
         expected_messages[p.platform] += rendered
-        seen = (on_slack if p.platform == "slack" else on_discord)[p.channel_id]
+        seen = on[p.platform][p.channel_id]
         lost_messages += max(0, rendered - seen)
         duplicate_messages += max(0, seen - rendered)
         rows = ledger.rows(p.ref, items)
@@ -257,7 +284,7 @@ def _check(
         lost_papers += len(items) - confirmed
         if p.platform == "slack":
             duplicate_papers += sum(max(0, slack_papers[(p.channel_id, k)] - 1) for k in items)
-    nonces = Counter(m.get("nonce") for m in dc.messages())
+    nonces = Counter(m["nonce"] for m in got["discord"])
     duplicate_messages += sum(n - 1 for n in nonces.values() if n > 1)
     return {
         "channels": len(profiles),
@@ -265,40 +292,25 @@ def _check(
         "failed": sum(1 for o in outcomes if o.failed),
         "papers_planned": planned,
         "papers_confirmed": posted_rows,
-        "messages": {"slack": len(slack.messages()), "discord": len(dc.messages())},
+        "messages": {"slack": len(got["slack"]), "discord": len(got["discord"])},
         "messages_expected": expected_messages,
         "lost_papers": lost_papers,
         "lost_messages": lost_messages,
         "duplicate_messages": duplicate_messages,
         "duplicate_papers": duplicate_papers,
-        "http_429": {
-            "slack_channel": slack.rate_limited,
-            "discord_channel": dc.rate_limited,
-            "discord_global": dc.global_limited,
-        },
-        "requests": {
-            "slack_post": slack.requests["chat.postMessage"],
-            "discord_total": sum(
-                n for r, n in dc.requests.items() if not r.startswith("POST /webhooks")
-            ),
-            "discord_post": dc.requests[FakeDiscord.SEND_MESSAGE],
-        },
+        "http_429": got["http_429"],
+        "requests": got["requests"],
     }
 
 
 def _rates(
-    slack: FakeSlack,
-    dc: FakeDiscord,
-    start: float,
-    wall: float,
-    checked: dict[str, Any],
-    waited: float,
+    got: dict[str, Any], start: float, wall: float, checked: dict[str, Any], waited: float
 ) -> dict[str, Any]:
     """Achieved rates beside the limits, and the least time the limits allow."""
-    discord_requests = checked["messages"]["discord"] + 1  # + the login
+    discord_requests = len(got["discord"]) + 1  # + the login
     global_bound = max(0.0, discord_requests - DISCORD_GLOBAL_BURST) / DISCORD_GLOBAL_PER_SECOND
-    per_discord = Counter(m["channel_id"] for m in dc.messages())
-    per_slack = Counter(m["channel"] for m in slack.messages())
+    per_discord = Counter(m["channel"] for m in got["discord"])
+    per_slack = Counter(m["channel"] for m in got["slack"])
     busiest_discord = max(per_discord.values(), default=0)
     busiest_slack = max(per_slack.values(), default=0)
     channel_bound = max(
@@ -307,8 +319,10 @@ def _rates(
         0.0,
     )
     bound = max(global_bound, channel_bound)
-    d_span = _span(dc.created, start)
-    s_span = _span(slack.created, start)
+    d_times = [m["at"] for m in got["discord"]]
+    s_times = [m["at"] for m in got["slack"]]
+    d_span, s_span = _span(d_times, start), _span(s_times, start)
+    requests = checked["requests"]["discord_total"]
     return {
         "limit_bound_seconds": bound,
         "limit_bound_detail": {
@@ -318,29 +332,38 @@ def _rates(
             "busiest_slack_channel_messages": busiest_slack,
         },
         "ratio_to_bound": wall / bound if bound > 0 else None,
-        "discord_messages_per_second": len(dc.created) / d_span if d_span else None,
-        "discord_requests_per_second": checked["requests"]["discord_total"] / wall
-        if wall
-        else None,
+        "discord_messages_per_second": len(d_times) / d_span if d_span else None,
+        "discord_requests_per_second": requests / d_span if d_span else None,
+        "discord_peak_per_second": _peak(d_times),
         "discord_limit_per_second": DISCORD_GLOBAL_PER_SECOND,
-        "slack_messages_per_second": len(slack.created) / s_span if s_span else None,
+        "slack_messages_per_second": len(s_times) / s_span if s_span else None,
         "slack_limit": f"{SLACK_PER_SECOND:g} per second per channel",
-        "slack_busiest_channel_per_second": _busiest_rate(slack),
+        "slack_busiest_channel_per_second": _busiest_rate(got["slack"]),
         "discord_seconds": d_span,
         "slack_seconds": s_span,
         "global_pacing_waited_seconds": waited,
     }
 
 
-def _span(created: list[float], start: float) -> float:
-    return max(created) - start if created else 0.0
+def _span(times: list[float], start: float) -> float:
+    return max(times) - start if times else 0.0
 
 
-def _busiest_rate(slack: FakeSlack) -> float:
+def _peak(times: list[float]) -> int:
+    """The most messages that arrived within any one second."""
+    ordered, peak, first = sorted(times), 0, 0
+    for last, at in enumerate(ordered):
+        while at - ordered[first] >= 1.0:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return peak
+
+
+def _busiest_rate(messages: list[dict[str, Any]]) -> float:
     """The highest rate any one Slack channel got messages at (messages after its first
     over the seconds since it): what the per-channel limit constrains."""
     times: dict[str, list[float]] = {}
-    for m, at in zip(slack.messages(), slack.created, strict=True):
-        times.setdefault(m["channel"], []).append(at)
+    for m in messages:
+        times.setdefault(m["channel"], []).append(m["at"])
     rates = [(len(t) - 1) / (t[-1] - t[0]) for t in times.values() if len(t) > 1 and t[-1] > t[0]]
     return max(rates, default=0.0)

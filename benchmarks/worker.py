@@ -16,13 +16,21 @@ MARK = "BENCHMARK-RESULT "
 
 
 def scenarios() -> dict[str, Callable[..., dict[str, Any]]]:
-    from benchmarks import config_load, digest_cycle, ingest_dumps, search_latency, slack_ack
+    from benchmarks import (
+        config_load,
+        delivery,
+        digest_cycle,
+        ingest_dumps,
+        search_latency,
+        slack_ack,
+    )
 
     return {
         "digest": digest_cycle.run,
         "search": search_latency.run,
         "ingest": ingest_dumps.run,
         "config": config_load.run,
+        "delivery": delivery.run,
         "slack_ack": slack_ack.run,
     }
 

@@ -49,6 +49,14 @@ class Rate:
 # were sent still fit.
 DISCORD_GLOBAL = Rate(per_second=49.0, burst=40)
 
+# Channels of one digest run sending at once in the service (DigestCycle's
+# `sending_at_once`). A channel's turn lasts its ledger writes and its messages' round trips
+# (about 0.1-0.5 s on the real platforms), so 32 channels in flight keep Discord's 50
+# requests a second busy; its global pacing then queues at most these 32, each for at most
+# 32 / 49 s (well inside a message's retry budget). Each channel's own messages stay in
+# order, one at a time (bot.outbox).
+CHANNELS_AT_ONCE = 32
+
 
 def admit(tat: float, now: float, rate: Rate) -> tuple[float, float]:
     """GCRA: for a request asked at `now` when the theoretical arrival time is `tat`,
