@@ -418,6 +418,8 @@ def _growth(
             "the same load. The code before leaves out the obvious-implementation baselines.",
             "",
         ]
+    elif before:
+        out += ["Each measurement beside the same one on the code before.", ""]
     else:
         why = meta.get("skipped", "no measurement of it in these results")
         out += [f"The code before was not measured in this run: {why}.", ""]
