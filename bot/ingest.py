@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called with (papers stored so far, papers parsed) while a large input is stored."""
+ProgressFor = Callable[[str], AbstractContextManager[Progress | None]]
+"""The progress callback of one location, as a context manager around its storing."""
 
 
 @dataclass(slots=True)
@@ -167,6 +170,43 @@ class Ingestor:
         await self._ingest_one(report, location, kind=kind, validators=None, progress=progress)
         return report
 
+    async def ingest_locations(
+        self,
+        locations: Sequence[str],
+        *,
+        kind: str | None = None,
+        progress: ProgressFor | None = None,
+    ) -> AsyncIterator[SourceReport]:
+        """`ingest_location` for each of `locations`, in order, yielding each one's report
+        once it is stored. While one is stored, the next is already read and parsed (in
+        worker threads: the database works with the interpreter lock released, the parser
+        holds it), one location ahead at most. The archive sees the same papers in the same
+        order as with `ingest_location` one after the other. `progress(location)` gives
+        each location's progress callback (a context manager, entered while it is stored).
+        """
+        ahead: tuple[SourceReport, asyncio.Task[ParseResult | None]] | None = None
+        try:
+            for i, location in enumerate(locations):
+                report, reading = ahead or self._start_reading(location, kind)
+                parsed = await reading
+                ahead = None
+                if i + 1 < len(locations):
+                    ahead = self._start_reading(locations[i + 1], kind)
+                if parsed is not None:
+                    with progress(location) if progress else nullcontext() as callback:
+                        await self._store_parsed(report, parsed, callback)
+                yield report
+        finally:
+            if ahead is not None:
+                ahead[1].cancel()
+
+    def _start_reading(
+        self, location: str, kind: str | None
+    ) -> tuple[SourceReport, asyncio.Task[ParseResult | None]]:
+        report = SourceReport(redact_url(location), redact_url(location))
+        reading = asyncio.ensure_future(self._read(report, location, kind=kind, validators=None))
+        return report, reading
+
     async def _ingest_one(
         self,
         report: SourceReport,
@@ -177,22 +217,46 @@ class Ingestor:
         include_replacements: bool = False,
         progress: Progress | None,
     ) -> None:
+        parsed = await self._read(
+            report,
+            location,
+            kind=kind,
+            validators=validators,
+            include_replacements=include_replacements,
+        )
+        if parsed is not None:
+            await self._store_parsed(report, parsed, progress)
+
+    async def _read(
+        self,
+        report: SourceReport,
+        location: str,
+        *,
+        kind: str | None,
+        validators: Validators | None,
+        include_replacements: bool = False,
+    ) -> ParseResult | None:
+        """Fetch and parse `location`; None (with `report.error` set, or `not_modified`)
+        when there is nothing to store."""
         try:
             fetched = await self._retriever.fetch(location, validators)
             report.validators = fetched.validators
             if fetched.not_modified:
                 report.not_modified = True
-                return
-            parsed = await parse_fetched(
+                return None
+            return await parse_fetched(
                 fetched, source=report.name, kind=kind, include_replacements=include_replacements
             )
         except SourceError as e:
             report.error = str(e).removeprefix(f"{report.name}: ")
-            return
         except Exception as e:  # a bug (here or in a library): this source's failure only
             log.exception("unexpected error reading %s", report.location)
             report.error = unexpected_error(e)
-            return
+        return None
+
+    async def _store_parsed(
+        self, report: SourceReport, parsed: ParseResult, progress: Progress | None
+    ) -> None:
         report.count(parsed)
         if parsed.rejected and not parsed.papers:  # e.g. the API changed its answers
             first = parsed.rejected[0]

@@ -167,13 +167,12 @@ def ingest(
         reports = []
         async with AnyRetriever() as retriever:
             ingestor = app.ingestor(retriever)
-            if locations:
-                for loc in locations:
-                    with _progress(loc) as progress:
-                        reports.append(
-                            await ingestor.ingest_location(loc, kind=kind, progress=progress)
-                        )
-                    print_report(reports[-1])
+            if locations:  # the next one read and parsed while one is stored
+                async for report in ingestor.ingest_locations(
+                    locations, kind=kind, progress=_progress
+                ):
+                    reports.append(report)
+                    print_report(report)
             else:
                 for src in settings.sources:
                     if not src.enabled or (names and src.name not in names):
