@@ -37,6 +37,7 @@ W_EVIDENCE = 0.7  # the matcher's evidence: title above abstract, acronyms, vari
 W_LEXICAL = 0.3  # ... with bm25 (title 10, abstract 2, authors 1) relative to the best
 FUZZY_MIN_CHARS = 4
 FUZZY_CUTOFF = 80.0
+_TITLES = "search.titles"  # the fuzzy fallback's titles, in Lexicon.caches
 
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits only: what a SearchQuery term is made of
 
@@ -209,7 +210,7 @@ class Search:
             if every and every != wanted:  # no paper has a specific word: the generic ones
                 found = self._fts(every)
         if not found:
-            return self._fuzzy(text, limit, notes)
+            return self._fuzzy(text, limit, notes, lex)
         hits = _rank(text, found, lex)[:limit]
         hits = [h if h.reason else replace(h, reason=_word_reason(h.paper, concept)) for h in hits]
         return SearchResult(tuple(hits), tuple(notes), len(found))
@@ -217,28 +218,53 @@ class Search:
     def _fts(self, query: SearchQuery) -> list[tuple[Paper, float]]:
         return self._archive.fts(query, limit=CANDIDATES, recent=self._recent)
 
-    def _fuzzy(self, text: str, limit: int, notes: list[str]) -> SearchResult:
+    def _fuzzy(self, text: str, limit: int, notes: list[str], lex: Lexicon) -> SearchResult:
         """Titles resembling the query, for when no word of it is in the index."""
         folded = " ".join(words(text))
         if len(folded) < FUZZY_MIN_CHARS or limit == 0:
             return SearchResult((), tuple(notes), 0)
-        titles = self._archive.titles()
+        known = self._titles(lex)
         found = process.extract(
-            folded,
-            [title for _, title in titles],
+            utils.default_process(folded),
+            known.titles,
             scorer=fuzz.partial_ratio,
-            processor=utils.default_process,
+            processor=None,  # both sides processed as `utils.default_process` does
             score_cutoff=FUZZY_CUTOFF,
             limit=limit,
         )
         hits = []
         for _title, similarity, index in found:
-            paper = self._archive.get(titles[index][0])
+            paper = self._archive.get(known.keys[index])
             if paper is not None:
                 hits.append(Hit(paper, similarity / 100.0, f"title resembles '{folded}'"))
         if hits:
             notes.append(f"no paper has the words of '{text}'; showing similar titles")
         return SearchResult(tuple(sorted(hits, key=_order)), tuple(notes), len(hits))
+
+    def _titles(self, lex: Lexicon) -> _Titles:
+        """The archive's titles as the fuzzy fallback compares them, read once per lexicon
+        (kept in `lex.caches`, so they are read again whenever the lexicon is learned anew,
+        as LexiconCache does when the archive grew, or when it learned more papers):
+        reading 250,000 titles takes seconds."""
+        cached = lex.caches.get(_TITLES)
+        if isinstance(cached, _Titles) and cached.n_docs == lex.n_docs:
+            return cached
+        rows = self._archive.titles()
+        made = _Titles(
+            lex.n_docs, [key for key, _ in rows], [utils.default_process(t) for _, t in rows]
+        )
+        lex.caches[_TITLES] = made
+        return made
+
+
+@dataclass(frozen=True, slots=True)
+class _Titles:
+    """(keys, processed titles) of the archive, in insertion order, read when the lexicon
+    had learned `n_docs` papers."""
+
+    n_docs: int
+    keys: list[str]
+    titles: list[str]
 
 
 def _rank(text: str, found: Sequence[tuple[Paper, float]], lex: Lexicon) -> list[Hit]:
