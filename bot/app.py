@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import DigestCycle, MatcherCache
 from bot.embed import LazyEncoder, default_cache, open_encoder, require
+from bot.errors import StoreError
 from bot.feedback import Teach
 from bot.ingest import Ingestor
 from bot.models import Paper, Profile
@@ -41,6 +43,8 @@ from bot.store.source_state import SourceStateStore
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
 LEXICON_TTL = timedelta(minutes=10)
 
@@ -61,6 +65,7 @@ class LexiconCache:
         self._cached: tuple[Mark, Lexicon] | None = None
         self._counted: Counted | None = None
         self._building = threading.Lock()
+        self._saver = threading.Thread()  # the background save (`_save`), when one runs
 
     def _fresh(self, mark: Mark) -> Lexicon | None:
         cached = self._cached
@@ -78,11 +83,30 @@ class LexiconCache:
             if lexicon is not None:
                 return lexicon
             counted, self._counted = self._counted, None  # spoiled if the catch-up fails
-            counted = self._store.catch_up(counted)
+            counted = self._store.catch_up(counted, save=False)
             self._counted = counted
             lexicon = self._fresh(counted.mark) or counted.tally.lexicon()
             self._cached = (counted.mark, lexicon)
+            if self._store.save_due(counted) and not self._saver.is_alive():
+                self._saver = threading.Thread(target=self._save, name="lexicon-save", daemon=True)
+                self._saver.start()
             return lexicon
+
+    def _save(self) -> None:
+        """Save the counts (in the background: the caller has its lexicon already)."""
+        with self._building:  # no catch-up changes the counts meanwhile
+            counted = self._counted
+            if counted is None or not self._store.save_due(counted):
+                return
+            try:
+                self._store.save(counted)
+            except StoreError as e:  # the next catch-up tries again
+                log.warning("%s", e)
+
+    def wait_saved(self, timeout: float | None = None) -> None:
+        """Wait for a background save to end (tests, and a process about to exit)."""
+        if self._saver.ident is not None:
+            self._saver.join(timeout)
 
 
 class Vocabulary:

@@ -47,11 +47,11 @@ class GatedStore(LexiconStore):
         self.arrived.release()
         return found
 
-    def catch_up(self, counted: Counted | None) -> Counted:
+    def catch_up(self, counted: Counted | None, *, save: bool = True) -> Counted:
         self.catch_ups.append(threading.get_ident())
         for _ in range(self.callers):  # every caller has looked at the archive meanwhile
             assert self.arrived.acquire(timeout=10), "not every caller arrived"
-        return super().catch_up(counted)
+        return super().catch_up(counted, save=save)
 
 
 def test_concurrent_callers_wait_for_one_catch_up(engine: Engine) -> None:
@@ -83,7 +83,9 @@ def test_kept_while_the_archive_is_unchanged_and_followed_when_it_changes(engine
 def test_a_restarted_process_starts_from_the_saved_lexicon(engine: Engine) -> None:
     archive = Archive(engine)
     archive.upsert([Paper(title=f"Paper {i} on experts", abstract="x") for i in range(5)], now=T0)
-    LexiconCache(LexiconStore(engine))()  # counted from scratch and saved
+    first = LexiconCache(LexiconStore(engine))
+    first()  # counted from scratch, then saved in the background
+    first.wait_saved(10)
     with engine.connect() as conn:
         saved = conn.execute(select(lexicon_state.c.papers_mark)).scalar_one()
     assert saved == 6

@@ -501,40 +501,56 @@ class Tally:
     # --- persistence ----------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
-        """The counts as JSON-ready lists (`load` reads them back)."""
+        """The counts as flat JSON-ready lists, one per column (`load` reads them back)."""
         if any(self._orphans.values()):
             raise ValueError("orphans wait for `resolve`")
         self._order_vocab()
-        first = self.vocab_first
+        pair_first = [self.pair_first[p] for p in self.pairs]
+        spelling_first = [self.spelling_first[k] for k in self.spellings]
+        vocab_first = list(self.vocab_first[w] for w in self.vocab)
         return {
             "n_docs": self.n_docs,
             "last_id": self.last_id,
-            "vocab": [[w, n, *first[w]] for w, n in self.vocab.items()],
-            "df": list(self.df.items()),
-            "pairs": [
-                [sf, list(lf), n, *self.pair_first[(sf, lf)]] for (sf, lf), n in self.pairs.items()
-            ],
-            "spellings": [
-                [list(lf), sp, n, *self.spelling_first[(lf, sp)]]
-                for (lf, sp), n in self.spellings.items()
-            ],
+            "vocab": list(self.vocab),
+            "vocab_n": list(self.vocab.values()),
+            "vocab_id": [p for p, _ in vocab_first],
+            "vocab_at": [i for _, i in vocab_first],
+            "df": list(self.df),
+            "df_n": list(self.df.values()),
+            "pair_sf": [sf for sf, _ in self.pairs],
+            "pair_lf": [" ".join(lf) for _, lf in self.pairs],
+            "pair_n": list(self.pairs.values()),
+            "pair_id": [p for p, _ in pair_first],
+            "pair_at": [i for _, i in pair_first],
+            "spelling_lf": [" ".join(lf) for lf, _ in self.spellings],
+            "spelling": [sp for _, sp in self.spellings],
+            "spelling_n": list(self.spellings.values()),
+            "spelling_id": [p for p, _ in spelling_first],
+            "spelling_at": [i for _, i in spelling_first],
         }
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> Tally:
-        """The Tally `dump` described."""
+        """The Tally `dump` described (stems hold no spaces: long forms travel joined)."""
         tally = cls()
         tally.n_docs, tally.last_id = int(data["n_docs"]), int(data["last_id"])
-        tally.vocab = Counter({w: n for w, n, _, _ in data["vocab"]})
-        tally.vocab_first = {w: (p, i) for w, _, p, i in data["vocab"]}
-        tally.df = Counter(dict(data["df"]))
-        for sf, lf, n, p, i in data["pairs"]:
-            tally.pairs[(sf, tuple(lf))] = n
-            tally.pair_first[(sf, tuple(lf))] = (p, i)
-        for lf, sp, n, p, i in data["spellings"]:
-            tally.spellings[(tuple(lf), sp)] = n
-            tally.spelling_first[(tuple(lf), sp)] = (p, i)
+        words_ = data["vocab"]
+        tally.vocab = Counter(dict(zip(words_, data["vocab_n"], strict=True)))
+        tally.vocab_first = dict(zip(words_, _positions(data, "vocab"), strict=True))
+        tally.df = Counter(dict(zip(data["df"], data["df_n"], strict=True)))
+        lfs = [tuple(lf.split(" ")) if lf else () for lf in data["pair_lf"]]
+        pairs = list(zip(data["pair_sf"], lfs, strict=True))
+        tally.pairs = dict(zip(pairs, data["pair_n"], strict=True))
+        tally.pair_first = dict(zip(pairs, _positions(data, "pair"), strict=True))
+        lfs = [tuple(lf.split(" ")) if lf else () for lf in data["spelling_lf"]]
+        keys = list(zip(lfs, data["spelling"], strict=True))
+        tally.spellings = dict(zip(keys, data["spelling_n"], strict=True))
+        tally.spelling_first = dict(zip(keys, _positions(data, "spelling"), strict=True))
         return tally
+
+
+def _positions(data: Mapping[str, Any], kind: str) -> list[Position]:
+    return list(zip(data[f"{kind}_id"], data[f"{kind}_at"], strict=True))
 
 
 def build(papers: Iterable[Paper]) -> Lexicon:

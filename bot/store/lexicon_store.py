@@ -26,6 +26,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -151,6 +152,7 @@ class LexiconStore:
         self._save_every = save_every
         self._saving = saving
         self._parallel_from = parallel_from
+        self._saved: Mark | None = None  # the saved state's mark, as last seen
 
     def mark(self) -> Mark:
         """The archive's current state (two index look-ups: cheap enough for every command)."""
@@ -160,11 +162,17 @@ class LexiconStore:
         except SQLAlchemyError as e:
             raise StoreError(f"lexicon state read failed: {e.__class__.__name__}") from e
 
-    def catch_up(self, counted: Counted | None) -> Counted:
+    def save_due(self, counted: Counted) -> bool:
+        """Whether `counted` is `save_every` ahead of the saved state (as last seen)."""
+        saved = self._saved
+        return self._saving and (saved is None or saved.behind(counted.mark) >= self._save_every)
+
+    def catch_up(self, counted: Counted | None, *, save: bool = True) -> Counted:
         """`counted` brought to the archive's current state (the same object, updated), or
         the saved state brought up to date when `counted` is None or older than the log
         reaches, or a tally counted from scratch when nothing is saved. Saves the result
-        when it is `save_every` ahead of the saved state. On StoreError `counted` may be half
+        when it is `save_every` ahead of the saved state (unless `save` is False: the
+        caller saves later, see `save_due`). On StoreError `counted` may be half
         updated: pass None next time."""
         try:
             if counted is None and self._engine.url.database != ":memory:":
@@ -182,6 +190,7 @@ class LexiconStore:
                         ).where(lexicon_state.c.id == STATE_ID)
                     ).first()
                     saved_mark = Mark(saved[0], saved[1]) if saved else None
+                    self._saved = saved_mark
                     if counted is None or counted.mark.changes < (saved[2] if saved else 0):
                         counted = self._start(conn, saved_mark)
                     _advance(conn, counted, _current(conn))
@@ -189,8 +198,7 @@ class LexiconStore:
             raise StoreError(f"lexicon catch-up failed: {e.__class__.__name__}: {e}") from e
         except ValueError as e:  # the log and the archive disagree (a change not logged)
             raise StoreError(f"lexicon catch-up failed: {e}") from e
-        due = saved_mark is None or saved_mark.behind(counted.mark) >= self._save_every
-        if self._saving and due:
+        if save and self.save_due(counted):
             try:
                 self.save(counted)
             except StoreError as e:  # served all the same; the next catch-up saves it
@@ -212,14 +220,18 @@ class LexiconStore:
         url = self._engine.url.render_as_string(hide_password=False)
         parts = _parts(before.papers, workers)
         spawn = multiprocessing.get_context("spawn")  # no fork of a threaded service
-        with ProcessPoolExecutor(len(parts) - 1, mp_context=spawn) as pool:
-            later = [pool.submit(_count_range, url, lo, hi) for lo, hi in parts[1:]]
-            tally = Tally()
-            with self._engine.connect() as conn:
-                for paper in _papers_from(conn, *parts[0]):
-                    tally.add(*paper)
-            for future in later:
-                tally.extend(future.result())
+        try:
+            with ProcessPoolExecutor(len(parts) - 1, mp_context=spawn) as pool:
+                later = [pool.submit(_count_range, url, lo, hi) for lo, hi in parts[1:]]
+                tally = Tally()
+                with self._engine.connect() as conn:
+                    for paper in _papers_from(conn, *parts[0]):
+                        tally.add(*paper)
+                for future in later:
+                    tally.extend(future.result())
+        except (BrokenProcessPool, OSError, RuntimeError) as e:  # e.g. no way to spawn here
+            log.warning("lexicon counted in one process: %s: %s", e.__class__.__name__, e)
+            return None
         if self.mark().changes != before.changes:
             return None
         return Counted(tally, before)
@@ -258,9 +270,11 @@ class LexiconStore:
                     conn.execute(
                         lexicon_state.insert().values(id=STATE_ID, pruned_until=0, **values)
                     )
+                    self._saved = mark
                     return True
                 before = Mark(saved[0], saved[1])
                 if before.changes > mark.changes or before.behind(mark) == 0:
+                    self._saved = before
                     return False  # another process saved this state, or a newer one
                 conn.execute(
                     update(lexicon_state)
@@ -268,7 +282,8 @@ class LexiconStore:
                     .values(pruned_until=before.changes, **values)
                 )
                 conn.execute(delete(lexicon_changes).where(lexicon_changes.c.id <= before.changes))
-                return True
+            self._saved = mark
+            return True
         except SQLAlchemyError as e:
             raise StoreError(f"lexicon state write failed: {e.__class__.__name__}") from e
 
