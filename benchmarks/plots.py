@@ -60,6 +60,7 @@ class Spec:
     title: str
     size: str  # the parameter on the x axis
     panels: tuple[Panel, ...]
+    axis: str = ""  # the x axis's label (default: the size parameter)
     headline: str = ""  # the line a before/after table shows (default: the first panel's first)
     # parameters that make another curve, each with how its value is named ("{}": the value)
     variants: Mapping[str, str] = field(default_factory=dict)
@@ -111,7 +112,7 @@ SPECS: dict[str, Spec] = {
     ),
     "config": Spec("Loading a configuration vs channels", "channels", (_wall(2.0), _peak())),
     "delivery": Spec(
-        "Delivering a day's digests vs Slack channels (as many on Discord)",
+        "Delivering a day's digests at the platforms' rate limits",
         "slack_channels",
         (
             Panel(
@@ -121,6 +122,19 @@ SPECS: dict[str, Spec] = {
             ),
             _peak(),
         ),
+        axis="Slack channels (and as many on Discord)",
+        headline="wall",
+    ),
+    "lexicon": Spec(
+        "The lexicon vs papers in the archive",
+        "papers",
+        (
+            Panel("learned from scratch", "s", (Line("build", "seconds.build"),), 30.0),
+            Panel("a day's papers later", "s", (Line("update", "seconds.update"),), 1.0),
+            Panel("restart to the first /papers", "s", (Line("restart", "seconds.restart"),), 3.0),
+            _peak(),
+        ),
+        headline="update",
     ),
     "slack_ack": Spec(
         "Slash-command ack vs papers in the archive",
@@ -193,7 +207,7 @@ def fmt(x: float, unit: str) -> str:
     if unit == "s":
         if x < 1:
             return f"{x * 1000:.3g} ms"
-        return f"{x:.3g} s" if x < 120 else f"{x / 60:.3g} min"
+        return f"{x:.3g} s" if x < 1000 else f"{x / 60:.3g} min"
     if unit == "B":
         return f"{x / (1 << 20):.3g} MiB" if x < 1 << 30 else f"{x / (1 << 30):.3g} GiB"
     if unit == "MiB":
@@ -240,13 +254,15 @@ def draw(
             panels = [(p, a, b) for p, a, b in panels if a or b]
             if not panels:
                 continue
-            fig = Figure(figsize=(4.6 * len(panels), 3.9), dpi=100, layout="constrained")
+            cols = len(panels) if len(panels) <= 3 else 2
+            rows = -(-len(panels) // cols)
+            fig = Figure(figsize=(4.6 * cols, 0.5 + 3.4 * rows), dpi=100, layout="constrained")
             FigureCanvasAgg(fig)
             fig.suptitle(
                 f"{spec.title}\nthis tree (solid) and {before_label} (dashed)", fontsize=10
             )
             for i, (panel, ours, theirs) in enumerate(panels):
-                ax = fig.add_subplot(1, len(panels), i + 1)
+                ax = fig.add_subplot(rows, cols, i + 1)
                 _panel(ax, spec, panel, ours, theirs)
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
@@ -302,7 +318,7 @@ def _panel(ax: Any, spec: Spec, panel: Panel, ours: Points, theirs: Points) -> N
     ax.minorticks_off()
     unit = "MiB" if panel.unit == "B" else panel.unit
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: fmt(y, unit)))
-    ax.set_xlabel(spec.size)
+    ax.set_xlabel(spec.axis or spec.size)
     ax.set_title(panel.title + (" (higher is better)" if panel.higher_is_better else ""),
                  fontsize=9)  # fmt: skip
     ax.tick_params(labelsize=7)

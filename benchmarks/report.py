@@ -14,6 +14,18 @@ TARGETS = {
     "ingest": ("100,000 papers from dumps: ≥ 5,000 papers/s", 5000.0, None),
     "slack_ack": ("50 concurrent signed /papers: p99 ack ≤ 200 ms", 0.200, None),
     "config": ("a configuration file with 10,000 channels loads in ≤ 2 s", 2.0, None),
+    "delivery": (
+        "2,000 Slack + 2,000 Discord channels: all delivered, 0 lost, 0 duplicates, in ≤ 1.25× "
+        "what the rate limits allow",
+        1.25,
+        None,
+    ),
+    "lexicon": (
+        "250,000 papers: a day's 1,000 papers update it in ≤ 1 s, the first /papers after a "
+        "restart in ≤ 3 s, from scratch ≤ 30 s, identical to a build from scratch",
+        1.0,
+        None,
+    ),
 }
 
 HEADER = """# Benchmarks
@@ -164,6 +176,7 @@ def _summary(results: Sequence[dict[str, Any]]) -> list[str]:
             f"| configuration load{_size(c, 'channels', 10_000)} | {TARGETS['config'][0]} "
             f"| {shown} | {verdict} | – | – |"
         )
+    out += _delivery_target(results) + _lexicon_target(results)
     k = _find(results, "slack_ack", concurrency=50)
     if k and "error" not in k:
         p99 = k["ack_p99_median"]
@@ -322,6 +335,133 @@ def _ingest(results: Sequence[dict[str, Any]]) -> list[str]:
 
 def _file(n: float | None) -> str:
     return "–" if not n else f"{n / (1 << 20):,.1f} MiB"
+
+
+def _delivery_target(results: Sequence[dict[str, Any]]) -> list[str]:
+    r = _find(results, "delivery", slack_channels=2_000)
+    if not r or "error" in r:
+        return []
+    ratio, bad = r.get("ratio_to_bound"), _undelivered(r)
+    good = not bad and ratio is not None and ratio <= 1.25
+    return [
+        f"| delivery at the platforms' limits{_size(r, 'slack_channels', 2_000)} "
+        f"| {TARGETS['delivery'][0]} | {_s(r.get('wall_seconds'))} for "
+        f"{_s(r.get('limit_bound_seconds'))} allowed ({_times(ratio)}); "
+        f"{_n(r.get('papers_confirmed'))} of {_n(r.get('papers_planned'))} papers, "
+        f"{bad or 'none'} lost or duplicated | "
+        f"{_verdict(r, 'slack_channels', 2_000, good)} | – | – |"
+    ]
+
+
+def _lexicon_target(results: Sequence[dict[str, Any]]) -> list[str]:
+    r = _find(results, "lexicon", papers=250_000)
+    if not r or "error" in r:
+        return []
+    t = r.get("seconds") or {}
+    update, restart, build = t.get("update"), t.get("restart"), t.get("build")
+    good = (
+        r.get("identical") is True
+        and r.get("update") == 1_000
+        and all(x is not None for x in (update, restart, build))
+        and update <= 1.0
+        and restart <= 3.0
+        and build <= 30.0
+    )
+    return [
+        f"| lexicon{_size(r, 'papers', 250_000)} | {TARGETS['lexicon'][0]} "
+        f"| update ({_n(r.get('update'))} papers) {_s(update)}, first /papers after a restart "
+        f"{_s(restart)}, from scratch {_s(build)}; identical: {_yes(r.get('identical'))} "
+        f"| {_verdict(r, 'papers', 250_000, good)} | – | – |"
+    ]
+
+
+def _yes(x: object) -> str:
+    return "yes" if x is True else "**no**" if x is False else "–"
+
+
+def _times(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}×"
+
+
+def _undelivered(r: dict[str, Any]) -> str:
+    """What went wrong in a delivery run ('' when nothing did)."""
+    counts = {
+        "papers lost": r.get("lost_papers"),
+        "messages lost": r.get("lost_messages"),
+        "duplicate papers": r.get("duplicate_papers"),
+        "duplicate messages": r.get("duplicate_messages"),
+        "failed channels": r.get("failed"),
+    }
+    return ", ".join(f"{_n(v)} {k}" for k, v in counts.items() if v)
+
+
+def _delivery(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = sorted(_all(results, "delivery"), key=lambda r: r.get("slack_channels", 0))
+    if not rows:
+        return []
+    out = [
+        "## Delivery at the platforms' limits",
+        "",
+        "One day's digests through the Slack and Discord deliveries against the fakes of "
+        "`tests/fakes` with the platforms' rate limits enforced (Slack: about 1 message per "
+        "second per channel with bursts; Discord: 50 requests per second per bot and "
+        "per-route buckets) and a network latency per request (`benchmarks/delivery.py`). "
+        "*Allowed*: the least time the limits allow for these messages.",
+        "",
+        "| channels (Slack + Discord) | papers delivered | messages (Slack, Discord) | wall "
+        "| allowed | ratio | Discord msg/s (limit) | Slack busiest channel msg/s (limit) "
+        "| lost, duplicated | 429s |",
+        "| --- | ---: | --- | ---: | ---: | ---: | --- | --- | --- | ---: |",
+    ]
+    for r in rows:
+        msgs = r.get("messages") or {}
+        http = r.get("http_429") or {}
+        rate, peak = r.get("discord_messages_per_second"), r.get("discord_peak_per_second")
+        busiest = r.get("slack_busiest_channel_per_second")
+        out.append(
+            f"| {_n(r.get('slack_channels'))} + {_n(r.get('discord_channels'))} "
+            f"| {_n(r.get('papers_confirmed'))} of {_n(r.get('papers_planned'))} "
+            f"| {_n(msgs.get('slack'))}, {_n(msgs.get('discord'))} "
+            f"| **{_s(r.get('wall_seconds'))}** | {_s(r.get('limit_bound_seconds'))} "
+            f"| {_times(r.get('ratio_to_bound'))} "
+            f"| {_rate(rate)} (peak {_rate(peak)}; {_n(r.get('discord_limit_per_second'))}) "
+            f"| {_rate(busiest)} ({r.get('slack_limit', '–')}) "
+            f"| {_undelivered(r) or 'none'} | {_n(sum(http.values()) if http else None)} |"
+        )
+    return [*out, ""]
+
+
+def _rate(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.1f}/s"
+
+
+def _lexicon(results: Sequence[dict[str, Any]]) -> list[str]:
+    rows = sorted(_all(results, "lexicon"), key=lambda r: r.get("papers", 0))
+    if not rows:
+        return []
+    out = [
+        "## Lexicon",
+        "",
+        "What `/papers` and digests understand topics with, at each archive size "
+        "(`benchmarks/lexicon.py`): learned from scratch (`build`), the service's first "
+        "lexicon on an archive that never had one (and the wait for its save), the next one "
+        "after a day's papers (new ones stored, a tenth as many updated), and a new process "
+        "from its start to the reply of its first `/papers`. *Identical*: the updated "
+        "lexicon equals a build from scratch.",
+        "",
+        "| papers | from scratch | first | save | a day later (papers) | restart to first "
+        "/papers | identical | peak |",
+        "| ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |",
+    ]
+    for r in rows:
+        t = r.get("seconds") or {}
+        out.append(
+            f"| {_n(r.get('papers'))} | {_s(t.get('build'))} | {_s(t.get('first'))} "
+            f"| {_s(t.get('save'))} | **{_s(t.get('update'))}** ({_n(r.get('update'))}) "
+            f"| **{_s(t.get('restart'))}** | {_yes(r.get('identical'))} "
+            f"| {_mib(r.get('peak_rss'))} |"
+        )
+    return [*out, ""]
 
 
 def _config(results: Sequence[dict[str, Any]]) -> list[str]:
@@ -497,6 +637,8 @@ def write_report(
         *_search(results),
         *_ingest(results),
         *_config(results),
+        *_delivery(results),
+        *_lexicon(results),
         *_slack(results),
     ]
     if NOTES.exists():

@@ -71,13 +71,13 @@ NOW = [
     _ingest(100_000, 5500.0),
     # a scenario without a spec of its own: drawn from its size, wall and peak
     {
-        "scenario": "lexicon",
+        "scenario": "reindex",
         "params": {"papers": 25_000},
         "wall": {"median": 2.0, "runs": [2.0]},
         "peak_rss": 90 * MiB,
     },
     {
-        "scenario": "lexicon",
+        "scenario": "reindex",
         "params": {"papers": 250_000},
         "wall": {"median": 9.0, "runs": [9.0]},
         "peak_rss": 400 * MiB,
@@ -93,7 +93,7 @@ BEFORE = [
     _ingest(10_000, 3300.0),
     _ingest(100_000, 3200.0),
     {
-        "scenario": "lexicon",
+        "scenario": "reindex",
         "params": {"papers": 25_000},
         "error": "exit 1 after 1 s",
         "log": ["AttributeError: module has no attribute 'update'"],
@@ -108,7 +108,7 @@ def test_a_plot_for_every_scenario_with_results_the_same_bytes_for_the_same_resu
     first, why = draw(NOW, BEFORE, tmp_path / "a", before_label="the code before (caf21bd)")
     again, _ = draw(NOW, BEFORE, tmp_path / "b", before_label="the code before (caf21bd)")
     assert why is None
-    assert [s for s, _ in first] == ["digest", "ingest", "lexicon", "search"]  # not delivery
+    assert [s for s, _ in first] == ["digest", "ingest", "reindex", "search"]  # not delivery
     for (_, a), (_, b) in zip(first, again, strict=True):
         data = a.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
@@ -147,7 +147,7 @@ def test_the_report_puts_each_figure_beside_the_code_before_and_shows_the_plots(
     assert "| p95 | 21 ms | 500 ms | 23.8× faster |" in text
     assert "| papers/s | 6k/s | 3.3k/s | 1.8× higher |" in text
     assert "failed: exit 1 after 1 s (AttributeError: module has no attribute 'update')" in text
-    assert "| lexicon | 250,000 papers | wall | 9 s | not measured |" in text
+    assert "| reindex | 250,000 papers | wall | 9 s | not measured |" in text
     assert "![digest](docs/benchmarks/digest.png)" in text
     skipped = write_report({"before": {"skipped": "git is not installed"}}, NOW[-3:], None)
     assert "The code before was not measured in this run: git is not installed." in skipped
@@ -219,3 +219,44 @@ def test_the_report_shows_the_configuration_load_and_its_target() -> None:
     assert f"| wall | 1.2 s | 8.3 s (refused: {bomb}) | – |" in text
     refused = write_report({}, [config(8.3, bomb)], None)
     assert f"**refused**: {bomb} | ❌ missed" in refused and f"refused: {bomb} |" in refused
+
+
+def test_the_report_shows_delivery_and_the_lexicon_with_their_targets() -> None:
+    delivery = {
+        "scenario": "delivery",
+        "params": {"slack_channels": 2_000, "discord_channels": 2_000},
+        "slack_channels": 2_000,
+        "discord_channels": 2_000,
+        "wall_seconds": 45.0,
+        "limit_bound_seconds": 39.0,
+        "ratio_to_bound": 45.0 / 39.0,
+        "papers_planned": 39_853,
+        "papers_confirmed": 39_853,
+        "messages": {"slack": 3_000, "discord": 4_000},
+        "http_429": {"slack_channel": 0, "discord_channel": 2, "discord_global": 0},
+        "discord_messages_per_second": 48.2,
+        "discord_peak_per_second": 50.0,
+        "discord_limit_per_second": 50,
+        "slack_busiest_channel_per_second": 0.9,
+        "slack_limit": "1 per second per channel",
+        "lost_papers": 0,
+        "duplicate_papers": 0,
+        "failed": 0,
+    }
+    lexicon = {
+        "scenario": "lexicon",
+        "params": {"papers": 250_000},
+        "papers": 250_000,
+        "update": 1_000,
+        "seconds": {"build": 25.0, "first": 20.0, "save": 2.0, "update": 0.8, "restart": 2.5},
+        "identical": True,
+        "peak_rss": 900 * MiB,
+    }
+    text = write_report({}, [delivery, lexicon], None)
+    assert "| 45.00 s for 39.00 s allowed (1.15×); 39,853 of 39,853 papers, none lost" in text
+    assert "update (1,000 papers) 800.0 ms, first /papers after a restart 2.50 s" in text
+    assert text.count("✅ met") == 2
+    assert "## Delivery at the platforms' limits" in text and "| 48.2/s (peak 50.0/s; 50) |" in text
+    assert "## Lexicon" in text and "| **800.0 ms** (1,000) | **2.50 s** | yes | 900 MiB |" in text
+    late = write_report({}, [{**delivery, "lost_papers": 3}, {**lexicon, "identical": False}], None)
+    assert late.count("❌ missed") == 2 and "3 papers lost" in late
