@@ -573,7 +573,7 @@ def _growth(
         scenario = str(r.get("scenario"))
         spec = spec_for(scenario, [r])
         params = r.get("params") or {}
-        size = f"{_n(params.get(spec.size))} {spec.size}" if spec else "–"
+        size = f"{_n(params.get(spec.size))} {spec.axis or spec.size}" if spec else "–"
         if spec and spec.variant(r):
             size += f" ({spec.variant(r)})"
         old = next(
