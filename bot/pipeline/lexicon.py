@@ -420,23 +420,41 @@ class Tally:
 
     # --- orphans --------------------------------------------------------------------------
 
+    def _firsts(self) -> dict[str, dict[Any, Position]]:
+        return {
+            "vocab": self.vocab_first,
+            "pairs": self.pair_first,
+            "spellings": self.spelling_first,
+        }
+
+    def _settle(self) -> None:
+        """Seat the orphans `add` saw again at or before the paper that lost them: no
+        earlier paper has them, so that position is their first."""
+        firsts = self._firsts()
+        for kind, orphaned in self._orphans.items():
+            first = firsts[kind]
+            for item in [
+                i for i, bound in orphaned.items() if (first.get(i) or (bound + 1,))[0] <= bound
+            ]:
+                del orphaned[item]
+                if kind == "vocab":
+                    self._moved.add(item)
+
     def orphaned_from(self) -> int | None:
         """The id from which `resolve` must re-read papers, or None when there are no orphans."""
+        self._settle()
         starts = [min(o.values()) for o in self._orphans.values() if o]
         return min(starts) if starts else None
 
     def resolve(self, papers: Iterable[PaperText]) -> None:
         """Re-seat the orphans: `papers` are the archived papers from `orphaned_from()` on,
         in id order, as counted (it stops reading once every orphan is seated)."""
+        self._settle()
         orphans = self._orphans
         pending: dict[str, dict[Any, Position | None]] = {
             kind: {item: None for item in items} for kind, items in orphans.items()
         }
-        firsts: dict[str, dict[Any, Position]] = {
-            "vocab": self.vocab_first,
-            "pairs": self.pair_first,
-            "spellings": self.spelling_first,
-        }
+        firsts = self._firsts()
         for kind, items in pending.items():  # positions seen meanwhile (by `add`)
             for item in items:
                 items[item] = firsts[kind].get(item)
@@ -487,6 +505,7 @@ class Tally:
 
     def lexicon(self) -> Lexicon:
         """The Lexicon of the texts counted (a snapshot). ValueError while orphans wait."""
+        self._settle()
         if any(self._orphans.values()):
             raise ValueError("orphans wait for `resolve`")
         self._order_vocab()
@@ -502,6 +521,7 @@ class Tally:
 
     def dump(self) -> dict[str, Any]:
         """The counts as flat JSON-ready lists, one per column (`load` reads them back)."""
+        self._settle()
         if any(self._orphans.values()):
             raise ValueError("orphans wait for `resolve`")
         self._order_vocab()
