@@ -56,6 +56,8 @@ FULL: list[tuple[str, dict[str, Any]]] = [
     ("config", {"channels": 10_000, "runs": 3}),
     ("delivery", {"slack_channels": 500, "discord_channels": 500}),  # growth curve
     ("delivery", {"slack_channels": 2_000, "discord_channels": 2_000}),
+    ("lexicon", {"papers": 25_000}),  # a second size: the plot's growth curve
+    ("lexicon", {"papers": 250_000}),
     ("search", {"papers": 25_000, "queries": 1_000, "passes": 2}),
     ("slack_ack", {"papers": 25_000, "concurrency": 50, "bursts": 5}),
     ("search", {"papers": 250_000, "queries": 1_000, "passes": 1, "baseline_queries": 5}),
@@ -66,6 +68,7 @@ QUICK: list[tuple[str, dict[str, Any]]] = [
     ("ingest", {"papers": 10_000, "runs": 1}),
     ("config", {"channels": 1_000, "runs": 1}),
     ("delivery", {"slack_channels": 200, "discord_channels": 200}),
+    ("lexicon", {"papers": 10_000}),
     ("search", {"papers": 10_000, "queries": 200, "passes": 1, "baseline_queries": 5}),
     ("slack_ack", {"papers": 10_000, "concurrency": 50, "bursts": 2}),
 ]
@@ -104,6 +107,7 @@ def run_worker(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     start = time.perf_counter()
+    load = os.getloadavg()  # what else ran on the machine: beside each figure in the report
     try:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.worker", name, json.dumps(params)],
@@ -120,6 +124,7 @@ def run_worker(
         if line.startswith(MARK):
             result: dict[str, Any] = json.loads(line[len(MARK) :])
             result["params"] = params
+            result["load_at_start"] = load
             wrong = code_before.ran_on(result, root)
             return {**result, "error": wrong} if wrong else result
     tail = (done.stderr or done.stdout).strip().splitlines()[-15:]

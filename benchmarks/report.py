@@ -529,6 +529,11 @@ def _change(now: float | None, then: float | None, higher_is_better: bool) -> st
     return f"{factor:,.1f}× {'faster' if better else 'slower'}"
 
 
+def _load(r: dict[str, Any]) -> str:
+    load = r.get("load_at_start")
+    return f"{load[0]:.1f}" if load else "–"
+
+
 def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
@@ -566,8 +571,8 @@ def _growth(
     if results:
         out += [
             "| scenario | size | figure | this tree | the code before | change "
-            "| peak memory: this tree, before |",
-            "| --- | ---: | --- | ---: | ---: | --- | --- |",
+            "| peak memory: this tree, before | load at start (1 min): this tree, before |",
+            "| --- | ---: | --- | ---: | ---: | --- | --- | --- |",
         ]
     for r in results:
         scenario = str(r.get("scenario"))
@@ -597,9 +602,10 @@ def _growth(
                 shown_then += f" (refused: {_cut(str(old['refused']), 100)})".replace("|", "/")
                 then = None  # nothing to compare: it did not do the work
         peaks = ", ".join(_mib(x.get("peak_rss")) for x in (r, old) if x is not None)
+        loads = ", ".join(_load(x) for x in (r, old) if x is not None)
         out.append(
             f"| {scenario} | {size} | {what} | {shown_now} | {shown_then} "
-            f"| {_change(now, then, higher)} | {peaks} |"
+            f"| {_change(now, then, higher)} | {peaks} | {loads} |"
         )
     if figures:
         out += [

@@ -149,6 +149,9 @@ def test_the_report_puts_each_figure_beside_the_code_before_and_shows_the_plots(
     assert "failed: exit 1 after 1 s (AttributeError: module has no attribute 'update')" in text
     assert "| reindex | 250,000 papers | wall | 9 s | not measured |" in text
     assert "![digest](docs/benchmarks/digest.png)" in text
+    loaded = [{**NOW[1], "load_at_start": [3.3, 2, 1]}]
+    beside = [{**BEFORE[1], "load_at_start": [4.5, 3, 2]}]
+    assert "| 500 MiB, 580 MiB | 3.3, 4.5 |" in "\n".join(_growth(info, loaded, beside, []))
     skipped = write_report({"before": {"skipped": "git is not installed"}}, NOW[-3:], None)
     assert "The code before was not measured in this run: git is not installed." in skipped
 
