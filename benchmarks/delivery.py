@@ -74,13 +74,16 @@ def run(
     latency: float = 0.05,
     at_once: int | None = None,
     baseline_channels: int = 0,
+    max_posts: int = 10,
     seed: int = 8,
     workdir: Path | None = None,
 ) -> dict[str, Any]:
     """Deliver one day's digests (`papers` new papers) to `slack_channels` Slack and
     `discord_channels` Discord channels, `at_once` channels sending together (None: as the
     service does, `CHANNELS_AT_ONCE`); then, on `baseline_channels` of each (0: none), the
-    sender as before pacing and concurrency on this tree."""
+    sender as before pacing and concurrency on this tree. `max_posts`: each channel's cap
+    (ten: one Slack or Discord message a channel; 40: three Slack messages, which the
+    per-channel limit spaces a second apart, and four Discord ones)."""
     at_once = CHANNELS_AT_ONCE if at_once is None else at_once
     logging.getLogger("bot").setLevel(logging.ERROR)  # 429s are expected and counted here
     corpus = Corpus(seed)
@@ -93,7 +96,7 @@ def run(
         fill_archive(engine, new, now=now - timedelta(hours=2))
         lexicon = build_lexicon(Archive(engine).all())
         engine.dispose()
-        profiles = _profiles(corpus, slack_channels, discord_channels)
+        profiles = _profiles(corpus, slack_channels, discord_channels, max_posts)
         result = asyncio.run(
             _deliver(tmp, "current", archive_path, lexicon, profiles, latency, at_once, True)
         )
@@ -102,6 +105,7 @@ def run(
             "slack_channels": slack_channels,
             "discord_channels": discord_channels,
             "papers": papers,
+            "max_posts": max_posts,
             "latency": latency,
             "at_once": at_once,
             "limits": {
@@ -119,6 +123,7 @@ def run(
                 corpus,
                 min(baseline_channels, slack_channels),
                 min(baseline_channels, discord_channels),
+                max_posts,
             )
             base = asyncio.run(
                 _deliver(tmp, "baseline", archive_path, lexicon, sample, latency, 1, False)
@@ -131,15 +136,17 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _profiles(corpus: Corpus, slack: int, discord: int) -> list[Profile]:
-    """Corpus channels (five topics, one exclusion, ten papers a day), the first `slack` on
-    Slack and the next `discord` on Discord, interleaved as a configuration lists them."""
+def _profiles(corpus: Corpus, slack: int, discord: int, max_posts: int = 10) -> list[Profile]:
+    """Corpus channels (five topics, one exclusion, at most `max_posts` papers a day), the
+    first `slack` on Slack and the next `discord` on Discord, interleaved as a configuration
+    lists them."""
     made = corpus.profiles(slack + discord)
     out = []
     for n, p in enumerate(made[:slack]):
-        out.append(replace(p, platform="slack", channel_id=f"C{n:09d}"))
+        out.append(replace(p, platform="slack", channel_id=f"C{n:09d}", max_posts=max_posts))
     for n, p in enumerate(made[slack:]):
-        out.append(replace(p, platform="discord", channel_id=str(1_300_000_000_000_000_000 + n)))
+        snowflake = str(1_300_000_000_000_000_000 + n)
+        out.append(replace(p, platform="discord", channel_id=snowflake, max_posts=max_posts))
     # one platform after the other would let Slack finish before Discord starts: mix them
     slacks, discords = out[:slack], out[slack:]
     mixed: list[Profile] = []

@@ -41,3 +41,21 @@ def test_every_digest_is_delivered_once_at_the_limits(tmp_path: Path) -> None:
     assert base["duplicate_messages"] == 0 and base["channels"] == 4
     assert base["extrapolated_seconds"] > 0
     assert list(tmp_path.iterdir()) == []  # its scratch folder is gone
+
+
+def test_channels_over_the_per_channel_limits_lose_nothing(tmp_path: Path) -> None:
+    """Forty papers a channel: three Slack messages each, which Slack's one a second per
+    channel answers with 429s that the retry policy waits out while other channels send;
+    four Discord messages each, within its channel bucket. Still every paper once."""
+    result = delivery.run(
+        slack_channels=3, discord_channels=3, papers=300, latency=0.0, max_posts=40,
+        workdir=tmp_path,
+    )  # fmt: skip
+    assert result["failed"] == 0 and result["papers_planned"] > 0
+    assert result["limit_bound_detail"]["busiest_slack_channel_messages"] >= 2
+    assert result["papers_confirmed"] == result["papers_planned"]
+    assert result["messages"] == result["messages_expected"]
+    assert result["lost_papers"] == result["lost_messages"] == 0
+    assert result["duplicate_messages"] == result["duplicate_papers"] == 0
+    assert result["slack_busiest_channel_per_second"] <= 1.0 + 0.05
+    assert result["http_429"]["discord_channel"] == result["http_429"]["discord_global"] == 0
