@@ -21,6 +21,7 @@ def scenarios() -> dict[str, Callable[..., dict[str, Any]]]:
         delivery,
         digest_cycle,
         ingest_dumps,
+        lexicon,
         search_latency,
         slack_ack,
     )
@@ -31,6 +32,7 @@ def scenarios() -> dict[str, Callable[..., dict[str, Any]]]:
         "ingest": ingest_dumps.run,
         "config": config_load.run,
         "delivery": delivery.run,
+        "lexicon": lexicon.run,
         "slack_ack": slack_ack.run,
     }
 

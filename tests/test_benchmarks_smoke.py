@@ -128,6 +128,15 @@ def test_config_scenario(tmp_path: Path) -> None:
     assert r["loaded"] == 50 and r["refused"] is None and r["file_bytes"] > 0
 
 
+def test_lexicon_scenario(tmp_path: Path) -> None:
+    from benchmarks import lexicon
+
+    r = lexicon.run(papers=300, update=50, seed=3, workdir=tmp_path)
+    assert r["identical"] is True  # brought up to date = learned from scratch
+    assert set(r["seconds"]) == {"build", "first", "save", "update", "restart"}
+    assert r["restart_inside"] is not None
+
+
 def test_slack_ack_scenario(tmp_path: Path) -> None:
     r = slack_ack.run(papers=300, concurrency=6, bursts=1, seed=3, workdir=tmp_path)
     assert r["statuses"] == [200]
