@@ -121,6 +121,10 @@ def feedback_block(key: str) -> Block:
     }
 
 
+# The characters of a feedback block's buttons (`block_text_len(feedback_block(key))`).
+_BUTTONS_TEXT = len(f"👍 {MORE_LABEL}") + len(f"👎 {LESS_LABEL}")
+
+
 @dataclass(frozen=True, slots=True)
 class _Unit:
     """One paper's blocks, kept together in one message."""
@@ -134,20 +138,44 @@ class _Unit:
 def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
     paper = item.paper
     try:
-        title, section, after = _remembered_parts(paper, item.summary)
+        title, section, elements, text_len = _remembered_unit_parts(
+            paper, item.summary, tuple(item.topics), buttons
+        )
     except TypeError:  # a paper built with lists is unhashable: not remembered
-        title, section, after = _paper_parts(paper, item.summary)
+        title, section, elements, text_len = _unit_parts(
+            paper, item.summary, tuple(item.topics), buttons
+        )
+    # fresh blocks for every message (a payload's dicts are never shared between messages)
     blocks: list[Block] = [{"type": "section", "text": mrkdwn(section)}]
-    elements: list[str] = []
-    if topics := _topics_text(tuple(item.topics)):
-        elements.append(f"🏷 {topics}")
-    elements += after
     if elements:
         blocks.append(context(*elements))
     if buttons:
         blocks.append(feedback_block(paper.key))
-    text_len = sum(block_text_len(b) for b in blocks)
     return _Unit(key=paper.key, title=title, blocks=tuple(blocks), text_len=text_len)
+
+
+def _unit_parts(
+    paper: Paper, summary: str, topics: tuple[str, ...], buttons: bool
+) -> tuple[str, str, tuple[str, ...], int]:
+    """A paper unit's title, section text, context elements and `text_len` (what
+    `block_text_len` counts over its blocks: the section's text, each context element's,
+    each button's label). Remembered (a paper goes to many channels, with few distinct
+    topic lists)."""
+    try:
+        title, section, after = _remembered_parts(paper, summary)
+    except TypeError:  # a paper built with lists is unhashable: not remembered
+        title, section, after = _paper_parts(paper, summary)
+    elements: list[str] = []
+    if shown := _topics_text(topics):
+        elements.append(f"🏷 {shown}")
+    elements += after
+    text_len = len(section) + sum(len(e) for e in elements)
+    if buttons:
+        text_len += _BUTTONS_TEXT
+    return title, section, tuple(elements), text_len
+
+
+_remembered_unit_parts = lru_cache(maxsize=16_384)(_unit_parts)
 
 
 @lru_cache(maxsize=4096)
