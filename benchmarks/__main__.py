@@ -175,14 +175,20 @@ def publish(
     results: list[dict[str, Any]],
     before: list[dict[str, Any]] | None,
     out: Path | None,
+    *,
+    prune: bool = False,
 ) -> str:
-    """Draw the plots beside `out` (PLOTS) and write the report that shows them; its text."""
+    """Draw the plots beside `out` (PLOTS) and write the report that shows them; its text.
+    `prune`: remove the plots there of scenarios these results do not have (a whole run)."""
     figures: list[tuple[str, str]] = []
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         label = (info.get("before") or {}).get("label") or "the code before"
         drawn, why = draw(results, before, out.parent / PLOTS, before_label=label)
         figures = [(s, p.relative_to(out.parent).as_posix()) for s, p in drawn]
+        if prune and not why:
+            for stale in set((out.parent / PLOTS).glob("*.png")) - {p for _, p in drawn}:
+                stale.unlink()
         if why:
             print(why)
             info = {**info, "plots_note": why}
@@ -275,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 {"machine": info, "results": results, "before": before}, indent=1, default=str
             )
         )
-    text = publish(info, results, before, out)
+    text = publish(info, results, before, out, prune=not args.only)
     if out is None:
         print(text)
     else:

@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import before as code_before  # noqa: E402
-from benchmarks.__main__ import main, run_worker  # noqa: E402
+from benchmarks.__main__ import main, publish, run_worker  # noqa: E402
 from benchmarks.plots import draw, headline, spec_for  # noqa: E402
 from benchmarks.report import _growth, write_report  # noqa: E402
 
@@ -160,6 +160,17 @@ def test_no_baseline_writes_the_report_without_the_code_before(tmp_path: Path) -
     out = tmp_path / "B.md"
     assert main(["--quick", "--only", "none", "--no-baseline", "--out", str(out)]) == 0
     assert "not measured in this run: not asked for (--no-baseline)" in out.read_text()
+
+
+def test_a_whole_run_removes_the_plots_of_scenarios_it_no_longer_has(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plots = tmp_path / "docs" / "benchmarks"
+    plots.mkdir(parents=True)
+    (plots / "gone.png").write_bytes(b"old")
+    text = publish({}, NOW[7:9], None, tmp_path / "B.md")  # --only: kept
+    assert (plots / "gone.png").exists() and "![reindex](docs/benchmarks/reindex.png)" in text
+    publish({}, NOW[7:9], None, tmp_path / "B.md", prune=True)
+    assert sorted(p.name for p in plots.glob("*.png")) == ["reindex.png"]
 
 
 def test_no_code_before_without_the_commit_or_outside_a_clone(tmp_path: Path) -> None:
