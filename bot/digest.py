@@ -27,6 +27,7 @@ from bot.outbox import LEASE, Outbox
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher, asked
 from bot.pipeline.plan import plan_digest
+from bot.pipeline.repairs import prefill
 from bot.pipeline.semantic import Semantic
 from bot.pipeline.summarize import SUMMARY_CHARS
 from bot.store import aio
@@ -196,6 +197,8 @@ class DigestCycle:
         latest = max(end for _, end in windows.values())
         papers = await self._archive(lambda archive: archive.since(earliest, latest))
         lexicon = await aio.run(self._lexicon)
+        # the typo repairs of every channel's topics in one pass, before any is understood
+        await aio.run(prefill, [t for p in profiles for t in (*p.topics, *p.exclude)], lexicon)
         try:
             confirmed = await self._outbox.confirmed(windows, [p.key for p in papers])
         except StoreError as e:
