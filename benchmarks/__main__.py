@@ -52,6 +52,8 @@ FULL: list[tuple[str, dict[str, Any]]] = [
     ("digest", {"channels": 100_000, "runs": 1, "baseline_channels": 20}),
     ("ingest", {"papers": 10_000, "runs": 3}),  # a second size: the plot's growth curve
     ("ingest", {"papers": 100_000, "runs": 3}),
+    ("ingest", {"papers": 100_000, "runs": 3, "source": "hf-json"}),
+    ("ingest", {"papers": 20_000, "runs": 1, "backend": "postgresql"}),
     ("config", {"channels": 1_000, "runs": 3}),  # a second size: the plot's growth curve
     ("config", {"channels": 10_000, "runs": 3}),
     ("delivery", {"slack_channels": 500, "discord_channels": 500}),  # growth curve

@@ -123,6 +123,13 @@ def test_ingest_scenario(tmp_path: Path) -> None:
     assert r["archive_bytes_checkpointed"] > 0
 
 
+def test_ingest_scenario_reads_hf_json(tmp_path: Path) -> None:
+    r = ingest_dumps.run(
+        papers=300, per_file=100, runs=1, seed=3, source="hf-json", workdir=tmp_path
+    )
+    assert (r["source"], r["files"], r["rejected"], r["stored"]) == ("hf-json", 3, 0, 300)
+
+
 def test_config_scenario(tmp_path: Path) -> None:
     r = config_load.run(channels=50, runs=1, workdir=tmp_path)
     assert r["loaded"] == 50 and r["refused"] is None and r["file_bytes"] > 0
