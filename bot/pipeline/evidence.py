@@ -176,7 +176,8 @@ def evidence(doc: Doc, concept: Concept, tuning: Tuning = DEFAULT_TUNING) -> Evi
     """How strongly `doc` is about `concept`, and why (title, keywords, abstract, loose words)."""
     reasons: list[str] = []
     total = 0.0
-    phrases = [ph for ph in concept.phrases if _usable(ph, doc, concept)]
+    # (an acronym's phrasing may not count here: `_usable`; any other always does)
+    phrases = [ph for ph in concept.phrases if ph.short_form is None or _usable(ph, doc, concept)]
     title_hits = _phrase_hits(doc.title, phrases)
     if title_hits:
         best = max(title_hits, key=lambda h: h.weight)
@@ -218,7 +219,10 @@ def _phrase_hits(f: Field, phrases: Iterable[Phrase]) -> list[Phrase]:
     """Occurrences of any phrasing, longest first, never counting a position twice."""
     used: set[int] = set()
     hits: list[Phrase] = []
+    vocabulary = f.vocabulary
     for ph in phrases:
+        if ph.stems and ph.stems[0] not in vocabulary:
+            continue  # not in the field (what `find` says, without the call)
         for start in f.find(ph.stems):
             span = set(range(start, start + len(ph.stems)))
             if any(f.bound.get(i, start) not in span for i in span):
