@@ -5,6 +5,7 @@ for one process and for several sharing the database."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -129,3 +130,16 @@ def test_a_count_from_scratch_split_between_processes_is_the_same(engine: Engine
     counted = LexiconStore(engine, parallel_from=10).catch_up(None)
     assert exact(counted.tally.lexicon()) == from_scratch(archive)
     assert counted.mark.papers == 40
+
+
+def test_saved_counts_of_another_format_are_counted_again(engine: Engine) -> None:
+    archive = Archive(engine)
+    archive.upsert([paper(i) for i in range(3)], now=T0)
+    store = LexiconStore(engine, save_every=1)
+    store.catch_up(None)
+    with engine.begin() as conn:
+        conn.execute(update(lexicon_state).values(data=zlib.compress(b'{"format": 1}')))
+    counted = LexiconStore(engine).catch_up(None)
+    assert exact(counted.tally.lexicon()) == from_scratch(archive)
+    lex = counted.tally.lexicon()
+    assert lex.idf("experts") == build(archive.all()).idf("experts")  # the stems cache agrees

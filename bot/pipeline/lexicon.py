@@ -120,6 +120,9 @@ class Lexicon:
     vocab: Mapping[str, int] = field(default_factory=dict)
     acronyms: Mapping[str, Mapping[tuple[str, ...], int]] = field(default_factory=dict)
     spelled: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+    # The stems of vocabulary words, where known already (a cache: `_surface` stems each
+    # word otherwise, seconds for a large vocabulary). Not part of what the lexicon is.
+    stems: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def spelling(self, stems_: tuple[str, ...]) -> str:
         """How the archive writes a long form given as stems (for explanations)."""
@@ -155,9 +158,9 @@ class Lexicon:
     def _surface(self) -> dict[str, str]:
         """Each stem's most frequent word in the archive (for reference look-ups by stem)."""
         best: dict[str, str] = {}
-        vocab = self.vocab
+        vocab, stems = self.vocab, self.stems
         for w, n in vocab.items():
-            s = stem(w)
+            s = stems.get(w) or stem(w)
             if n > vocab.get(best.get(s, ""), 0):
                 best[s] = w
         return best
@@ -247,6 +250,8 @@ class _Known(Mapping[str, int]):
         return len(self._vocab)
 
 
+# The layout of `Tally.dump`; counts saved in another are counted again.
+FORMAT = 2
 Position = tuple[int, int]
 """Where an item was first seen: (paper id, index in that paper's words or definitions)."""
 Pair = tuple[str, tuple[str, ...]]
@@ -411,12 +416,7 @@ class Tally:
             self.spellings[key] = self.spellings.get(key, 0) + n
             self.spelling_first.setdefault(key, later.spelling_first[key])
         self.last_id = max(self.last_id, later.last_id)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the stem cache (a count sent back from a worker process)."""
-        state = dict(self.__dict__)
-        state["_stems"] = _Stems()
-        return state
+        self._stems.update(later._stems)
 
     # --- orphans --------------------------------------------------------------------------
 
@@ -515,7 +515,9 @@ class Tally:
         spelled: dict[tuple[str, ...], str] = {}
         for lf, spelling in sorted(self.spellings, key=self.spelling_first.__getitem__):
             spelled.setdefault(lf, spelling)
-        return Lexicon(self.n_docs, dict(self.df), dict(self.vocab), acronyms, spelled)
+        return Lexicon(
+            self.n_docs, dict(self.df), dict(self.vocab), acronyms, spelled, stems=self._stems
+        )
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -528,10 +530,13 @@ class Tally:
         pair_first = [self.pair_first[p] for p in self.pairs]
         spelling_first = [self.spelling_first[k] for k in self.spellings]
         vocab_first = list(self.vocab_first[w] for w in self.vocab)
+        stems = self._stems
         return {
+            "format": FORMAT,
             "n_docs": self.n_docs,
             "last_id": self.last_id,
             "vocab": list(self.vocab),
+            "vocab_stem": [stems[w] for w in self.vocab],
             "vocab_n": list(self.vocab.values()),
             "vocab_id": [p for p, _ in vocab_first],
             "vocab_at": [i for _, i in vocab_first],
@@ -551,10 +556,14 @@ class Tally:
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> Tally:
-        """The Tally `dump` described (stems hold no spaces: long forms travel joined)."""
+        """The Tally `dump` described (stems hold no spaces: long forms travel joined).
+        ValueError for counts of another FORMAT."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"saved counts of format {data.get('format')!r}, not {FORMAT}")
         tally = cls()
         tally.n_docs, tally.last_id = int(data["n_docs"]), int(data["last_id"])
         words_ = data["vocab"]
+        tally._stems.update(zip(words_, data["vocab_stem"], strict=True))
         tally.vocab = Counter(dict(zip(words_, data["vocab_n"], strict=True)))
         tally.vocab_first = dict(zip(words_, _positions(data, "vocab"), strict=True))
         tally.df = Counter(dict(zip(data["df"], data["df_n"], strict=True)))

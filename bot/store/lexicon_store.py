@@ -243,7 +243,11 @@ class LexiconStore:
         data = conn.execute(
             select(lexicon_state.c.data).where(lexicon_state.c.id == STATE_ID)
         ).scalar_one()
-        return Counted(_decode(data), saved)
+        try:
+            return Counted(_decode(data), saved)
+        except (ValueError, KeyError, TypeError, zlib.error) as e:  # another format: count
+            log.warning("saved lexicon not read (%s): counting it again", e)
+            return Counted(Tally(), Mark(0, 0))
 
     def save(self, counted: Counted) -> bool:
         """Save `counted` unless the saved state is as new; prune the log up to the state
