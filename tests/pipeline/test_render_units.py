@@ -1,6 +1,6 @@
-"""Slack paper units are remembered per paper, summary and topics (a paper goes to many
-channels): the remembered text length is what `block_text_len` counts over the unit's
-blocks, and no two messages share a block."""
+"""Slack paper units are remembered per paper, summary, topics and buttons (a paper goes
+to many channels): their text length is what `block_text_len` counts over their blocks,
+and digests rendered from remembered units are the ones rendered from fresh units."""
 
 from __future__ import annotations
 
@@ -49,22 +49,29 @@ def test_remembered_text_length_is_the_blocks_text(
 
 
 @pytest.mark.parametrize("buttons", [False, True])
-def test_messages_of_two_channels_share_no_block(buttons: bool) -> None:
-    paper = _paper("Sparse experts", "We propose sparse experts.", 3)
-    item = DigestItem(paper=paper, score=0.8, topics=("moe",), summary="We propose it.")
-    digests = [
-        Digest(
+def test_remembered_units_render_what_fresh_ones_do(buttons: bool) -> None:
+    papers = [_paper(f"Sparse experts {i}", "We propose sparse experts.", i) for i in range(3)]
+
+    def digest(i: int, topics: tuple[str, ...]) -> Digest:
+        items = tuple(
+            DigestItem(paper=p, score=0.8, topics=topics, summary="We propose it.")
+            for p in papers[i:] + papers[:i]
+        )
+        return Digest(
             channel_ref=f"slack:C{i}",
             channel_name="ml",
             day=date(2026, 11, 30),
-            items=(item,),
-            more=0,
-            topics=("moe",),
+            items=items,
+            more=i,
+            topics=topics,
         )
-        for i in range(2)
-    ]
-    first, second = (render_slack(d, buttons=buttons) for d in digests)
-    assert [m.payload for m in first] == [m.payload for m in second]
-    ids = {id(b) for m in first for b in m.payload["blocks"]}  # type: ignore[union-attr]
-    shared = [b for m in second for b in m.payload["blocks"] if id(b) in ids]  # type: ignore[union-attr]
-    assert all(b is slack.DIVIDER for b in shared)
+
+    digests = [digest(i, t) for i in range(3) for t in (("moe",), ("moe", "speech"))]
+    slack._remembered_unit.cache_clear()
+    fresh = []
+    for d in digests:
+        fresh.append([m.payload for m in render_slack(d, buttons=buttons)])
+        slack._remembered_unit.cache_clear()
+    for d in digests:
+        render_slack(d, buttons=buttons)
+    assert [[m.payload for m in render_slack(d, buttons=buttons)] for d in digests] == fresh

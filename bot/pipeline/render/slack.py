@@ -121,10 +121,6 @@ def feedback_block(key: str) -> Block:
     }
 
 
-# The characters of a feedback block's buttons (`block_text_len(feedback_block(key))`).
-_BUTTONS_TEXT = len(f"👍 {MORE_LABEL}") + len(f"👎 {LESS_LABEL}")
-
-
 @dataclass(frozen=True, slots=True)
 class _Unit:
     """One paper's blocks, kept together in one message."""
@@ -136,46 +132,35 @@ class _Unit:
 
 
 def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
-    paper = item.paper
+    """The paper's blocks in a digest. Remembered per paper, summary, topics and buttons (a
+    paper goes to many channels, with few distinct topic lists): messages of different
+    digests then share these block dicts, as they share DIVIDER. Payloads are read-only
+    (deliveries copy what they add to)."""
     try:
-        title, section, elements, text_len = _remembered_unit_parts(
-            paper, item.summary, tuple(item.topics), buttons
-        )
+        return _remembered_unit(item.paper, item.summary, tuple(item.topics), buttons)
     except TypeError:  # a paper built with lists is unhashable: not remembered
-        title, section, elements, text_len = _unit_parts(
-            paper, item.summary, tuple(item.topics), buttons
-        )
-    # fresh blocks for every message (a payload's dicts are never shared between messages)
-    blocks: list[Block] = [{"type": "section", "text": mrkdwn(section)}]
-    if elements:
-        blocks.append(context(*elements))
-    if buttons:
-        blocks.append(feedback_block(paper.key))
-    return _Unit(key=paper.key, title=title, blocks=tuple(blocks), text_len=text_len)
+        return _unit(item.paper, item.summary, tuple(item.topics), buttons)
 
 
-def _unit_parts(
-    paper: Paper, summary: str, topics: tuple[str, ...], buttons: bool
-) -> tuple[str, str, tuple[str, ...], int]:
-    """A paper unit's title, section text, context elements and `text_len` (what
-    `block_text_len` counts over its blocks: the section's text, each context element's,
-    each button's label). Remembered (a paper goes to many channels, with few distinct
-    topic lists)."""
+def _unit(paper: Paper, summary: str, topics: tuple[str, ...], buttons: bool) -> _Unit:
     try:
         title, section, after = _remembered_parts(paper, summary)
     except TypeError:  # a paper built with lists is unhashable: not remembered
         title, section, after = _paper_parts(paper, summary)
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(section)}]
     elements: list[str] = []
     if shown := _topics_text(topics):
         elements.append(f"🏷 {shown}")
     elements += after
-    text_len = len(section) + sum(len(e) for e in elements)
+    if elements:
+        blocks.append(context(*elements))
     if buttons:
-        text_len += _BUTTONS_TEXT
-    return title, section, tuple(elements), text_len
+        blocks.append(feedback_block(paper.key))
+    text_len = sum(block_text_len(b) for b in blocks)
+    return _Unit(key=paper.key, title=title, blocks=tuple(blocks), text_len=text_len)
 
 
-_remembered_unit_parts = lru_cache(maxsize=16_384)(_unit_parts)
+_remembered_unit = lru_cache(maxsize=16_384)(_unit)
 
 
 @lru_cache(maxsize=4096)
