@@ -314,6 +314,7 @@ class Tally:
         self.spelling_first: dict[Spelling, Position] = {}
         self.last_id = -1  # the highest paper id counted by `add`
         self._moved: set[str] = set()  # words whose first-seen position moved
+        self._was: dict[str, Position] = {}  # orphaned words: where they were first seen
         self._orphans: dict[str, dict[Any, int]] = {"vocab": {}, "pairs": {}, "spellings": {}}
         self._stems = _Stems()
 
@@ -337,9 +338,10 @@ class Tally:
                     self._seat(first, w, (pid, ws.index(w)))
         else:  # an older paper's new text: a word may now be first seen here
             vocab.update(ws)
+            orphans = self._orphans["vocab"]
             for w, i in _first_index(ws).items():
-                if self._seat(first, w, (pid, i)):
-                    self._moved.add(w)
+                if self._seat(first, w, (pid, i)) and w not in orphans:
+                    self._moved.add(w)  # (an orphan's move is judged once it is seated)
         df = self.df
         df.update(set(map(self._stems.__getitem__, set(ws))))
         for k, (pair, spelling) in enumerate(_definitions(defs)):
@@ -387,12 +389,15 @@ class Tally:
             first.pop(item, None)
             orphans.pop(item, None)
             self._moved.discard(item)
+            self._was.pop(item, None)
         else:
             counts[item] = left
             at = first.get(item)
             if at is not None and at[0] == pid:  # first seen in this paper: seen later now
                 del first[item]
                 orphans[item] = pid
+                if kind == "vocab":
+                    self._was[item] = at
 
     def extend(self, later: Tally) -> None:
         """Count `later`'s papers after these: every paper it counted has a higher id than
@@ -438,7 +443,12 @@ class Tally:
             ]:
                 del orphaned[item]
                 if kind == "vocab":
-                    self._moved.add(item)
+                    self._reseated(item)
+
+    def _reseated(self, word: str) -> None:
+        """An orphaned word has its first position again: moved unless it is the same."""
+        if self.vocab_first[word] != self._was.pop(word, None):
+            self._moved.add(word)
 
     def orphaned_from(self) -> int | None:
         """The id from which `resolve` must re-read papers, or None when there are no orphans."""
@@ -487,7 +497,7 @@ class Tally:
                     raise ValueError(f"{kind} {item!r} is counted but in no paper read")
                 firsts[kind][item] = found
                 if kind == "vocab":
-                    self._moved.add(item)
+                    self._reseated(item)
             orphaned.clear()
 
     # --- the lexicon ----------------------------------------------------------------------
