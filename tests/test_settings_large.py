@@ -99,3 +99,43 @@ def test_the_guard_counts_exactly_what_aliases_add() -> None:
 def test_own_values_beyond_the_alias_limit_are_not_refused() -> None:
     tree = {"channels": [{"topics": [f"t{i}-{j}" for j in range(5)]} for i in range(30_000)]}
     assert substitute_env(tree, {}) == tree  # 180,000 values, none repeated
+
+
+def _typed(value: object) -> object:
+    """`value` with every scalar's type beside it (True and 1 are equal, not the same)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+YAML_TEXTS = [
+    "",
+    "# nothing\n",
+    "a: 1\nb: [yes, no, ~, 0x1f, 0o17, 1_000, 1.5e3, .inf, -.NaN, '1', \"2\", !!str 3]\n",
+    "a: {x: 1, x: 2}\n",  # the later duplicate key wins
+    "a: &x [1, 2]\nb: *x\n",  # an alias: PyYAML's own constructor (shared list)
+    "base: &b {k: v}\nc: {<<: *b, z: 1}\n",  # a merge key
+    "d: 2026-06-12\nt: 2026-06-12 08:00:00\nbin: !!binary aGk=\n",
+    "s: !!set {a, b}\no: !!omap [a: 1, b: 2]\n",
+    "1: int key\n~: null key\n",
+    "- a\n- - b\n  - c: |\n      block\n      text\n",
+    "x: " + "[" * 40 + "]" * 40 + "\n",  # deeper than MAX_DEPTH
+]
+
+
+@pytest.mark.parametrize("text", YAML_TEXTS)
+def test_parse_yaml_reads_what_safe_load_reads(text: str) -> None:
+    import yaml
+
+    assert _typed(parse_yaml(text)) == _typed(yaml.safe_load(text))
+
+
+def test_parse_yaml_reads_large_and_shipped_configurations_as_safe_load(tmp_path: Path) -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    texts = [channels_yaml(500)] + [p.read_text() for p in sorted(root.glob("config/*.yaml"))]
+    for text in texts:
+        assert _typed(parse_yaml(text)) == _typed(yaml.safe_load(text))
