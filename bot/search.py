@@ -37,6 +37,7 @@ W_EVIDENCE = 0.7  # the matcher's evidence: title above abstract, acronyms, vari
 W_LEXICAL = 0.3  # ... with bm25 (title 10, abstract 2, authors 1) relative to the best
 FUZZY_MIN_CHARS = 4
 FUZZY_CUTOFF = 80.0
+FEW_CHARS = 4  # a fuzzy query of at most this many distinct characters is prefiltered
 _TITLES = "search.titles"  # the fuzzy fallback's titles, in Lexicon.caches
 
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits only: what a SearchQuery term is made of
@@ -224,9 +225,15 @@ class Search:
         if len(folded) < FUZZY_MIN_CHARS or limit == 0:
             return SearchResult((), tuple(notes), 0)
         known = self._titles(lex)
+        wanted = utils.default_process(folded)
+        titles: Sequence[str] = known.titles
+        indexes: Sequence[int] = range(len(titles))
+        if len(set(wanted)) <= FEW_CHARS:  # `xxxxxxxx…`: most titles cannot resemble it
+            indexes = could_resemble(wanted, titles, FUZZY_CUTOFF)
+            titles = [titles[i] for i in indexes]
         found = process.extract(
-            utils.default_process(folded),
-            known.titles,
+            wanted,
+            titles,
             scorer=fuzz.partial_ratio,
             processor=None,  # both sides processed as `utils.default_process` does
             score_cutoff=FUZZY_CUTOFF,
@@ -234,7 +241,7 @@ class Search:
         )
         hits = []
         for _title, similarity, index in found:
-            paper = self._archive.get(known.keys[index])
+            paper = self._archive.get(known.keys[indexes[index]])
             if paper is not None:
                 hits.append(Hit(paper, similarity / 100.0, f"title resembles '{folded}'"))
         if hits:
@@ -265,6 +272,26 @@ class _Titles:
     n_docs: int
     keys: list[str]
     titles: list[str]
+
+
+def could_resemble(query: str, titles: Sequence[str], cutoff: float) -> list[int]:
+    """The indexes of the `titles` whose `fuzz.partial_ratio` with `query` may reach
+    `cutoff`; the others cannot. Pure.
+
+    partial_ratio scores the shorter string (length L) against substrings of the other as
+    100 × 2·LCS / (L + w) for a substring of length w >= LCS. A common subsequence of a
+    title and the query uses only the title's characters that occur in the query, k of
+    them, so LCS <= m = min(k, L) and the score is at most 200·m / (L + m). Counting k
+    costs a pass over each title per distinct character of the query: worth it for a query
+    of a few distinct characters (`xxxx…`), which few titles can resemble."""
+    chars = set(query)
+    keep = []
+    for i, title in enumerate(titles):
+        length = min(len(query), len(title))
+        m = min(sum(map(title.count, chars)), length)
+        if length == 0 or 200.0 * m >= cutoff * (length + m) - 1e-6:
+            keep.append(i)
+    return keep
 
 
 def _rank(text: str, found: Sequence[tuple[Paper, float]], lex: Lexicon) -> list[Hit]:

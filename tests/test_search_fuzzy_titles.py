@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from rapidfuzz import fuzz, utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import fuzz, process, utils
 
 from bot.models import Paper
 from bot.pipeline.lexicon import build
-from bot.search import Search
+from bot.search import FUZZY_CUTOFF, Search, could_resemble
 from bot.store.archive import Archive
 from bot.store.db import make_engine
 from bot.store.migrations import migrate
@@ -77,3 +79,43 @@ def test_the_fallback_scores_as_rapidfuzz_with_its_default_processing(
         "mixtureofexperts", hit.paper.title, processor=utils.default_process
     )
     assert hit.score == pytest.approx(expected / 100.0)
+
+
+_TEXT = st.text(alphabet="abx y", max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(query=st.text(alphabet="abx y", min_size=1, max_size=40), titles=st.lists(_TEXT))
+def test_the_prefilter_keeps_every_title_that_can_reach_the_cutoff(
+    query: str, titles: list[str]
+) -> None:
+    """`could_resemble` drops only titles whose partial_ratio is below the cutoff, so the
+    fallback's answer is the same with it as without it (same scores, same order)."""
+    kept = set(could_resemble(query, titles, FUZZY_CUTOFF))
+    for i, title in enumerate(titles):
+        if i not in kept:
+            assert fuzz.partial_ratio(query, title) < FUZZY_CUTOFF, (query, title)
+    everything = process.extract(
+        query, titles, scorer=fuzz.partial_ratio, score_cutoff=FUZZY_CUTOFF, limit=5
+    )
+    indexes = sorted(kept)
+    some = process.extract(
+        query,
+        [titles[i] for i in indexes],
+        scorer=fuzz.partial_ratio,
+        score_cutoff=FUZZY_CUTOFF,
+        limit=5,
+    )
+    assert [(s, i) for _, s, i in everything] == [(s, indexes[j]) for _, s, j in some]
+
+
+def test_a_query_of_few_characters_still_finds_the_title_it_resembles(
+    archive: CountingArchive,
+) -> None:
+    archive.upsert([_paper(4, "Model 11112222 Sleeps")], now=T0 + timedelta(1))
+    lexicon = build(archive.all())
+    result = Search(archive, lambda: lexicon).search("111 2222")  # no indexed word, nor joined
+    assert [h.paper.arxiv_id for h in result.hits] == ["2601.00004"]
+    expected = fuzz.partial_ratio("111 2222", "model 11112222 sleeps") / 100.0
+    assert result.hits[0].score == pytest.approx(expected)
+    assert any("similar titles" in n for n in result.notes)
