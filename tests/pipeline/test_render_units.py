@@ -1,6 +1,6 @@
-"""Slack paper units are remembered per paper, summary, topics and buttons (a paper goes
-to many channels): their text length is what `block_text_len` counts over their blocks,
-and digests rendered from remembered units are the ones rendered from fresh units."""
+"""Slack paper units share their paper's remembered parts (a paper goes to many channels):
+their text length is what `block_text_len` counts over their blocks, and digests rendered
+from remembered parts are the ones rendered from fresh parts."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_remembered_text_length_is_the_blocks_text(
 
 
 @pytest.mark.parametrize("buttons", [False, True])
-def test_remembered_units_render_what_fresh_ones_do(buttons: bool) -> None:
+def test_remembered_parts_render_what_fresh_ones_do(buttons: bool) -> None:
     papers = [_paper(f"Sparse experts {i}", "We propose sparse experts.", i) for i in range(3)]
 
     def digest(i: int, topics: tuple[str, ...]) -> Digest:
@@ -67,11 +67,13 @@ def test_remembered_units_render_what_fresh_ones_do(buttons: bool) -> None:
         )
 
     digests = [digest(i, t) for i in range(3) for t in (("moe",), ("moe", "speech"))]
-    slack._remembered_unit.cache_clear()
+    slack._remembered_parts.cache_clear()
+    slack._topics_text.cache_clear()
     fresh = []
     for d in digests:
         fresh.append([m.payload for m in render_slack(d, buttons=buttons)])
-        slack._remembered_unit.cache_clear()
+        slack._remembered_parts.cache_clear()
+    slack._topics_text.cache_clear()
     for d in digests:
         render_slack(d, buttons=buttons)
     assert [[m.payload for m in render_slack(d, buttons=buttons)] for d in digests] == fresh

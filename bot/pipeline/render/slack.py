@@ -132,46 +132,50 @@ class _Unit:
 
 
 def _paper_unit(item: DigestItem, *, buttons: bool) -> _Unit:
-    """The paper's blocks in a digest. Remembered per paper, summary, topics and buttons (a
-    paper goes to many channels, with few distinct topic lists): messages of different
-    digests then share these block dicts, as they share DIVIDER. Payloads are read-only
-    (deliveries copy what they add to)."""
+    """The paper's blocks in a digest: its section block and link/upvote elements are the
+    paper's own, remembered and shared by every digest it is in (payloads are read-only:
+    deliveries copy what they add to); the context block holding the topics is the
+    digest's own."""
+    paper = item.paper
     try:
-        return _remembered_unit(item.paper, item.summary, tuple(item.topics), buttons)
+        parts = _remembered_parts(paper, item.summary)
     except TypeError:  # a paper built with lists is unhashable: not remembered
-        return _unit(item.paper, item.summary, tuple(item.topics), buttons)
-
-
-def _unit(paper: Paper, summary: str, topics: tuple[str, ...], buttons: bool) -> _Unit:
-    try:
-        title, section, after = _remembered_parts(paper, summary)
-    except TypeError:  # a paper built with lists is unhashable: not remembered
-        title, section, after = _paper_parts(paper, summary)
-    blocks: list[Block] = [{"type": "section", "text": mrkdwn(section)}]
-    elements: list[str] = []
-    if shown := _topics_text(topics):
-        elements.append(f"🏷 {shown}")
-    elements += after
+        parts = _paper_parts(paper, item.summary)
+    blocks: list[Block] = [parts.section]
+    elements = list(parts.after)
+    text_len = parts.text_len
+    if topics := _topics_text(tuple(item.topics)):
+        elements.insert(0, topics)
+        text_len += len(topics["text"])  # type: ignore[arg-type]
     if elements:
-        blocks.append(context(*elements))
+        blocks.append({"type": "context", "elements": elements})
     if buttons:
-        blocks.append(feedback_block(paper.key))
-    text_len = sum(block_text_len(b) for b in blocks)
-    return _Unit(key=paper.key, title=title, blocks=tuple(blocks), text_len=text_len)
+        block = feedback_block(paper.key)
+        blocks.append(block)
+        text_len += block_text_len(block)
+    return _Unit(key=paper.key, title=parts.title, blocks=tuple(blocks), text_len=text_len)
 
 
-_remembered_unit = lru_cache(maxsize=16_384)(_unit)
+@lru_cache(maxsize=65_536)
+def _topics_text(topics: tuple[str, ...]) -> Block | None:
+    """The topics' context element, or None without any topic text."""
+    shown = fit(topics_line(topics), MAX_TOPICS, escape)
+    return mrkdwn(f"🏷 {shown}") if shown else None
 
 
-@lru_cache(maxsize=4096)
-def _topics_text(topics: tuple[str, ...]) -> str:
-    return fit(topics_line(topics), MAX_TOPICS, escape)
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What a paper's blocks show whatever the channel: its title, its section block, the
+    context elements after the topics (links, upvotes), and the characters of those."""
+
+    title: str
+    section: Block
+    after: tuple[Block, ...]
+    text_len: int
 
 
-def _paper_parts(paper: Paper, summary: str) -> tuple[str, str, tuple[str, ...]]:
-    """What a paper's blocks show whatever the channel: its title, the section's text, and
-    the context elements after the topics (links, upvotes). Remembered (a paper goes to many
-    channels)."""
+def _paper_parts(paper: Paper, summary: str) -> _Parts:
+    """The paper's `_Parts`. Remembered (a paper goes to many channels)."""
     title = clean(paper.title) or "(untitled)"
     shown = fit(title, MAX_TITLE, escape_link_text)
     url = _url(primary_url(paper))
@@ -186,7 +190,13 @@ def _paper_parts(paper: Paper, summary: str) -> tuple[str, str, tuple[str, ...]]
         after.append(" · ".join(anchors))
     if paper.upvotes is not None:
         after.append(f"▲ {paper.upvotes}")
-    return title, "\n".join(lines), tuple(after)
+    section = "\n".join(lines)
+    return _Parts(
+        title=title,
+        section={"type": "section", "text": mrkdwn(section)},
+        after=tuple(mrkdwn(a) for a in after),
+        text_len=len(section) + sum(len(a) for a in after),
+    )
 
 
 _remembered_parts = lru_cache(maxsize=4096)(_paper_parts)
