@@ -11,6 +11,7 @@ frequency. A tiny archive leans on the reference, a large one on itself.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import re
@@ -507,10 +508,14 @@ class Tally:
         if not self._moved:
             return
         moved, first, vocab = self._moved, self.vocab_first, self.vocab
-        rest = [w for w in vocab if w not in moved]
-        back = sorted(moved, key=first.__getitem__)
-        merged = heapq.merge(rest, back, key=first.__getitem__)
-        self.vocab = Counter({w: vocab[w] for w in merged})
+        order = [w for w in vocab if w not in moved]
+        if len(moved) * 20 < len(order):  # a few: each inserted where it belongs
+            for w in sorted(moved, key=first.__getitem__):
+                order.insert(bisect.bisect(order, first[w], key=first.__getitem__), w)
+        else:
+            back = sorted(moved, key=first.__getitem__)
+            order = list(heapq.merge(order, back, key=first.__getitem__))
+        self.vocab = Counter({w: vocab[w] for w in order})
         self._moved = set()
 
     def lexicon(self) -> Lexicon:
