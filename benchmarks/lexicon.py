@@ -159,10 +159,7 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    print(
-        json.dumps(
-            run(papers=int(sys.argv[1]), archives=Path(sys.argv[2]), seed=int(sys.argv[3])),
-            default=str,
-        )
-    )
+if __name__ == "__main__":  # python -m benchmarks.lexicon PAPERS ARCHIVES SEED [--no-compare]
+    compare = sys.argv[4:] != ["--no-compare"]
+    params = {"papers": int(sys.argv[1]), "archives": Path(sys.argv[2]), "seed": int(sys.argv[3])}
+    print(json.dumps(run(**params, compare=compare), default=str))  # type: ignore[arg-type]
