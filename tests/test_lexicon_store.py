@@ -143,3 +143,47 @@ def test_saved_counts_of_another_format_are_counted_again(engine: Engine) -> Non
     assert exact(counted.tally.lexicon()) == from_scratch(archive)
     lex = counted.tally.lexicon()
     assert lex.idf("experts") == build(archive.all()).idf("experts")  # the stems cache agrees
+
+
+def test_two_processes_saving_the_first_state_at_once_do_not_fail(engine: Engine) -> None:
+    """No state saved yet, and another process's first save not yet committed: this one's
+    save waits for it and yields (PostgreSQL's FOR UPDATE locks no row that is not there
+    yet, so both may try to insert it); the state stays one row and later saves go on."""
+    import threading
+
+    from bot.store.lexicon_store import STATE_ID, _encode
+
+    archive = Archive(engine)
+    archive.upsert([paper(i) for i in range(4)], now=T0)
+    one, two = LexiconStore(engine), LexiconStore(engine)
+    a = one.catch_up(None, save=False)
+    b = two.catch_up(None, save=False)
+    outcome: list[object] = []
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.execute(
+                lexicon_state.insert().values(
+                    id=STATE_ID,
+                    papers_mark=a.mark.papers,
+                    changes_mark=a.mark.changes,
+                    data=_encode(a.tally),
+                    saved_at=T0,
+                    pruned_until=0,
+                )
+            )
+            saver = threading.Thread(target=lambda: outcome.append(_try(two.save, b)))
+            saver.start()
+            saver.join(1.0)  # it waits for the first save's transaction
+        saver.join(30)
+    assert outcome and not isinstance(outcome[0], Exception), outcome
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(lexicon_state)).scalar_one() == 1
+    archive.upsert([paper(9)], now=T0)
+    assert two.save(two.catch_up(b, save=False))  # a newer state is saved over it
+
+
+def _try(call: object, *args: object) -> object:
+    try:
+        return call(*args)  # type: ignore[operator]
+    except Exception as e:  # the test reports it
+        return e

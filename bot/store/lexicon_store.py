@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
@@ -271,9 +272,16 @@ class LexiconStore:
                     "saved_at": datetime.now(UTC),
                 }
                 if saved is None:
-                    conn.execute(
-                        lexicon_state.insert().values(id=STATE_ID, pruned_until=0, **values)
+                    # FOR UPDATE locks no row yet: two processes may both get here, and the
+                    # second one's insert yields to the first (its save comes next time)
+                    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                    first = conn.execute(
+                        dialect.insert(lexicon_state)
+                        .values(id=STATE_ID, pruned_until=0, **values)
+                        .on_conflict_do_nothing()
                     )
+                    if first.rowcount == 0:
+                        return False
                     self._saved = mark
                     return True
                 before = Mark(saved[0], saved[1])

@@ -18,6 +18,7 @@ import bot.digest
 from bot.app import App, build_app
 from bot.delivery.console import ConsoleDelivery
 from bot.models import Digest, Message, Paper, Profile
+from bot.pipeline.lexicon import Tally
 from bot.schedule import claim_time, fire_times, latest_due, missed_today
 from bot.service import Service
 from bot.settings import ChannelSettings, Settings, SourceSettings
@@ -306,7 +307,8 @@ async def test_digest_jobs_firing_together_learn_the_lexicon_and_evaluate_topics
 
         return build
 
-    monkeypatch.setattr(bot.app, "build_lexicon", counting(bot.app.build_lexicon, "lexicon"))
+    # the lexicon is learned (from its kept counts) where a Tally hands one out
+    monkeypatch.setattr(Tally, "lexicon", counting(Tally.lexicon, "lexicon"))
     monkeypatch.setattr(bot.digest, "Matcher", counting(bot.digest.Matcher, "matcher"))
     outcomes = []
     for ref in refs:  # one job per channel, as the scheduler fires them, a moment apart
