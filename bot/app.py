@@ -49,6 +49,9 @@ Clock = Callable[[], datetime]
 LEXICON_TTL = timedelta(minutes=10)
 
 
+SAVE_WAIT = 30.0  # seconds `App.close` waits for a background save of the lexicon
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -248,6 +251,9 @@ class App:
         )
 
     def close(self) -> None:
+        # a background save of the lexicon ends first (a short command would lose it, and
+        # the change log is pruned only by saves); bounded: exiting matters more
+        self.lexicons.wait_saved(SAVE_WAIT)
         close = getattr(self.semantic.encoder, "close", None) if self.semantic else None
         if callable(close):
             close()

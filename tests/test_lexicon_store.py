@@ -187,3 +187,30 @@ def _try(call: object, *args: object) -> object:
         return call(*args)  # type: ignore[operator]
     except Exception as e:  # the test reports it
         return e
+
+
+def test_saved_counts_made_by_other_text_code_are_counted_again_and_saved_anew(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts saved by a process whose text code differed (another stemmer version): taking
+    back a changed paper's old text finds items never counted. The catch-up counts again
+    from scratch instead of failing on every call, and saves the new counts at once, so a
+    restarted process starts from them."""
+    import bot.pipeline.lexicon as lexicon_module
+
+    archive = Archive(engine)
+    text = "We use convolutional neural networks (CNNs) for speech."
+    archive.upsert([paper(i, abstract=text) for i in range(5)], now=T0)
+    LexiconStore(engine, save_every=1).catch_up(None)  # saved
+    real = lexicon_module.stem
+    monkeypatch.setattr(lexicon_module, "stem", lambda w: real(w) + "x")  # "upgraded"
+    with engine.begin() as conn:
+        conn.execute(update(papers).where(papers.c.id == 2).values(abstract="Something else."))
+    store = LexiconStore(engine, save_every=10**9)
+    counted = store.catch_up(None)
+    assert exact(counted.tally.lexicon()) == from_scratch(archive)
+    with engine.connect() as conn:
+        saved = conn.execute(select(lexicon_state.c.changes_mark)).scalar_one()
+    assert saved == counted.mark.changes  # saved anew although save_every is not reached
+    again = LexiconStore(engine).catch_up(None)  # a restart starts from the new counts
+    assert exact(again.tally.lexicon()) == from_scratch(archive)

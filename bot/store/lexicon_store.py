@@ -154,6 +154,7 @@ class LexiconStore:
         self._saving = saving
         self._parallel_from = parallel_from
         self._saved: Mark | None = None  # the saved state's mark, as last seen
+        self._spoiled = False  # the saved counts disagreed with the archive: save anew
 
     def mark(self) -> Mark:
         """The archive's current state (two index look-ups: cheap enough for every command)."""
@@ -166,7 +167,9 @@ class LexiconStore:
     def save_due(self, counted: Counted) -> bool:
         """Whether `counted` is `save_every` ahead of the saved state (as last seen)."""
         saved = self._saved
-        return self._saving and (saved is None or saved.behind(counted.mark) >= self._save_every)
+        if not self._saving:
+            return False
+        return self._spoiled or saved is None or saved.behind(counted.mark) >= self._save_every
 
     def catch_up(self, counted: Counted | None, *, save: bool = True) -> Counted:
         """`counted` brought to the archive's current state (the same object, updated), or
@@ -194,11 +197,23 @@ class LexiconStore:
                     self._saved = saved_mark
                     if counted is None or counted.mark.changes < (saved[2] if saved else 0):
                         counted = self._start(conn, saved_mark)
-                    _advance(conn, counted, _current(conn))
+                    now = _current(conn)
+                    try:
+                        _advance(conn, counted, now)
+                    except (KeyError, ValueError) as e:
+                        # The kept counts disagree with the archive (counted by other text
+                        # code, e.g. another stemmer version, or a change not logged):
+                        # counted again from scratch, in this snapshot, and saved anew, so
+                        # that no later catch-up starts from them and fails the same way.
+                        log.warning(
+                            "lexicon counts disagree with the archive (%r): counting again", e
+                        )
+                        counted = Counted(Tally(), Mark(0, 0))
+                        _advance(conn, counted, now)
+                        self._spoiled = True
         except SQLAlchemyError as e:
-            raise StoreError(f"lexicon catch-up failed: {e.__class__.__name__}: {e}") from e
-        except ValueError as e:  # the log and the archive disagree (a change not logged)
-            raise StoreError(f"lexicon catch-up failed: {e}") from e
+            # the class only: the driver's message may carry SQL, paper text or the host
+            raise StoreError(f"lexicon catch-up failed: {e.__class__.__name__}") from e
         if save and self.save_due(counted):
             try:
                 self.save(counted)
@@ -282,11 +297,11 @@ class LexiconStore:
                     )
                     if first.rowcount == 0:
                         return False
-                    self._saved = mark
+                    self._saved, self._spoiled = mark, False
                     return True
                 before = Mark(saved[0], saved[1])
                 if before.changes > mark.changes or before.behind(mark) == 0:
-                    self._saved = before
+                    self._saved, self._spoiled = before, False
                     return False  # another process saved this state, or a newer one
                 conn.execute(
                     update(lexicon_state)
@@ -294,7 +309,7 @@ class LexiconStore:
                     .values(pruned_until=before.changes, **values)
                 )
                 conn.execute(delete(lexicon_changes).where(lexicon_changes.c.id <= before.changes))
-            self._saved = mark
+            self._saved, self._spoiled = mark, False
             return True
         except SQLAlchemyError as e:
             raise StoreError(f"lexicon state write failed: {e.__class__.__name__}") from e
