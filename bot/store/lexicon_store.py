@@ -179,7 +179,7 @@ class LexiconStore:
         caller saves later, see `save_due`). On StoreError `counted` may be half
         updated: pass None next time."""
         try:
-            if counted is None and self._engine.url.database != ":memory:":
+            if counted is None and self._engine.url.database not in (None, "", ":memory:"):
                 counted = self._count_in_parallel()
             with self._engine.connect() as conn:
                 if conn.dialect.name == "postgresql":
@@ -245,7 +245,8 @@ class LexiconStore:
                         tally.add(*paper)
                 for future in later:
                     tally.extend(future.result())
-        except (BrokenProcessPool, OSError, RuntimeError) as e:  # e.g. no way to spawn here
+        except (BrokenProcessPool, OSError, RuntimeError, SQLAlchemyError) as e:
+            # e.g. no way to spawn here, or a worker refused a connection: one process counts
             log.warning("lexicon counted in one process: %s: %s", e.__class__.__name__, e)
             return None
         if self.mark().changes != before.changes:
