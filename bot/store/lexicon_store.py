@@ -2,7 +2,7 @@
 
 The counts a Lexicon is made of (bot.pipeline.lexicon.Tally) are saved in `lexicon_state`
 (one row: the counts as zlib-compressed JSON, and the archive state they describe, a
-`Mark`). Triggers on `papers` (migration 0012) write the old text of every paper whose
+`Mark`). Triggers on `papers` (migration 0011) write the old text of every paper whose
 title, abstract or keywords change, or that is deleted, into `lexicon_changes`, in the
 transaction that changes it. So a tally counted at mark (P, C) — every paper with id ≤ P,
 every change ≤ C — is brought to the archive's current state by reading, in one snapshot:

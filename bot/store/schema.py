@@ -210,7 +210,7 @@ lexicon_state = Table(
 )
 
 # The old text of each paper whose title, abstract or keywords changed, or that was deleted,
-# written by triggers on `papers` (migration 0012) in the changing transaction. Ids never
+# written by triggers on `papers` (migration 0011) in the changing transaction. Ids never
 # reused (AUTOINCREMENT on SQLite): a lexicon counted up to an id has seen every change
 # before it.
 lexicon_changes = Table(
