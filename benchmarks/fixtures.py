@@ -4,6 +4,7 @@ of synthetic papers, a posted ledger, dump files. None of this is timed."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import sqlite3
 from collections import deque
@@ -126,8 +127,11 @@ def ensure_archive(folder: Path, corpus: Corpus, papers: int, *, now: datetime) 
         con = sqlite3.connect(source)
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         con.close()
-        shutil.copyfile(source, path.with_suffix(".tmp"))
-    partial = path.with_suffix(".tmp")
+    # one partial file per process: two runs building the same archive at once (two
+    # benchmarks side by side) each build their own, and the last rename wins
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    if smaller:
+        shutil.copyfile(source, partial)
     engine = database(partial)
     try:
         fill_archive(

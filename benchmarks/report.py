@@ -563,6 +563,18 @@ def _growth(
             "the same load. The code before leaves out the obvious-implementation baselines.",
             "",
         ]
+        asked = sorted(
+            {
+                int(b["queries"])
+                for b in before or ()
+                if b.get("scenario") == "search" and isinstance(b.get("queries"), int)
+            }
+        )
+        if asked:
+            out[-1:-1] = [
+                "Its searches, seconds each at the larger sizes, run the first "
+                f"{', '.join(f'{q:,}' for q in asked)} of the same queries, once.",
+            ]
     elif before:
         out += ["Each measurement beside the same one on the code before.", ""]
     else:
