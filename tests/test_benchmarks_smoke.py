@@ -171,3 +171,59 @@ def test_the_report_renders_every_section(tmp_path: Path) -> None:
     text = write_report({"cpus": 2, "python": "3.11"}, results, tmp_path / "B.md")
     assert (tmp_path / "B.md").read_text() == text
     assert "## Ingest" in text and "5,000 papers/s" in text and "failed" in text
+
+
+def _ingest(rate: float, **params: object) -> dict[str, object]:
+    return {
+        "scenario": "ingest",
+        "params": {"papers": 100_000, **params},
+        "files": 100,
+        "dump_bytes": 1 << 20,
+        "wall": {"median": 100_000 / rate, "runs": [100_000 / rate]},
+        "papers_per_second": rate,
+        "stored": 100_000,
+        "archive_bytes_checkpointed": 1 << 30,
+        "peak_rss": 1 << 28,
+    }
+
+
+def _search(papers: int, p95: float, p99: float) -> dict[str, object]:
+    return {
+        "scenario": "search",
+        "params": {"papers": papers},
+        "papers": papers,
+        "queries": 1_000,
+        "passes": [{"p50": p95 / 3, "p95": p95, "p99": p99}],
+        "p50_median": p95 / 3,
+        "p95_median": p95,
+        "p99_median": p99,
+        "pooled": {"max": p99, "mean": p95 / 2},
+        "archive_bytes": 1 << 30,
+        "peak_rss": 1 << 28,
+        "baseline": {"p50": 10.0, "sample_queries": 5, "n": 5},
+        "steps_mean": {},
+        "setup_seconds": {"lexicon (first command)": 1.0},
+    }
+
+
+def test_every_target_of_the_issue_has_its_own_verdict() -> None:
+    """Each source and store of ingest, search's p99 and its 1M size are judged apart: one
+    met target does not hide a missed one beside it."""
+    results = [
+        _ingest(5_100.0),
+        _ingest(4_000.0, source="hf-json"),
+        {
+            **_ingest(3_100.0, backend="postgresql"),
+            "params": {"papers": 20_000, "backend": "postgresql"},
+        },
+        _search(250_000, 0.020, 0.150),
+        _search(1_000_000, 0.050, 0.090),
+    ]
+    text = write_report({"cpus": 2}, results, None)
+    rows = {line.split("|")[2].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "✅ met" in rows["100,000 papers from dumps into SQLite: ≥ 5,000 papers/s"]
+    json_row = rows["100,000 papers of HF Daily Papers JSON into SQLite: ≥ 5,000 papers/s"]
+    assert "4,000 papers/s" in json_row and "❌ missed" in json_row
+    assert "✅ met" in rows["dumps into PostgreSQL: ≥ 3,000 papers/s"]
+    assert "❌ missed" in rows["250,000 papers, 1,000 queries: p95 ≤ 30 ms, p99 ≤ 100 ms"]
+    assert "✅ met" in rows["1,000,000 papers: p95 ≤ 100 ms"]
