@@ -614,11 +614,15 @@ def _growth(
                 if b.get("scenario") == "search" and isinstance(b.get("queries"), int)
             }
         )
-        if asked:
-            out[-1:-1] = [
-                "Its searches, seconds each at the larger sizes, run the first "
-                f"{', '.join(f'{q:,}' for q in asked)} of the same queries, once.",
-            ]
+        out[-1:-1] = [
+            "It runs each measurement once"
+            + (
+                f", and its searches (seconds each at the larger sizes) the first "
+                f"{', '.join(f'{q:,}' for q in asked)} of the same queries."
+                if asked
+                else "."
+            )
+        ]
     elif before:
         out += ["Each measurement beside the same one on the code before.", ""]
     else:
