@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from devlabels import DEV_TOPICS
 
 from bot.cli import cli
 from bot.evaluate import Label, evaluate, macro_f1
@@ -162,17 +163,6 @@ def test_eval_feedback_prints_days_and_json(config: Path, tmp_path: Path) -> Non
     assert report["chosen_by"] == "leave-one-topic-out" and report["missing"] == 0
     assert [t["topic"] for t in report["topics"]] == ["coloring", "folding"]
     assert len(report["topics"][0]["days"]) == 8  # 4 days, 2 rotations
-
-
-DEV_TOPICS = {
-    "moe": "moe",
-    "multitask": "multi-task learning",
-    "spelling": "spelling correction",
-    "translation": "machine translation",
-    "speech": "speech",
-    "medical": "medical",
-    "code": "code generation",
-}
 
 
 # The `shared/` folder beside the repository (conftest's `shared_dir`, which is function

@@ -43,15 +43,11 @@ from bot.pipeline.match import Matcher, topics_profile
 from bot.settings import load_settings
 from bot.simulate import Team, deal
 
-TOPICS = {
-    "moe": "moe",
-    "multitask": "multi-task learning",
-    "spelling": "spelling correction",
-    "translation": "machine translation",
-    "speech": "speech",
-    "medical": "medical",
-    "code": "code generation",
-}
+TESTS = Path(__file__).resolve().parents[2] / "tests"
+if str(TESTS) not in sys.path:  # the labelled topics' one copy (tests/devlabels.py)
+    sys.path.insert(0, str(TESTS))
+
+from devlabels import DEV_TOPICS as TOPICS  # noqa: E402
 
 # (learning papers, their labels 1/0) -> (today's papers -> score per paper)
 Fit = Callable[[Sequence[Paper], Sequence[int]], Callable[[Sequence[Paper]], Sequence[float]]]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from devlabels import DEV_TOPICS
 
 from bot.cli import cli
 from bot.evaluate import (
@@ -252,15 +253,6 @@ SAMPLE_MOE = (
     "Shared-Prefix Experts: Cutting All-to-All Communication in Mixture-of-Experts Inference",
     "Moebius Convolutions: Equivariant Networks on the Riemann Sphere for Omnidirectional Images",
 )
-DEV_TOPICS = {
-    "moe": "moe",
-    "multitask": "multi-task learning",
-    "spelling": "spelling correction",
-    "translation": "machine translation",
-    "speech": "speech",
-    "medical": "medical",
-    "code": "code generation",
-}
 
 
 def invoke(config: Path, *args: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from devlabels import DEV_TOPICS as SUBSCRIPTIONS
 
 from bot.cli import cli
 from bot.evaluate import TopicScore, evaluate, load_labels, macro_f1
@@ -25,16 +26,6 @@ from bot.sources.dump import parse_dump
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DUMP = REPO_ROOT / "bot" / "data" / "sample-dump.txt"
 
-# /work/shared/relevance/README.md: key -> what a user would type
-SUBSCRIPTIONS = {
-    "moe": "moe",
-    "multitask": "multi-task learning",
-    "spelling": "spelling correction",
-    "translation": "machine translation",
-    "speech": "speech",
-    "medical": "medical",
-    "code": "code generation",
-}
 MIN_LABELLED = 5
 MACRO_BAR = 0.85
 TOPIC_BAR = 0.70
