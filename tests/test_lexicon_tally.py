@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.models import Paper
-from bot.pipeline.lexicon import Lexicon, Tally, build
+from bot.pipeline.lexicon import Lexicon, Tally, build, count_in_parallel
 
 WORDS = [
     "model",
@@ -109,6 +109,15 @@ def test_build_is_unchanged_by_counting_one_paper_at_a_time() -> None:
     assert lex.n_docs == 50
     assert lex.vocab and lex.df and lex.acronyms and lex.spelled
     assert lex.long_forms("MoE")
+
+
+def test_a_build_split_between_processes_is_the_build_in_one() -> None:
+    papers = [random_paper(random.Random(i)) for i in range(300)]
+    texts = [(i, p.title, p.abstract, p.ai_keywords) for i, p in enumerate(papers)]
+    one = build(papers)
+    assert exact(build(papers, parallel_from=2)) == exact(one)
+    assert exact(count_in_parallel(texts, 3).lexicon()) == exact(one)  # uneven parts
+    assert exact(count_in_parallel(texts[:1], 2).lexicon()) == exact(build(papers[:1]))
 
 
 def test_lexicon_refuses_orphans_until_resolved() -> None:

@@ -14,10 +14,14 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+import multiprocessing
+import os
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import islice
@@ -253,6 +257,10 @@ class _Known(Mapping[str, int]):
 
 # The layout of `Tally.dump`; counts saved in another are counted again.
 FORMAT = 2
+# `build` counts at least this many papers in up to COUNT_WORKERS processes (one per core):
+# below it starting a process costs more than it saves.
+PARALLEL_FROM = 20_000
+COUNT_WORKERS = 4
 Position = tuple[int, int]
 """Where an item was first seen: (paper id, index in that paper's words or definitions)."""
 Pair = tuple[str, tuple[str, ...]]
@@ -597,9 +605,38 @@ def _positions(data: Mapping[str, Any], kind: str) -> list[Position]:
     return list(zip(data[f"{kind}_id"], data[f"{kind}_at"], strict=True))
 
 
-def build(papers: Iterable[Paper]) -> Lexicon:
-    """Learn a lexicon from papers (titles, abstracts, keywords). Pure; O(total text)."""
+def count(texts: Sequence[PaperText]) -> Tally:
+    """`texts` (in id order) counted in one process."""
     tally = Tally()
-    for i, p in enumerate(papers):
-        tally.add(i, p.title, p.abstract, p.ai_keywords)
-    return tally.lexicon()
+    for pid, title, abstract, keywords in texts:
+        tally.add(pid, title, abstract, keywords)
+    return tally
+
+
+def count_in_parallel(texts: Sequence[PaperText], workers: int) -> Tally:
+    """`texts` (in id order) split into `workers` runs counted at once, this process
+    counting the first (spawned processes: no fork of a threaded service), merged in order:
+    the Tally `count` makes. Counted here alone when no process can be started."""
+    step = -(-len(texts) // max(workers, 1))
+    parts = [texts[lo : lo + step] for lo in range(0, len(texts), step)]
+    if len(parts) < 2:
+        return count(texts)
+    try:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(len(parts) - 1, mp_context=spawn) as pool:
+            later = [pool.submit(count, part) for part in parts[1:]]
+            tally = count(parts[0])
+            for future in later:
+                tally.extend(future.result())
+        return tally
+    except (BrokenProcessPool, OSError, RuntimeError):
+        return count(texts)
+
+
+def build(papers: Iterable[Paper], *, parallel_from: int = PARALLEL_FROM) -> Lexicon:
+    """Learn a lexicon from papers (titles, abstracts, keywords). O(total text); from
+    `parallel_from` papers on counted in one process per core (COUNT_WORKERS at most): the
+    same lexicon either way."""
+    texts = [(i, p.title, p.abstract, p.ai_keywords) for i, p in enumerate(papers)]
+    workers = min(os.cpu_count() or 1, COUNT_WORKERS) if len(texts) >= parallel_from else 1
+    return (count_in_parallel(texts, workers) if workers > 1 else count(texts)).lexicon()
