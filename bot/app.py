@@ -15,6 +15,7 @@ from bot.delivery.base import Delivery
 from bot.delivery.console import ConsoleDelivery
 from bot.delivery.discord import DEFAULT_API as DEFAULT_DISCORD_API
 from bot.delivery.discord import DiscordDelivery, use_api_base
+from bot.delivery.pacing import CHANNELS_AT_ONCE
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.delivery.webhook import DiscordWebhookDelivery, SlackWebhookDelivery
 from bot.digest import DigestCycle, MatcherCache
@@ -219,6 +220,7 @@ class App:
             lease=self.settings.digest.lease,
             matchers=self.matchers,
             teach=self.teach(),
+            sending_at_once=CHANNELS_AT_ONCE,
         )
 
     def services(self) -> Services:
