@@ -498,7 +498,9 @@ async def test_killed_at_every_message_every_paper_arrives_once(world: World) ->
             )
 
         try:
-            await poll(each_channel_held_or_done, proc, "each channel's second post")
+            await poll(
+                each_channel_held_or_done, proc, "each channel's second post", 4 * START_TIMEOUT
+            )
         except AssertionError:
             assert proc.process.returncode == 0, proc.output[-3000:]  # completed by itself
             break
