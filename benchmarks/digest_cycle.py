@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import resource
 import shutil
 import statistics
 import tempfile
@@ -193,6 +194,8 @@ def _run(
             if hasattr(bot.digest, "prefill"):  # (not in the code before: issue 18)
                 _wrap(bot.digest, "prefill", parts, "typo repairs", stack)
             _wrap(bot.pipeline.match.Matcher, "topic_evidence", parts, "topics", stack)
+            if hasattr(bot.pipeline.match.Matcher, "evaluate"):  # (issue 18: all at first)
+                _wrap(bot.pipeline.match.Matcher, "evaluate", parts, "topics", stack)
             _wrap(bot.pipeline.match.Matcher, "best", parts, "match (all)", stack)
             _wrap(ledger, "posted_in", parts, "dedupe (ledger)", stack)
             _wrap(bot.digest, "plan_digest", parts, "rank, cap, summarize", stack)
@@ -223,6 +226,9 @@ def _run(
         "history": history,
         "wall": timing.as_dict(),
         "peak_rss": peak.peak,
+        # the largest forked helper's (topics evaluated in two processes), pages shared
+        # with this process included: the two peaks do not add up
+        "peak_rss_children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         "peak_method": peak.method,
         "steps": step_medians,
         "matching_seconds": matching,

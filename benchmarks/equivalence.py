@@ -4,7 +4,8 @@ working tree, each in its own process, and compares every output.
 
 Compared: for synthetic papers and the seed dumps (when `../shared/seeds` is there) every
 Matcher output (each profile's matches with scores, topics, reasons and order; every
-topic's evidence and understood concept; verdicts; index_of), typo repairs of misspelt
+topic's evidence and understood concept; verdicts; index_of; matches and concepts again with
+every topic evaluated first, in two processes, as a digest run does), typo repairs of misspelt
 words, rendered digests (Slack, Discord, text; hostile strings included), and searches
 against a small archive (hits, scores, reasons, notes, totals). Exit status 1 on a
 difference, which is printed.
@@ -76,6 +77,14 @@ def outputs(archive: str) -> dict[str, Any]:
             for t in topics
         }
         out[f"{name} concepts"] = {t: repr(m.concept(t)) for t in topics}
+        # a digest run evaluates every topic first, in two processes (issue 18; lazily before)
+        ahead = Matcher(papers, lex)
+        every = [t for p in profiles for t in (*p.topics, *p.exclude)]
+        if hasattr(ahead, "evaluate"):
+            ahead.evaluate(every, split=True)
+        out[f"{name} matches, topics evaluated first"] = [
+            [(x.paper.key, x.score, x.topics, x.reasons) for x in ahead.match(p)] for p in profiles
+        ] + [ahead.concept(t) for t in every]  # (equal: a set's repr may differ once pickled)
         out[f"{name} verdicts"] = [
             repr(m.verdict(p, i)) for p in profiles[:40] for i in range(0, len(papers), 9)
         ]

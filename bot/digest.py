@@ -29,6 +29,7 @@ from bot.pipeline.match import Matcher, asked
 from bot.pipeline.plan import plan_digest
 from bot.pipeline.repairs import prefill
 from bot.pipeline.semantic import Semantic
+from bot.pipeline.split import cores
 from bot.pipeline.summarize import SUMMARY_CHARS
 from bot.store import aio
 from bot.store.aio import Async
@@ -49,6 +50,9 @@ SLOW_ANSWER = 5.0  # seconds a platform's answer may take before the next channe
 # Channels whose digests are chosen in one worker thread: few enough that a batch takes
 # well under a second, many enough that 10,000 channels are not 10,000 thread hops.
 SELECT_BATCH = 64
+# Distinct topics (and exclusions) from which a run evaluates them in two processes
+# (`Matcher.evaluate`, when there is a second core): fewer take well under a second alone.
+SPLIT_TOPICS = 500
 INTERRUPTED = "interrupted by shutdown: the rest is posted at the next start"
 
 
@@ -210,6 +214,7 @@ class DigestCycle:
         sending: Sending[ChannelOutcome] = Sending(self._sending_at_once)
         # one Matcher for every batch of the run: each topic is evaluated once per run
         matcher = _Once(self._matchers)
+        await asyncio.to_thread(self._evaluate, profiles, papers, lexicon, matcher)
         try:
             for batch in chunks(profiles, SELECT_BATCH):
                 if stop is not None and stop.is_set():
@@ -236,6 +241,21 @@ class DigestCycle:
             if p.ref not in done
         ]
         return outcomes
+
+    def _evaluate(
+        self,
+        profiles: Sequence[Profile],
+        papers: list[Paper],
+        lexicon: Lexicon,
+        matchers: Callable[[list[Paper], Lexicon], Matcher],
+    ) -> None:
+        """Every topic and exclusion of the run evaluated before any digest is chosen: in
+        two processes when there are SPLIT_TOPICS of them or more and a second core
+        (`Matcher.evaluate`). In a worker thread, holding the Matcher's lock."""
+        topics = list(dict.fromkeys(t for p in profiles for t in (*p.topics, *p.exclude)))
+        with self._matching:
+            matcher = matchers(papers, lexicon)
+            matcher.evaluate(topics, split=len(topics) >= SPLIT_TOPICS and cores() >= 2)
 
     def _select(
         self,
