@@ -261,6 +261,7 @@ FORMAT = 2
 # below it starting a process costs more than it saves.
 PARALLEL_FROM = 20_000
 COUNT_WORKERS = 4
+COUNT_BATCH = 25_000
 Position = tuple[int, int]
 """Where an item was first seen: (paper id, index in that paper's words or definitions)."""
 Pair = tuple[str, tuple[str, ...]]
@@ -614,18 +615,19 @@ def count(texts: Sequence[PaperText]) -> Tally:
 
 
 def count_in_parallel(texts: Sequence[PaperText], workers: int) -> Tally:
-    """`texts` (in id order) split into `workers` runs counted at once, this process
-    counting the first (spawned processes: no fork of a threaded service), merged in order:
+    """`texts` (in id order) counted by `workers` processes at once: this one counts the
+    first 1/`workers`, spawned ones (no fork of a threaded service) the rest in runs of
+    COUNT_BATCH papers (a few in flight at a time: memory stays bounded), merged in order:
     the Tally `count` makes. Counted here alone when no process can be started."""
-    step = -(-len(texts) // max(workers, 1))
-    parts = [texts[lo : lo + step] for lo in range(0, len(texts), step)]
-    if len(parts) < 2:
+    own = -(-len(texts) // max(workers, 1))
+    rest = range(own, len(texts), COUNT_BATCH)
+    if workers < 2 or not rest:
         return count(texts)
     try:
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(parts) - 1, mp_context=spawn) as pool:
-            later = [pool.submit(count, part) for part in parts[1:]]
-            tally = count(parts[0])
+        with ProcessPoolExecutor(workers - 1, mp_context=spawn) as pool:
+            later = [pool.submit(count, texts[lo : lo + COUNT_BATCH]) for lo in rest]
+            tally = count(texts[:own])
             for future in later:
                 tally.extend(future.result())
         return tally
