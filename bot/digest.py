@@ -26,7 +26,7 @@ from bot.models import Digest, Paper, Profile
 from bot.outbox import LEASE, Outbox
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher, asked
-from bot.pipeline.plan import plan_digest
+from bot.pipeline.plan import Items, plan_digest
 from bot.pipeline.repairs import prefill
 from bot.pipeline.semantic import Semantic
 from bot.pipeline.split import cores
@@ -215,12 +215,13 @@ class DigestCycle:
         # one Matcher for every batch of the run: each topic is evaluated once per run
         matcher = _Once(self._matchers)
         await asyncio.to_thread(self._evaluate, profiles, papers, lexicon, matcher)
+        items = Items(self._summary_chars)  # the run's digest items, shared by channels
         try:
             for batch in chunks(profiles, SELECT_BATCH):
                 if stop is not None and stop.is_set():
                     break
                 digests = await asyncio.to_thread(
-                    self._select, batch, papers, lexicon, windows, confirmed, now, matcher
+                    self._select, batch, papers, lexicon, windows, confirmed, now, matcher, items
                 )
                 for profile, digest in zip(batch, digests, strict=True):
                     if dry_run:
@@ -266,6 +267,7 @@ class DigestCycle:
         confirmed: Mapping[str, Mapping[str, datetime]],
         now: datetime,
         matchers: Callable[[list[Paper], Lexicon], Matcher] | None = None,
+        items: Items | None = None,
     ) -> list[Digest]:
         """The digest of each of `profiles`: its best matches in its window that it was not
         sent yet (a paper another run posts after that read is refused by `Outbox.plan`).
@@ -273,7 +275,8 @@ class DigestCycle:
         nothing more for channels without), and its digest asks about a few papers it
         nearly selected (`bot.pipeline.match.asked`, "Unsure — is this for you?").
         `matchers` (default: the cycle's) builds the Matcher; `run` passes one that builds
-        it once for all its batches. In a worker thread, holding the Matcher's lock while
+        it once for all its batches, and `items` (`Items`) the digest items made so far.
+        In a worker thread, holding the Matcher's lock while
         matching."""
         out = []
         learned = self._teach.learned_of([p.ref for p in profiles], papers) if self._teach else {}
@@ -299,6 +302,7 @@ class DigestCycle:
                         day=day,
                         summary_chars=self._summary_chars,
                         matched=matched,
+                        items=items,
                         asked=asked(
                             matcher,
                             profile,
