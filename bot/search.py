@@ -24,7 +24,10 @@ MAX_QUERY_CHARS = 200
 NOTE_CHARS = 60
 MAX_FTS_TERMS = 48
 CANDIDATES = 200  # bm25's best; `total` is capped here
-RERANK = 50  # of those, the matcher weighs the best (it analyses each paper's text anew)
+# Of those, the matcher weighs the best (analysing a paper's text costs ~1.5 ms): 20 rather
+# than 50 halves a query's re-ranking at 250,000 papers, with the same relevance evaluation
+# (tests/test_search_relevance.py: 29 of 35 labelled papers in the top 5 either way).
+RERANK = 20
 # Candidates come from the RECENT newest papers when CANDIDATES of them have the topic in
 # their title (Search, Archive.fts): bm25 then scores a tier of the archive, not every paper
 # with a common word.
@@ -33,6 +36,12 @@ RECENT = 25_000
 # has no weight in bm25 (FTS5 and pg_search clamp an IDF <= 0 to 1e-6), but scoring it means
 # reading most of the index: it is left out of the expression unless nothing else is left.
 GENERIC_SHARE = 0.5
+# In an archive of at least COMMON_FROM papers, a loose word (not a full phrasing of the
+# topic) in at least COMMON_SHARE of them is left out too: it weighs little (an IDF of at
+# most ln 9 ≈ 2.2) and ranking every paper that has it is what makes the full-text query
+# slow (halved at 250,000 papers). Smaller archives are ranked with every word (cheap).
+COMMON_SHARE = 0.1
+COMMON_FROM = 20_000
 W_EVIDENCE = 0.7  # the matcher's evidence: title above abstract, acronyms, variants ...
 W_LEXICAL = 0.3  # ... with bm25 (title 10, abstract 2, authors 1) relative to the best
 FUZZY_MIN_CHARS = 4
@@ -90,7 +99,9 @@ def fts_query(concept: Concept, lex: Lexicon | None = None) -> SearchQuery | Non
     (`models`, `language`) are left out when another term remains: bm25 gives them no weight
     (an IDF <= 0 is clamped to 1e-6), so the papers that have another term rank as before
     (to ~1e-5), and papers having only such words are no longer candidates (Search asks for
-    them only when no paper has another term)."""
+    them only when no paper has another term). In an archive of COMMON_FROM papers or more,
+    so are loose words (not a full phrasing of the topic) in COMMON_SHARE of its papers:
+    they weigh little, and the best candidates have the topic's own terms."""
     terms: dict[str, None] = {}
     loose: dict[str, None] = {}
     for ph in concept.phrases:
@@ -104,7 +115,8 @@ def fts_query(concept: Concept, lex: Lexicon | None = None) -> SearchQuery | Non
         terms.setdefault(token, None)
     kept = list(terms)[:MAX_FTS_TERMS]
     if lex is not None and lex.n_docs > 0:
-        specific = [t for t in kept if not _generic(t, lex)]
+        topic = set(topic_query(concept))
+        specific = [t for t in kept if not _generic(t, lex, t in topic)]
         kept = specific or kept
     return SearchQuery(tuple(kept), topic_query(concept)) if kept else None
 
@@ -117,9 +129,13 @@ def topic_query(concept: Concept) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in labels if t))
 
 
-def _generic(term: str, lex: Lexicon) -> bool:
-    """A one-word term in at least GENERIC_SHARE of the lexicon's papers."""
-    return " " not in term and lex.df.get(stem(term), 0) >= GENERIC_SHARE * lex.n_docs
+def _generic(term: str, lex: Lexicon, topic: bool) -> bool:
+    """A one-word term in at least GENERIC_SHARE of the lexicon's papers; or, not a full
+    phrasing of the `topic` and in an archive of COMMON_FROM papers, in COMMON_SHARE. Pure."""
+    if " " in term:
+        return False
+    share = COMMON_SHARE if not topic and lex.n_docs >= COMMON_FROM else GENERIC_SHARE
+    return lex.df.get(stem(term), 0) >= share * lex.n_docs
 
 
 def _visible(ch: str) -> str:
