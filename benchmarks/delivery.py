@@ -1,6 +1,7 @@
 """Scenario: one day's digests delivered to Slack and Discord channels at the platforms' own
-rate limits, through the real sender (`DigestCycle.run`: outbox, ledger, retry policy,
-`SlackDelivery`, `DiscordDelivery`) against the fakes of tests/fakes (real HTTP servers on
+rate limits, through the real sender as the service wires it (`App.digest_cycle(...).run`,
+bot.app: outbox, ledger, retry policy, channels sending at once, `SlackDelivery`,
+`DiscordDelivery`) against the fakes of tests/fakes (real HTTP servers on
 127.0.0.1) with their limits enforced:
 
 - Slack chat.postMessage: one message per second per channel (a token bucket of one:
@@ -41,12 +42,14 @@ from typing import Any
 import bot.digest
 from benchmarks.fixtures import database, fill_archive
 from benchmarks.synth import Corpus
+from bot.app import App, build_app
 from bot.delivery.base import Delivery
 from bot.delivery.discord import DiscordDelivery, use_api_base
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.digest import ChannelOutcome, DigestCycle
 from bot.models import Profile
 from bot.pipeline.lexicon import build as build_lexicon
+from bot.settings import Settings
 from bot.store.archive import Archive
 from bot.store.ledger import Ledger
 from bot.store.runs import DigestRuns
@@ -79,11 +82,13 @@ def run(
     workdir: Path | None = None,
 ) -> dict[str, Any]:
     """Deliver one day's digests (`papers` new papers) to `slack_channels` Slack and
-    `discord_channels` Discord channels, `at_once` channels sending together (None: as the
-    service does, `CHANNELS_AT_ONCE`); then, on `baseline_channels` of each (0: none), the
-    sender as before pacing and concurrency on this tree. `max_posts`: each channel's cap
+    `discord_channels` Discord channels, `at_once` channels sending together (None: the
+    service's own cycle, `App.digest_cycle` of the composition root); then, on
+    `baseline_channels` of each (0: none), the sender as before pacing and concurrency on
+    this tree. `max_posts`: each channel's cap
     (ten: one Slack or Discord message a channel; 40: three Slack messages, which the
     per-channel limit spaces a second apart, and four Discord ones)."""
+    service = at_once is None  # the service's own cycle, not one built here
     at_once = CHANNELS_AT_ONCE if at_once is None else at_once
     logging.getLogger("bot").setLevel(logging.ERROR)  # 429s are expected and counted here
     corpus = Corpus(seed)
@@ -98,7 +103,9 @@ def run(
         engine.dispose()
         profiles = _profiles(corpus, slack_channels, discord_channels, max_posts)
         result = asyncio.run(
-            _deliver(tmp, "current", archive_path, lexicon, profiles, latency, at_once, True)
+            _deliver(
+                tmp, "current", archive_path, lexicon, profiles, latency, at_once, True, service
+            )
         )
         out: dict[str, Any] = {
             "scenario": "delivery",
@@ -164,7 +171,11 @@ async def _deliver(
     latency: float,
     at_once: int,
     paced: bool,
+    service: bool = False,
 ) -> dict[str, Any]:
+    """One delivery run against the fakes (a subprocess). `service`: the cycle is the one
+    the service builds (`App.digest_cycle`; `at_once` is then what it applies), else one
+    built here with `at_once` channels sending together."""
     path = tmp / f"{name}.db"
     shutil.copyfile(archive_path, path)
     engine = database(path)  # a fresh ledger: nothing posted yet
@@ -198,8 +209,17 @@ async def _deliver(
             "slack": SlackDelivery(slack_client(ready["slack_token"], ready["slack_url"])),
             "discord": discord,
         }
-        ledger = Ledger(engine)
-        cycle = _cycle(Archive(engine), ledger, DigestRuns(engine), lexicon, deliveries, at_once)
+        app: App | None = None
+        if service:
+            app = build_app(Settings(database=str(path)), clock=lambda: datetime.now(UTC))
+            await asyncio.to_thread(app.lexicons)  # a running service has it already
+            ledger, cycle = app.ledger, app.digest_cycle(deliveries)
+            at_once = getattr(cycle, "_sending_at_once", bot.digest.SENDING_AT_ONCE)
+        else:
+            ledger = Ledger(engine)
+            cycle = _cycle(
+                Archive(engine), ledger, DigestRuns(engine), lexicon, deliveries, at_once
+            )
         start = time.perf_counter()
         mono_start = time.monotonic()
         try:
@@ -217,9 +237,14 @@ async def _deliver(
     pacer = getattr(discord, "pacer", None)
     waited = pacer.waited if pacer is not None else 0.0
     result.update(_rates(got, mono_start, wall, result, waited))
+    if app is not None:
+        app.close()
     engine.dispose()
     result["wall_seconds"] = wall
-    result["at_once_applied"] = at_once if _takes_at_once() else bot.digest.SENDING_AT_ONCE
+    result["at_once_applied"] = (
+        at_once if service or _takes_at_once() else bot.digest.SENDING_AT_ONCE
+    )
+    result["sender"] = "App.digest_cycle" if service else "DigestCycle"
     return result
 
 
