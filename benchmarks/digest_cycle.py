@@ -193,9 +193,11 @@ def _run(
         with ExitStack() as stack:
             if hasattr(bot.digest, "prefill"):  # (not in the code before: issue 18)
                 _wrap(bot.digest, "prefill", parts, "typo repairs", stack)
-            _wrap(bot.pipeline.match.Matcher, "topic_evidence", parts, "topics", stack)
-            if hasattr(bot.pipeline.match.Matcher, "evaluate"):  # (issue 18: all at first)
-                _wrap(bot.pipeline.match.Matcher, "evaluate", parts, "topics", stack)
+            # topics evaluated as channels ask for them (all of them in the code before
+            # issue 18), or all at first (`Matcher.evaluate`, in two processes)
+            _wrap(bot.pipeline.match.Matcher, "topic_evidence", parts, "topics (asked)", stack)
+            if hasattr(bot.pipeline.match.Matcher, "evaluate"):
+                _wrap(bot.pipeline.match.Matcher, "evaluate", parts, "topics (first)", stack)
             _wrap(bot.pipeline.match.Matcher, "best", parts, "match (all)", stack)
             _wrap(ledger, "posted_in", parts, "dedupe (ledger)", stack)
             _wrap(bot.digest, "plan_digest", parts, "rank, cap, summarize", stack)
@@ -208,7 +210,9 @@ def _run(
                     # as delivery renders them: one digest at a time, none kept afterwards
                     messages = [len(render_slack(o.digest)) for o in outcomes if _posts(o.digest)]
                 timing.runs.append(time.perf_counter() - start)
-        parts["match (per channel)"] = parts.pop("match (all)", 0.0) - parts.get("topics", 0.0)
+        asked = parts.pop("topics (asked)", 0.0)
+        parts["topics"] = parts.pop("topics (first)", 0.0) + asked
+        parts["match (per channel)"] = parts.pop("match (all)", 0.0) - asked
         steps.append(parts)
         if r == runs - 1:
             outcome_stats = _outcome_stats(outcomes, messages, profiles)
