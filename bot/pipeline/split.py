@@ -58,6 +58,7 @@ def both(theirs: Callable[[], Sequence[A]], mine: Callable[[], B]) -> tuple[list
         code = 1
         try:
             gc.disable()
+            _quiet_signals()
             os.close(read)
             items = list(theirs())
             with os.fdopen(write, "wb") as out:
@@ -87,6 +88,17 @@ def both(theirs: Callable[[], Sequence[A]], mine: Callable[[], B]) -> tuple[list
         except Exception:  # a damaged result: computed here instead
             pass
     return list(theirs()), result
+
+
+def _quiet_signals() -> None:
+    """In the child: a signal ends it as by default, and is not passed on to the parent's
+    event loop (asyncio's wakeup file descriptor is shared across the fork)."""
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+    except (ValueError, OSError):  # not the main thread here: leave them
+        pass
 
 
 def _parts(data: bytes) -> list[Any]:
