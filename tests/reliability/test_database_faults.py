@@ -33,12 +33,16 @@ from reliability.digest_procs import discord_keys, env, ingest, moe_dump, start,
 
 import bot.store.db as db_module
 from bot.cli import cli
+from bot.store.archive import BATCH
 from fakes.discord import FakeDiscord
 from fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.slow
 
 PAPERS = 2000
+# A disk that fills mid-ingest stops it between the archive's transactions (BATCH papers
+# each): the ingest must span several of them for some papers to have been stored.
+DISK_FULL_PAPERS = 2 * BATCH
 ABSTRACT_TEXT = "balances expert load"  # in every paper of moe_dump: never in a message
 DISCORD = ["1200000000000000301"]
 
@@ -107,7 +111,7 @@ def test_a_disk_full_ingest_counts_what_was_stored_and_says_what_to_do(
     tmp_path: Path, full_disk_at: list[int]
 ) -> None:
     """Before: "archive: 1000 papers (0 new)" and "archive write failed: OperationalError"."""
-    dump = moe_dump(tmp_path / "moe.txt", PAPERS)
+    dump = moe_dump(tmp_path / "moe.txt", DISK_FULL_PAPERS)
     # how large the file grows with every paper, measured on a copy
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -124,12 +128,12 @@ def test_a_disk_full_ingest_counts_what_was_stored_and_says_what_to_do(
     output = result.output
     assert result.exit_code == 1, (output, result.exception)
     stored = _stored(database)
-    assert 0 < stored < PAPERS
+    assert 0 < stored < DISK_FULL_PAPERS
     assert f"archive: {stored} papers ({stored} new)" in output, output[-2000:]
     assert "disk full" in output and "free space" in output, output[-2000:]
     assert str(tmp_path) in output  # where: the disk holding the database
     _assert_clean(output)
-    print(f"\n[disk full] {stored} of {PAPERS} papers stored and reported new")
+    print(f"\n[disk full] {stored} of {DISK_FULL_PAPERS} papers stored and reported new")
 
 
 async def test_a_write_refused_mid_digest_reports_what_was_posted(tmp_path: Path) -> None:
