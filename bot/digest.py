@@ -50,8 +50,11 @@ SLOW_ANSWER = 5.0  # seconds a platform's answer may take before the next channe
 # Channels whose digests are chosen in one worker thread: few enough that a batch takes
 # well under a second, many enough that 10,000 channels are not 10,000 thread hops.
 SELECT_BATCH = 64
-# Distinct topics (and exclusions) from which a run evaluates them in two processes
-# (`Matcher.evaluate`, when there is a second core): fewer take well under a second alone.
+# Whether a run with SPLIT_TOPICS distinct topics (and exclusions) or more evaluates them in
+# two processes (`Matcher.evaluate`, when there is a second core). Off: on the shared 2-core
+# machine of issue 18 (never an idle core) it showed no gain at 10,000 channels and may cost
+# at 100,000 (pickling the child's half); to be measured on an idle machine before turning on.
+SPLIT = False
 SPLIT_TOPICS = 500
 INTERRUPTED = "interrupted by shutdown: the rest is posted at the next start"
 
@@ -251,12 +254,13 @@ class DigestCycle:
         matchers: Callable[[list[Paper], Lexicon], Matcher],
     ) -> None:
         """Every topic and exclusion of the run evaluated before any digest is chosen: in
-        two processes when there are SPLIT_TOPICS of them or more and a second core
+        two processes with SPLIT, SPLIT_TOPICS of them or more and a second core
         (`Matcher.evaluate`). In a worker thread, holding the Matcher's lock."""
         topics = list(dict.fromkeys(t for p in profiles for t in (*p.topics, *p.exclude)))
         with self._matching:
             matcher = matchers(papers, lexicon)
-            matcher.evaluate(topics, split=len(topics) >= SPLIT_TOPICS and cores() >= 2)
+            split = SPLIT and len(topics) >= SPLIT_TOPICS and cores() >= 2
+            matcher.evaluate(topics, split=split)
 
     def _select(
         self,
