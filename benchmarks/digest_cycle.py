@@ -230,8 +230,9 @@ def _run(
         "history": history,
         "wall": timing.as_dict(),
         "peak_rss": peak.peak,
-        # the largest forked helper's (topics evaluated in two processes), pages shared
-        # with this process included: the two peaks do not add up
+        # the largest child process's over the whole benchmark (the lexicon's workers at
+        # setup; the forked topic evaluation with bot.digest.SPLIT), pages shared with
+        # this process included: the two peaks do not add up
         "peak_rss_children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         "peak_method": peak.method,
         "steps": step_medians,
