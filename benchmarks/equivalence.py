@@ -13,6 +13,7 @@ difference, which is printed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
 import random
@@ -163,10 +164,16 @@ def _dump(archive: str, out: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--dump"]:
-        _dump(argv[1], argv[2])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.equivalence", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("rev", nargs="?", default="HEAD", help="git revision (default HEAD)")
+    parser.add_argument("--dump", nargs=2, metavar=("ARCHIVE", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.dump:  # one side's outputs, in its own process (_run)
+        _dump(*args.dump)
         return 0
-    rev = argv[0] if argv else "HEAD"
+    rev = args.rev
     from benchmarks.fixtures import ensure_archive
     from benchmarks.synth import EPOCH, Corpus
 
