@@ -49,7 +49,7 @@ benchmarks --quick` is a fast pass at small sizes (a few minutes), and
 (correctness only). Each figure is the median of the runs shown; peak memory is the
 resident high-water mark (VmHWM, reset before the measured run) of the process that ran
 the measurement, everything it had loaded included. *Targets* says which targets are met;
-*What remains, and where the time goes* says what would close the three still missed.
+*What remains, and where the time goes* says what would close those still missed.
 """
 
 
@@ -355,8 +355,10 @@ def _ingest(results: Sequence[dict[str, Any]]) -> list[str]:
     out = [
         "## Ingest",
         "",
-        "Hugging Face papers-page text dumps (both layouts, 1,000 papers a file) into an "
-        "empty archive, one file after the other, as `paperboy ingest` does.",
+        "Hugging Face papers-page text dumps (both layouts, 1,000 papers a file) or Hugging "
+        "Face Daily Papers API JSON (1,000 papers a file) into an empty archive (SQLite, or "
+        "PostgreSQL on the tests' server), one file after the other, as `paperboy ingest` "
+        "does.",
         "",
         "| from → into | papers | files | input size | wall (runs) | papers/s | archive on "
         "disk (checkpointed) | bytes / paper | peak |",
