@@ -156,13 +156,24 @@ Platform = Literal["slack", "discord", "slack-webhook", "discord-webhook", "cons
 PLATFORMS: tuple[str, ...] = get_args(Platform)
 
 
+PERSON_PREFIX = "user:"  # the ref of a person's own profile: user:slack:U123
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """A channel's interest profile: what it follows and how its digest is posted.
 
     `platform` is one of PLATFORMS (slack, discord, slack-webhook, discord-webhook, console);
     `channel_id` is the platform's channel id (as configured). `max_posts == 0` means no cap.
-    `schedule` is a 5-field cron expression evaluated in `timezone` (IANA name).
+    `schedule` is a 5-field cron expression evaluated in `timezone` (IANA name); `weekly`,
+    when set, the 5-field cron expression of its weekly digest (with its trend chart), in
+    the same zone.
+
+    `person` (issue 19): the profile is one person's own, delivered by direct message;
+    `channel_id` is then the platform's user id, and `home` the ref of the channel they
+    manage it from (where they are told, once, when they cannot be messaged).
+    `include_channel_posts`: a person also gets by DM the papers their home channel
+    already posted that day (left out by default).
     """
 
     platform: str
@@ -176,10 +187,17 @@ class Profile:
     timezone: str = "UTC"
     lookback: timedelta = timedelta(days=1)
     post_empty: bool = False
+    weekly: str | None = None
+    person: bool = False
+    home: str | None = None
+    include_channel_posts: bool = False
 
     @property
     def ref(self) -> str:
-        """`platform:channel_id`, the channel's unique name in logs and commands."""
+        """`platform:channel_id`, the channel's unique name in logs, commands and the posted
+        ledger; a person's profile is `user:platform:user_id`."""
+        if self.person:
+            return f"{PERSON_PREFIX}{self.platform}:{self.channel_id}"
         return f"{self.platform}:{self.channel_id}"
 
 

@@ -118,6 +118,7 @@ class ChannelSettings(_Strict):
     timezone: str = "UTC"
     lookback: Duration = timedelta(days=1)
     post_empty: bool = False
+    weekly: str | None = None
 
     @field_validator("topics", "exclude", "authors")
     @classmethod
@@ -153,6 +154,7 @@ class ChannelSettings(_Strict):
             timezone=self.timezone,
             lookback=self.lookback,
             post_empty=self.post_empty,
+            weekly=self.weekly,
         )
 
     @model_validator(mode="after")

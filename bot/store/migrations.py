@@ -51,7 +51,7 @@ def revision_of(version: int) -> str:
 
 # The newest revision in alembic/versions (tests/store/test_migrations_upgrade.py checks it).
 # A constant, so that opening a current database neither imports Alembic nor reads scripts.
-LATEST = 12
+LATEST = 13
 
 
 @functools.cache

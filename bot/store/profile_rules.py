@@ -23,6 +23,7 @@ CONFIG, CHAT = "config", "chat"  # origin: listed in the configuration, or creat
 ACTIVE, PAUSED, REMOVED = "active", "paused", "removed"  # state: only active gets digests
 BY_CONFIG, BY_HAND = "config", "hand"  # state_by: left the configuration, or chat / shell
 ORIGIN_LABELS = {CONFIG: "configuration", CHAT: "chat"}
+CHANNEL, PERSON = "channel", "person"  # kind: a channel, or one person's own profile (DMs)
 
 MAX_TOPIC_CHARS = 200
 MAX_TOPICS = 50  # per list: topics, and exclusions
@@ -41,6 +42,7 @@ def profile_values(p: Profile) -> Values:
         "timezone": p.timezone,
         "lookback_seconds": int(p.lookback.total_seconds()),
         "post_empty": p.post_empty,
+        "weekly": p.weekly,
     }
 
 
@@ -153,6 +155,10 @@ def _values_profile(platform: str, channel_id: str, m: Mapping[Any, Any]) -> Pro
         timezone=m["timezone"],
         lookback=timedelta(seconds=m["lookback_seconds"]),
         post_empty=bool(m["post_empty"]),
+        weekly=m.get("weekly"),
+        person=m.get("kind") == PERSON,
+        home=m.get("home"),
+        include_channel_posts=bool(m.get("include_channel_posts") or False),
     )
 
 
@@ -182,6 +188,8 @@ def format_profile(p: Profile, *, next_digest: str | None = None, state: str | N
         ("lookback", format_duration(p.lookback)),
         ("post empty", "yes" if p.post_empty else "no"),
     ]
+    if p.weekly:
+        rows.append(("weekly", f"{p.weekly} ({p.timezone})"))
     if next_digest is not None:
         rows.insert(5, ("next digest", next_digest))
     width = max(len(label) for label, _ in rows) + 1

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 
@@ -127,6 +128,19 @@ channels = Table(
     Column("state", String(16), nullable=False, server_default="active"),
     Column("state_by", String(16)),
     Column("state_at", UTCDateTime),
+    # issue 19 (migration 0013): the weekly digest's schedule (cron, in `timezone`; null: no
+    # weekly digest); `kind` "channel" or "person" (a person's own profile, delivered by
+    # DM: `channel_id` is then their user id, unique beside channel ids on both platforms:
+    # Slack user ids and channel ids differ in their first letter, Discord snowflakes are
+    # unique across kinds); a person's `home` channel (ref) and `include_channel_posts`;
+    # `state_reason` why a channel or person was paused by the bot (a DM refused);
+    # `notified_at` when the person was told so.
+    Column("weekly", Text),
+    Column("kind", String(16), nullable=False, server_default="channel"),
+    Column("home", String(200)),
+    Column("include_channel_posts", Boolean, nullable=False, server_default=false()),
+    Column("state_reason", Text),
+    Column("notified_at", UTCDateTime),
     UniqueConstraint("platform", "channel_id", name="uq_channels_platform_channel_id"),
 )
 
