@@ -298,16 +298,30 @@ class Digest:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (issue 19: the weekly trend chart). `content` is the
+    file's bytes, `media_type` its MIME type, `alt` a description in words for those who
+    cannot see it (Slack alt_text, Discord description, the console's text)."""
+
+    filename: str
+    content: bytes
+    media_type: str = "image/png"
+    alt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One platform message of a rendered digest and the papers it carries.
 
     `payload` is the platform's JSON body (Slack: text/blocks; Discord: content/embeds;
     text: {"text": ...}). A paper is recorded as posted only when the message carrying it
-    was confirmed, so each paper is carried by exactly one message.
+    was confirmed, so each paper is carried by exactly one message. `files` are uploaded
+    with the message and shown in it, as each platform allows (bot.delivery).
     """
 
     payload: dict[str, object]
     keys: tuple[str, ...] = ()
+    files: tuple[Attachment, ...] = ()
 
 
 Vote = Literal[1, -1]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from bot.models import Paper
+from bot.models import Attachment, Paper
 
 Platform = Literal["slack", "discord"]
 
@@ -72,3 +72,4 @@ class Reply:
     footer: str | None = None
     public: bool = False
     error: bool = False
+    files: tuple[Attachment, ...] = ()  # shown with the answer (`/papers trends`: its chart)
