@@ -11,7 +11,7 @@ repeated one fires once (its first occurrence)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -300,4 +300,89 @@ def missed_today(profile: Profile, now: datetime) -> datetime | None:
     zone = ZoneInfo(profile.timezone)
     local_midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     times = fire_times(profile, local_midnight.astimezone(UTC), now)
+    return times[-1] if times else None
+
+
+# --- the weekly digest's schedule (issue 19) -----------------------------------------------
+
+WEEKLY_EXAMPLE = "fri 16:00"
+_WEEKLY_SHORTHAND = re.compile(r"([A-Za-z]+)\s+([0-9]{1,2}):([0-9]{2})")
+_DAY_NAMES = {
+    **{name: name for name in CRON_DAYS},
+    "monday": "mon",
+    "tuesday": "tue",
+    "wednesday": "wed",
+    "thursday": "thu",
+    "friday": "fri",
+    "saturday": "sat",
+    "sunday": "sun",
+    "tues": "tue",
+    "thur": "thu",
+    "thurs": "thu",
+}
+
+
+def weekly_cron(text: str) -> str:
+    """The 5-field crontab of a weekly digest's schedule as typed: the shorthand
+    `<weekday> HH:MM` (`fri 16:00`, `Friday 9:30`: a weekday's name, full or its first
+    three letters, any case, and a 24-hour time) becomes `0 16 * * fri`; anything else is
+    read as crontab, whitespace collapsed. Pure; ValueError saying what to type for a
+    shorthand that is not one (an unknown day, 25:00). The crontab itself is checked by
+    `check_weekly`."""
+    collapsed = " ".join(text.split())
+    shorthand = _WEEKLY_SHORTHAND.fullmatch(collapsed)
+    if shorthand is None:
+        return collapsed
+    day_text, hour_text, minute_text = shorthand.groups()
+    day = _DAY_NAMES.get(day_text.casefold())
+    if day is None:
+        raise ValueError(
+            f"weekly schedule {collapsed!r}: {day_text!r} is not a weekday: use mon, tue, wed, thu, fri, sat or sun "
+            f"(e.g. {WEEKLY_EXAMPLE!r})"
+        )
+    hour, minute = int(hour_text), int(minute_text)
+    if hour > 23 or minute > 59:
+        raise ValueError(
+            f"weekly schedule {collapsed!r}: {hour_text}:{minute_text} is not a time of day: use 24-hour HH:MM from 00:00 "
+            f"to 23:59 (e.g. {WEEKLY_EXAMPLE!r})"
+        )
+    return f"{minute} {hour} * * {day}"
+
+
+def check_weekly(text: str, timezone: str) -> tuple[str, str]:
+    """A weekly digest's schedule (`weekly_cron`: the shorthand `fri 16:00` or a 5-field
+    crontab) as crontab, and its zone's canonical name, checked as every schedule is
+    (`check_schedule`). ValueError saying what was wrong and what to type."""
+    cron = weekly_cron(text)  # a bad shorthand says what to type already
+    try:
+        return check_schedule(cron, timezone)
+    except ValueError as e:
+        raise ValueError(
+            f"{e}; for a weekly digest, write a weekday and a time like {WEEKLY_EXAMPLE!r} "
+            "(or five cron fields like '0 16 * * fri')"
+        ) from e
+
+
+def weekly_trigger(profile: Profile) -> LocalCronTrigger:
+    """The profile's weekly digest schedule (`Profile.weekly`, crontab) as a trigger on its
+    zone's wall clock. ValueError for a profile without one."""
+    if not profile.weekly:
+        raise ValueError(f"{profile.ref} has no weekly digest")
+    return LocalCronTrigger(profile.weekly, profile.timezone)
+
+
+def weekly_profile(profile: Profile) -> Profile:
+    """`profile` with its weekly schedule in place of its daily one, so the schedule rules
+    above (`fire_times`, `latest_due`, `claim_time`) read the weekly digest's times.
+    ValueError for a profile without one."""
+    if not profile.weekly:
+        raise ValueError(f"{profile.ref} has no weekly digest")
+    return replace(profile, schedule=profile.weekly)
+
+
+def weekly_missed(profile: Profile, now: datetime, grace: timedelta) -> datetime | None:
+    """For catch-up at start: the latest weekly run of `profile` (`Profile.weekly`) that
+    passed within `grace` before `now`, or None (its claim decides whether it already
+    ran)."""
+    times = fire_times(weekly_profile(profile), now - grace, now)
     return times[-1] if times else None

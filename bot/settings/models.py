@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -156,6 +157,21 @@ class ChannelSettings(_Strict):
             post_empty=self.post_empty,
             weekly=self.weekly,
         )
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly_schedule(cls, weekly: str | None, info: ValidationInfo) -> str | None:
+        """`weekly` as crontab (bot.schedule.check_weekly: `fri 16:00` or five cron
+        fields, in the channel's zone, checked as `schedule` is); a schedule that is
+        neither is refused saying what to type."""
+        from bot.schedule import check_weekly
+
+        if weekly is None:
+            return None
+        zone = info.data.get("timezone")
+        if not isinstance(zone, str):
+            return weekly  # the zone itself was refused: that error is the one to fix
+        return check_weekly(weekly, zone)[0]
 
     @model_validator(mode="after")
     def _webhook_has_url(self) -> ChannelSettings:
