@@ -41,6 +41,7 @@ from bot.store.profiles import ProfileStore
 from bot.store.runs import DigestRuns
 from bot.store.seeding import SeedReport
 from bot.store.source_state import SourceStateStore
+from bot.weekly import WeeklyCycle
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 
@@ -221,6 +222,20 @@ class App:
             matchers=self.matchers,
             teach=self.teach(),
             sending_at_once=CHANNELS_AT_ONCE,
+        )
+
+    def weekly_cycle(self, deliveries: Mapping[str, Delivery]) -> WeeklyCycle:
+        """The weekly digests (issue 19: top papers and the trend chart, bot.weekly)."""
+        return WeeklyCycle(
+            archive=self.archive,
+            ledger=self.ledger,
+            runs=self.runs,
+            feedback=self.feedback,
+            lexicon=self.lexicons,
+            deliveries=deliveries,
+            clock=self.clock,
+            lease=self.settings.digest.lease,
+            matchers=self.matchers,
         )
 
     def services(self) -> Services:

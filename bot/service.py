@@ -5,7 +5,11 @@ Jobs (APScheduler 3 `AsyncIOScheduler`, explicit ids, `replace_existing=True`):
 - `fetch:<source>` every source's `interval` (HF Daily Papers only on weekdays);
 - `digest:<platform:channel>` on each channel's cron schedule in its time zone;
 - `sync-jobs` every minute: digest jobs follow schedules changed from chat, new channels
-  and removed ones, without a restart.
+  and removed ones, without a restart;
+- `weekly:<platform:channel>` on each channel's `weekly` cron in its time zone (issue 19:
+  the weekly digest with its trend chart, bot.weekly), claimed in `digest_runs` under
+  `<ref>#weekly` and posted once per week through the ledger; a weekly run missed while
+  the service was down is caught up at start within WEEKLY_GRACE.
 
 Only what the configuration and the channels' states say runs: a source no longer in the
 configuration (or disabled) is never fetched, and a channel gets digests only while active
@@ -51,13 +55,22 @@ from bot.digest import ChannelOutcome, DigestCycle
 from bot.errors import StoreError
 from bot.ingest import Ingestor, SourceReport, SourceSpec
 from bot.models import Profile
-from bot.schedule import MISFIRE_GRACE, latest_due, missed_today, trigger_for
+from bot.schedule import (
+    MISFIRE_GRACE,
+    latest_due,
+    missed_today,
+    trigger_for,
+    weekly_missed,
+    weekly_profile,
+    weekly_trigger,
+)
 from bot.sources.base import Retriever
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
 from bot.store import aio
 from bot.store.profiles import ProfileStore
 from bot.store.source_state import Claim, SourceStateStore
+from bot.weekly import WeeklyCycle, WeeklyOutcome, wants_weekly
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +82,9 @@ FETCH_LEASE = timedelta(minutes=15)  # outlasts a fetch with all its retries
 FETCH_WAIT = 120.0  # seconds a digest waits for another replica's fetch in flight
 FETCH_POLL = 1.0
 WEEKEND = (5, 6)
+# A weekly digest missed while the service was down is still posted at start this long
+# after its time (the week it shows is the one ending on its scheduled day).
+WEEKLY_GRACE = timedelta(days=1)
 
 
 class Frontend(Protocol):
@@ -103,6 +119,7 @@ class Parts(Protocol):
     @property
     def profiles(self) -> ProfileStore: ...
     def digest_cycle(self, deliveries: Mapping[str, Delivery]) -> DigestCycle: ...
+    def weekly_cycle(self, deliveries: Mapping[str, Delivery]) -> WeeklyCycle: ...
     def ingestor(self, retriever: Retriever) -> Ingestor: ...
 
 
@@ -128,6 +145,7 @@ class Service:
     _fetch_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
     _inflight: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
     _schedules: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
+    _weekly: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -181,6 +199,7 @@ class Service:
         )
         if catch_up:
             self._spawn(self.catch_up())
+            self._spawn(self.catch_up_weekly())
 
     async def stop(self) -> None:
         """Stop taking work, let in-flight jobs finish within `shutdown_timeout` (then cancel
@@ -313,6 +332,7 @@ class Service:
         changed from chat, a channel paused, resumed or removed takes effect here, without a
         restart)."""
         profiles = await aio.run(self.app.profiles.all)
+        self._sync_weekly(profiles)
         wanted = {p.ref: p for p in profiles if wants_digest(p)}
         for ref in set(self._schedules) - set(wanted):
             self.scheduler.remove_job(f"digest:{ref}")
@@ -389,6 +409,88 @@ class Service:
             log.info("digest already claimed; nothing posted", extra=extra)
         else:
             log.info("digest %s", outcome.status, extra=extra)
+        return outcome
+
+    # --- weekly digests (issue 19) ------------------------------------------------------
+
+    def _sync_weekly(self, profiles: Sequence[Profile]) -> None:
+        """Make the weekly jobs match the active channels' `weekly` schedules."""
+        wanted = {p.ref: p for p in profiles if wants_weekly(p)}
+        for ref in set(self._weekly) - set(wanted):
+            self.scheduler.remove_job(f"weekly:{ref}")
+            del self._weekly[ref]
+        for ref, profile in wanted.items():
+            schedule = (profile.weekly or "", profile.timezone)
+            if self._weekly.get(ref) == schedule:
+                continue
+            self.scheduler.add_job(
+                self._tracked(self.scheduled_weekly, ref),
+                weekly_trigger(profile),
+                id=f"weekly:{ref}",
+                name=f"weekly {ref}",
+                replace_existing=True,
+            )
+            self._weekly[ref] = schedule
+            log.info(
+                "weekly digest scheduled",
+                extra={
+                    "event": "schedule",
+                    "channel": ref,
+                    "cron": profile.weekly,
+                    "timezone": profile.timezone,
+                },
+            )
+
+    async def scheduled_weekly(self, ref: str) -> WeeklyOutcome | None:
+        """A weekly job fired: post the channel's weekly digest for the run it stands for."""
+        profile = await self._profile(ref)
+        if profile is None or not wants_weekly(profile):
+            return None
+        due = latest_due(weekly_profile(profile), self.clock())
+        if due is None:
+            log.info(
+                "weekly fired outside its schedule; skipped",
+                extra={"event": "weekly", "channel": ref},
+            )
+            return None
+        return await self.weekly(profile, due)
+
+    async def catch_up_weekly(self) -> list[WeeklyOutcome]:
+        """Post the weekly digest of every channel whose weekly time passed within
+        WEEKLY_GRACE while the service was down; a run that already happened is refused by
+        its claim (and the week's post by the ledger)."""
+        outcomes = []
+        for profile in await aio.run(self.app.profiles.all):
+            if self._stop.is_set():
+                break
+            if not wants_weekly(profile):
+                continue
+            missed = weekly_missed(profile, self.clock(), WEEKLY_GRACE)
+            if missed is not None:
+                outcome = await self.weekly(profile, missed)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        return outcomes
+
+    async def weekly(self, profile: Profile, scheduled_for: datetime) -> WeeklyOutcome | None:
+        """The weekly digest of one channel for one scheduled run (claimed under
+        `scheduled_for`; the week is the one ending on its local day)."""
+        await self.fresh_archive()
+        cycle = self.app.weekly_cycle(self.deliveries)
+        outcomes = await cycle.run([profile], scheduled_for=scheduled_for, stop=self._stop)
+        if not outcomes:
+            return None
+        outcome = outcomes[0]
+        extra = {
+            "event": "weekly",
+            "channel": profile.ref,
+            "scheduled_for": scheduled_for.isoformat(),
+            "status": outcome.status,
+        }
+        if outcome.failed:
+            log.warning("weekly digest failed: %s", outcome.error, extra=extra)
+        else:
+            log.info("weekly digest %s", outcome.status, extra=extra)
         return outcome
 
     async def _profile(self, ref: str) -> Profile | None:

@@ -27,6 +27,7 @@ from bot.models import Digest, Profile
 from bot.pipeline.render.common import UNSURE_HEADING, clean, cut
 from bot.settings import parse_duration
 from bot.sources.retrieve import AnyRetriever
+from bot.weekly import ALREADY, CLAIMED, DRY_RUN, WeeklyOutcome, wants_weekly
 
 SUMMARY_LINE = 110  # characters of a paper's summary `digest --dry-run` shows
 
@@ -142,6 +143,11 @@ async def _digest(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per paper to post.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Consider papers since DATE.")
 @click.option("--backfill", metavar="DURATION", help="Consider papers of the last DURATION (7d).")
+@click.option(
+    "--weekly",
+    is_flag=True,
+    help="The weekly digests (top papers of the week and the trend chart) instead.",
+)
 @pass_ctx
 def digest(
     ctx: Context,
@@ -150,6 +156,7 @@ def digest(
     as_json: bool,
     since: datetime | None,
     backfill: str | None,
+    weekly: bool = False,
 ) -> None:
     """Run one digest for every channel (or one): match, drop what was posted, rank, post.
 
@@ -160,7 +167,14 @@ def digest(
     each summary, links) and nothing is written to an existing database, not even the
     channel profiles from the configuration (they are shown as they would be applied); a
     database that needs a schema upgrade is refused. Only a missing database is created.
+
+    With --weekly, the weekly digests now: every channel with a `weekly` schedule (or the
+    --channel given, scheduled or not), the week ending today in its zone; a week's digest
+    is posted once (run again, it says it was posted already).
     """
+    if weekly:
+        _weekly_command(ctx, channel, dry_run, as_json or since is not None or bool(backfill))
+        return
     if since is not None and backfill is not None:
         fail("give --since or --backfill, not both", EXIT_CONFIG)
     with ctx.app(read_only=dry_run) as app:
@@ -183,3 +197,61 @@ def digest(
             _print_outcome(outcome)
     if any(o.failed for o in outcomes):
         sys.exit(EXIT_FAILURE)
+
+
+# --- `paperboy digest --weekly` (issue 19) -------------------------------------------------
+
+
+def _weekly_command(ctx: Context, channel: str | None, dry_run: bool, daily_only: bool) -> None:
+    """The weekly digests now: the channels with `weekly` set, or the one asked for."""
+    if daily_only:
+        fail("--json, --since and --backfill are for daily digests, not --weekly", EXIT_CONFIG)
+    with ctx.app(read_only=dry_run) as app:
+        profiles = _select_profiles(app, channel)
+        if channel is None:
+            profiles = [p for p in profiles if wants_weekly(p)]
+            if not profiles:
+                click.echo(
+                    "no channel has a weekly digest: set `weekly: \"fri 16:00\"` on a "
+                    "channel in the configuration (docs/weekly.md)"
+                )
+                return
+        outcomes = run_async(lambda: _weekly(app, profiles, dry_run=dry_run))
+    for outcome in outcomes:
+        _print_weekly(outcome)
+    if any(o.failed for o in outcomes):
+        sys.exit(EXIT_FAILURE)
+
+
+async def _weekly(app: App, profiles: list[Profile], *, dry_run: bool) -> list[WeeklyOutcome]:
+    deliveries = build_deliveries(app.settings)
+    try:
+        return await app.weekly_cycle(deliveries).run(profiles, dry_run=dry_run)
+    finally:
+        for delivery in deliveries.values():
+            await delivery.aclose()
+
+
+def _print_weekly(outcome: WeeklyOutcome) -> None:
+    p = outcome.profile
+    label = f"{p.ref}" + (f" ({p.name})" if p.name and p.name != p.channel_id else "")
+    weekly = outcome.weekly
+    week = f"week {weekly.week}" if weekly else "this week"
+    n = len(weekly.items) if weekly else 0
+    if outcome.status == DRY_RUN:
+        click.echo(f"{label}: would post the weekly digest of {week}: {n} paper(s) and a chart")
+        if weekly is not None:
+            if weekly.trend:
+                click.echo(f"  {cut(clean(weekly.trend), 300)}")
+            for i, item in enumerate(weekly.items, 1):
+                click.echo(f"  {i:>2}. {clean(item.paper.title)}")
+    elif outcome.status == ALREADY:
+        click.echo(f"{label}: the weekly digest of {week} was posted already")
+    elif outcome.status == CLAIMED:
+        click.echo(f"{label}: the weekly digest of {week} is being posted by another run")
+    elif outcome.status == "empty":
+        click.echo(f"{label}: nothing to show for {week}")
+    elif outcome.error:
+        click.echo(f"{label}: {outcome.status}: {outcome.error}")
+    else:
+        click.echo(f"{label}: posted the weekly digest of {week}: {n} paper(s) and a chart")

@@ -1,0 +1,323 @@
+"""One weekly digest cycle (issue 19): for every channel with a `weekly` schedule (or the
+ones asked for), the week's top papers and the trend chart of its topics over the last
+eight weeks, posted exactly once per channel and week.
+
+Where the pure steps (bot.pipeline.trends, bot.pipeline.weekly, bot.pipeline.render.chart,
+bot.pipeline.render.weekly) meet I/O:
+
+- the archive is read once for all channels: the papers first stored in the last
+  `WEEKS` weeks and a margin before the earliest channel's local day;
+- one Matcher over them evaluates each distinct topic once (`TrendCounter` counts each
+  topic, exclusion, zone and day once), and one chart is drawn per distinct Trends
+  (`ChartCache`: channels with the same topics share it);
+- the channels' votes are read once (`FeedbackStore.votes_of`).
+
+Exactly once: the weekly digest goes through the same outbox as the daily papers
+(bot.outbox over the posted ledger), under a namespace of its own so the two never
+collide: ledger channel `<ref>#weekly` (`weekly_channel`), one key per ISO week of the
+channel's local day (`week:2026-W49`, `bot.pipeline.weekly.week_key`), one message
+carrying it. Killed at any instant and run again, the week's message is posted once: a run
+that died after the message went out (or while its chart was uploading) leaves the key
+SENDING, and the next run sends the very same message again as `maybe_sent` (Slack looks
+for it in the channel's history by its idempotency key first, Discord drops the repeat by
+nonce), see bot.outbox. A scheduled weekly run is also claimed in `digest_runs` under the
+same `<ref>#weekly` channel and its scheduled time, so replicas whose timers fire together
+run it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.delivery.base import Delivery
+from bot.delivery.retry import Sleep
+from bot.errors import StoreError
+from bot.models import Attachment, Message, Paper, Profile
+from bot.outbox import LEASE, Outbox, Outgoing, State, idempotency_key
+from bot.pipeline.lexicon import Lexicon
+from bot.pipeline.match import Matcher
+from bot.pipeline.render.chart import ChartCache
+from bot.pipeline.render.weekly import render_weekly
+from bot.pipeline.repairs import prefill
+from bot.pipeline.trends import WEEKS, TrendCounter, Trends, describe, trends_for
+from bot.pipeline.weekly import WeeklyDigest, WeekPapers, net_votes, select_week, week_key
+from bot.store import aio
+from bot.store.aio import Async
+from bot.store.archive import Archive
+from bot.store.feedback import FeedbackStore
+from bot.store.ledger import Ledger
+from bot.store.runs import DigestRuns
+from bot.turns import send_in_turn
+
+log = logging.getLogger(__name__)
+
+WEEKLY_SUFFIX = "#weekly"
+SLOW_ANSWER = 5.0
+# Papers first stored this long before a chart's first day still count on it (a paper
+# listed on HF days after arXiv stored it; zones ahead of UTC).
+MARGIN = timedelta(days=2)
+# Outcome statuses beyond DigestRuns': the week's digest was posted before ("already"),
+# another firing or replica holds this scheduled run ("claimed"), a dry run.
+ALREADY, CLAIMED, DRY_RUN = "already", "claimed", "dry-run"
+
+
+def weekly_channel(ref: str) -> str:
+    """The ledger and `digest_runs` channel of `ref`'s weekly digests (`slack:C1#weekly`):
+    never a daily digest's channel."""
+    return ref + WEEKLY_SUFFIX
+
+
+def wants_weekly(profile: Profile) -> bool:
+    """A channel gets weekly digests when it has a `weekly` schedule and follows something."""
+    return bool(profile.weekly and (profile.topics or profile.authors))
+
+
+def local_day(profile: Profile, now: datetime) -> date:
+    """The channel's local day at `now`: the last day of its week."""
+    return now.astimezone(ZoneInfo(profile.timezone)).date()
+
+
+@dataclass(slots=True)
+class WeeklyOutcome:
+    """What one channel's weekly digest did. `status`: done (posted now), already (this
+    week's was posted before), claimed (another firing holds this scheduled run), empty
+    (nothing to show), failed, dry-run. `message`: what was (or would be) posted."""
+
+    profile: Profile
+    status: str
+    weekly: WeeklyDigest | None = None
+    message: Message | None = None
+    error: str | None = None
+    ref: str | None = None  # the platform's reference of the posted message
+
+    @property
+    def failed(self) -> bool:
+        return self.status == DigestRuns.FAILED
+
+    @property
+    def chart(self) -> Attachment | None:
+        return self.message.files[0] if self.message and self.message.files else None
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One channel's weekly digest ready to send: its key, trends and message."""
+
+    profile: Profile
+    key: str
+    weekly: WeeklyDigest
+    trends: Trends
+    message: Message
+
+
+class WeeklyCycle:
+    """Runs weekly digests. Everything is injected; `clock` gives aware UTC now, `sleep`
+    waits between send attempts. Store calls and the matching, counting and drawing run
+    in worker threads: the event loop (shared with the chat front-ends) never blocks."""
+
+    def __init__(
+        self,
+        *,
+        archive: Archive,
+        ledger: Ledger,
+        runs: DigestRuns,
+        feedback: FeedbackStore | None,
+        lexicon: Callable[[], Lexicon],
+        deliveries: Mapping[str, Delivery],
+        clock: Callable[[], datetime],
+        sleep: Sleep = asyncio.sleep,
+        lease: timedelta = LEASE,
+        matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
+        charts: ChartCache | None = None,
+    ) -> None:
+        self._archive = Async(archive)
+        self._runs = Async(runs)
+        self._feedback = feedback
+        self._lexicon = lexicon
+        self._deliveries = deliveries
+        self._clock = clock
+        self._sleep = sleep
+        self._outbox = Outbox(Async(ledger), self._archive, clock=clock, lease=lease)
+        self._matchers = matchers
+        self._matching: threading.Lock = getattr(matchers, "lock", None) or threading.Lock()
+        self._charts = charts if charts is not None else ChartCache()
+
+    async def run(
+        self,
+        profiles: Sequence[Profile],
+        *,
+        dry_run: bool = False,
+        scheduled_for: datetime | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> list[WeeklyOutcome]:
+        """One weekly digest for each of `profiles` (those without topics or authors are
+        skipped), for the week ending on each one's local day now (or on the day of
+        `scheduled_for`: a run caught up the next day shows its own week). A failing channel is
+        reported in its outcome and the others go on. `dry_run` posts and records
+        nothing. `scheduled_for`: the scheduled run this is (claimed per channel in
+        `digest_runs`); None for a run on request (`paperboy digest --weekly`), which the
+        ledger alone keeps to one post a week. Once `stop` is set no further channel is
+        sent."""
+        profiles = [p for p in profiles if p.topics or p.authors]
+        if not profiles:
+            return []
+        now = self._clock()
+        try:
+            planned = await self._plan(profiles, now, scheduled_for or now)
+        except StoreError as e:
+            return [WeeklyOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
+        outcomes: list[WeeklyOutcome] = []
+        for item in planned:
+            if dry_run:
+                outcomes.append(WeeklyOutcome(item.profile, DRY_RUN, item.weekly, item.message))
+                continue
+            if stop is not None and stop.is_set():
+                outcomes.append(
+                    WeeklyOutcome(item.profile, DigestRuns.FAILED, item.weekly, error="stopped")
+                )
+                continue
+            try:
+                outcomes.append(await self._deliver(item, now, scheduled_for, stop))
+            except StoreError as e:
+                outcomes.append(
+                    WeeklyOutcome(item.profile, DigestRuns.FAILED, item.weekly, error=str(e))
+                )
+        return outcomes
+
+    async def _plan(
+        self, profiles: Sequence[Profile], now: datetime, at: datetime
+    ) -> list[Planned]:
+        """Every channel's weekly digest and message for the week ending on its local day
+        at `at` (reads, then one worker thread)."""
+        ends = {p.ref: local_day(p, at) for p in profiles}
+        first = min(ends.values()) - timedelta(days=WEEKS * 7) - MARGIN
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        papers = await self._archive(lambda archive: archive.since(start, now))
+        lexicon = await aio.run(self._lexicon)
+        await aio.run(prefill, [t for p in profiles for t in (*p.topics, *p.exclude)], lexicon)
+        votes: dict[str, dict[str, int]] = {}
+        if self._feedback is not None:
+            store = self._feedback
+            found = await aio.run(store.votes_of, [p.ref for p in profiles])
+            votes = {ref: net_votes(v) for ref, v in found.items()}
+        return await asyncio.to_thread(self._choose, profiles, papers, lexicon, ends, votes)
+
+    def _choose(
+        self,
+        profiles: Sequence[Profile],
+        papers: list[Paper],
+        lexicon: Lexicon,
+        ends: Mapping[str, date],
+        votes: Mapping[str, Mapping[str, int]],
+    ) -> list[Planned]:
+        """In a worker thread, holding the Matcher's lock: each topic evaluated once, each
+        channel's trends, papers and message (identical trends share one chart)."""
+        out: list[Planned] = []
+        with self._matching:
+            matcher = self._matchers(papers, lexicon)
+            matcher.evaluate(dict.fromkeys(t for p in profiles for t in (*p.topics, *p.exclude)))
+            counter = TrendCounter(matcher)
+            week = WeekPapers(matcher)
+            for profile in profiles:
+                end = ends[profile.ref]
+                trends = trends_for(counter, profile, end)
+                weekly = select_week(
+                    matcher, profile, end=end, votes=votes.get(profile.ref, {}), week=week
+                )
+                weekly = replace(weekly, trend=describe(trends))
+                key = week_key(end)
+                chart = self._charts(trends)
+                message = render_weekly(profile.platform, weekly, chart, key=key)
+                out.append(Planned(profile, key, weekly, trends, message))
+        return out
+
+    async def _deliver(
+        self,
+        item: Planned,
+        now: datetime,
+        scheduled_for: datetime | None,
+        stop: asyncio.Event | None,
+    ) -> WeeklyOutcome:
+        profile, weekly = item.profile, item.weekly
+        channel = weekly_channel(profile.ref)
+        if not weekly.items and not any(t.total for t in item.trends.series):
+            if not profile.post_empty:
+                return WeeklyOutcome(profile, DigestRuns.EMPTY, weekly, item.message)
+        delivery = self._deliveries.get(profile.platform)
+        if delivery is None:
+            error = f"{profile.platform} is not configured: add its credentials (see README)"
+            return WeeklyOutcome(profile, DigestRuns.FAILED, weekly, item.message, error)
+        window = (
+            datetime.combine(weekly.first_day, time(), tzinfo=ZoneInfo(profile.timezone)),
+            now,
+        )
+        run_id = await self._runs(
+            lambda runs: runs.start(channel, now=now, window=window, scheduled_for=scheduled_for)
+        )
+        if run_id is None:
+            return WeeklyOutcome(profile, CLAIMED, weekly, item.message)
+        try:
+            outcome = await self._post(item, channel, delivery, now, stop)
+        except BaseException:
+            await self._finish(run_id, DigestRuns.FAILED, 0, "interrupted")
+            raise
+        status = DigestRuns.DONE if outcome.status in (DigestRuns.DONE, ALREADY) else outcome.status
+        posted = 1 if outcome.status == DigestRuns.DONE else 0
+        await self._finish(run_id, status, posted, outcome.error)
+        return outcome
+
+    async def _post(
+        self,
+        item: Planned,
+        channel: str,
+        delivery: Delivery,
+        now: datetime,
+        stop: asyncio.Event | None,
+    ) -> WeeklyOutcome:
+        """The week's message through the outbox: planned under the week's key, sent (again
+        as the same message when an earlier attempt may have posted it), confirmed."""
+        profile, weekly, message = item.profile, item.weekly, item.message
+        held = await self._outbox.plan(channel, [item.key], now=now)
+        if item.key not in held.keys:
+            state = (await self._outbox.state_of(channel, [item.key]))[item.key]
+            status = ALREADY if state is State.POSTED else CLAIMED
+            return WeeklyOutcome(profile, status, weekly, message)
+        resend = held.resend.get(item.key)
+        outgoing = Outgoing(
+            message,
+            resend if resend is not None else idempotency_key(channel, message, 0),
+            maybe_sent=resend is not None,
+        )
+        refs: list[str] = []
+
+        async def send(out: Outgoing) -> str:
+            ref = await send_in_turn(delivery, profile, out, self._sleep, SLOW_ANSWER)
+            refs.append(ref)
+            return ref
+
+        drained = await self._outbox.drain(
+            held, [outgoing], send, stop=lambda: stop is not None and stop.is_set()
+        )
+        if drained.error is not None or drained.interrupted:
+            error = drained.error or "interrupted by shutdown"
+            return WeeklyOutcome(profile, DigestRuns.FAILED, weekly, message, error)
+        if not drained.posted:  # the lease was lost to another run: it posts it
+            return WeeklyOutcome(profile, CLAIMED, weekly, message)
+        return WeeklyOutcome(profile, DigestRuns.DONE, weekly, message, ref=refs[-1])
+
+    async def _finish(self, run_id: int, status: str, count: int, error: str | None) -> None:
+        now = self._clock()
+        try:
+            await self._runs(
+                lambda runs: runs.finish(
+                    run_id, status=status, posted_count=count, now=now, error=error
+                )
+            )
+        except StoreError as e:  # the ledger keeps the week to one post regardless
+            log.warning("weekly digest run %d not recorded: %s", run_id, e)
