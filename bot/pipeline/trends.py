@@ -1,0 +1,263 @@
+"""Trends: how many papers each of a channel's topics had per day over the last weeks, and
+the words that describe it (the weekly digest's chart and its alt text, issue 19).
+
+Pure. A `TrendCounter` counts over one `Matcher`'s papers (the archive of the last
+WEEKS weeks, and a day's margin for time zones) and evaluates each distinct topic once,
+whatever the number of channels following it: a topic's papers are the ones the Matcher
+selects for it (`Matcher.selected`, the digest's relevance for a profile subscribed to that
+topic alone), less the ones the channel's exclusions drop (`Matcher.excluded`, as the
+digest drops them). Authors a channel follows and its feedback model are left out: the
+chart shows topics, and a topic's line is the same for every channel following it (with
+the same exclusions, zone and day).
+
+A paper's day is its Hugging Face daily listing day (`Paper.daily_date`, a calendar date
+taken as it is) when it has one, else the day in the channel's zone of when it was
+`published`, else of when it was `first_seen`; a paper with none of them is not counted.
+
+"This week" is the 7 days ending on the chart's last day `end` (included), whatever the
+weekday; "the week before" the 7 days before those. The chart covers WEEKS weeks (56 days):
+`first_day` is `end - 55 days`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.models import Paper, Profile
+from bot.pipeline.match import Matcher
+from bot.pipeline.query import fold_topic
+
+WEEKS = 8
+WEEK = 7
+# Lines a chart draws at most: with more topics than that, the LINES - 1 busiest keep their
+# line and the others are summed into one, "other topics" (`legend`).
+LINES = 8
+OTHER = "other topics"
+# Characters of alt text at most (`describe`): Discord's attachment description takes
+# 1,024, Slack's image alt_text 2,000.
+ALT_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicTrend:
+    """One topic's papers per day, `counts[0]` on the chart's `first_day`, the last on its
+    `end`. `topic` is the topic as the channel typed it (or OTHER for the sum of the
+    topics a chart has no line for)."""
+
+    topic: str
+    counts: tuple[int, ...]
+
+    @property
+    def this_week(self) -> int:
+        """Papers of the last 7 days (ending on the chart's `end`, included)."""
+        return sum(self.counts[-WEEK:])
+
+    @property
+    def week_before(self) -> int:
+        """Papers of the 7 days before `this_week`'s."""
+        return sum(self.counts[-2 * WEEK : -WEEK])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    """A chart's data: each topic's papers per day from `first_day` to `end` (both
+    included, local days of the channel's zone), `week_start` the first day of "this week"
+    (`end - 6 days`), `series` in the channel's topic order. Hashable and compared by
+    value: identical trends make identical charts (`bot.pipeline.render.chart.ChartCache`).
+    `title` is drawn above the chart; the default (`trends_for`) names no channel, so that
+    channels with the same topics share their chart."""
+
+    title: str
+    first_day: date
+    end: date
+    week_start: date
+    series: tuple[TopicTrend, ...]
+
+    @property
+    def days(self) -> tuple[date, ...]:
+        """Every day of the chart, `first_day` to `end`."""
+        n = (self.end - self.first_day).days + 1
+        return tuple(self.first_day + timedelta(days=d) for d in range(n))
+
+
+def paper_day(paper: Paper, zone: ZoneInfo) -> date | None:
+    """The day a paper counts on (see the module's docstring), None without any date."""
+    if paper.daily_date is not None:
+        return paper.daily_date
+    moment = paper.published or paper.first_seen
+    return moment.astimezone(zone).date() if moment is not None else None
+
+
+def window(end: date, weeks: int = WEEKS) -> tuple[date, date]:
+    """(first_day, week_start) of a chart of `weeks` weeks ending on `end`."""
+    return end - timedelta(days=weeks * WEEK - 1), end - timedelta(days=WEEK - 1)
+
+
+@dataclass
+class TrendCounter:
+    """Papers per day of any number of topics over one Matcher's papers. Build once per
+    weekly cycle (with the Matcher of the last WEEKS weeks' papers); each topic, exclusion,
+    zone and day is worked out once and remembered (`counts`), so 10,000 channels sharing a
+    few thousand topics cost a few thousand counts. Not thread-safe (nor is the Matcher):
+    hold the Matcher's lock while using it."""
+
+    matcher: Matcher
+    weeks: int = WEEKS
+    _ordinals: dict[str, list[int]] = field(init=False, default_factory=dict)
+    _counts: dict[tuple[str, tuple[str, ...], str, date], tuple[int, ...]] = field(
+        init=False, default_factory=dict
+    )
+
+    def _days(self, zone: str) -> list[int]:
+        """Each paper's day (`paper_day`) in `zone` as a proleptic ordinal, 0 without one."""
+        found = self._ordinals.get(zone)
+        if found is None:
+            tz = ZoneInfo(zone)
+            found = []
+            for p in self.matcher.papers:
+                day = paper_day(p, tz)
+                found.append(day.toordinal() if day is not None else 0)
+            self._ordinals[zone] = found
+        return found
+
+    def counts(
+        self, topic: str, *, zone: str, end: date, exclude: Sequence[str] = ()
+    ) -> tuple[int, ...]:
+        """Papers per day of `topic` (the papers the Matcher selects for it, less those any
+        of `exclude` drops) over the `weeks` weeks ending on `end` in `zone` (an IANA name;
+        raises ZoneInfoNotFoundError for an unknown one). Remembered: topics typed
+        differently that fold alike (`fold_topic`) share a count."""
+        ex = tuple(sorted({fold_topic(e) for e in exclude}))
+        key = (fold_topic(topic), ex, zone, end)
+        found = self._counts.get(key)
+        if found is not None:
+            return found
+        chosen: Iterable[int] = self.matcher.selected(topic)
+        if exclude:
+            dropped = set[int]().union(*(self.matcher.excluded(e) for e in exclude))
+            chosen = set(chosen) - dropped
+        n = self.weeks * WEEK
+        first = end.toordinal() - n + 1
+        days = self._days(zone)
+        out = [0] * n
+        for i in chosen:
+            d = days[i] - first
+            if 0 <= d < n:
+                out[d] += 1
+        found = self._counts[key] = tuple(out)
+        return found
+
+    def trends(
+        self,
+        topics: Sequence[str],
+        *,
+        zone: str,
+        end: date,
+        exclude: Sequence[str] = (),
+        title: str | None = None,
+    ) -> Trends:
+        """The Trends of `topics` (in their order, each once) over the `weeks` weeks ending
+        on `end` in `zone`; `title` defaults to `default_title(end, weeks)`."""
+        first, week_start = window(end, self.weeks)
+        series = tuple(
+            TopicTrend(t, self.counts(t, zone=zone, end=end, exclude=exclude))
+            for t in dict.fromkeys(topics)
+        )
+        return Trends(
+            title if title is not None else default_title(end, self.weeks),
+            first,
+            end,
+            week_start,
+            series,
+        )
+
+
+def default_title(end: date, weeks: int = WEEKS) -> str:
+    """ "Papers per day, 8 weeks to 4 Dec 2026": names no channel (see `Trends`)."""
+    return f"Papers per day, {weeks} weeks to {end.day} {end:%b %Y}"
+
+
+def trends_for(
+    counter: TrendCounter,
+    profile: Profile,
+    end: date,
+    *,
+    topics: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Trends:
+    """A channel's Trends: its topics (or `topics`, e.g. the one `/papers trends <topic>`
+    asks about), its exclusions, its zone, over the weeks ending on its local day `end`."""
+    return counter.trends(
+        profile.topics if topics is None else topics,
+        zone=profile.timezone,
+        end=end,
+        exclude=profile.exclude,
+        title=title,
+    )
+
+
+def legend(trends: Trends) -> tuple[TopicTrend, ...]:
+    """The lines a chart draws, in legend order: every topic in the channel's order when
+    there are LINES or fewer; with more, the LINES - 1 busiest (most papers over the whole
+    chart; a tie goes to the topic listed first) in the channel's order, then OTHER, the
+    sum of the rest per day."""
+    series = trends.series
+    if len(series) <= LINES:
+        return series
+    busiest = sorted(range(len(series)), key=lambda i: (-series[i].total, i))[: LINES - 1]
+    kept = sorted(busiest)
+    rest = [s for i, s in enumerate(series) if i not in set(kept)]
+    other = tuple(sum(day) for day in zip(*(s.counts for s in rest), strict=True))
+    return (*(series[i] for i in kept), TopicTrend(OTHER, other))
+
+
+def _papers(n: int) -> str:
+    return f"{n} paper" if n == 1 else f"{n} papers"
+
+
+def _sentence(t: TopicTrend) -> str:
+    now, before = t.this_week, t.week_before
+    if now == before:
+        change = "same as the week before"
+    elif now > before:
+        change = f"up from {before} the week before"
+    else:
+        change = f"down from {before} the week before"
+    return f"{t.topic}: {_papers(now)} this week, {change}"
+
+
+def describe(trends: Trends, limit: int = ALT_CHARS) -> str:
+    """The chart in words (its alt text): for every topic, in legend order (`legend`; the
+    topics summed into OTHER follow, in the channel's order), its papers this week and the
+    week before, e.g. "MoE: 14 papers this week, up from 6 the week before; RLHF: 3 papers
+    this week, same as the week before." Without topics, or without any paper, one short
+    sentence says so. At most `limit` characters: topics that do not fit are counted
+    ("… and 3 more topics.")."""
+    span = f"{trends.first_day:%d %b} to {trends.end:%d %b %Y}"
+    if not trends.series:
+        return f"No topics followed: nothing to chart ({span})."
+    if not any(t.total for t in trends.series):
+        return f"No papers on these topics from {span}."
+    lines = legend(trends)
+    named = list(lines)
+    if len(lines) < len(trends.series):  # grouped: the lines drawn, then the summed ones
+        named = named[:-1]
+        shown = {id(t) for t in named}
+        named += [t for t in trends.series if id(t) not in shown]
+    parts = [_sentence(t) for t in named]
+    text = "; ".join(parts) + "."
+    if len(text) <= limit:
+        return text
+    for k in range(len(parts) - 1, 0, -1):
+        more = len(parts) - k
+        text = "; ".join(parts[:k]) + f"; and {more} more topic{'s' if more > 1 else ''}."
+        if len(text) <= limit:
+            return text
+    return text[: limit - 1] + "…"
