@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench install install-dev clean
+.PHONY: run test lint typecheck unit bench install install-dev clean weekly-example
 
 $(BIN)/python:
 	@echo "Creating the virtual environment $(VENV)..."
@@ -64,6 +64,11 @@ unit: $(DEV_STAMP)
 ## rewrites BENCHMARKS.md and its plots (docs/benchmarks/*.png, drawn with matplotlib).
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
+
+## The weekly digest's example (docs/weekly.md): the console weekly path on a synthetic
+## 8-week archive writes docs/weekly-example.png and docs/weekly-example.txt (deterministic).
+weekly-example: $(RUN_STAMP)
+	$(BIN)/python -m bot.weekly_example docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
