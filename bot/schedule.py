@@ -306,6 +306,7 @@ def missed_today(profile: Profile, now: datetime) -> datetime | None:
 # --- the weekly digest's schedule (issue 19) -----------------------------------------------
 
 WEEKLY_EXAMPLE = "fri 16:00"
+MAX_WEEKLY_CHARS = 100  # longer is no schedule (and is not echoed back in the error)
 _WEEKLY_SHORTHAND = re.compile(r"([A-Za-z]+)\s+([0-9]{1,2}):([0-9]{2})")
 _DAY_NAMES = {
     **{name: name for name in CRON_DAYS},
@@ -327,9 +328,14 @@ def weekly_cron(text: str) -> str:
     `<weekday> HH:MM` (`fri 16:00`, `Friday 9:30`: a weekday's name, full or its first
     three letters, any case, and a 24-hour time) becomes `0 16 * * fri`; anything else is
     read as crontab, whitespace collapsed. Pure; ValueError saying what to type for a
-    shorthand that is not one (an unknown day, 25:00). The crontab itself is checked by
+    shorthand that is not one (an unknown day, 25:00) or a text over MAX_WEEKLY_CHARS. The crontab itself is checked by
     `check_weekly`."""
     collapsed = " ".join(text.split())
+    if len(collapsed) > MAX_WEEKLY_CHARS:
+        raise ValueError(
+            f"a weekly schedule is a weekday and a time like {WEEKLY_EXAMPLE!r} or five cron "
+            f"fields like '0 16 * * fri', not {len(collapsed)} characters"
+        )
     shorthand = _WEEKLY_SHORTHAND.fullmatch(collapsed)
     if shorthand is None:
         return collapsed

@@ -34,6 +34,12 @@ TOP_HEADING = "Top papers of the week"
 MAX_TREND = 1000  # the trend sentence, at most (bot.pipeline.trends.describe keeps to it)
 # Discord: the papers' list is one embed's description, MAX_DESCRIPTION characters.
 DISCORD_TITLE = 150
+# Slack: per paper, well inside the message's 10,000 characters of block text for ten.
+SLACK_TITLE = 200
+SLACK_AUTHORS = 150
+SLACK_SUMMARY = 400
+SLACK_TOPICS = 150
+SLACK_TAIL = 40  # the "and N more this week" line
 DISCORD_SUMMARY = 160
 
 
@@ -129,17 +135,17 @@ def render_weekly_text(
 
 def _slack_paper(weekly: WeeklyDigest, n: int, item: DigestItem) -> list[sl.Block]:
     paper = item.paper
-    title = fit(clean(paper.title) or "(untitled)", sl.MAX_TITLE, sl.escape_link_text)
+    title = fit(clean(paper.title) or "(untitled)", SLACK_TITLE, sl.escape_link_text)
     url = primary_url(paper)
     shown = f"<{sl.escape(url)}|{title}>" if url and len(sl.escape(url)) <= 500 else title
     lines = [f"*{n}. {shown}*"]
-    if authors := fit(authors_line(paper.authors), sl.MAX_AUTHORS, sl.escape):
+    if authors := fit(authors_line(paper.authors), SLACK_AUTHORS, sl.escape):
         lines.append(authors)
-    if summary := fit(clean(item.summary), sl.MAX_SUMMARY, sl.escape):
+    if summary := fit(clean(item.summary), SLACK_SUMMARY, sl.escape):
         lines.append(summary)
     blocks: list[sl.Block] = [{"type": "section", "text": sl.mrkdwn("\n".join(lines))}]
     context: list[str] = []
-    if topics := fit(topics_line(item.topics), sl.MAX_TOPICS, sl.escape):
+    if topics := fit(topics_line(item.topics), SLACK_TOPICS, sl.escape):
         context.append(f"🏷 {topics}")
     if marks := _marks(weekly, item):
         context.append(marks)
@@ -156,7 +162,8 @@ def render_weekly_slack(
     title linked to its safe URL, authors, summary) and context (topics, upvotes, votes),
     and "and N more". The chart travels as the message's file: the Slack delivery uploads
     it and shows it in the message. Within Slack's limits (sl.MAX_BLOCKS: 3 + 2 per
-    paper at most; sl.MAX_MESSAGE_TEXT); every untrusted string escaped (`sl.escape`)."""
+    paper at most; sl.MAX_MESSAGE_TEXT: a paper that would pass it is left for "and N
+    more"); every untrusted string escaped (`sl.escape`)."""
     header = fit(header_text(weekly), sl.MAX_HEADER, sl.escape)
     blocks: list[sl.Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}}
@@ -166,10 +173,19 @@ def render_weekly_slack(
         blocks.append({"type": "section", "text": sl.mrkdwn(trend)})
     if not weekly.items:
         blocks.append(sl.context(fit(empty_text(weekly), sl.MAX_TEXT_OBJECT, sl.escape)))
+    used = sum(sl.block_text_len(b) for b in blocks) + SLACK_TAIL
+    shown = 0
     for n, item in enumerate(weekly.items, start=1):
-        blocks.extend(_slack_paper(weekly, n, item))
-    if more := more_text(weekly):
-        blocks.append(sl.context(fit(more, sl.MAX_TEXT_OBJECT, sl.escape)))
+        paper = _slack_paper(weekly, n, item)
+        size = sum(sl.block_text_len(b) for b in paper)
+        if used + size > sl.MAX_MESSAGE_TEXT:
+            break  # counted in "and N more"
+        blocks.extend(paper)
+        used += size
+        shown += 1
+    more = weekly.more + len(weekly.items) - shown
+    if more > 0:
+        blocks.append(sl.context(f"and {more} more this week"))
     fallback = "\n".join(
         [header_text(weekly), *([_trend(weekly)] if weekly.trend else [])]
         + [f"• {clean(i.paper.title)}" for i in weekly.items]
