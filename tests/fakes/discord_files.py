@@ -50,7 +50,9 @@ class Refused(web.HTTPException):
 
     def __init__(self, status: int, body: Mapping[str, Any]) -> None:
         self.status_code = status
-        super().__init__(body=json.dumps(body).encode(), content_type="application/json")
+        # exactly application/json, no charset: discord.py parses nothing else
+        super().__init__(text=json.dumps(body))
+        self.headers["Content-Type"] = "application/json"
 
 
 class DiscordFiles:
