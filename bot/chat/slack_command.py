@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack_logging import redact
-from bot.errors import is_dns_failure, network_address, network_cause
+from bot.delivery.slack_files import SlackUploads, image_blocks, in_words, with_blocks
+from bot.errors import DeliveryError, is_dns_failure, network_address, network_cause
 from handlers.commands import dispatch as default_dispatch
 from handlers.render import slack_reply
 from handlers.reply import CommandRequest, Reply
@@ -73,7 +75,9 @@ class PapersCommand:
         self._inflight: set[asyncio.Task[Any]] = set()
 
     def register(self, app: AsyncApp) -> None:
-        async def papers(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        async def papers(
+            ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
             if not body.get("response_url"):  # nowhere to answer: do nothing, say so
                 await ack(text=NO_RESPONSE_URL)
                 log.warning("/papers request without a response_url ignored")
@@ -83,11 +87,13 @@ class PapersCommand:
             if task is not None:
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
-            await self.answer(body, respond)
+            await self.answer(body, respond, client)
 
         app.command(COMMAND)(papers)
 
-    async def answer(self, body: Mapping[str, Any], respond: AsyncRespond) -> None:
+    async def answer(
+        self, body: Mapping[str, Any], respond: AsyncRespond, client: AsyncWebClient | None = None
+    ) -> None:
         """Compute the reply and send it; an unexpected failure is logged (redacted) and
         the caller gets a short ephemeral apology, never a traceback."""
         request = command_request(body, self._admins)
@@ -96,17 +102,26 @@ class PapersCommand:
         except Exception as e:
             self._log_failure(f"/papers failed in {request.channel_ref}", e)
             reply = Reply(FAILURE, error=True)
-        sent = await self._send(respond, reply, request)
+        sent = await self._send(respond, reply, request, client)
         if sent == REFUSED and reply.title != FAILURE:  # an unreachable URL stays unreachable
             await self._send(respond, Reply(FAILURE, error=True), request)
 
-    async def _send(self, respond: AsyncRespond, reply: Reply, request: CommandRequest) -> str:
+    async def _send(
+        self,
+        respond: AsyncRespond,
+        reply: Reply,
+        request: CommandRequest,
+        client: AsyncWebClient | None = None,
+    ) -> str:
         """SENT, REFUSED (Slack answered, not 200) or UNREACHABLE (logged in one line)."""
         message = slack_reply(reply)
+        blocks = message.blocks
+        if reply.files:
+            blocks = await self._with_files(client, reply, request, message.text, blocks)
         try:
             response = await respond(
                 text=message.text,
-                blocks=message.blocks,
+                blocks=blocks,
                 response_type=message.response_type,
                 unfurl_links=False,
                 unfurl_media=False,
@@ -133,6 +148,31 @@ class PapersCommand:
             )
             return REFUSED
         return SENT
+
+    async def _with_files(
+        self,
+        client: AsyncWebClient | None,
+        reply: Reply,
+        request: CommandRequest,
+        text: str,
+        blocks: Sequence[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """`blocks` and an image block per file of the reply, uploaded privately with the
+        bot's client (bot.delivery.slack_files: a response_url takes no file, but may
+        show one the app can see). A file that cannot be uploaded is said in words (its
+        alt text), and the reason logged in one line."""
+        payload = {"text": text, "blocks": list(blocks)}
+        if client is not None:
+            try:
+                ids = await SlackUploads(client).upload(
+                    reply.files, key=request.channel_ref, where=request.channel_ref
+                )
+            except DeliveryError as e:
+                log.warning("/papers reply to %s: its files were not uploaded: %s",
+                            request.channel_ref, redact(str(e), self._secrets))
+            else:
+                return list(with_blocks(payload, image_blocks(reply.files, ids))["blocks"])
+        return list(in_words(payload, reply.files)["blocks"])
 
     def _log_failure(self, what: str, error: BaseException) -> None:
         detail = "".join(traceback.format_exception(error))

@@ -11,6 +11,7 @@ import aiohttp
 import discord
 from discord.http import Route
 
+from bot.delivery import discord_files
 from bot.delivery.answers import describe, json_object, retry_after
 from bot.delivery.explain import unreachable
 from bot.delivery.pacing import DISCORD_GLOBAL, Clock, Pacer, Rate
@@ -90,7 +91,7 @@ class DiscordDelivery:
         return self._session
 
     async def _request(
-        self, method: str, path: str, what: str, json: Any = None
+        self, method: str, path: str, what: str, json: Any = None, form: aiohttp.FormData | None = None
     ) -> tuple[int, dict[str, Any] | None, str, Mapping[str, str]]:
         """(status, JSON object or None, body text, headers), once the bot's global limit
         gives this request its slot; raises a transient DeliveryError when Discord cannot be
@@ -98,7 +99,8 @@ class DiscordDelivery:
         if self.pacer is not None:
             await self.pacer.slot()
         try:
-            async with self._http().request(method, Route.BASE + path, json=json) as resp:
+            url = Route.BASE + path
+            async with self._http().request(method, url, json=json, data=form) as resp:
                 body = (await resp.read()).decode("utf-8", "replace")
                 return resp.status, json_object(body), body, resp.headers.copy()
         except (TimeoutError, aiohttp.ClientError) as e:
@@ -135,7 +137,15 @@ class DiscordDelivery:
         payload = {**message.payload, "nonce": idempotency_key, "enforce_nonce": True}
         path = f"/channels/{channel.channel_id}/messages"
         what = f"posting to {channel.ref}"
-        status, data, body, headers = await self._request("POST", path, what, payload)
+        if message.files:  # multipart: payload_json and files[n] (bot.delivery.discord_files)
+            discord_files.check_files(message.files, channel.ref)
+            multipart = discord_files.form(payload, message.files)
+            status, data, body, headers = await self._request("POST", path, what, form=multipart)
+            if status == 413:
+                detail = describe(body, fields=("message",))
+                raise discord_files.too_large(message.files, channel.ref, detail)
+        else:
+            status, data, body, headers = await self._request("POST", path, what, payload)
         if status < 300:
             if headers.get("X-RateLimit-Remaining") == "0":
                 self._pause[channel.channel_id] = _reset_after(headers)

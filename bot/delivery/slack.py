@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery.answers import describe, retry_after
 from bot.delivery.explain import slack_refusal, unreachable
 from bot.delivery.retry import RetryLater
+from bot.delivery.slack_files import SlackUploads, file_not_ready, image_blocks, with_blocks
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.slack import render_slack
@@ -83,6 +84,7 @@ class SlackDelivery:
         client.retry_handlers = []  # one retry policy per message: the caller's
         self._client = client
         self._unclear: set[str] = set()
+        self._uploads = SlackUploads(client)  # files of messages (bot.delivery.slack_files)
 
     def render(self, digest: Digest) -> list[Message]:
         return render_slack(digest, buttons=True)  # the app posts it: clicks reach us
@@ -100,6 +102,8 @@ class SlackDelivery:
             if found is not None:
                 self._unclear.discard(idempotency_key)
                 return found
+        if message.files:  # uploaded privately first, shown by this one post (slack_files)
+            message = await self._with_files(channel, message, idempotency_key)
         payload = {**message.payload, "channel": channel.channel_id}
         payload["metadata"] = {
             "event_type": METADATA_EVENT,
@@ -120,7 +124,7 @@ class SlackDelivery:
             if error and status == 200:
                 raise DeliveryError(
                     f"Slack refused the post to {channel.ref}: {slack_refusal(str(error))}",
-                    permanent=str(error) in self.PERMANENT,
+                    permanent=str(error) in self.PERMANENT and not file_not_ready(data, payload),
                 ) from None
             if error:
                 detail = str(error)
@@ -143,6 +147,14 @@ class SlackDelivery:
             ) from None
         self._unclear.discard(idempotency_key)
         return str(response.get("ts", ""))
+
+    async def _with_files(self, channel: Profile, message: Message, idempotency_key: str) -> Message:
+        """`message` with its files uploaded (privately: not shared to any channel) and
+        shown by image blocks after its own blocks; see bot.delivery.slack_files for why
+        this keeps a message with files one exactly-once post."""
+        ids = await self._uploads.upload(message.files, key=idempotency_key, where=channel.ref)
+        payload = with_blocks(message.payload, image_blocks(message.files, ids))
+        return Message(payload=payload, keys=message.keys)
 
     async def _find_posted(
         self, channel: Profile, idempotency_key: str, papers: Sequence[str] = ()

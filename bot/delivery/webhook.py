@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
 
+from bot.delivery import discord_files, slack_files
 from bot.delivery.answers import describe, json_object, retry_after
 from bot.delivery.explain import unreachable
 from bot.delivery.retry import RetryLater, Sleep
@@ -56,6 +57,10 @@ class _Webhook:
     def _ref(body: str, idempotency_key: str) -> str:
         return idempotency_key
 
+    def _body(self, message: Message, channel: Profile) -> dict[str, Any]:
+        """The request's body, as keyword arguments of aiohttp's post: JSON by default."""
+        return {"json": message.payload}
+
     async def send(
         self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
     ) -> str:
@@ -64,7 +69,7 @@ class _Webhook:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         where = f"{self.platform_name} webhook of {channel.ref}"
         try:
-            async with self._session.post(url, json=message.payload) as resp:
+            async with self._session.post(url, **self._body(message, channel)) as resp:
                 status, headers = resp.status, resp.headers
                 body = (await resp.read()).decode("utf-8", "replace")
         except (TimeoutError, aiohttp.ClientError) as e:
@@ -72,6 +77,8 @@ class _Webhook:
         if status < 300:
             return self._ref(body, idempotency_key)
         detail = describe(body)
+        if status == 413 and message.files and self.platform_name == "Discord":
+            raise discord_files.too_large(message.files, channel.ref, detail)
         if status == 429:
             wait = retry_after(headers, json_object(body))
             raise RetryLater(f"{where} rate limited (429)", retry_after=wait or 0.0)
@@ -87,9 +94,19 @@ class _Webhook:
 
 
 class SlackWebhookDelivery(_Webhook):
-    """Slack incoming webhooks: Block Kit payloads; answers "ok"; 429 has Retry-After."""
+    """Slack incoming webhooks: Block Kit payloads; answers "ok"; 429 has Retry-After.
+
+    An incoming webhook cannot carry a file (it takes only a JSON message, and an image
+    block needs a public URL or a file the poster can see: the webhook has neither), so a
+    message's files are said in words: a context block per file with its alt text.
+    """
 
     platform_name = "Slack"
+
+    def _body(self, message: Message, channel: Profile) -> dict[str, Any]:
+        if not message.files:
+            return {"json": message.payload}
+        return {"json": slack_files.in_words(message.payload, message.files)}
 
     def render(self, digest: Digest) -> list[Message]:
         return render_slack(digest)
@@ -105,6 +122,13 @@ class DiscordWebhookDelivery(_Webhook):
 
     def _target(self, url: str, idempotency_key: str) -> str:
         return url + ("&" if "?" in url else "?") + "wait=true"
+
+    def _body(self, message: Message, channel: Profile) -> dict[str, Any]:
+        """Files go as Discord's multipart form, as to the bot's API (discord_files)."""
+        if not message.files:
+            return {"json": message.payload}
+        discord_files.check_files(message.files, channel.ref)
+        return {"data": discord_files.form(message.payload, message.files)}
 
     @staticmethod
     def _ref(body: str, idempotency_key: str) -> str:

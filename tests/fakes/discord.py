@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from .discord_files import DiscordFiles
 from .discord_gateway import FakeGateway
 from .discord_interactions import Interactions
 from .discord_limits import DiscordLimits, interactive_components, shared_embed_urls
@@ -72,6 +73,9 @@ class FakeDiscord(FakeServer):
     Webhooks (`add_webhook`): ``POST /webhooks/{id}/{token}`` (``?wait=true`` → message
     JSON, else 204); unknown or revoked → 404 code 10015; interactive components are
     ignored (warning ``components_ignored``: the webhook is not the application's).
+    Files (multipart bodies on every message route): their limits and records are
+    `files`, a `DiscordFiles` (at most 10 files of 10 MiB, ``attachments[].id`` naming a
+    ``files[n]``, ``attachment://`` naming an uploaded file).
     Interactions (slash commands, button clicks): `add_interaction`, then see
     `Interactions`; gateway events to a client: `gateway`, a `FakeGateway`.
     """
@@ -111,6 +115,7 @@ class FakeDiscord(FakeServer):
         self.rate_limited = 0  # 429s from the real per-channel window (not faults)
         self.interactions = Interactions(self)
         self.gateway = FakeGateway(self)
+        self.files = DiscordFiles()  # multipart bodies and their files (discord_files.py)
 
     # -- setup --------------------------------------------------------------------------
 
@@ -269,13 +274,14 @@ class FakeDiscord(FakeServer):
             return self._limit_response(reset_after, limit=self._bucket.limit), {}
         return None, self._limit_headers(self._bucket.limit, remaining, reset_after)
 
-    @staticmethod
-    async def _body(request: web.Request) -> tuple[dict[str, Any], list[str]] | None:
+    async def _body(self, request: web.Request) -> tuple[dict[str, Any], list[str]] | None:
         """(payload, uploaded file names) from JSON or multipart ``payload_json``."""
         try:
             if request.content_type == "application/json":
                 payload = await request.json()
                 files: list[str] = []
+            elif request.content_type.startswith("multipart/"):
+                payload, files = await self.files.read(request)  # its limits: 413/400
             else:
                 form = await request.post()
                 payload = json.loads(str(form.get("payload_json") or "{}"))
@@ -334,6 +340,7 @@ class FakeDiscord(FakeServer):
         warnings = ["embeds_share_url"] if shared_embed_urls(embeds) else []
         private = {"allowed_mentions": payload.get("allowed_mentions"), "via": via}
         self._messages.append({**message, **private, "warnings": warnings})
+        self.files.record(message_id, files or [])  # the bytes, for tests (discord_files.py)
         self.created.append(self.clock())
         return message
 

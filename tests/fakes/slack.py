@@ -19,6 +19,7 @@ from .faults import FaultPlan
 from .server import Clock, FakeServer, TokenBucket, whole_seconds
 from .slack_blocks import BlockKit, Rejection
 from .slack_events import SlackAppRequests
+from .slack_files import SlackFiles
 from .slack_hooks import SlackHooks, flag, json_field
 
 
@@ -54,6 +55,8 @@ class FakeSlack(FakeServer):
     Incoming webhooks (`add_webhook`) and response URLs (`response_url`): see `SlackHooks`.
     What Slack sends to the app (signed button clicks, reaction events): `app_requests`,
     a `SlackAppRequests`.
+    File uploads (``files.getUploadURLExternal``, the upload URL, ``files.completeUploadExternal``,
+    ``files.info``) and the image blocks showing them: `files`, a `SlackFiles`.
     """
 
     TEAM_ID: ClassVar[str] = "T0FAKE0001"
@@ -78,6 +81,7 @@ class FakeSlack(FakeServer):
         self._messages: list[dict[str, Any]] = []
         self.hooks = SlackHooks(self)
         self.app_requests = SlackAppRequests(self)
+        self.files = SlackFiles(self)  # files.getUploadURLExternal & co (slack_files.py)
         self._ts = count(100, 100)
         self._bucket: TokenBucket | None = None
         self.rate_limited: int = 0  # 429s from the real per-channel limit (not faults)
@@ -153,10 +157,13 @@ class FakeSlack(FakeServer):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/services/{team}/{bot}/{secret}", self.hooks.webhook)
         app.router.add_post("/actions/{team}/{id}/{secret}", self.hooks.respond)
+        app.router.add_post("/upload/v1/{secret}", self.files.upload)
 
     def _route_name(self, request: web.Request) -> str:
         if request.path.startswith("/api/"):
             return request.match_info.get("method", request.path)
+        if request.path.startswith("/upload/"):
+            return SlackFiles.UPLOAD_ROUTE
         return self.WEBHOOK if request.path.startswith("/services/") else self.RESPONSE_URL
 
     def _rate_limited(self, request: web.Request, retry_after: float) -> web.StreamResponse:
@@ -247,6 +254,8 @@ class FakeSlack(FakeServer):
             return self._history(params)
         if method == "chat.getPermalink":
             return self._permalink(params)
+        if method.startswith("files."):
+            return self.files.api(method, params, token)
         return self._fail("unknown_method")
 
     def _post_message(self, params: dict[str, Any], token: str) -> web.StreamResponse:
@@ -296,6 +305,8 @@ class FakeSlack(FakeServer):
         rejection = BlockKit.check_message(
             text=text, blocks=blocks, attachments=attachments, metadata=metadata
         )
+        if rejection is None:  # image blocks showing uploaded files (slack_files.py)
+            rejection = self.files.check_blocks(blocks)
         flags = ["missing_fallback_text"] if blocks and not text else []
         message: dict[str, Any] = {
             "type": "message",

@@ -121,6 +121,7 @@ class SlackHooks:
             return web.Response(status=400, text="invalid_blocks_format")
         if not flag(body.get("delete_original")):
             rejection = BlockKit.check_message(text=body.get("text"), blocks=blocks)
+            rejection = rejection or self._host.files.check_blocks(blocks)
             if rejection is not None:
                 return web.Response(status=400, text=rejection.error)
         hook.uses += 1
