@@ -136,7 +136,8 @@ def run_example(out_dir: Path) -> WeeklyOutcome:
         try:
             app.archive.upsert(synthetic_papers(), now=RUN_AT)
             stream = io.StringIO()
-            cycle = app.weekly_cycle({"console": ConsoleDelivery(stream)})
+            console = ConsoleDelivery(stream, files_dir=Path(tmp) / "console")
+            cycle = app.weekly_cycle({"console": console})
             outcomes = asyncio.run(cycle.run(app.profiles.all()))
         finally:
             app.close()
