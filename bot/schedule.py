@@ -328,8 +328,8 @@ def weekly_cron(text: str) -> str:
     `<weekday> HH:MM` (`fri 16:00`, `Friday 9:30`: a weekday's name, full or its first
     three letters, any case, and a 24-hour time) becomes `0 16 * * fri`; anything else is
     read as crontab, whitespace collapsed. Pure; ValueError saying what to type for a
-    shorthand that is not one (an unknown day, 25:00) or a text over MAX_WEEKLY_CHARS. The crontab itself is checked by
-    `check_weekly`."""
+    shorthand that is not one (an unknown day, 25:00) or a text over MAX_WEEKLY_CHARS.
+    The crontab itself is checked by `check_weekly`."""
     collapsed = " ".join(text.split())
     if len(collapsed) > MAX_WEEKLY_CHARS:
         raise ValueError(
@@ -343,14 +343,14 @@ def weekly_cron(text: str) -> str:
     day = _DAY_NAMES.get(day_text.casefold())
     if day is None:
         raise ValueError(
-            f"weekly schedule {collapsed!r}: {day_text!r} is not a weekday: use mon, tue, wed, thu, fri, sat or sun "
-            f"(e.g. {WEEKLY_EXAMPLE!r})"
+            f"weekly schedule {collapsed!r}: {day_text!r} is not a weekday: use mon, tue, "
+            f"wed, thu, fri, sat or sun (e.g. {WEEKLY_EXAMPLE!r})"
         )
     hour, minute = int(hour_text), int(minute_text)
     if hour > 23 or minute > 59:
         raise ValueError(
-            f"weekly schedule {collapsed!r}: {hour_text}:{minute_text} is not a time of day: use 24-hour HH:MM from 00:00 "
-            f"to 23:59 (e.g. {WEEKLY_EXAMPLE!r})"
+            f"weekly schedule {collapsed!r}: {hour_text}:{minute_text} is not a time of "
+            f"day: use 24-hour HH:MM from 00:00 to 23:59 (e.g. {WEEKLY_EXAMPLE!r})"
         )
     return f"{minute} {hour} * * {day}"
 

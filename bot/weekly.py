@@ -246,9 +246,9 @@ class WeeklyCycle:
     ) -> WeeklyOutcome:
         profile, weekly = item.profile, item.weekly
         channel = weekly_channel(profile.ref)
-        if not weekly.items and not any(t.total for t in item.trends.series):
-            if not profile.post_empty:
-                return WeeklyOutcome(profile, DigestRuns.EMPTY, weekly, item.message)
+        nothing = not weekly.items and not any(t.total for t in item.trends.series)
+        if nothing and not profile.post_empty:
+            return WeeklyOutcome(profile, DigestRuns.EMPTY, weekly, item.message)
         delivery = self._deliveries.get(profile.platform)
         if delivery is None:
             error = f"{profile.platform} is not configured: add its credentials (see README)"

@@ -212,7 +212,7 @@ def _weekly_command(ctx: Context, channel: str | None, dry_run: bool, daily_only
             profiles = [p for p in profiles if wants_weekly(p)]
             if not profiles:
                 click.echo(
-                    "no channel has a weekly digest: set `weekly: \"fri 16:00\"` on a "
+                    'no channel has a weekly digest: set `weekly: "fri 16:00"` on a '
                     "channel in the configuration (docs/weekly.md)"
                 )
                 return

@@ -210,6 +210,7 @@ async def test_a_weekly_run_missed_while_down_is_caught_up_within_a_day(
     assert outcome.status == "done" and outcome.weekly is not None
     assert outcome.weekly.end == END and outcome.weekly.week == "2026-W48"  # Friday's week
     assert len(slack.messages(SLACK_CHANNEL)) == 1
+    assert set(posted_weekly(app, ref)) == {WEEK_KEY}
 
 
 # --- Discord -------------------------------------------------------------------------------
@@ -349,4 +350,3 @@ def test_a_bad_weekly_schedule_in_the_configuration_is_a_clear_error(
     result = CliRunner().invoke(cli, ["--config", str(config), "digest", "--weekly"])
     assert result.exit_code == 2, result.output
     assert "weekly" in result.output and "fri 16:00" in result.output
-

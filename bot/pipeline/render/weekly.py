@@ -19,7 +19,6 @@ from bot.pipeline.render import slack as sl
 from bot.pipeline.render.common import (
     MONTHS,
     authors_line,
-    channel_label,
     clean,
     cut,
     fit,
