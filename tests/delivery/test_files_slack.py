@@ -252,10 +252,20 @@ async def test_two_messages_with_files_at_once_each_show_their_own(slack: FakeSl
     try:
         await asyncio.gather(
             d.send(PROFILE, MESSAGE, idempotency_key="a"),
-            d.send(PROFILE, Message({"text": "b"}, keys=("p2",), files=(other,)), idempotency_key="b"),
+            d.send(
+                PROFILE, Message({"text": "b"}, keys=("p2",), files=(other,)), idempotency_key="b"
+            ),
         )
     finally:
         await d.aclose()
     by_text = {m["text"]: slack.files.files[shown_file(m)] for m in slack.messages(CHANNEL)}
     assert by_text["This week in MoE"].content == PNG
     assert by_text["b"].content == other.content
+
+
+async def test_a_token_without_files_write_says_which_scope_to_add(slack: FakeSlack) -> None:
+    slack.revoke(slack.token, error="missing_scope")
+    with pytest.raises(DeliveryError) as info:
+        await send(slack)
+    assert info.value.permanent and "files:write" in str(info.value)
+    assert slack.messages() == []
