@@ -227,7 +227,8 @@ async def test_the_upload_url_never_appears_in_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     # as bot.logs.configure_logging sets it: slack_sdk's DEBUG lines dump whole answers
     caplog.set_level(logging.WARNING, logger="slack_sdk")
-    slack.faults = FaultPlan.storm(10, server_error(502), only={"upload"})
+    faults = [disconnect(), reset(), *[server_error(502)] * 10]
+    slack.faults = FaultPlan.script(faults, only={"upload"})
     d = delivery(slack)
     try:
         with pytest.raises(DeliveryError) as info:
@@ -235,7 +236,7 @@ async def test_the_upload_url_never_appears_in_errors_or_logs(
                 lambda: d.send(PROFILE, MESSAGE, idempotency_key="k6"),
                 what=PROFILE.ref,
                 sleep=instant,
-                policy=RetryPolicy(attempts=2),
+                policy=RetryPolicy(attempts=3),
             )
     finally:
         await d.aclose()
