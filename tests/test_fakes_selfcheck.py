@@ -364,7 +364,7 @@ async def test_discord_send_message_records_allowed_mentions(
     file = discord.File(io.BytesIO(b"pdf"), filename="paper.txt")
     with_file = handle_message_parameters(content="attached", file=file)
     await http.send_message(DISCORD_CHANNEL, params=with_file)  # multipart payload_json
-    assert discord_fake.messages()[-1]["attachments"] == [{"filename": "paper.txt"}]
+    assert [a["filename"] for a in discord_fake.messages()[-1]["attachments"]] == ["paper.txt"]
 
     two = [{"title": "a", "url": "https://x"}, {"title": "b", "url": "https://x"}]
     await http.request(send_route(), json={"embeds": two})

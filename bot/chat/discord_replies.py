@@ -11,13 +11,16 @@ Topic autocomplete answers within AUTOCOMPLETE_SECONDS or not at all.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import discord
 from discord import app_commands
 
+from bot.delivery.discord_files import with_files
+from bot.models import Attachment
 from handlers.commands import dispatch as handle_command
 from handlers.commands import topic_suggestions
 from handlers.registry import BY_NAME
@@ -84,16 +87,35 @@ async def defer_answer(interaction: discord.Interaction, *, ephemeral: bool) -> 
     interaction.extras[_EPHEMERAL] = ephemeral
 
 
-async def answer(interaction: discord.Interaction, message: DiscordReply) -> None:
+def _files(files: Sequence[Attachment]) -> list[discord.File]:
+    """discord.py's files (sent as ``files[n]`` with ``attachments[n].description``, the
+    alt text); new ones at each send, as discord.py reads them once."""
+    return [
+        discord.File(io.BytesIO(f.content), filename=f.filename, description=f.alt.strip() or None)
+        for f in files
+    ]
+
+
+async def answer(
+    interaction: discord.Interaction, message: DiscordReply, files: Sequence[Attachment] = ()
+) -> None:
     """Send `message` as the interaction's answer, whatever state the interaction is in.
+
+    `files` (a Reply's, e.g. the trend chart) go with the answer as attachments (one
+    multipart request), each image shown in an embed by ``attachment://<filename>``
+    (bot.delivery.discord_files), with the answer's visibility.
 
     Not yet acknowledged: the response itself. Deferred: the loading message is edited
     (Discord keeps the visibility chosen when deferring, so a public answer to a private
     deferral becomes a note there plus a public follow-up, and a private answer to a public
     deferral a note plus an ephemeral follow-up). Already answered: a follow-up.
     """
-    embeds = [discord.Embed.from_dict(e) for e in message.embeds]
+    shown = with_files({"embeds": message.embeds}, files).get("embeds") if files else None
+    embeds = [discord.Embed.from_dict(e) for e in shown or message.embeds]
     nobody = discord.AllowedMentions.none()
+    if files:
+        await _answer_with_files(interaction, message, embeds, files)
+        return
     if not interaction.response.is_done():
         await interaction.response.send_message(
             message.content, embeds=embeds, ephemeral=message.ephemeral, allowed_mentions=nobody
@@ -120,6 +142,47 @@ async def answer(interaction: discord.Interaction, message: DiscordReply) -> Non
         content=message.content, embeds=embeds, allowed_mentions=nobody
     )
     interaction.extras[_ANSWERED] = True
+
+
+async def _answer_with_files(
+    interaction: discord.Interaction,
+    message: DiscordReply,
+    embeds: list[discord.Embed],
+    files: Sequence[Attachment],
+) -> None:
+    """`answer` for a reply with files: the same states, each send carrying the files
+    (an edited deferral gets them as ``attachments``)."""
+    nobody = discord.AllowedMentions.none()
+    if not interaction.response.is_done():
+        await interaction.response.send_message(
+            message.content,
+            embeds=embeds,
+            files=_files(files),
+            ephemeral=message.ephemeral,
+            allowed_mentions=nobody,
+        )
+        return
+    deferred_ephemeral = interaction.extras.get(_EPHEMERAL)
+    if deferred_ephemeral is not None and not interaction.extras.get(_ANSWERED):
+        if bool(deferred_ephemeral) == message.ephemeral:
+            await interaction.edit_original_response(
+                content=message.content,
+                embeds=embeds,
+                attachments=_files(files),
+                allowed_mentions=nobody,
+            )
+            interaction.extras[_ANSWERED] = True
+            return
+        note = POSTED_TO_CHANNEL if deferred_ephemeral else ANSWERED_PRIVATELY
+        await interaction.edit_original_response(content=note, embeds=[], allowed_mentions=nobody)
+        interaction.extras[_ANSWERED] = True
+    await interaction.followup.send(
+        message.content,
+        embeds=embeds,
+        files=_files(files),
+        ephemeral=message.ephemeral,
+        allowed_mentions=nobody,
+    )
 
 
 class Papers:
@@ -171,7 +234,7 @@ class Papers:
         if defer:
             await defer_answer(interaction, ephemeral=ephemeral)
         reply = await self._dispatch(request, self._services)
-        await answer(interaction, discord_reply(reply))
+        await answer(interaction, discord_reply(reply), reply.files)
 
     async def suggest(
         self, interaction: discord.Interaction, prefix: str, *, mine: bool

@@ -168,8 +168,11 @@ class PapersCommand:
                     reply.files, key=request.channel_ref, where=request.channel_ref
                 )
             except DeliveryError as e:
-                log.warning("/papers reply to %s: its files were not uploaded: %s",
-                            request.channel_ref, redact(str(e), self._secrets))
+                log.warning(
+                    "/papers reply to %s: its files were not uploaded: %s",
+                    request.channel_ref,
+                    redact(str(e), self._secrets),
+                )
             else:
                 return list(with_blocks(payload, image_blocks(reply.files, ids))["blocks"])
         return list(in_words(payload, reply.files)["blocks"])

@@ -91,7 +91,12 @@ class DiscordDelivery:
         return self._session
 
     async def _request(
-        self, method: str, path: str, what: str, json: Any = None, form: aiohttp.FormData | None = None
+        self,
+        method: str,
+        path: str,
+        what: str,
+        json: Any = None,
+        form: aiohttp.FormData | None = None,
     ) -> tuple[int, dict[str, Any] | None, str, Mapping[str, str]]:
         """(status, JSON object or None, body text, headers), once the bot's global limit
         gives this request its slot; raises a transient DeliveryError when Discord cannot be

@@ -71,7 +71,9 @@ def check_files(files: Sequence[Attachment], where: str) -> None:
         )
     names = [f.filename for f in files]
     if len(set(names)) != len(names):
-        raise DeliveryError(f"two files of the message to {where} have the same name", permanent=True)
+        raise DeliveryError(
+            f"two files of the message to {where} have the same name", permanent=True
+        )
     for f in files:
         if not f.content:
             raise DeliveryError(f"{f.filename} for {where} is empty", permanent=True)

@@ -148,7 +148,9 @@ class SlackDelivery:
         self._unclear.discard(idempotency_key)
         return str(response.get("ts", ""))
 
-    async def _with_files(self, channel: Profile, message: Message, idempotency_key: str) -> Message:
+    async def _with_files(
+        self, channel: Profile, message: Message, idempotency_key: str
+    ) -> Message:
         """`message` with its files uploaded (privately: not shared to any channel) and
         shown by image blocks after its own blocks; see bot.delivery.slack_files for why
         this keeps a message with files one exactly-once post."""

@@ -55,6 +55,7 @@ MAX_ALT_TXT = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond 1000 
 MAX_ALT_TEXT = 2000  # image block alt_text
 MAX_SECTION_TEXT = 3000
 UPLOAD_TIMEOUT = 60.0
+FILES_SCOPE = "missing_scope — add the files:write scope to the app and reinstall it"
 
 # Refusals of the upload calls that retrying cannot fix.
 PERMANENT_UPLOAD_ERRORS = frozenset(
@@ -258,8 +259,9 @@ def refusal(e: SlackApiError, method: str, what: str) -> DeliveryError:
         wait = retry_after(headers) or 0.0
         return RetryLater(f"Slack rate limited {method} {what} (429)", retry_after=wait)
     if error and status == 200:
+        said = FILES_SCOPE if error == "missing_scope" else slack_refusal(str(error))
         return DeliveryError(
-            f"Slack refused {method} {what}: {slack_refusal(str(error))}",
+            f"Slack refused {method} {what}: {said}",
             permanent=str(error) in PERMANENT_UPLOAD_ERRORS,
         )
     detail = str(error) if error else describe(data if isinstance(data, str) else None)

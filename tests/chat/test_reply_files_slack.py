@@ -4,6 +4,8 @@ answer on the response_url shows it with an image block (ephemeral unless public
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 from chat.test_slack_app import CHANNEL, Start, _no_slack_env, slack, start
 
@@ -20,7 +22,7 @@ PNG = sample_png()
 ALT = "MoE: 14 papers this week, up from 6"
 
 
-def answering(public: bool = False):  # type: ignore[no-untyped-def]
+def answering(public: bool = False) -> Callable[[CommandRequest, Services], Awaitable[Reply]]:
     async def dispatch(request: CommandRequest, services: Services) -> Reply:
         chart = Attachment("trends.png", PNG, alt=ALT)
         return Reply("Trends in this channel's topics", public=public, files=(chart,))

@@ -55,7 +55,7 @@ async def test_the_file_is_attached_and_shown_in_the_embed(discord_fake: FakeDis
     assert posted["id"] == message_id and posted["nonce"] == "k1"
     assert posted["embeds"][0]["title"] == EMBED["title"]
     assert posted["embeds"][0]["image"] == {"url": "attachment://trend.png"}
-    assert posted["attachments"] == [{"filename": "trend.png"}]
+    assert [a["filename"] for a in posted["attachments"]] == ["trend.png"]
     [upload] = discord_fake.files.of(message_id)
     assert upload.content == PNG and upload.description == ALT
     assert upload.content_type == "image/png" and upload.index == 0
@@ -78,9 +78,7 @@ async def test_a_repeated_send_with_a_file_is_dropped_by_its_nonce(
 ) -> None:
     """The answer of the first post is lost; the retry carries the same nonce: one
     message, one upload kept."""
-    discord_fake.faults = FaultPlan.script(
-        [reset(after=True)], only={FakeDiscord.SEND_MESSAGE}
-    )
+    discord_fake.faults = FaultPlan.script([reset(after=True)], only={FakeDiscord.SEND_MESSAGE})
     d = DiscordDelivery(discord_fake.token, timeout=5, pace=None)
     try:
         await send_with_retry(

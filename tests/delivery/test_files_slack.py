@@ -227,7 +227,8 @@ async def test_the_upload_url_never_appears_in_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     # as bot.logs.configure_logging sets it: slack_sdk's DEBUG lines dump whole answers
     caplog.set_level(logging.WARNING, logger="slack_sdk")
-    slack.faults = FaultPlan.storm(10, server_error(502), only={"upload"})
+    faults = [disconnect(), reset(), *[server_error(502)] * 10]
+    slack.faults = FaultPlan.script(faults, only={"upload"})
     d = delivery(slack)
     try:
         with pytest.raises(DeliveryError) as info:
@@ -235,7 +236,7 @@ async def test_the_upload_url_never_appears_in_errors_or_logs(
                 lambda: d.send(PROFILE, MESSAGE, idempotency_key="k6"),
                 what=PROFILE.ref,
                 sleep=instant,
-                policy=RetryPolicy(attempts=2),
+                policy=RetryPolicy(attempts=3),
             )
     finally:
         await d.aclose()
@@ -252,10 +253,20 @@ async def test_two_messages_with_files_at_once_each_show_their_own(slack: FakeSl
     try:
         await asyncio.gather(
             d.send(PROFILE, MESSAGE, idempotency_key="a"),
-            d.send(PROFILE, Message({"text": "b"}, keys=("p2",), files=(other,)), idempotency_key="b"),
+            d.send(
+                PROFILE, Message({"text": "b"}, keys=("p2",), files=(other,)), idempotency_key="b"
+            ),
         )
     finally:
         await d.aclose()
     by_text = {m["text"]: slack.files.files[shown_file(m)] for m in slack.messages(CHANNEL)}
     assert by_text["This week in MoE"].content == PNG
     assert by_text["b"].content == other.content
+
+
+async def test_a_token_without_files_write_says_which_scope_to_add(slack: FakeSlack) -> None:
+    slack.revoke(slack.token, error="missing_scope")
+    with pytest.raises(DeliveryError) as info:
+        await send(slack)
+    assert info.value.permanent and "files:write" in str(info.value)
+    assert slack.messages() == []

@@ -60,7 +60,11 @@ async def test_the_console_writes_the_file_beside_its_text(tmp_path: Path) -> No
 async def test_a_file_name_cannot_escape_the_console_directory(tmp_path: Path) -> None:
     console = ConsoleDelivery(io.StringIO(), files_dir=tmp_path / "c")
     evil = Attachment("../../etc/passwd.png", PNG)
-    await console.send(Profile(platform="console", channel_id="x"), Message({"text": "t"}, files=(evil,)), idempotency_key="k")
+    await console.send(
+        Profile(platform="console", channel_id="x"),
+        Message({"text": "t"}, files=(evil,)),
+        idempotency_key="k",
+    )
     [written] = (tmp_path / "c").iterdir()
     assert written.name.endswith("passwd.png") and written.parent == tmp_path / "c"
 

@@ -322,7 +322,7 @@ class FakeDiscord(FakeServer):
             "channel_id": channel_id,
             "content": payload.get("content") or "",
             "embeds": embeds,
-            "attachments": [{"filename": f} for f in files or []],
+            "attachments": self.files.attachments(message_id, files or []),
             "mentions": [],
             "mention_roles": [],
             "mention_everyone": False,
@@ -340,7 +340,6 @@ class FakeDiscord(FakeServer):
         warnings = ["embeds_share_url"] if shared_embed_urls(embeds) else []
         private = {"allowed_mentions": payload.get("allowed_mentions"), "via": via}
         self._messages.append({**message, **private, "warnings": warnings})
-        self.files.record(message_id, files or [])  # the bytes, for tests (discord_files.py)
         self.created.append(self.clock())
         return message
 

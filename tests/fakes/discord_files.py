@@ -85,10 +85,13 @@ class DiscordFiles:
             files.append(Upload(index, str(filename), bytes(data), content_type))
         if not isinstance(payload, dict):
             raise ValueError("payload_json is not an object")
-        self._check(payload, files)
+        # an interaction callback ({"type": 4, "data": {...}}) carries the message in data
+        data = payload.get("data")
+        message = data if "type" in payload and isinstance(data, dict) else payload
+        self._check(message, files)
         described = {
             int(a["id"]): str(a.get("description") or "")
-            for a in payload.get("attachments") or []
+            for a in message.get("attachments") or []
             if isinstance(a, Mapping) and str(a.get("id", "")).isdigit()
         }
         self._last = [
@@ -97,21 +100,37 @@ class DiscordFiles:
         ]
         return payload, [f.filename for f in files]
 
-    def record(self, message_id: str, names: list[str]) -> None:
-        """Record the files of a message created from the last body read."""
-        for upload in self._last:
-            if upload.filename in names:
-                self.uploads.append(
-                    Upload(
-                        upload.index,
-                        upload.filename,
-                        upload.content,
-                        upload.content_type,
-                        upload.description,
-                        message_id,
-                    )
-                )
+    def attachments(self, message_id: str, names: list[str]) -> list[dict[str, Any]]:
+        """The attachment objects of message `message_id` made of the files `names` (of
+        the last body read), as Discord returns them; the files are recorded."""
+        out: list[dict[str, Any]] = []
+        last = {u.filename: u for u in self._last}
+        for n, name in enumerate(names):
+            upload = last.get(name)
+            content = upload.content if upload is not None else b""
+            kept = Upload(
+                upload.index if upload is not None else n,
+                name,
+                content,
+                upload.content_type if upload is not None else "application/octet-stream",
+                upload.description if upload is not None else "",
+                message_id,
+            )
+            self.uploads.append(kept)
+            url = f"https://cdn.fake.discordapp.com/attachments/{message_id}/{n}/{name}"
+            attachment: dict[str, Any] = {
+                "id": str(int(message_id) + n + 1),
+                "filename": name,
+                "size": len(content),
+                "url": url,
+                "proxy_url": url.replace("cdn.", "media."),
+                "content_type": kept.content_type,
+            }
+            if kept.description:
+                attachment["description"] = kept.description
+            out.append(attachment)
         self._last = []
+        return out
 
     def of(self, message_id: str) -> list[Upload]:
         """The files received with the message `message_id`."""
@@ -120,7 +139,11 @@ class DiscordFiles:
     def _check(self, payload: Mapping[str, Any], files: list[Upload]) -> None:
         if len(files) > self.MAX_FILES:
             raise _invalid(
-                {"files": _err("BASE_TYPE_MAX_LENGTH", f"Must be {self.MAX_FILES} or fewer in length.")}
+                {
+                    "files": _err(
+                        "BASE_TYPE_MAX_LENGTH", f"Must be {self.MAX_FILES} or fewer in length."
+                    )
+                }
             )
         for f in files:
             if len(f.content) > self.upload_limit:

@@ -218,6 +218,8 @@ class Interactions:
         if "allowed_mentions" in payload:
             stored["allowed_mentions"] = payload["allowed_mentions"]
         stored["flags"] = int(stored["flags"]) & ~LOADING
+        if files:  # new attachments replace the message's (discord_files.py records them)
+            stored["attachments"] = host.files.attachments(stored["id"], files)
         stored["edited_timestamp"] = host._stamp()
         self.log.append(
             {

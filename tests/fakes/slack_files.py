@@ -245,7 +245,9 @@ def sample_png(width: int = 4, height: int = 3, *, pad: int = 0) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
-    rows = b"".join(b"\x00" + bytes((x * 40 + y * 20) % 256 for x in range(width)) for y in range(height))
+    rows = b"".join(
+        b"\x00" + bytes((x * 40 + y * 20) % 256 for x in range(width)) for y in range(height)
+    )
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     extra = chunk(b"paDd", b"\x00" * pad) if pad else b""
     return (
