@@ -5,7 +5,7 @@ parser, the help, the Discord group and the Slack manifest follow from this list
 
 from __future__ import annotations
 
-from handlers import feedback, lifecycle, overview, profile, search, trends, why
+from handlers import feedback, lifecycle, overview, profile, search, trends, weekly, why
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
 from handlers.spec import Command, CommandSpec, help_lines
@@ -25,6 +25,7 @@ SPECS: tuple[CommandSpec, ...] = (
     *profile.EXCLUSIONS,
     overview.DIGEST,
     profile.SCHEDULE,
+    weekly.SPEC,
     *lifecycle.SPECS,
     why.SPEC,
     trends.SPEC,

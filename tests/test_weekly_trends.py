@@ -151,3 +151,27 @@ async def test_discord_trends_of_punctuation_says_what_to_type(
     text = json.dumps(message, ensure_ascii=False)
     assert "not only punctuation" in text and "/papers trends" in text
     assert message["attachments"] == []
+
+
+# --- /papers weekly --------------------------------------------------------------------------
+
+
+async def test_slack_weekly_sets_and_clears_the_weekly_digest(start: Start) -> None:
+    bot = await start()
+    on = shown(await bot.run("weekly Fri 16:00"))
+    assert "weekly digest now comes on “0 16 * * fri” (UTC)" in on
+    assert "Next weekly digest: Fri 27 Nov 16:00 UTC" in on  # the clock: Mon 23 Nov
+    assert "follows no topics yet" in on
+    profile = bot.app.profiles.get("slack", CHANNEL)
+    assert profile is not None and profile.weekly == "0 16 * * fri"
+    again = shown(await bot.run("weekly 0 16 * * fri"))
+    assert "already comes" in again
+    bad = await bot.run("weekly friday at four")
+    assert "can't be used" in shown(bad) and "/papers weekly fri 16:00" in shown(bad)
+    assert "five fields" in shown(bad)
+    empty = await bot.run("weekly")
+    assert "When should the weekly digest come?" in shown(empty)
+    off = shown(await bot.run("weekly off"))
+    assert "This channel no longer gets a weekly digest." in off
+    profile = bot.app.profiles.get("slack", CHANNEL)
+    assert profile is not None and profile.weekly is None

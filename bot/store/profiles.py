@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.errors import PaperboyError, StoreError
 from bot.models import PLATFORMS, Profile
+from bot.schedule import check_weekly
 from bot.store.profile_rules import (
     ACTIVE,
     BY_CONFIG,
@@ -287,6 +288,19 @@ class ProfileStore:
             if (current["schedule"], current["timezone"]) == (cron, zone):
                 return None
             return {"schedule": cron, "timezone": zone}
+
+        return self._edit(platform, channel_id, change, now)
+
+    def set_weekly(
+        self, platform: str, channel_id: str, weekly: str | None, *, now: datetime
+    ) -> bool:
+        """Post the weekly digest on `weekly` (`fri 16:00` or 5-field cron, in the channel's
+        time zone: bot.schedule.check_weekly), or no weekly digest (None); False if it
+        already was so. ValueError saying what to type for a schedule that is none."""
+
+        def change(current: Values) -> Values | None:
+            cron = None if weekly is None else check_weekly(weekly, current["timezone"])[0]
+            return None if current["weekly"] == cron else {"weekly": cron}
 
         return self._edit(platform, channel_id, change, now)
 

@@ -32,6 +32,7 @@ EXAMPLES = {
     "cron": "0 9 * * mon-fri",
     "timezone": "Europe/Berlin",
     "paper": "2401.04088",
+    "when": "fri 16:00",  # /papers weekly
 }
 
 

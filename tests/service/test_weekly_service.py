@@ -213,6 +213,28 @@ async def test_a_weekly_run_missed_while_down_is_caught_up_within_a_day(
     assert set(posted_weekly(app, ref)) == {WEEK_KEY}
 
 
+async def test_weekly_jobs_follow_schedules_changed_from_chat(
+    tmp_path: Path, apps: list[App], slack: FakeSlack
+) -> None:
+    ref = f"slack:{SLACK_CHANNEL}"
+    clock = Clock(FIRES - timedelta(days=1))
+    app = open_app(tmp_path, apps, clock, channel("slack", SLACK_CHANNEL, weekly=None))
+    svc = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    await svc.sync_jobs()
+    assert svc.scheduler.get_job(f"weekly:{ref}") is None
+    assert app.profiles.set_weekly("slack", SLACK_CHANNEL, "sat 9:30", now=clock.now)
+    await svc.sync_jobs()
+    job = svc.scheduler.get_job(f"weekly:{ref}")
+    assert job is not None and str(job.trigger).endswith("in Europe/Berlin")
+    [profile] = app.profiles.all()
+    assert profile.weekly == "30 9 * * sat"
+    with pytest.raises(ValueError, match="fri 16:00"):
+        app.profiles.set_weekly("slack", SLACK_CHANNEL, "someday", now=clock.now)
+    assert app.profiles.set_weekly("slack", SLACK_CHANNEL, None, now=clock.now)
+    await svc.sync_jobs()
+    assert svc.scheduler.get_job(f"weekly:{ref}") is None
+
+
 # --- Discord -------------------------------------------------------------------------------
 
 
@@ -240,7 +262,8 @@ async def test_the_weekly_digest_on_discord_shows_the_chart_in_its_embed_once(
         [embed] = message["embeds"]
         assert outcome.chart is not None
         assert embed["image"] == {"url": f"attachment://{outcome.chart.filename}"}
-        assert message["attachments"] == [{"filename": outcome.chart.filename}]
+        [attachment] = message["attachments"]
+        assert attachment["filename"] == outcome.chart.filename
         [upload] = discord_fake.files.of(message["id"])
         assert upload.content == outcome.chart.content
         assert upload.content.startswith(PNG_SIGNATURE)
