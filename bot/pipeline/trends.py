@@ -1,14 +1,14 @@
 """Trends: how many papers each of a channel's topics had per day over the last weeks, and
 the words that describe it (the weekly digest's chart and its alt text, issue 19).
 
-Pure. A `TrendCounter` counts over one `Matcher`'s papers (the archive of the last
-WEEKS weeks, and a day's margin for time zones) and evaluates each distinct topic once,
-whatever the number of channels following it: a topic's papers are the ones the Matcher
-selects for it (`Matcher.selected`, the digest's relevance for a profile subscribed to that
-topic alone), less the ones the channel's exclusions drop (`Matcher.excluded`, as the
-digest drops them). Authors a channel follows and its feedback model are left out: the
-chart shows topics, and a topic's line is the same for every channel following it (with
-the same exclusions, zone and day).
+Pure. A `TrendCounter` counts over one `Matcher`'s papers (the archive's papers of the
+last WEEKS weeks and LEAD days more, with a day's margin for time zones) and evaluates
+each distinct topic once, whatever the number of channels following it: a topic's papers
+are the ones the Matcher selects for it (`Matcher.selected`, the digest's relevance for a
+profile subscribed to that topic alone), less the ones the channel's exclusions drop
+(`Matcher.excluded`, as the digest drops them). Authors a channel follows and its feedback
+model are left out: the chart shows topics, and a topic's line is the same for every
+channel following it (with the same exclusions, zone and day).
 
 A paper's day is its Hugging Face daily listing day (`Paper.daily_date`, a calendar date
 taken as it is) when it has one, else the day in the channel's zone of when it was
@@ -32,6 +32,9 @@ from bot.pipeline.query import fold_topic
 
 WEEKS = 8
 WEEK = 7
+# Days counted before a chart's first day (`TopicTrend.lead`): its 7-day mean is one of 7
+# days from its first day on.
+LEAD = WEEK - 1
 # Lines a chart draws at most: with more topics than that, the LINES - 1 busiest keep their
 # line and the others are summed into one, "other topics" (`legend`).
 LINES = 8
@@ -44,11 +47,13 @@ ALT_CHARS = 1000
 @dataclass(frozen=True, slots=True)
 class TopicTrend:
     """One topic's papers per day, `counts[0]` on the chart's `first_day`, the last on its
-    `end`. `topic` is the topic as the channel typed it (or OTHER for the sum of the
-    topics a chart has no line for)."""
+    `end`; `lead` those of the LEAD days before `first_day` (for the chart's 7-day mean on
+    its first days; not part of the chart's weeks). `topic` is the topic as the channel
+    typed it (or OTHER for the sum of the topics a chart has no line for)."""
 
     topic: str
     counts: tuple[int, ...]
+    lead: tuple[int, ...] = ()
 
     @property
     def this_week(self) -> int:
@@ -100,6 +105,13 @@ def window(end: date, weeks: int = WEEKS) -> tuple[date, date]:
     return end - timedelta(days=weeks * WEEK - 1), end - timedelta(days=WEEK - 1)
 
 
+def first_counted(end: date, weeks: int = WEEKS) -> date:
+    """The first day a chart ending on `end` counts papers on (its `lead` included): a
+    weekly cycle reads the archive's papers from the day before it (the widest zone
+    difference) to the day after `end`."""
+    return end - timedelta(days=weeks * WEEK + LEAD - 1)
+
+
 @dataclass
 class TrendCounter:
     """Papers per day of any number of topics over one Matcher's papers. Build once per
@@ -111,7 +123,7 @@ class TrendCounter:
     matcher: Matcher
     weeks: int = WEEKS
     _ordinals: dict[str, list[int]] = field(init=False, default_factory=dict)
-    _counts: dict[tuple[str, tuple[str, ...], str, date], tuple[int, ...]] = field(
+    _spans: dict[tuple[str, tuple[str, ...], str, date], tuple[int, ...]] = field(
         init=False, default_factory=dict
     )
 
@@ -134,16 +146,20 @@ class TrendCounter:
         of `exclude` drops) over the `weeks` weeks ending on `end` in `zone` (an IANA name;
         raises ZoneInfoNotFoundError for an unknown one). Remembered: topics typed
         differently that fold alike (`fold_topic`) share a count."""
+        return self._span(topic, zone, end, exclude)[LEAD:]
+
+    def _span(self, topic: str, zone: str, end: date, exclude: Sequence[str]) -> tuple[int, ...]:
+        """`counts` with the LEAD days before them first (`TopicTrend.lead`)."""
         ex = tuple(sorted({fold_topic(e) for e in exclude}))
         key = (fold_topic(topic), ex, zone, end)
-        found = self._counts.get(key)
+        found = self._spans.get(key)
         if found is not None:
             return found
         chosen: Iterable[int] = self.matcher.selected(topic)
         if exclude:
             dropped = set[int]().union(*(self.matcher.excluded(e) for e in exclude))
             chosen = set(chosen) - dropped
-        n = self.weeks * WEEK
+        n = self.weeks * WEEK + LEAD
         first = end.toordinal() - n + 1
         days = self._days(zone)
         out = [0] * n
@@ -151,7 +167,7 @@ class TrendCounter:
             d = days[i] - first
             if 0 <= d < n:
                 out[d] += 1
-        found = self._counts[key] = tuple(out)
+        found = self._spans[key] = tuple(out)
         return found
 
     def trends(
@@ -166,10 +182,8 @@ class TrendCounter:
         """The Trends of `topics` (in their order, each once) over the `weeks` weeks ending
         on `end` in `zone`; `title` defaults to `default_title(end, weeks)`."""
         first, week_start = window(end, self.weeks)
-        series = tuple(
-            TopicTrend(t, self.counts(t, zone=zone, end=end, exclude=exclude))
-            for t in dict.fromkeys(topics)
-        )
+        spans = {t: self._span(t, zone, end, exclude) for t in dict.fromkeys(topics)}
+        series = tuple(TopicTrend(t, s[LEAD:], s[:LEAD]) for t, s in spans.items())
         return Trends(
             title if title is not None else default_title(end, self.weeks),
             first,
@@ -215,7 +229,8 @@ def legend(trends: Trends) -> tuple[TopicTrend, ...]:
     kept = sorted(busiest)
     rest = [s for i, s in enumerate(series) if i not in set(kept)]
     other = tuple(sum(day) for day in zip(*(s.counts for s in rest), strict=True))
-    return (*(series[i] for i in kept), TopicTrend(OTHER, other))
+    lead = tuple(sum(day) for day in zip(*(s.lead for s in rest), strict=True))
+    return (*(series[i] for i in kept), TopicTrend(OTHER, other, lead))
 
 
 def _papers(n: int) -> str:

@@ -15,6 +15,7 @@ from bot.pipeline.lexicon import build
 from bot.pipeline.match import Matcher
 from bot.pipeline.trends import (
     ALT_CHARS,
+    LEAD,
     LINES,
     OTHER,
     WEEKS,
@@ -23,6 +24,7 @@ from bot.pipeline.trends import (
     Trends,
     default_title,
     describe,
+    first_counted,
     legend,
     paper_day,
     trends_for,
@@ -318,3 +320,18 @@ def test_hostile_topic_names_are_described_as_typed() -> None:
 def test_an_unknown_zone_is_an_error() -> None:
     with pytest.raises(ZoneInfoNotFoundError):
         counter([]).counts("moe", zone="Nowhere/Atlantis", end=END)
+
+
+def test_the_days_before_the_chart_are_counted_for_its_first_weeks_mean() -> None:
+    first, _ = window(END)
+    assert first_counted(END) == first - timedelta(days=LEAD)
+    before = [moe(published=at(first - timedelta(days=k))) for k in range(1, LEAD + 2)]
+    t = trends_for(counter(before), profile("mixture of experts", "video diffusion"), END)
+    moe_line, other_line = t.series
+    assert moe_line.lead == (1,) * LEAD and moe_line.total == 0
+    assert other_line.lead == (0,) * LEAD
+    # the line summing quiet topics sums their lead days too
+    many = trends(*((f"t{k}", week(k)) for k in range(LINES + 1)))
+    leads = tuple(TopicTrend(s.topic, s.counts, (k,) * LEAD) for k, s in enumerate(many.series))
+    grouped = legend(Trends("t", many.first_day, END, many.week_start, leads))
+    assert grouped[-1].topic == OTHER and grouped[-1].lead == (0 + 1,) * LEAD

@@ -5,8 +5,9 @@ Pure (bytes in memory, no file, no global state): matplotlib's object-oriented A
 drawn in several threads at once, each its own Figure. Every style is passed explicitly.
 
 Deterministic: the same Trends give the same bytes (fixed size and dpi, the font bundled
-with matplotlib, month names spelled here rather than by the locale, no timestamp or
-software name in the PNG's metadata). Tests: tests/pipeline/test_chart.py.
+with matplotlib, month names spelled here rather than by the locale, a palette PNG written
+by Pillow, matplotlib's own dependency, without metadata: no timestamp, no software name),
+for the same versions of matplotlib, FreeType and Pillow. Tests: tests/pipeline/test_chart.py.
 
 Readable in dark and light chat clients: an opaque white card with a grey border and
 near-black text (a transparent PNG shows dark text on a dark client's background); lines
@@ -29,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.ft2font import FT2Font
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from bot.models import Attachment
 from bot.pipeline.trends import OTHER, TopicTrend, Trends, describe, legend
@@ -42,10 +44,14 @@ OTHER_COLOUR = "#7F7F7F"
 DASHES = ("solid", (0, (6, 2)), (0, (2, 1.5)), (0, (6, 2, 2, 2)))
 BACKGROUND, BORDER, INK, GRID = "#FFFFFF", "#C8C8C8", "#1A1A1A", "#E6E6E6"
 WEEK_SHADE = "#0072B2"
-NAME_CHARS = 28  # a topic's name in the legend, at most (longer: cut with an ellipsis)
+NAME_CHARS = 24  # a topic's name in the legend, at most (longer: cut with an ellipsis)
 TITLE_CHARS = 90
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MEAN_DAYS = 7
+COLOURS = 64  # of the PNG's palette
+# Lines up to which each topic's papers per day are drawn too (thin, under its 7-day mean);
+# with more, the means alone stay readable (and the PNG small).
+DAILY_UP_TO = 3
 
 
 def filename(trends: Trends) -> str:
@@ -55,19 +61,29 @@ def filename(trends: Trends) -> str:
 
 def render_chart(trends: Trends) -> Attachment:
     """The chart of `trends` as a PNG Attachment (about 1000x500 pixels, tens of KB):
-    per topic of `legend(trends)` its papers per day (a thin line) and their mean over the
-    last 7 days (a thick line, from the chart's 7th day); "this week" shaded and labelled;
-    a week's first day labelled on the x axis; the legend names each topic (shortened to
+    per topic of `legend(trends)` the mean of its papers per day over the last 7 days (a
+    thick line; `TopicTrend.lead` gives the days before the chart's first) and, with DAILY_UP_TO
+    lines or fewer, each day's count (a thin line); "this week" shaded and labelled; a
+    week's first day labelled on the x axis; the legend names each topic (shortened to
     NAME_CHARS with an ellipsis) with its papers this week. Its `alt` is
     `describe(trends)`. Text is drawn as typed: no mathtext (`$x$` stays `$x$`), and
     characters the font lacks (emoji) are left out."""
     fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND, edgecolor=BORDER)
     fig.patch.set_linewidth(2.0)
     FigureCanvasAgg(fig)  # attaches itself: Agg, whatever the default backend
-    ax = fig.add_axes((0.065, 0.11, 0.655, 0.77))
+    ax = fig.add_axes((0.065, 0.11, 0.585, 0.77))
     _draw(fig, ax, trends)
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=DPI)
+    size = (round(WIDTH * DPI), round(HEIGHT * DPI))
+    drawn = Image.frombytes("RGBA", size, raw.getvalue())
+    # COLOURS colours (no dithering): a line chart needs no more, and the PNG is a few
+    # tens of KB instead of over a hundred. Deterministic, as the drawing is.
+    image = drawn.convert("RGB").quantize(
+        colors=COLOURS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+    )
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    image.save(out, format="PNG")  # no metadata chunk: no software name, no time
     return Attachment(filename(trends), out.getvalue(), "image/png", describe(trends))
 
 
@@ -84,21 +100,23 @@ def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
     week = (trends.week_start - trends.first_day).days
     ax.axvspan(week - 0.5, n - 0.5, color=WEEK_SHADE, alpha=0.10, linewidth=0)
     lines = legend(trends)
-    top = max((max(t.counts, default=0) for t in lines), default=0)
     xs = list(range(n))
+    daily = len(lines) <= DAILY_UP_TO
+    drawn = [list(t.counts) if daily else _means(t) for t in lines]
+    top = max((max(values, default=0) for values in drawn), default=0)
     for k, t in enumerate(lines):
         colour = OTHER_COLOUR if (t.topic == OTHER and len(lines) < len(trends.series)) else None
         colour = colour or PALETTE[k % len(PALETTE)]
         dash = DASHES[k % len(DASHES)]
-        ax.plot(xs, list(t.counts), color=colour, linewidth=0.9, alpha=0.45, linestyle="solid")
-        means = _means(t.counts)
+        if daily:
+            ax.plot(xs, list(t.counts), color=colour, linewidth=0.9, alpha=0.5)
         ax.plot(
-            xs[MEAN_DAYS - 1 :],
-            means,
+            xs,
+            _means(t),
             color=colour,
             linewidth=2.4,
             linestyle=dash,
-            label=f"{_shorten(t.topic, NAME_CHARS)} ({t.this_week} this week)",
+            label=f"{_shorten(t.topic, NAME_CHARS)} · {t.this_week} this week",
         )
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(0, max(1, top) * 1.12)
@@ -152,7 +170,7 @@ def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
             prop=FontProperties(family=FONT, size=9),
             labelcolor=INK,
             handlelength=2.6,
-            title="7-day mean; thin: per day",
+            title="7-day mean; thin: each day" if daily else "7-day mean",
             title_fontproperties=FontProperties(family=FONT, size=8),
         )
         for text in (*leg.get_texts(), leg.get_title()):
@@ -161,12 +179,15 @@ def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
         leg.get_title().set_color(INK)
 
 
-def _means(counts: tuple[int, ...]) -> list[float]:
-    """The mean of each window of MEAN_DAYS days, from the MEAN_DAYS-th day on."""
-    return [
-        sum(counts[i - MEAN_DAYS + 1 : i + 1]) / MEAN_DAYS
-        for i in range(MEAN_DAYS - 1, len(counts))
-    ]
+def _means(t: TopicTrend) -> list[float]:
+    """Each day's mean of the MEAN_DAYS days ending on it (`TopicTrend.lead` before the
+    chart's first day; of the days known, without it)."""
+    full, lead = (*t.lead, *t.counts), len(t.lead)
+    out = []
+    for i in range(lead, len(full)):
+        days = full[max(0, i - MEAN_DAYS + 1) : i + 1]
+        out.append(sum(days) / len(days))
+    return out
 
 
 def _day(day: date) -> str:
