@@ -127,6 +127,11 @@ class TrendCounter:
         init=False, default_factory=dict
     )
 
+    @property
+    def counted(self) -> int:
+        """Distinct counts made so far (topic, exclusions, zone and day)."""
+        return len(self._spans)
+
     def _days(self, zone: str) -> list[int]:
         """Each paper's day (`paper_day`) in `zone` as a proleptic ordinal, 0 without one."""
         found = self._ordinals.get(zone)
