@@ -25,7 +25,11 @@ Uploads are processed asynchronously: right after ``completeUploadExternal`` Sla
 refuse the image block with ``invalid_blocks`` ("invalid slack file", maintainers'
 answers in slackapi/python-slack-sdk#1658 and slackapi/java-slack-sdk#1349: wait and try
 again). `file_not_ready` recognises that refusal so the delivery treats it as transient;
-the retry reuses the uploaded file (`SlackUploads` remembers it per message).
+the retry reuses the uploaded file (`SlackUploads` remembers it per message). Waits of
+about a second, sometimes many, are reported (python-slack-sdk#1521,
+java-slack-sdk#1347), so the post is retried as a `RetryLater` of `PROCESSING_WAIT`
+seconds: within the message's time budget, not limited to the few attempts allowed for
+failures (bot.delivery.retry).
 
 Errors follow the delivery contract (bot.delivery.base): `DeliveryError` permanent for
 what retrying cannot fix (bad token, a file Slack refuses), `RetryLater` for a 429,
@@ -55,6 +59,7 @@ MAX_ALT_TXT = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond 1000 
 MAX_ALT_TEXT = 2000  # image block alt_text
 MAX_SECTION_TEXT = 3000
 UPLOAD_TIMEOUT = 60.0
+PROCESSING_WAIT = 2.0  # seconds between posts refused while Slack processes the file
 FILES_SCOPE = "missing_scope — add the files:write scope to the app and reinstall it"
 
 # Refusals of the upload calls that retrying cannot fix.
@@ -162,6 +167,15 @@ def file_not_ready(data: object, payload: Mapping[str, Any]) -> bool:
         if not at.isdigit() or int(at) not in shown:
             return False
     return True
+
+
+def still_processing(where: str) -> RetryLater:
+    """The post to `where` showed a file Slack has not finished processing: try again in
+    PROCESSING_WAIT seconds (see `file_not_ready`)."""
+    return RetryLater(
+        f"Slack is still processing the file of the post to {where} (invalid_blocks on its image)",
+        retry_after=PROCESSING_WAIT,
+    )
 
 
 class SlackUploads:
