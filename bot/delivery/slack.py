@@ -15,6 +15,7 @@ from bot.delivery.explain import slack_refusal, unreachable
 from bot.delivery.retry import RetryLater
 from bot.delivery.slack_files import (
     SlackUploads,
+    check_room,
     file_not_ready,
     image_blocks,
     still_processing,
@@ -162,6 +163,7 @@ class SlackDelivery:
         """`message` with its files uploaded (privately: not shared to any channel) and
         shown by image blocks after its own blocks; see bot.delivery.slack_files for why
         this keeps a message with files one exactly-once post."""
+        check_room(message.payload, message.files, channel.ref)
         ids = await self._uploads.upload(message.files, key=idempotency_key, where=channel.ref)
         payload = with_blocks(message.payload, image_blocks(message.files, ids))
         return Message(payload=payload, keys=message.keys)

@@ -58,6 +58,7 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 MAX_ALT_TXT = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond 1000 characters
 MAX_ALT_TEXT = 2000  # image block alt_text
 MAX_SECTION_TEXT = 3000
+MAX_BLOCKS = 50  # blocks in a message
 UPLOAD_TIMEOUT = 60.0
 PROCESSING_WAIT = 2.0  # seconds between posts refused while Slack processes the file
 FILES_SCOPE = "missing_scope — add the files:write scope to the app and reinstall it"
@@ -98,6 +99,18 @@ def check_files(files: Iterable[Attachment], where: str) -> None:
             )
         if not f.content:
             raise DeliveryError(f"{f.filename} for {where} is empty", permanent=True)
+
+
+def check_room(payload: Mapping[str, Any], files: Sequence[Attachment], where: str) -> None:
+    """Refuse (permanently, before uploading anything) a message whose blocks and one
+    image block per file would pass Slack's MAX_BLOCKS."""
+    blocks = len(payload.get("blocks") or []) or (1 if payload.get("text") else 0)
+    if blocks + len(files) > MAX_BLOCKS:
+        raise DeliveryError(
+            f"the message to {where} has {blocks} blocks: with an image block for each of "
+            f"its {len(files)} files it would pass Slack's {MAX_BLOCKS}",
+            permanent=True,
+        )
 
 
 def alt_text(f: Attachment) -> str:

@@ -278,3 +278,13 @@ async def test_a_token_without_files_write_says_which_scope_to_add(slack: FakeSl
         await send(slack)
     assert info.value.permanent and "files:write" in str(info.value)
     assert slack.messages() == []
+
+
+async def test_a_message_with_no_room_for_its_image_is_refused_before_uploading(
+    slack: FakeSlack,
+) -> None:
+    blocks = [{"type": "divider"}] * 50
+    with pytest.raises(DeliveryError) as info:
+        await send(slack, Message({"text": "full", "blocks": blocks}, files=(CHART,)))
+    assert info.value.permanent and "Slack's 50" in str(info.value)
+    assert slack.requests["files.getUploadURLExternal"] == 0
