@@ -39,6 +39,7 @@ never appears in an error or a log line.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -244,8 +245,8 @@ class SlackUploads:
         try:
             async with (
                 aiohttp.ClientSession(timeout=self._timeout) as session,
-                session.post(
-                    upload_url, data=f.content, headers={"Content-Type": f.media_type}
+                session.post(  # a stream: a large bytes body would block the event loop
+                    upload_url, data=io.BytesIO(f.content), headers={"Content-Type": f.media_type}
                 ) as resp,
             ):
                 status = resp.status

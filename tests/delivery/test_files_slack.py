@@ -288,3 +288,10 @@ async def test_a_message_with_no_room_for_its_image_is_refused_before_uploading(
         await send(slack, Message({"text": "full", "blocks": blocks}, files=(CHART,)))
     assert info.value.permanent and "Slack's 50" in str(info.value)
     assert slack.requests["files.getUploadURLExternal"] == 0
+
+
+async def test_a_file_of_megabytes_arrives_whole(slack: FakeSlack) -> None:
+    big = Attachment("trend.png", sample_png(pad=3 * 1024 * 1024), alt=ALT)
+    await send(slack, Message({"text": "big"}, files=(big,)))
+    [file] = slack.files.completed()
+    assert file.content == big.content and file.length == len(big.content)
