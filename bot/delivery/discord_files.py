@@ -17,6 +17,7 @@ with a file is dropped by Discord as for any message.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -86,7 +87,9 @@ def form(payload: Mapping[str, Any], files: Sequence[Attachment]) -> aiohttp.For
         "payload_json", json.dumps(with_files(payload, files)), content_type="application/json"
     )
     for n, f in enumerate(files):
-        body.add_field(f"files[{n}]", f.content, filename=f.filename, content_type=f.media_type)
+        # a stream, not bytes: aiohttp warns that a large bytes body blocks the event loop
+        content = io.BytesIO(f.content)
+        body.add_field(f"files[{n}]", content, filename=f.filename, content_type=f.media_type)
     return body
 
 

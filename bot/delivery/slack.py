@@ -13,7 +13,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery.answers import describe, retry_after
 from bot.delivery.explain import slack_refusal, unreachable
 from bot.delivery.retry import RetryLater
-from bot.delivery.slack_files import SlackUploads, file_not_ready, image_blocks, with_blocks
+from bot.delivery.slack_files import (
+    SlackUploads,
+    check_room,
+    file_not_ready,
+    image_blocks,
+    still_processing,
+    with_blocks,
+)
 from bot.errors import DeliveryError
 from bot.models import Digest, Message, Profile
 from bot.pipeline.render.slack import render_slack
@@ -121,10 +128,12 @@ class SlackDelivery:
             if status >= 500 or status in (0, 408):
                 self._unclear.add(idempotency_key)  # perhaps posted before it failed
             error = data.get("error") if isinstance(data, dict) else None
+            if error and status == 200 and file_not_ready(data, payload):
+                raise still_processing(channel.ref) from None  # bot.delivery.slack_files
             if error and status == 200:
                 raise DeliveryError(
                     f"Slack refused the post to {channel.ref}: {slack_refusal(str(error))}",
-                    permanent=str(error) in self.PERMANENT and not file_not_ready(data, payload),
+                    permanent=str(error) in self.PERMANENT,
                 ) from None
             if error:
                 detail = str(error)
@@ -154,6 +163,7 @@ class SlackDelivery:
         """`message` with its files uploaded (privately: not shared to any channel) and
         shown by image blocks after its own blocks; see bot.delivery.slack_files for why
         this keeps a message with files one exactly-once post."""
+        check_room(message.payload, message.files, channel.ref)
         ids = await self._uploads.upload(message.files, key=idempotency_key, where=channel.ref)
         payload = with_blocks(message.payload, image_blocks(message.files, ids))
         return Message(payload=payload, keys=message.keys)

@@ -25,7 +25,11 @@ Uploads are processed asynchronously: right after ``completeUploadExternal`` Sla
 refuse the image block with ``invalid_blocks`` ("invalid slack file", maintainers'
 answers in slackapi/python-slack-sdk#1658 and slackapi/java-slack-sdk#1349: wait and try
 again). `file_not_ready` recognises that refusal so the delivery treats it as transient;
-the retry reuses the uploaded file (`SlackUploads` remembers it per message).
+the retry reuses the uploaded file (`SlackUploads` remembers it per message). Waits of
+about a second, sometimes many, are reported (python-slack-sdk#1521,
+java-slack-sdk#1347), so the post is retried as a `RetryLater` of `PROCESSING_WAIT`
+seconds: within the message's time budget, not limited to the few attempts allowed for
+failures (bot.delivery.retry).
 
 Errors follow the delivery contract (bot.delivery.base): `DeliveryError` permanent for
 what retrying cannot fix (bad token, a file Slack refuses), `RetryLater` for a 429,
@@ -35,6 +39,7 @@ never appears in an error or a log line.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -54,7 +59,9 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 MAX_ALT_TXT = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond 1000 characters
 MAX_ALT_TEXT = 2000  # image block alt_text
 MAX_SECTION_TEXT = 3000
+MAX_BLOCKS = 50  # blocks in a message
 UPLOAD_TIMEOUT = 60.0
+PROCESSING_WAIT = 2.0  # seconds between posts refused while Slack processes the file
 FILES_SCOPE = "missing_scope — add the files:write scope to the app and reinstall it"
 
 # Refusals of the upload calls that retrying cannot fix.
@@ -93,6 +100,18 @@ def check_files(files: Iterable[Attachment], where: str) -> None:
             )
         if not f.content:
             raise DeliveryError(f"{f.filename} for {where} is empty", permanent=True)
+
+
+def check_room(payload: Mapping[str, Any], files: Sequence[Attachment], where: str) -> None:
+    """Refuse (permanently, before uploading anything) a message whose blocks and one
+    image block per file would pass Slack's MAX_BLOCKS."""
+    blocks = len(payload.get("blocks") or []) or (1 if payload.get("text") else 0)
+    if blocks + len(files) > MAX_BLOCKS:
+        raise DeliveryError(
+            f"the message to {where} has {blocks} blocks: with an image block for each of "
+            f"its {len(files)} files it would pass Slack's {MAX_BLOCKS}",
+            permanent=True,
+        )
 
 
 def alt_text(f: Attachment) -> str:
@@ -164,6 +183,15 @@ def file_not_ready(data: object, payload: Mapping[str, Any]) -> bool:
     return True
 
 
+def still_processing(where: str) -> RetryLater:
+    """The post to `where` showed a file Slack has not finished processing: try again in
+    PROCESSING_WAIT seconds (see `file_not_ready`)."""
+    return RetryLater(
+        f"Slack is still processing the file of the post to {where} (invalid_blocks on its image)",
+        retry_after=PROCESSING_WAIT,
+    )
+
+
 class SlackUploads:
     """Uploads files privately with an AsyncWebClient (the delivery's, or the chat
     front-end's) and remembers, per message key, the files already uploaded, so a retry
@@ -217,8 +245,8 @@ class SlackUploads:
         try:
             async with (
                 aiohttp.ClientSession(timeout=self._timeout) as session,
-                session.post(
-                    upload_url, data=f.content, headers={"Content-Type": f.media_type}
+                session.post(  # a stream: a large bytes body would block the event loop
+                    upload_url, data=io.BytesIO(f.content), headers={"Content-Type": f.media_type}
                 ) as resp,
             ):
                 status = resp.status

@@ -1,14 +1,15 @@
 """Trends: how many papers each of a channel's topics had per day over the last weeks, and
 the words that describe it (the weekly digest's chart and its alt text, issue 19).
 
-Pure. A `TrendCounter` counts over one `Matcher`'s papers (the archive of the last
-WEEKS weeks, and a day's margin for time zones) and evaluates each distinct topic once,
-whatever the number of channels following it: a topic's papers are the ones the Matcher
-selects for it (`Matcher.selected`, the digest's relevance for a profile subscribed to that
-topic alone), less the ones the channel's exclusions drop (`Matcher.excluded`, as the
-digest drops them). Authors a channel follows and its feedback model are left out: the
-chart shows topics, and a topic's line is the same for every channel following it (with
-the same exclusions, zone and day).
+Pure. A `TrendCounter` counts over the papers of one `Matcher`, or of several, a day or a
+few at a time (`count_channels`: the archive's papers of the last WEEKS weeks and LEAD days
+more, with a day's margin for time zones), and evaluates each distinct topic once per
+Matcher, whatever the number of channels following it: a topic's papers
+are the ones the Matcher selects for it (`Matcher.selected`, the digest's relevance for a
+profile subscribed to that topic alone), less the ones the channel's exclusions drop
+(`Matcher.excluded`, as the digest drops them). Authors a channel follows and its feedback
+model are left out: the chart shows topics, and a topic's line is the same for every
+channel following it (with the same exclusions, zone and day).
 
 A paper's day is its Hugging Face daily listing day (`Paper.daily_date`, a calendar date
 taken as it is) when it has one, else the day in the channel's zone of when it was
@@ -21,7 +22,7 @@ weekday; "the week before" the 7 days before those. The chart covers WEEKS weeks
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +33,9 @@ from bot.pipeline.query import fold_topic
 
 WEEKS = 8
 WEEK = 7
+# Days counted before a chart's first day (`TopicTrend.lead`): its 7-day mean is one of 7
+# days from its first day on.
+LEAD = WEEK - 1
 # Lines a chart draws at most: with more topics than that, the LINES - 1 busiest keep their
 # line and the others are summed into one, "other topics" (`legend`).
 LINES = 8
@@ -44,11 +48,13 @@ ALT_CHARS = 1000
 @dataclass(frozen=True, slots=True)
 class TopicTrend:
     """One topic's papers per day, `counts[0]` on the chart's `first_day`, the last on its
-    `end`. `topic` is the topic as the channel typed it (or OTHER for the sum of the
-    topics a chart has no line for)."""
+    `end`; `lead` those of the LEAD days before `first_day` (for the chart's 7-day mean on
+    its first days; not part of the chart's weeks). `topic` is the topic as the channel
+    typed it (or OTHER for the sum of the topics a chart has no line for)."""
 
     topic: str
     counts: tuple[int, ...]
+    lead: tuple[int, ...] = ()
 
     @property
     def this_week(self) -> int:
@@ -100,32 +106,114 @@ def window(end: date, weeks: int = WEEKS) -> tuple[date, date]:
     return end - timedelta(days=weeks * WEEK - 1), end - timedelta(days=WEEK - 1)
 
 
-@dataclass
-class TrendCounter:
-    """Papers per day of any number of topics over one Matcher's papers. Build once per
-    weekly cycle (with the Matcher of the last WEEKS weeks' papers); each topic, exclusion,
-    zone and day is worked out once and remembered (`counts`), so 10,000 channels sharing a
-    few thousand topics cost a few thousand counts. Not thread-safe (nor is the Matcher):
-    hold the Matcher's lock while using it."""
+def first_counted(end: date, weeks: int = WEEKS) -> date:
+    """The first day a chart ending on `end` counts papers on (its `lead` included): a
+    weekly cycle reads the archive's papers from the day before it (the widest zone
+    difference) to the day after `end`."""
+    return end - timedelta(days=weeks * WEEK + LEAD - 1)
 
-    matcher: Matcher
-    weeks: int = WEEKS
-    _ordinals: dict[str, list[int]] = field(init=False, default_factory=dict)
-    _counts: dict[tuple[str, tuple[str, ...], str, date], tuple[int, ...]] = field(
-        init=False, default_factory=dict
-    )
 
-    def _days(self, zone: str) -> list[int]:
-        """Each paper's day (`paper_day`) in `zone` as a proleptic ordinal, 0 without one."""
-        found = self._ordinals.get(zone)
+_Key = tuple[str, tuple[str, ...], str, date]  # folded topic, exclusions, zone, end
+
+
+def _key(topic: str, exclude: Sequence[str], zone: str, end: date) -> _Key:
+    return (fold_topic(topic), tuple(sorted({fold_topic(e) for e in exclude})), zone, end)
+
+
+class _Days:
+    """Each paper of one Matcher's day (`paper_day`) in a zone as a proleptic ordinal, 0
+    without one; worked out once per zone."""
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self._papers = papers
+        self._by_zone: dict[str, list[int]] = {}
+
+    def __call__(self, zone: str) -> list[int]:
+        found = self._by_zone.get(zone)
         if found is None:
             tz = ZoneInfo(zone)
             found = []
-            for p in self.matcher.papers:
+            for p in self._papers:
                 day = paper_day(p, tz)
                 found.append(day.toordinal() if day is not None else 0)
-            self._ordinals[zone] = found
+            self._by_zone[zone] = found
         return found
+
+
+def _count(
+    matcher: Matcher,
+    days: _Days,
+    topic: str,
+    exclude: Sequence[str],
+    zone: str,
+    end: date,
+    n: int,
+) -> list[int]:
+    """Papers per day of `topic` less `exclude` among `matcher`'s papers, over the `n` days
+    ending on `end` in `zone`."""
+    chosen: Iterable[int] = matcher.selected(topic)
+    if exclude:
+        dropped = set[int]().union(*(matcher.excluded(e) for e in exclude))
+        chosen = set(chosen) - dropped
+    first = end.toordinal() - n + 1
+    ordinals = days(zone)
+    out = [0] * n
+    for i in chosen:
+        d = ordinals[i] - first
+        if 0 <= d < n:
+            out[d] += 1
+    return out
+
+
+@dataclass
+class TrendCounter:
+    """Papers per day of any number of topics (each with a channel's exclusions, zone and
+    last day: a count), over the papers of one Matcher or of several (`count_channels`).
+    Each count is made once and remembered, so 10,000 channels sharing a few thousand
+    topics cost a few thousand counts.
+
+    With `matcher`, counts are made when asked for (`counts`, `trends`, `trends_for`).
+    Without one, only the counts `add` made are known: asking for another raises KeyError.
+    Not thread-safe (nor is a Matcher): hold the Matcher's lock while using it."""
+
+    matcher: Matcher | None = None
+    weeks: int = WEEKS
+    _days: _Days | None = field(init=False, default=None)
+    _spans: dict[_Key, tuple[int, ...]] = field(init=False, default_factory=dict)
+
+    @property
+    def counted(self) -> int:
+        """Distinct counts made so far (topic, exclusions, zone and day)."""
+        return len(self._spans)
+
+    def add(
+        self,
+        matcher: Matcher,
+        wanted: Iterable[tuple[str, Sequence[str], str, date]],
+    ) -> None:
+        """Adds the papers per day among `matcher`'s papers of each (topic, exclusions, zone,
+        end) of `wanted` (each distinct one once) to its count so far. Give every Matcher of
+        a run the same `wanted`, and each paper to one Matcher only: the counts are then the
+        counts over all of their papers (`count_channels`)."""
+        n = self.weeks * WEEK + LEAD
+        days = _Days(matcher.papers)
+        done: set[_Key] = set()
+        for topic, exclude, zone, end in wanted:
+            key = _key(topic, exclude, zone, end)
+            if key in done:
+                continue
+            done.add(key)
+            found = _count(matcher, days, topic, exclude, zone, end, n)
+            before = self._spans.get(key)
+            if before is not None:
+                found = [a + b for a, b in zip(before, found, strict=True)]
+            self._spans[key] = tuple(found)
+
+    def zeros(self, wanted: Iterable[tuple[str, Sequence[str], str, date]]) -> None:
+        """Counts of no paper for those of `wanted` not counted yet."""
+        n = self.weeks * WEEK + LEAD
+        for topic, exclude, zone, end in wanted:
+            self._spans.setdefault(_key(topic, exclude, zone, end), (0,) * n)
 
     def counts(
         self, topic: str, *, zone: str, end: date, exclude: Sequence[str] = ()
@@ -134,24 +222,21 @@ class TrendCounter:
         of `exclude` drops) over the `weeks` weeks ending on `end` in `zone` (an IANA name;
         raises ZoneInfoNotFoundError for an unknown one). Remembered: topics typed
         differently that fold alike (`fold_topic`) share a count."""
-        ex = tuple(sorted({fold_topic(e) for e in exclude}))
-        key = (fold_topic(topic), ex, zone, end)
-        found = self._counts.get(key)
+        return self._span(topic, zone, end, exclude)[LEAD:]
+
+    def _span(self, topic: str, zone: str, end: date, exclude: Sequence[str]) -> tuple[int, ...]:
+        """`counts` with the LEAD days before them first (`TopicTrend.lead`)."""
+        key = _key(topic, exclude, zone, end)
+        found = self._spans.get(key)
         if found is not None:
             return found
-        chosen: Iterable[int] = self.matcher.selected(topic)
-        if exclude:
-            dropped = set[int]().union(*(self.matcher.excluded(e) for e in exclude))
-            chosen = set(chosen) - dropped
-        n = self.weeks * WEEK
-        first = end.toordinal() - n + 1
-        days = self._days(zone)
-        out = [0] * n
-        for i in chosen:
-            d = days[i] - first
-            if 0 <= d < n:
-                out[d] += 1
-        found = self._counts[key] = tuple(out)
+        if self.matcher is None:
+            raise KeyError(f"not counted: {topic!r} excluding {list(exclude)} in {zone} to {end}")
+        if self._days is None:
+            self._days = _Days(self.matcher.papers)
+        n = self.weeks * WEEK + LEAD
+        found = tuple(_count(self.matcher, self._days, topic, exclude, zone, end, n))
+        self._spans[key] = found
         return found
 
     def trends(
@@ -166,10 +251,8 @@ class TrendCounter:
         """The Trends of `topics` (in their order, each once) over the `weeks` weeks ending
         on `end` in `zone`; `title` defaults to `default_title(end, weeks)`."""
         first, week_start = window(end, self.weeks)
-        series = tuple(
-            TopicTrend(t, self.counts(t, zone=zone, end=end, exclude=exclude))
-            for t in dict.fromkeys(topics)
-        )
+        spans = {t: self._span(t, zone, end, exclude) for t in dict.fromkeys(topics)}
+        series = tuple(TopicTrend(t, s[LEAD:], s[:LEAD]) for t, s in spans.items())
         return Trends(
             title if title is not None else default_title(end, self.weeks),
             first,
@@ -203,6 +286,42 @@ def trends_for(
     )
 
 
+def wanted(
+    profiles: Iterable[Profile], end: date | Callable[[Profile], date]
+) -> list[tuple[str, tuple[str, ...], str, date]]:
+    """The counts the charts of `profiles` need: each topic of each, with its exclusions,
+    zone and last day (`end`, or `end(profile)`: channels in zones far apart may be on
+    different days at the same instant). Each distinct one once."""
+    out: dict[_Key, tuple[str, tuple[str, ...], str, date]] = {}
+    for p in profiles:
+        last = end if isinstance(end, date) else end(p)
+        for t in p.topics:
+            out.setdefault(_key(t, p.exclude, p.timezone, last), (t, p.exclude, p.timezone, last))
+    return list(out.values())
+
+
+def count_channels(
+    matchers: Iterable[Matcher],
+    profiles: Sequence[Profile],
+    end: date | Callable[[Profile], date],
+    *,
+    weeks: int = WEEKS,
+) -> TrendCounter:
+    """The counts of every chart of `profiles` (`wanted`) over the papers of `matchers`,
+    each Matcher used once and let go: a weekly cycle indexes its WEEKS weeks of papers a
+    day (or a few) at a time, as the daily digests do, so its memory is a day's, and a
+    topic is evaluated over a day's papers (the digest's own relevance, related terms
+    included) rather than over 60,000 at once (slower per paper: benchmarks/charts.py).
+    Each paper must be in one Matcher only. `trends_for(counter, profile, ...)` then makes
+    each chart; a count not asked for here raises KeyError."""
+    counter = TrendCounter(weeks=weeks)
+    needed = wanted(profiles, end)
+    for matcher in matchers:
+        counter.add(matcher, needed)
+    counter.zeros(needed)  # no Matcher at all: no paper
+    return counter
+
+
 def legend(trends: Trends) -> tuple[TopicTrend, ...]:
     """The lines a chart draws, in legend order: every topic in the channel's order when
     there are LINES or fewer; with more, the LINES - 1 busiest (most papers over the whole
@@ -215,7 +334,8 @@ def legend(trends: Trends) -> tuple[TopicTrend, ...]:
     kept = sorted(busiest)
     rest = [s for i, s in enumerate(series) if i not in set(kept)]
     other = tuple(sum(day) for day in zip(*(s.counts for s in rest), strict=True))
-    return (*(series[i] for i in kept), TopicTrend(OTHER, other))
+    lead = tuple(sum(day) for day in zip(*(s.lead for s in rest), strict=True))
+    return (*(series[i] for i in kept), TopicTrend(OTHER, other, lead))
 
 
 def _papers(n: int) -> str:

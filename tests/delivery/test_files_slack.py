@@ -14,6 +14,7 @@ import pytest
 
 from bot.delivery.retry import RetryPolicy, send_with_retry
 from bot.delivery.slack import SlackDelivery, slack_client
+from bot.delivery.slack_files import PROCESSING_WAIT
 from bot.errors import DeliveryError
 from bot.models import Attachment, Message, Profile
 from fakes.faults import FaultPlan, disconnect, reset, server_error
@@ -117,20 +118,27 @@ async def test_a_file_still_being_processed_is_retried_without_uploading_again(
     slack: FakeSlack,
 ) -> None:
     """Slack processes uploads asynchronously: the first posts are refused with
-    invalid_blocks on the image; the retries reuse the uploaded file."""
-    slack.files.processing = 2
+    invalid_blocks on the image; the retries, more than the attempts allowed for failures
+    and each after PROCESSING_WAIT, reuse the uploaded file."""
+    slack.files.processing = 8
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
     d = delivery(slack)
     try:
         ts = await send_with_retry(
             lambda: d.send(PROFILE, MESSAGE, idempotency_key="k2"),
             what=PROFILE.ref,
-            sleep=instant,
+            sleep=sleep,
+            policy=RetryPolicy(attempts=6),
         )
     finally:
         await d.aclose()
     [posted] = slack.messages(CHANNEL)
     assert posted["ts"] == ts
-    assert slack.requests["chat.postMessage"] == 3
+    assert slack.requests["chat.postMessage"] == 9 and waits == [PROCESSING_WAIT] * 8
     assert slack.requests["files.getUploadURLExternal"] == 1  # uploaded once
     assert shown_file(posted) == slack.files.completed()[0].id
 
@@ -270,3 +278,20 @@ async def test_a_token_without_files_write_says_which_scope_to_add(slack: FakeSl
         await send(slack)
     assert info.value.permanent and "files:write" in str(info.value)
     assert slack.messages() == []
+
+
+async def test_a_message_with_no_room_for_its_image_is_refused_before_uploading(
+    slack: FakeSlack,
+) -> None:
+    blocks = [{"type": "divider"}] * 50
+    with pytest.raises(DeliveryError) as info:
+        await send(slack, Message({"text": "full", "blocks": blocks}, files=(CHART,)))
+    assert info.value.permanent and "Slack's 50" in str(info.value)
+    assert slack.requests["files.getUploadURLExternal"] == 0
+
+
+async def test_a_file_of_megabytes_arrives_whole(slack: FakeSlack) -> None:
+    big = Attachment("trend.png", sample_png(pad=3 * 1024 * 1024), alt=ALT)
+    await send(slack, Message({"text": "big"}, files=(big,)))
+    [file] = slack.files.completed()
+    assert file.content == big.content and file.length == len(big.content)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 
 from PIL import Image
 
-from bot.pipeline.render.chart import ChartCache, render_chart
-from bot.pipeline.trends import WEEKS, TopicTrend, Trends, describe, window
+from bot.pipeline.render.chart import OTHER_COLOUR, PALETTE, ChartCache, render_chart
+from bot.pipeline.trends import LINES, WEEKS, TopicTrend, Trends, describe, window
 
 END = date(2026, 12, 4)
 DAYS = WEEKS * 7
@@ -88,3 +94,72 @@ def test_the_cache_renders_equal_trends_once() -> None:
     assert cache(a) is not first
     assert cache(a).content == first.content
     assert cache.misses == 4
+
+
+def test_a_fresh_process_draws_the_same_bytes() -> None:
+    t = trends(("mixture of experts", wave(1)), ("<!channel> $x$ 🚀", wave(4)))
+    here = render_chart(t).content
+    code = (
+        "import sys, hashlib\n"
+        "from tests.pipeline.test_chart import trends, wave\n"
+        "from bot.pipeline.render.chart import render_chart\n"
+        "t = trends(('mixture of experts', wave(1)), ('<!channel> $x$ 🚀', wave(4)))\n"
+        "sys.stdout.write(hashlib.sha256(render_chart(t).content).hexdigest())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")])}
+    env["MPLBACKEND"] = "pdf"  # another default backend: the chart draws with Agg anyway
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == hashlib.sha256(here).hexdigest()
+
+
+def test_charts_drawn_in_threads_at_once_are_the_same_as_one_by_one() -> None:
+    charts = [trends((f"topic {k}", wave(k)), ("RLHF", wave(k + 1))) for k in range(6)]
+    alone = [render_chart(t).content for t in charts]
+    with ThreadPoolExecutor(3) as pool:
+        together = [a.content for a in pool.map(render_chart, charts * 2)]
+    assert together == alone * 2
+
+
+def pixels(chart_bytes: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(chart_bytes)) as image:
+        return image.convert("RGB")
+
+
+def test_the_background_is_opaque_white_with_a_border_and_this_week_is_shaded() -> None:
+    image = pixels(render_chart(trends(("MoE", wave(1)))).content)
+    assert image.getpixel((500, 3)) == (255, 255, 255)  # the card
+    assert image.getpixel((0, 250)) != (255, 255, 255)  # its border
+    # "this week" (the last 7 of 56 days) is shaded: a light blue, not white
+    r, g, b = image.getpixel((640, 470 - 30))
+    assert b > r and (r, g, b) != (255, 255, 255)
+    r, g, b = image.getpixel((300, 470 - 30))
+    assert (r, g, b) == (255, 255, 255)
+
+
+def test_lines_use_the_colour_blind_safe_palette_and_more_topics_share_one_grey_line() -> None:
+    names = [f"topic {k}" for k in range(LINES + 2)]
+    t = trends(*((n, [3 + k] * DAYS) for k, n in enumerate(names)))
+    colours = {c for _, c in pixels(render_chart(t).content).getcolors(4096) or []}
+    okabe_ito = {tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in PALETTE}
+    grey = tuple(int(OTHER_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
+    assert okabe_ito <= colours
+    assert grey in colours
+    assert (0xF0, 0xE4, 0x42) not in colours  # Okabe-Ito's yellow: too pale on white
+
+
+def test_a_long_title_and_many_long_names_still_draw_a_small_png() -> None:
+    long = "x" * 500
+    t = trends(*((f"{long} {k}", wave(k)) for k in range(20)), title=long)
+    chart = render_chart(t)
+    assert chart.content.startswith(PNG) and len(chart.content) < 150_000
+    assert len(chart.alt) <= 1000

@@ -15,17 +15,21 @@ from bot.pipeline.lexicon import build
 from bot.pipeline.match import Matcher
 from bot.pipeline.trends import (
     ALT_CHARS,
+    LEAD,
     LINES,
     OTHER,
     WEEKS,
     TopicTrend,
     TrendCounter,
     Trends,
+    count_channels,
     default_title,
     describe,
+    first_counted,
     legend,
     paper_day,
     trends_for,
+    wanted,
     window,
 )
 
@@ -318,3 +322,58 @@ def test_hostile_topic_names_are_described_as_typed() -> None:
 def test_an_unknown_zone_is_an_error() -> None:
     with pytest.raises(ZoneInfoNotFoundError):
         counter([]).counts("moe", zone="Nowhere/Atlantis", end=END)
+
+
+def test_the_days_before_the_chart_are_counted_for_its_first_weeks_mean() -> None:
+    first, _ = window(END)
+    assert first_counted(END) == first - timedelta(days=LEAD)
+    before = [moe(published=at(first - timedelta(days=k))) for k in range(1, LEAD + 2)]
+    t = trends_for(counter(before), profile("mixture of experts", "video diffusion"), END)
+    moe_line, other_line = t.series
+    assert moe_line.lead == (1,) * LEAD and moe_line.total == 0
+    assert other_line.lead == (0,) * LEAD
+    # the line summing quiet topics sums their lead days too
+    many = trends(*((f"t{k}", week(k)) for k in range(LINES + 1)))
+    leads = tuple(TopicTrend(s.topic, s.counts, (k,) * LEAD) for k, s in enumerate(many.series))
+    grouped = legend(Trends("t", many.first_day, END, many.week_start, leads))
+    assert grouped[-1].topic == OTHER and grouped[-1].lead == (0 + 1,) * LEAD
+
+
+# --- a run's papers a day at a time ----------------------------------------------------------
+
+
+def test_counting_a_day_at_a_time_gives_the_counts_of_all_the_papers_at_once() -> None:
+    papers = [moe(published=at(END - timedelta(days=k % 12), 6 + k % 17)) for k in range(40)]
+    papers += [diffusion(at(END - timedelta(days=k))) for k in range(6)]
+    background = filler()
+    lexicon = build([*papers, *background])
+    channels = [
+        profile("mixture of experts", "video diffusion", zone="Asia/Tokyo"),
+        profile("moe", exclude=["phones"]),
+        profile("video diffusion", "quantum error correction", zone="America/Los_Angeles"),
+    ]
+    by_day: dict[date, list[Paper]] = {}
+    for p in papers:
+        assert p.published is not None
+        by_day.setdefault(p.published.date(), []).append(p)
+    # (the background's papers, in every chunk, are about none of these topics)
+    chunks = [Matcher([*day, *background], lexicon) for day in by_day.values()]
+    counted = count_channels(iter(chunks), channels, END)
+    once = TrendCounter(Matcher([*papers, *background], lexicon))
+    for p in channels:
+        assert trends_for(counted, p, END) == trends_for(once, p, END)
+    assert trends_for(counted, channels[1], END).series[0].total == 40  # (UTC)
+    assert trends_for(counted, channels[0], END).series[0].total == 39  # one on Tokyo's Saturday
+    # only the counts the channels need were made: another raises KeyError
+    with pytest.raises(KeyError, match="not counted"):
+        trends_for(counted, profile("mixture of experts"), END)
+    # a channel's day may be its own
+    days = count_channels(chunks, channels, lambda p: END - timedelta(days=1))
+    assert trends_for(days, channels[1], END - timedelta(days=1)).end == END - timedelta(days=1)
+
+
+def test_no_papers_at_all_are_counts_of_zero() -> None:
+    counted = count_channels([], [profile("moe", "rlhf")], END)
+    t = trends_for(counted, profile("moe", "rlhf"), END)
+    assert [s.total for s in t.series] == [0, 0]
+    assert wanted([profile("moe", "MoE"), profile("moe")], END) == [("moe", (), "UTC", END)]

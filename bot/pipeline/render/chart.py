@@ -5,8 +5,9 @@ Pure (bytes in memory, no file, no global state): matplotlib's object-oriented A
 drawn in several threads at once, each its own Figure. Every style is passed explicitly.
 
 Deterministic: the same Trends give the same bytes (fixed size and dpi, the font bundled
-with matplotlib, month names spelled here rather than by the locale, no timestamp or
-software name in the PNG's metadata). Tests: tests/pipeline/test_chart.py.
+with matplotlib, month names spelled here rather than by the locale, a palette PNG written
+by Pillow, matplotlib's own dependency, without metadata: no timestamp, no software name),
+for the same versions of matplotlib, FreeType and Pillow. Tests: tests/pipeline/test_chart.py.
 
 Readable in dark and light chat clients: an opaque white card with a grey border and
 near-black text (a transparent PNG shows dark text on a dark client's background); lines
@@ -19,16 +20,22 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.ft2font import FT2Font
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from bot.models import Attachment
 from bot.pipeline.trends import OTHER, TopicTrend, Trends, describe, legend
@@ -39,13 +46,19 @@ FONT = "DejaVu Sans"  # bundled with matplotlib: the same glyphs on every machin
 # purple, orange, sky blue, black (yellow left out: too pale on white); OTHER in grey.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 OTHER_COLOUR = "#7F7F7F"
-DASHES = ("solid", (0, (6, 2)), (0, (2, 1.5)), (0, (6, 2, 2, 2)))
+DASHES: tuple[Any, ...] = ("solid", (0, (6, 2)), (0, (2, 1.5)), (0, (6, 2, 2, 2)))
 BACKGROUND, BORDER, INK, GRID = "#FFFFFF", "#C8C8C8", "#1A1A1A", "#E6E6E6"
 WEEK_SHADE = "#0072B2"
-NAME_CHARS = 28  # a topic's name in the legend, at most (longer: cut with an ellipsis)
+NAME_CHARS = 24  # a topic's name in the legend, at most (longer: cut with an ellipsis)
 TITLE_CHARS = 90
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MEAN_DAYS = 7
+SHADE_ALPHA, DAILY_ALPHA = 0.10, 0.5
+# Blends of each colour with the background a palette PNG keeps (antialiased edges).
+BLENDS = (0.2, 0.4, 0.6, 0.8)
+# Lines up to which each topic's papers per day are drawn too (thin, under its 7-day mean);
+# with more, the means alone stay readable (and the PNG small).
+DAILY_UP_TO = 3
 
 
 def filename(trends: Trends) -> str:
@@ -55,19 +68,27 @@ def filename(trends: Trends) -> str:
 
 def render_chart(trends: Trends) -> Attachment:
     """The chart of `trends` as a PNG Attachment (about 1000x500 pixels, tens of KB):
-    per topic of `legend(trends)` its papers per day (a thin line) and their mean over the
-    last 7 days (a thick line, from the chart's 7th day); "this week" shaded and labelled;
-    a week's first day labelled on the x axis; the legend names each topic (shortened to
+    per topic of `legend(trends)` the mean of its papers per day over the last 7 days (a
+    thick line; `TopicTrend.lead` gives the days before the chart's first) and, with DAILY_UP_TO
+    lines or fewer, each day's count (a thin line); "this week" shaded and labelled; a
+    week's first day labelled on the x axis; the legend names each topic (shortened to
     NAME_CHARS with an ellipsis) with its papers this week. Its `alt` is
     `describe(trends)`. Text is drawn as typed: no mathtext (`$x$` stays `$x$`), and
     characters the font lacks (emoji) are left out."""
     fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND, edgecolor=BORDER)
     fig.patch.set_linewidth(2.0)
     FigureCanvasAgg(fig)  # attaches itself: Agg, whatever the default backend
-    ax = fig.add_axes((0.065, 0.11, 0.655, 0.77))
+    ax = fig.add_axes((0.065, 0.11, 0.585, 0.77))
     _draw(fig, ax, trends)
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=DPI)
+    size = (round(WIDTH * DPI), round(HEIGHT * DPI))
+    # The chart's own colours and their blends with the backgrounds (`_palette`), no
+    # dithering: each of its colours stays exact and the PNG is a few tens of KB instead of
+    # over a hundred. Deterministic, as the drawing is.
+    image = _quantized(raw.getvalue(), size)
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    image.save(out, format="PNG")  # no metadata chunk: no software name, no time
     return Attachment(filename(trends), out.getvalue(), "image/png", describe(trends))
 
 
@@ -82,23 +103,27 @@ def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
     ax.grid(True, axis="y", color=GRID, linewidth=0.8)
     ax.set_axisbelow(True)
     week = (trends.week_start - trends.first_day).days
-    ax.axvspan(week - 0.5, n - 0.5, color=WEEK_SHADE, alpha=0.10, linewidth=0)
+    ax.axvspan(week - 0.5, n - 0.5, color=WEEK_SHADE, alpha=SHADE_ALPHA, linewidth=0)
     lines = legend(trends)
-    top = max((max(t.counts, default=0) for t in lines), default=0)
     xs = list(range(n))
+    daily = len(lines) <= DAILY_UP_TO
+    drawn = [list(t.counts) if daily else _means(t) for t in lines]
+    top = max((max(values, default=0) for values in drawn), default=0)
+    grouped = len(lines) < len(trends.series)
+    colours = [
+        OTHER_COLOUR if grouped and k == len(lines) - 1 else PALETTE[k % len(PALETTE)]
+        for k in range(len(lines))
+    ]
     for k, t in enumerate(lines):
-        colour = OTHER_COLOUR if (t.topic == OTHER and len(lines) < len(trends.series)) else None
-        colour = colour or PALETTE[k % len(PALETTE)]
-        dash = DASHES[k % len(DASHES)]
-        ax.plot(xs, list(t.counts), color=colour, linewidth=0.9, alpha=0.45, linestyle="solid")
-        means = _means(t.counts)
+        colour, dash = colours[k], DASHES[k % len(DASHES)]
+        if daily:
+            ax.plot(xs, list(t.counts), color=colour, linewidth=0.9, alpha=DAILY_ALPHA)
         ax.plot(
-            xs[MEAN_DAYS - 1 :],
-            means,
+            xs,
+            _means(t),
             color=colour,
             linewidth=2.4,
             linestyle=dash,
-            label=f"{_shorten(t.topic, NAME_CHARS)} ({t.this_week} this week)",
         )
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(0, max(1, top) * 1.12)
@@ -145,28 +170,49 @@ def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
             parse_math=False,
         )
     if lines:
-        leg = ax.legend(
-            loc="upper left",
-            bbox_to_anchor=(1.02, 1.0),
-            frameon=False,
-            prop=FontProperties(family=FONT, size=9),
-            labelcolor=INK,
-            handlelength=2.6,
-            title="7-day mean; thin: per day",
-            title_fontproperties=FontProperties(family=FONT, size=8),
+        _legend(fig, lines, colours, daily)
+
+
+def _legend(fig: Figure, lines: Sequence[TopicTrend], colours: Sequence[str], daily: bool) -> None:
+    """The legend, right of the chart: a sample of each line and its topic with its papers
+    this week. Drawn by hand at fixed places (matplotlib's Legend lays its boxes out at
+    every draw: a fifth of a chart's time)."""
+    x, y, step = 0.675, 0.86, 0.05
+    fig.text(x, y + 0.04, "7-day mean; thin: each day" if daily else "7-day mean", **_TEXT, size=8)
+    for k, t in enumerate(lines):
+        at = y - k * step
+        fig.add_artist(
+            Line2D(
+                (x, x + 0.03),
+                (at, at),
+                color=colours[k],
+                linewidth=2.4,
+                linestyle=DASHES[k % len(DASHES)],
+            )
         )
-        for text in (*leg.get_texts(), leg.get_title()):
-            text.set_parse_math(False)
-            text.set_text(_drawable(text.get_text()))
-        leg.get_title().set_color(INK)
+        name = _shorten(_drawable(t.topic), NAME_CHARS)
+        fig.text(x + 0.04, at, f"{name} · {t.this_week} this week", **_TEXT, size=9)
 
 
-def _means(counts: tuple[int, ...]) -> list[float]:
-    """The mean of each window of MEAN_DAYS days, from the MEAN_DAYS-th day on."""
-    return [
-        sum(counts[i - MEAN_DAYS + 1 : i + 1]) / MEAN_DAYS
-        for i in range(MEAN_DAYS - 1, len(counts))
-    ]
+_TEXT: dict[str, Any] = {
+    "color": INK,
+    "fontfamily": FONT,
+    "va": "center",
+    "ha": "left",
+    "parse_math": False,
+    "usetex": False,
+}
+
+
+def _means(t: TopicTrend) -> list[float]:
+    """Each day's mean of the MEAN_DAYS days ending on it (`TopicTrend.lead` before the
+    chart's first day; of the days known, without it)."""
+    full, lead = (*t.lead, *t.counts), len(t.lead)
+    out = []
+    for i in range(lead, len(full)):
+        days = full[max(0, i - MEAN_DAYS + 1) : i + 1]
+        out.append(sum(days) / len(days))
+    return out
 
 
 def _day(day: date) -> str:
@@ -183,6 +229,64 @@ def _charmap() -> frozenset[int]:
     """The characters FONT draws (read once from its file)."""
     path = findfont(FontProperties(family=FONT), fallback_to_default=True)
     return frozenset(FT2Font(path).get_charmap())
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16))
+
+
+def _blend(colour: tuple[int, ...], under: tuple[int, ...], alpha: float) -> tuple[int, ...]:
+    return tuple(round(c * alpha + u * (1 - alpha)) for c, u in zip(colour, under, strict=True))
+
+
+@lru_cache(maxsize=1)
+def _palette() -> tuple[list[int], npt.NDArray[np.uint8]]:
+    """The colours a chart draws with, exactly, and their BLENDS with the two backgrounds
+    (white and this week's shade), as a flat PNG palette; and the index of the nearest of
+    them for each colour of 6 bits a channel (`_quantized`). Made once (a fraction of a
+    second)."""
+    white = _rgb(BACKGROUND)
+    shade = _blend(_rgb(WEEK_SHADE), white, SHADE_ALPHA)
+    keys: list[tuple[int, ...]] = [
+        _rgb(c) for c in (*PALETTE, OTHER_COLOUR, INK, BORDER, GRID, WEEK_SHADE)
+    ]
+    keys += [_blend(k, white, DAILY_ALPHA) for k in keys[: len(PALETTE) + 1]]
+    colours = dict.fromkeys([white, shade, *keys])
+    for key in keys:
+        for under in (white, shade):
+            for alpha in BLENDS:
+                colours.setdefault(_blend(key, under, alpha))
+    table = np.array(list(colours), dtype=np.int32)  # (n, 3)
+    assert len(table) <= 256, len(table)
+    levels = np.arange(64, dtype=np.int32) * 4 + 2  # each 6-bit level's middle
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    cube = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)  # (64**3, 3), r major
+    nearest = np.empty(len(cube), dtype=np.uint8)
+    for start in range(0, len(cube), 1 << 14):
+        part = cube[start : start + (1 << 14), None, :] - table[None, :, :]
+        nearest[start : start + (1 << 14)] = np.argmin((part * part).sum(axis=2), axis=1)
+    for i, colour in enumerate(table):  # the palette's own colours map to themselves
+        nearest[_cell(colour)] = i
+    return [int(v) for v in table.ravel()], nearest
+
+
+def _cell(rgb: npt.NDArray[np.int32]) -> int:
+    return int((rgb[0] >> 2) << 12 | (rgb[1] >> 2) << 6 | (rgb[2] >> 2))
+
+
+def _quantized(rgba: bytes, size: tuple[int, int]) -> Image.Image:
+    """The drawn RGBA pixels as a palette image of `_palette`'s colours (each pixel the
+    nearest, no dithering)."""
+    flat, nearest = _palette()
+    pixels = np.frombuffer(rgba, dtype=np.uint8).reshape(size[1], size[0], 4)
+    cells = (
+        (pixels[..., 0].astype(np.int32) >> 2) << 12
+        | (pixels[..., 1].astype(np.int32) >> 2) << 6
+        | (pixels[..., 2].astype(np.int32) >> 2)
+    )
+    image = Image.fromarray(nearest[cells], mode="P")
+    image.putpalette(flat)
+    return image
 
 
 def _drawable(text: str) -> str:
