@@ -7,9 +7,11 @@ bot.pipeline.render.weekly) meet I/O:
 
 - the archive is read once for all channels: the papers first stored in the last
   `WEEKS` weeks and a margin before the earliest channel's local day;
-- one Matcher over them evaluates each distinct topic once (`TrendCounter` counts each
-  topic, exclusion, zone and day once), and one chart is drawn per distinct Trends
-  (`ChartCache`: channels with the same topics share it);
+- the charts' counts are made a week of papers at a time (one Matcher each, let go once
+  counted: memory is a week's papers), each topic, exclusion, zone and day counted once
+  for all channels (`count_channels`); the top papers are chosen with one Matcher over
+  the last week's papers; one chart is drawn per distinct Trends (`ChartCache`: channels
+  with the same topics share it);
 - the channels' votes are read once (`FeedbackStore.votes_of`).
 
 Exactly once: the weekly digest goes through the same outbox as the daily papers
@@ -45,8 +47,16 @@ from bot.pipeline.match import Matcher
 from bot.pipeline.render.chart import ChartCache
 from bot.pipeline.render.weekly import render_weekly
 from bot.pipeline.repairs import prefill
-from bot.pipeline.trends import WEEKS, TrendCounter, Trends, describe, trends_for
-from bot.pipeline.weekly import WeeklyDigest, WeekPapers, net_votes, select_week, week_key
+from bot.pipeline.trends import Trends, count_channels, describe, first_counted, trends_for
+from bot.pipeline.weekly import (
+    WeeklyDigest,
+    WeekPapers,
+    by_days,
+    net_votes,
+    select_week,
+    week_key,
+    week_start,
+)
 from bot.store import aio
 from bot.store.aio import Async
 from bot.store.archive import Archive
@@ -59,8 +69,9 @@ log = logging.getLogger(__name__)
 
 WEEKLY_SUFFIX = "#weekly"
 SLOW_ANSWER = 5.0
-# Papers first stored this long before a chart's first day still count on it (a paper
-# listed on HF days after arXiv stored it; zones ahead of UTC).
+# Papers first stored this long before a chart's first counted day (or the week's first
+# day) are read too: their day (`paper_day`: published, HF listing day) may be later, and
+# zones ahead of UTC start their day early.
 MARGIN = timedelta(days=2)
 # Outcome statuses beyond DigestRuns': the week's digest was posted before ("already"),
 # another firing or replica holds this scheduled run ("claimed"), a dry run.
@@ -196,8 +207,8 @@ class WeeklyCycle:
         """Every channel's weekly digest and message for the week ending on its local day
         at `at` (reads, then one worker thread)."""
         ends = {p.ref: local_day(p, at) for p in profiles}
-        first = min(ends.values()) - timedelta(days=WEEKS * 7) - MARGIN
-        start = datetime.combine(first, time(), tzinfo=UTC)
+        first = first_counted(min(ends.values()))  # the charts' 7-day means count from it
+        start = datetime.combine(first, time(), tzinfo=UTC) - MARGIN
         papers = await self._archive(lambda archive: archive.since(start, now))
         lexicon = await aio.run(self._lexicon)
         await aio.run(prefill, [t for p in profiles for t in (*p.topics, *p.exclude)], lexicon)
@@ -216,13 +227,23 @@ class WeeklyCycle:
         ends: Mapping[str, date],
         votes: Mapping[str, Mapping[str, int]],
     ) -> list[Planned]:
-        """In a worker thread, holding the Matcher's lock: each topic evaluated once, each
-        channel's trends, papers and message (identical trends share one chart)."""
+        """In a worker thread, holding the Matcher's lock. The charts' counts are made over
+        the papers a week at a time (`by_days`: one Matcher each, let go once counted,
+        `count_channels`), so memory is a week's papers, not eight weeks'; each topic,
+        exclusion, zone and day is counted once for all channels. The top papers are
+        chosen with one Matcher over the papers first stored since the earliest week's
+        first day (less MARGIN). Identical trends share one chart (`ChartCache`)."""
         out: list[Planned] = []
         with self._matching:
-            matcher = self._matchers(papers, lexicon)
+            counter = count_channels(
+                (self._matchers(chunk, lexicon) for chunk in by_days(papers)),
+                profiles,
+                lambda p: ends[p.ref],
+            )
+            since = datetime.combine(min(map(week_start, ends.values())), time(), tzinfo=UTC)
+            recent = [p for p in papers if p.first_seen is None or p.first_seen >= since - MARGIN]
+            matcher = self._matchers(recent, lexicon)
             matcher.evaluate(dict.fromkeys(t for p in profiles for t in (*p.topics, *p.exclude)))
-            counter = TrendCounter(matcher)
             week = WeekPapers(matcher)
             for profile in profiles:
                 end = ends[profile.ref]

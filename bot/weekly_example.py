@@ -3,7 +3,7 @@ small deterministic synthetic archive of eight weeks, writing the chart and the 
 (docs/weekly-example.png and docs/weekly-example.txt, committed).
 
 The bundled sample (bot/data) is one day only; a chart needs weeks, so the papers are
-made here: three topics over 58 days up to Friday 27 November 2026, with a trend each
+made here: three topics over 64 days up to Friday 27 November 2026, with a trend each
 (Mixture-of-Experts rising, speech recognition steady, reinforcement learning easing), a
 quieter weekend, HF upvotes on some, and papers off every topic. Same code, same bytes:
 the papers, the clock and the chart are all fixed (tests/test_weekly_example.py checks
@@ -30,7 +30,7 @@ from bot.weekly import WeeklyOutcome
 
 END = date(2026, 11, 27)  # a Friday: the week shown ends on it
 RUN_AT = datetime.combine(END, time(16, 0, 5), tzinfo=UTC)  # `weekly: "fri 16:00"`, UTC
-DAYS = 58
+DAYS = 64  # the chart's 56 days, the 6 before them its 7-day means count, and 2 more
 SEED = 19
 TOPICS = ("mixture of experts", "speech recognition", "reinforcement learning")
 PNG, TEXT = "weekly-example.png", "weekly-example.txt"

@@ -10,6 +10,7 @@ topics' chart.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,8 @@ from bot.pipeline.match import Matcher
 from bot.pipeline.render.chart import render_chart
 from bot.pipeline.render.common import clean
 from bot.pipeline.repairs import prefill
-from bot.pipeline.trends import WEEK, WEEKS, Trends, describe
-from bot.pipeline.trends import TrendCounter as Counter
+from bot.pipeline.trends import WEEKS, Trends, count_channels, describe, first_counted, trends_for
+from bot.pipeline.weekly import by_days
 from bot.store import aio
 from bot.store.profile_rules import MAX_TOPIC_CHARS
 from handlers.common import error, now, quoted
@@ -28,7 +29,7 @@ from handlers.services import Services
 from handlers.spec import Command, CommandSpec, Option
 
 EXAMPLE = "mixture of experts"
-MARGIN = timedelta(days=2)  # papers stored this much before the chart's first day count
+MARGIN = timedelta(days=2)  # papers stored this much before the first counted day are read
 
 
 def _topic(command: Command) -> Command | Reply:
@@ -52,17 +53,21 @@ def chart_of(
     services: Services, profile: Profile | None, topic: str | None, at: datetime
 ) -> tuple[Trends, Attachment]:
     """The trends and chart of `topic` (or of the profile's topics, less its exclusions)
-    over the WEEKS weeks ending on the local day of `at`. Blocking: in a worker thread."""
+    over the WEEKS weeks ending on the local day of `at`, counted a week of papers at a
+    time as the weekly digest counts them (bot.weekly). Blocking: in a worker thread."""
     zone = profile.timezone if profile is not None else "UTC"
     end = at.astimezone(ZoneInfo(zone)).date()
-    start = datetime.combine(end - timedelta(days=WEEKS * WEEK), time(), tzinfo=UTC) - MARGIN
+    start = datetime.combine(first_counted(end), time(), tzinfo=UTC) - MARGIN
     papers = services.archive.since(start, at)
     lexicon = services.lexicon()
-    topics = (topic,) if topic else (profile.topics if profile is not None else ())
-    exclude = profile.exclude if profile is not None and not topic else ()
-    prefill([*topics, *exclude], lexicon)
-    counter = Counter(Matcher(papers, lexicon))
-    trends = counter.trends(topics, zone=zone, end=end, exclude=exclude)
+    if topic or profile is None:
+        charted = Profile(platform="chat", channel_id="trends", timezone=zone)
+        charted = replace(charted, topics=(topic,) if topic else ())
+    else:
+        charted = profile
+    prefill([*charted.topics, *charted.exclude], lexicon)
+    counter = count_channels((Matcher(chunk, lexicon) for chunk in by_days(papers)), [charted], end)
+    trends = trends_for(counter, charted, end)
     return trends, render_chart(trends)
 
 

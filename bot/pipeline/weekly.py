@@ -23,12 +23,12 @@ The rule:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.models import DigestItem, Feedback, Profile
+from bot.models import DigestItem, Feedback, Paper, Profile
 from bot.pipeline.match import Matcher
 from bot.pipeline.matches import Match
 from bot.pipeline.summarize import summarize
@@ -40,6 +40,7 @@ WEEKLY_CAP = 10
 # message.
 WEEKLY_SUMMARY_CHARS = 200
 WEEK_KEY_PREFIX = "week:"
+CHUNK_DAYS = 7  # papers a trend Matcher holds: a week's, first stored (`by_days`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,22 @@ def week_key(end: date) -> str:
 def week_start(end: date) -> date:
     """The first local day of the week ending on `end` (`end` - 6 days)."""
     return end - timedelta(days=WEEK_DAYS - 1)
+
+
+def by_days(papers: Sequence[Paper], days: int = CHUNK_DAYS) -> list[list[Paper]]:
+    """`papers` in groups of `days` days by the UTC date they were first stored (counted
+    from the earliest), oldest first, each paper in exactly one group; papers never
+    stored (no `first_seen`) go with the first group. The weekly cycle counts its charts a
+    group at a time (one Matcher each: bot.pipeline.trends.count_channels)."""
+    stamped = [p.first_seen.date() for p in papers if p.first_seen is not None]
+    if not stamped:
+        return [list(papers)] if papers else []
+    first = min(stamped)
+    groups: dict[int, list[Paper]] = {}
+    for p in papers:
+        n = 0 if p.first_seen is None else (p.first_seen.date() - first).days // days
+        groups.setdefault(n, []).append(p)
+    return [groups[n] for n in sorted(groups)]
 
 
 def net_votes(votes: Iterable[Feedback]) -> dict[str, int]:
