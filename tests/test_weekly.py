@@ -25,6 +25,7 @@ from bot.pipeline.render.weekly import (
 from bot.pipeline.weekly import (
     WEEKLY_CAP,
     WeeklyDigest,
+    by_days,
     cap_of,
     net_votes,
     select_week,
@@ -238,3 +239,16 @@ def test_text_message_and_the_platform_choice() -> None:
     assert "No paper on this channel's topics this week" in str(
         render_weekly_text(empty).payload["text"]
     )
+
+
+def test_papers_are_grouped_a_week_at_a_time_each_in_one_group() -> None:
+    papers = synthetic_papers()
+    groups = by_days(papers)
+    assert sum(len(g) for g in groups) == len(papers)
+    assert {p.key for g in groups for p in g} == {p.key for p in papers}
+    for group in groups:
+        days = {p.first_seen.date() for p in group if p.first_seen}
+        assert (max(days) - min(days)).days < 7
+    assert by_days([]) == []
+    unstamped = [Paper(title="No Stamp"), papers[0]]
+    assert by_days(unstamped) == [unstamped]

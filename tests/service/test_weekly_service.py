@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 import bot.store.ledger as ledger_module
-from bot.app import App, build_app
+from bot.app import App, build_app, build_deliveries
 from bot.cli import cli
 from bot.delivery.console import ConsoleDelivery
 from bot.delivery.discord import DiscordDelivery, use_api_base
@@ -373,3 +373,75 @@ def test_a_bad_weekly_schedule_in_the_configuration_is_a_clear_error(
     result = CliRunner().invoke(cli, ["--config", str(config), "digest", "--weekly"])
     assert result.exit_code == 2, result.output
     assert "weekly" in result.output and "fri 16:00" in result.output
+
+
+# --- webhooks, replicas, and the daily digest beside the weekly one -------------------------
+
+
+async def test_webhooks_get_the_weekly_digest_slack_in_words_discord_with_the_file(
+    tmp_path: Path, apps: list[App], slack: FakeSlack, discord_fake: FakeDiscord
+) -> None:
+    slack_url = slack.add_webhook(SLACK_CHANNEL)
+    discord_url = discord_fake.add_webhook(DISCORD_CHANNEL)
+    clock = Clock(FIRES + timedelta(seconds=2))
+    app = open_app(
+        tmp_path,
+        apps,
+        clock,
+        channel("slack-webhook", "team", url=slack_url),
+        channel("discord-webhook", "lab", url=discord_url),
+    )
+    deliveries = build_deliveries(app.settings)
+    try:
+        outcomes = await app.weekly_cycle(deliveries).run(app.profiles.all())
+    finally:
+        for d in deliveries.values():
+            await d.aclose()
+    assert [o.status for o in outcomes] == ["done", "done"], outcomes
+    [on_slack] = slack.messages(SLACK_CHANNEL)
+    assert on_slack["via"] == "webhook"
+    assert not any(b["type"] == "image" for b in on_slack["blocks"])  # no upload possible
+    assert "papers this week" in str(on_slack["blocks"][-1])  # the chart in words
+    [on_discord] = discord_fake.messages(DISCORD_CHANNEL)
+    [upload] = discord_fake.files.of(on_discord["id"])
+    assert upload.content.startswith(PNG_SIGNATURE)
+    assert on_discord["embeds"][0]["image"]["url"].startswith("attachment://trends-")
+
+
+async def test_two_replicas_firing_at_once_post_the_week_once(
+    tmp_path: Path, apps: list[App], slack: FakeSlack
+) -> None:
+    ref = f"slack:{SLACK_CHANNEL}"
+    clock = Clock(FIRES + timedelta(seconds=1))
+    first = open_app(tmp_path, apps, clock, channel("slack", SLACK_CHANNEL))
+    second = open_app(tmp_path, apps, clock, channel("slack", SLACK_CHANNEL))
+    one = Service(first, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    two = Service(second, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    a, b = await asyncio.gather(one.scheduled_weekly(ref), two.scheduled_weekly(ref))
+    assert a is not None and b is not None
+    assert sorted([a.status, b.status]) == [CLAIMED, "done"]
+    assert len(slack.messages(SLACK_CHANNEL)) == 1
+
+
+async def test_the_daily_digest_and_the_weekly_one_never_collide(
+    tmp_path: Path, apps: list[App], slack: FakeSlack
+) -> None:
+    """The daily digest at 09:00 posts papers of the week; the weekly digest at 16:00 may
+    show them again (a summary of the week), and neither ledger holds the other's keys."""
+    ref = f"slack:{SLACK_CHANNEL}"
+    clock = Clock(datetime(2026, 11, 27, 8, 0, 2, tzinfo=UTC))  # Friday 09:00 in Berlin
+    app = open_app(
+        tmp_path, apps, clock, channel("slack", SLACK_CHANNEL, schedule="0 9 * * *", lookback="7d")
+    )
+    svc = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    daily = await svc.scheduled_digest(ref)
+    assert daily is not None and daily.status == "done" and daily.posted
+    clock.now = FIRES + timedelta(seconds=2)
+    weekly = await svc.scheduled_weekly(ref)
+    assert weekly is not None and weekly.status == "done" and weekly.weekly is not None
+    assert {i.paper.key for i in weekly.weekly.items} & set(daily.posted)  # shown again
+    assert set(app.ledger.posted(ref)) == set(daily.posted)
+    assert set(posted_weekly(app, ref)) == {WEEK_KEY}
+    last = slack.messages(SLACK_CHANNEL)[-1]
+    assert last["metadata"]["event_payload"]["papers"] == [WEEK_KEY]
+    assert any(b["type"] == "image" for b in last["blocks"])
