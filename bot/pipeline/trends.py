@@ -189,13 +189,19 @@ class TrendCounter:
     def add(
         self,
         matcher: Matcher,
-        wanted: Iterable[tuple[str, Sequence[str], str, date]],
+        wanted: Sequence[tuple[str, Sequence[str], str, date]],
+        *,
+        split: bool = False,
     ) -> None:
         """Adds the papers per day among `matcher`'s papers of each (topic, exclusions, zone,
         end) of `wanted` (each distinct one once) to its count so far. Give every Matcher of
         a run the same `wanted`, and each paper to one Matcher only: the counts are then the
-        counts over all of their papers (`count_channels`)."""
+        counts over all of their papers (`count_channels`). With `split`, the topics and
+        exclusions are evaluated in two processes first (`Matcher.evaluate`)."""
         n = self.weeks * WEEK + LEAD
+        if split:
+            terms = dict.fromkeys(t for topic, ex, _, _ in wanted for t in (topic, *ex))
+            matcher.evaluate(terms, split=True)
         days = _Days(matcher.papers)
         done: set[_Key] = set()
         for topic, exclude, zone, end in wanted:
@@ -306,6 +312,7 @@ def count_channels(
     end: date | Callable[[Profile], date],
     *,
     weeks: int = WEEKS,
+    split: bool = False,
 ) -> TrendCounter:
     """The counts of every chart of `profiles` (`wanted`) over the papers of `matchers`,
     each Matcher used once and let go: a weekly cycle indexes its WEEKS weeks of papers a
@@ -313,11 +320,12 @@ def count_channels(
     topic is evaluated over a day's papers (the digest's own relevance, related terms
     included) rather than over 60,000 at once (slower per paper: benchmarks/charts.py).
     Each paper must be in one Matcher only. `trends_for(counter, profile, ...)` then makes
-    each chart; a count not asked for here raises KeyError."""
+    each chart; a count not asked for here raises KeyError. `split`: each Matcher evaluates
+    the topics in two processes (`Matcher.evaluate`; for a machine with an idle core)."""
     counter = TrendCounter(weeks=weeks)
     needed = wanted(profiles, end)
     for matcher in matchers:
-        counter.add(matcher, needed)
+        counter.add(matcher, needed, split=split)
     counter.zeros(needed)  # no Matcher at all: no paper
     return counter
 
