@@ -268,9 +268,17 @@ class TrendCounter:
         )
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day_text(day: date) -> str:
+    """ "4 Dec": spelled here, not by the process's locale (`%b` would follow it)."""
+    return f"{day.day} {MONTHS[day.month - 1]}"
+
+
 def default_title(end: date, weeks: int = WEEKS) -> str:
     """ "Papers per day, 8 weeks to 4 Dec 2026": names no channel (see `Trends`)."""
-    return f"Papers per day, {weeks} weeks to {end.day} {end:%b %Y}"
+    return f"Papers per day, {weeks} weeks to {day_text(end)} {end.year}"
 
 
 def trends_for(
@@ -368,7 +376,7 @@ def describe(trends: Trends, limit: int = ALT_CHARS) -> str:
     this week, same as the week before." Without topics, or without any paper, one short
     sentence says so. At most `limit` characters: topics that do not fit are counted
     ("… and 3 more topics.")."""
-    span = f"{trends.first_day:%d %b} to {trends.end:%d %b %Y}"
+    span = f"{day_text(trends.first_day)} to {day_text(trends.end)} {trends.end.year}"
     if not trends.series:
         return f"No topics followed: nothing to chart ({span})."
     if not any(t.total for t in trends.series):

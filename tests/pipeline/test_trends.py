@@ -277,9 +277,9 @@ def test_describe_says_one_paper_and_the_empty_cases() -> None:
     assert describe(trends(("MoE", week(1) + week(1)))) == (
         "MoE: 1 paper this week, same as the week before."
     )
-    assert describe(trends()) == "No topics followed: nothing to chart (10 Oct to 04 Dec 2026)."
+    assert describe(trends()) == "No topics followed: nothing to chart (10 Oct to 4 Dec 2026)."
     assert describe(trends(("MoE", []), ("RLHF", []))) == (
-        "No papers on these topics from 10 Oct to 04 Dec 2026."
+        "No papers on these topics from 10 Oct to 4 Dec 2026."
     )
 
 
