@@ -7,18 +7,20 @@ topics' papers per day over 8 weeks (`bot.pipeline.trends`), then draw each char
     python -m benchmarks.charts --channels 10000 --workers 2 # charts drawn in 2 processes
 
 The archive: 8 weeks and 6 days of synthetic papers (`benchmarks.synth.Corpus`, ~1,000 a
-day, `--per-day`), its lexicon (built once, not timed: a service keeps it cached), one
-Matcher over them. The channels draw 1 to 5 topics each from a pool of `--topics` topics by
-popularity (Zipf, as typed by people), 80% of them one exclusion, a zone from ZONES; every
-chart ends on the same day (a weekly digest at the same local time everywhere).
+day, `--per-day`), its lexicon (built once, not timed: a service keeps it cached). The
+channels draw 1 to 5 topics each from a pool of `--topics` topics by popularity (Zipf, as
+typed by people), 80% of them one exclusion, a zone from ZONES; every chart ends on the
+same day (a weekly digest at the same local time everywhere).
 
-Measured apart: indexing the papers (the Matcher), counting (each distinct topic,
-exclusion and zone once, `TrendCounter`; this includes evaluating the topics, the digest's
-relevance), and drawing (`ChartCache`: equal Trends are drawn once; `--workers N` draws the
-distinct charts in N forked processes, and `--serial-sample` charts are drawn in this one
-as well, for the per-chart time of one process). Peak memory: this process's high-water
-mark during each phase (`PeakMemory`: VmHWM reset at its start), and the drawing
-processes' largest (`getrusage(RUSAGE_CHILDREN)`). The charts are not kept (a weekly cycle
+Measured apart: indexing the papers (a Matcher per `--chunk-days` days of papers, used
+and let go, `count_channels`; 0: one Matcher over all of them, `TrendCounter(matcher)`),
+counting (each distinct topic, exclusion and zone once per Matcher; this includes
+evaluating the topics, the digest's relevance), and drawing (`ChartCache`: equal Trends
+are drawn once; `--workers N` draws the distinct charts in N forked processes, and
+`--serial-sample` charts are drawn in this one as well, for the per-chart time of one
+process). Peak memory: this process's high-water mark during each phase (`PeakMemory`:
+VmHWM reset at its start), and the drawing processes' largest
+(`getrusage(RUSAGE_CHILDREN)`). The charts are not kept (a weekly cycle
 sends each and lets it go): their sizes are.
 """
 
@@ -33,7 +35,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,15 @@ from bot.models import Profile
 from bot.pipeline.lexicon import build as build_lexicon
 from bot.pipeline.match import Matcher
 from bot.pipeline.render.chart import ChartCache, render_chart
-from bot.pipeline.trends import LEAD, WEEK, WEEKS, TrendCounter, Trends, trends_for
+from bot.pipeline.trends import (
+    LEAD,
+    WEEK,
+    WEEKS,
+    TrendCounter,
+    Trends,
+    count_channels,
+    trends_for,
+)
 
 MiB = 1024 * 1024
 ZONES = (
@@ -101,6 +111,8 @@ def run(
     topics: int = 3000,
     workers: int = 0,
     serial_sample: int = 100,
+    chunk_days: int = 1,
+    split: bool = False,
     seed: int = 8,
 ) -> dict[str, Any]:
     corpus = Corpus(seed, topics=topics)
@@ -120,13 +132,25 @@ def run(
     profiles = channels(corpus, channels_n, seed=seed)
 
     with PeakMemory() as count_peak:
+        index_s = 0.0
         t0 = time.perf_counter()
-        matcher = Matcher(papers, lexicon)
-        index_s = time.perf_counter() - t0
-        counter = TrendCounter(matcher)
-        t0 = time.perf_counter()
+        if chunk_days > 0:
+            size = per_day * chunk_days
+
+            def matchers() -> Iterator[Matcher]:
+                nonlocal index_s
+                for start in range(0, len(papers), size):
+                    began = time.perf_counter()
+                    matcher = Matcher(papers[start : start + size], lexicon)
+                    index_s += time.perf_counter() - began
+                    yield matcher
+
+            counter = count_channels(matchers(), profiles, end, split=split)
+        else:
+            counter = TrendCounter(Matcher(papers, lexicon))
+            index_s = time.perf_counter() - t0
         charts = [trends_for(counter, p, end) for p in profiles]
-        count_s = time.perf_counter() - t0
+        count_s = time.perf_counter() - t0 - index_s
     distinct_topics = len({t for p in profiles for t in p.topics})
     distinct_counts = counter.counted
     unique: dict[Trends, int] = {}
@@ -164,6 +188,8 @@ def run(
     return {
         "scenario": "charts",
         "channels": channels_n,
+        "chunk_days": chunk_days,
+        "split": split,
         "papers": len(papers),
         "days": days,
         "per_day": len(papers) / days,
@@ -201,9 +227,13 @@ def table(r: dict[str, Any]) -> str:
         ("channels", f"{r['channels']:,}"),
         ("papers (8 weeks + 6 days)", f"{r['papers']:,} ({r['per_day']:.0f}/day)"),
         ("distinct topics / counts", f"{r['distinct_topics']:,} / {r['distinct_counts']:,}"),
-        ("index papers (Matcher)", f"{r['index_seconds']:.2f} s"),
         (
-            "count (topics evaluated once)",
+            "index papers (Matchers)",
+            f"{r['index_seconds']:.2f} s ("
+            + (f"{r['chunk_days']} day(s) at a time)" if r["chunk_days"] else "all at once)"),
+        ),
+        (
+            "count (topics evaluated once" + (", split)" if r["split"] else ")"),
             f"{r['count_seconds']:.2f} s ({r['count_ms_per_channel']:.2f} ms/channel)",
         ),
         ("peak memory, index + count", f"{r['count_peak_bytes'] / MiB:.0f} MiB"),
@@ -246,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--topics", type=int, default=3000, help="the topic pool")
     parser.add_argument("--workers", type=int, default=0, help="drawing processes (0: this one)")
     parser.add_argument("--serial-sample", type=int, default=100)
+    parser.add_argument(
+        "--chunk-days", type=int, default=1, help="days of papers a Matcher (0: all at once)"
+    )
+    parser.add_argument(
+        "--split", action="store_true", help="evaluate topics in two processes (per Matcher)"
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--json", type=Path, help="write the result there too")
     args = parser.parse_args(argv)
@@ -255,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         topics=args.topics,
         workers=args.workers,
         serial_sample=args.serial_sample,
+        chunk_days=args.chunk_days,
+        split=args.split,
         seed=args.seed,
     )
     print(table(result))

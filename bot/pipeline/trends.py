@@ -189,13 +189,19 @@ class TrendCounter:
     def add(
         self,
         matcher: Matcher,
-        wanted: Iterable[tuple[str, Sequence[str], str, date]],
+        wanted: Sequence[tuple[str, Sequence[str], str, date]],
+        *,
+        split: bool = False,
     ) -> None:
         """Adds the papers per day among `matcher`'s papers of each (topic, exclusions, zone,
         end) of `wanted` (each distinct one once) to its count so far. Give every Matcher of
         a run the same `wanted`, and each paper to one Matcher only: the counts are then the
-        counts over all of their papers (`count_channels`)."""
+        counts over all of their papers (`count_channels`). With `split`, the topics and
+        exclusions are evaluated in two processes first (`Matcher.evaluate`)."""
         n = self.weeks * WEEK + LEAD
+        if split:
+            terms = dict.fromkeys(t for topic, ex, _, _ in wanted for t in (topic, *ex))
+            matcher.evaluate(terms, split=True)
         days = _Days(matcher.papers)
         done: set[_Key] = set()
         for topic, exclude, zone, end in wanted:
@@ -262,9 +268,17 @@ class TrendCounter:
         )
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day_text(day: date) -> str:
+    """ "4 Dec": spelled here, not by the process's locale (`%b` would follow it)."""
+    return f"{day.day} {MONTHS[day.month - 1]}"
+
+
 def default_title(end: date, weeks: int = WEEKS) -> str:
     """ "Papers per day, 8 weeks to 4 Dec 2026": names no channel (see `Trends`)."""
-    return f"Papers per day, {weeks} weeks to {end.day} {end:%b %Y}"
+    return f"Papers per day, {weeks} weeks to {day_text(end)} {end.year}"
 
 
 def trends_for(
@@ -306,6 +320,7 @@ def count_channels(
     end: date | Callable[[Profile], date],
     *,
     weeks: int = WEEKS,
+    split: bool = False,
 ) -> TrendCounter:
     """The counts of every chart of `profiles` (`wanted`) over the papers of `matchers`,
     each Matcher used once and let go: a weekly cycle indexes its WEEKS weeks of papers a
@@ -313,11 +328,12 @@ def count_channels(
     topic is evaluated over a day's papers (the digest's own relevance, related terms
     included) rather than over 60,000 at once (slower per paper: benchmarks/charts.py).
     Each paper must be in one Matcher only. `trends_for(counter, profile, ...)` then makes
-    each chart; a count not asked for here raises KeyError."""
+    each chart; a count not asked for here raises KeyError. `split`: each Matcher evaluates
+    the topics in two processes (`Matcher.evaluate`; for a machine with an idle core)."""
     counter = TrendCounter(weeks=weeks)
     needed = wanted(profiles, end)
     for matcher in matchers:
-        counter.add(matcher, needed)
+        counter.add(matcher, needed, split=split)
     counter.zeros(needed)  # no Matcher at all: no paper
     return counter
 
@@ -360,7 +376,7 @@ def describe(trends: Trends, limit: int = ALT_CHARS) -> str:
     this week, same as the week before." Without topics, or without any paper, one short
     sentence says so. At most `limit` characters: topics that do not fit are counted
     ("… and 3 more topics.")."""
-    span = f"{trends.first_day:%d %b} to {trends.end:%d %b %Y}"
+    span = f"{day_text(trends.first_day)} to {day_text(trends.end)} {trends.end.year}"
     if not trends.series:
         return f"No topics followed: nothing to chart ({span})."
     if not any(t.total for t in trends.series):

@@ -277,9 +277,9 @@ def test_describe_says_one_paper_and_the_empty_cases() -> None:
     assert describe(trends(("MoE", week(1) + week(1)))) == (
         "MoE: 1 paper this week, same as the week before."
     )
-    assert describe(trends()) == "No topics followed: nothing to chart (10 Oct to 04 Dec 2026)."
+    assert describe(trends()) == "No topics followed: nothing to chart (10 Oct to 4 Dec 2026)."
     assert describe(trends(("MoE", []), ("RLHF", []))) == (
-        "No papers on these topics from 10 Oct to 04 Dec 2026."
+        "No papers on these topics from 10 Oct to 4 Dec 2026."
     )
 
 
@@ -367,6 +367,15 @@ def test_counting_a_day_at_a_time_gives_the_counts_of_all_the_papers_at_once() -
     # only the counts the channels need were made: another raises KeyError
     with pytest.raises(KeyError, match="not counted"):
         trends_for(counted, profile("mixture of experts"), END)
+    # the topics evaluated in two processes: the same counts
+    split = count_channels(
+        [Matcher([*day, *background], lexicon) for day in by_day.values()],
+        channels,
+        END,
+        split=True,
+    )
+    for p in channels:
+        assert trends_for(split, p, END) == trends_for(counted, p, END)
     # a channel's day may be its own
     days = count_channels(chunks, channels, lambda p: END - timedelta(days=1))
     assert trends_for(days, channels[1], END - timedelta(days=1)).end == END - timedelta(days=1)

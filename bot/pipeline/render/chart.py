@@ -2,7 +2,11 @@
 
 Pure (bytes in memory, no file, no global state): matplotlib's object-oriented API only
 (`Figure` + `FigureCanvasAgg`, never pyplot, never `rcParams` changed), so charts can be
-drawn in several threads at once, each its own Figure. Every style is passed explicitly.
+drawn in several threads at once, each its own Figure (matplotlib's font cache,
+`font_manager._get_font`, is keyed by thread id "to prevent segfaults with
+multi-threading"; tests/pipeline/test_chart.py draws in threads). Every style is passed
+explicitly; the defaults it leaves to matplotlib (tick sizes, line joins) are its own
+unless a program changes `rcParams`, which Paperboy never does.
 
 Deterministic: the same Trends give the same bytes (fixed size and dpi, the font bundled
 with matplotlib, month names spelled here rather than by the locale, a palette PNG written
@@ -22,7 +26,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -38,7 +41,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from bot.models import Attachment
-from bot.pipeline.trends import OTHER, TopicTrend, Trends, describe, legend
+from bot.pipeline.trends import OTHER, TopicTrend, Trends, day_text, describe, legend
 
 WIDTH, HEIGHT, DPI = 10.0, 5.0, 100  # inches at DPI: 1000 x 500 pixels
 FONT = "DejaVu Sans"  # bundled with matplotlib: the same glyphs on every machine
@@ -51,7 +54,6 @@ BACKGROUND, BORDER, INK, GRID = "#FFFFFF", "#C8C8C8", "#1A1A1A", "#E6E6E6"
 WEEK_SHADE = "#0072B2"
 NAME_CHARS = 24  # a topic's name in the legend, at most (longer: cut with an ellipsis)
 TITLE_CHARS = 90
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MEAN_DAYS = 7
 SHADE_ALPHA, DAILY_ALPHA = 0.10, 0.5
 # Blends of each colour with the background a palette PNG keeps (antialiased edges).
@@ -129,7 +131,7 @@ def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
     ax.set_ylim(0, max(1, top) * 1.12)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     starts = [i for i in range(n) if (n - 1 - i) % 7 == 6]  # each week's first day
-    ax.set_xticks(starts, [_day(days[i]) for i in starts])
+    ax.set_xticks(starts, [day_text(days[i]) for i in starts])
     ax.tick_params(colors=INK, labelsize=9, length=3)
     for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
         label.set_fontfamily(FONT)
@@ -213,10 +215,6 @@ def _means(t: TopicTrend) -> list[float]:
         days = full[max(0, i - MEAN_DAYS + 1) : i + 1]
         out.append(sum(days) / len(days))
     return out
-
-
-def _day(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]}"
 
 
 def _shorten(text: str, limit: int) -> str:
