@@ -7,11 +7,11 @@ bot.pipeline.render.weekly) meet I/O:
 
 - the archive is read once for all channels: the papers first stored in the last
   `WEEKS` weeks and a margin before the earliest channel's local day;
-- the charts' counts are made a week of papers at a time (one Matcher each, let go once
-  counted: memory is a week's papers), each topic, exclusion, zone and day counted once
-  for all channels (`count_channels`); the top papers are chosen with one Matcher over
-  the last week's papers; one chart is drawn per distinct Trends (`ChartCache`: channels
-  with the same topics share it);
+- the charts' counts are made a day of papers at a time (one Matcher each, let go once
+  counted), each topic, exclusion, zone and day counted once for all channels
+  (`count_channels`); the top papers are chosen with one Matcher over the last week's
+  papers (the most the cycle holds at once); one chart is drawn per distinct Trends
+  (`ChartCache`: channels with the same topics share it);
 - the channels' votes are read once (`FeedbackStore.votes_of`).
 
 Exactly once: the weekly digest goes through the same outbox as the daily papers
@@ -228,8 +228,9 @@ class WeeklyCycle:
         votes: Mapping[str, Mapping[str, int]],
     ) -> list[Planned]:
         """In a worker thread, holding the Matcher's lock. The charts' counts are made over
-        the papers a week at a time (`by_days`: one Matcher each, let go once counted,
-        `count_channels`), so memory is a week's papers, not eight weeks'; each topic,
+        the papers a day at a time (`by_days`: one Matcher each, let go once counted,
+        `count_channels`), so memory is a week's papers (the top papers' Matcher) rather
+        than eight weeks'; each topic,
         exclusion, zone and day is counted once for all channels. The top papers are
         chosen with one Matcher over the papers first stored since the earliest week's
         first day (less MARGIN). Identical trends share one chart (`ChartCache`)."""

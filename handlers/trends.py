@@ -53,7 +53,7 @@ def chart_of(
     services: Services, profile: Profile | None, topic: str | None, at: datetime
 ) -> tuple[Trends, Attachment]:
     """The trends and chart of `topic` (or of the profile's topics, less its exclusions)
-    over the WEEKS weeks ending on the local day of `at`, counted a week of papers at a
+    over the WEEKS weeks ending on the local day of `at`, counted a day of papers at a
     time as the weekly digest counts them (bot.weekly). Blocking: in a worker thread."""
     zone = profile.timezone if profile is not None else "UTC"
     end = at.astimezone(ZoneInfo(zone)).date()

@@ -40,7 +40,8 @@ WEEKLY_CAP = 10
 # message.
 WEEKLY_SUMMARY_CHARS = 200
 WEEK_KEY_PREFIX = "week:"
-CHUNK_DAYS = 7  # papers a trend Matcher holds: a week's, first stored (`by_days`)
+CHUNK_DAYS = 1  # papers a trend Matcher holds: a day's, first stored (`by_days`), as the
+# daily digests match them and as benchmarks/charts.py measures (--chunk-days 1)
 
 
 @dataclass(frozen=True, slots=True)
