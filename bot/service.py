@@ -146,6 +146,9 @@ class Service:
     _inflight: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
     _schedules: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
     _weekly: dict[str, tuple[str, str]] = field(init=False, default_factory=dict)
+    _weekly_runs: dict[datetime, asyncio.Task[list[WeeklyOutcome]]] = field(
+        init=False, default_factory=dict
+    )
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -453,45 +456,72 @@ class Service:
                 extra={"event": "weekly", "channel": ref},
             )
             return None
-        return await self.weekly(profile, due)
+        run = self._weekly_runs.get(due)
+        if run is None:  # the first job of this instant runs every channel due at it
+            run = self._spawn(self._weekly_due(due))
+            self._weekly_runs[due] = run
+            run.add_done_callback(lambda _: self._weekly_runs.pop(due, None))
+        outcomes = await asyncio.shield(run)
+        return next((o for o in outcomes if o.profile.ref == ref), None)
+
+    async def _weekly_due(self, due: datetime) -> list[WeeklyOutcome]:
+        """The weekly digests of every active channel whose weekly run `due` is (their jobs
+        fire together: one cycle counts and draws for all of them, and their own jobs find
+        their runs claimed)."""
+        now = self.clock()
+        profiles = [
+            p
+            for p in await aio.run(self.app.profiles.all)
+            if wants_weekly(p) and latest_due(weekly_profile(p), now) == due
+        ]
+        return await self.weekly_many(profiles, due)
 
     async def catch_up_weekly(self) -> list[WeeklyOutcome]:
         """Post the weekly digest of every channel whose weekly time passed within
         WEEKLY_GRACE while the service was down; a run that already happened is refused by
         its claim (and the week's post by the ledger)."""
-        outcomes = []
+        now = self.clock()
+        missed: dict[datetime, list[Profile]] = {}
         for profile in await aio.run(self.app.profiles.all):
+            if wants_weekly(profile):
+                due = weekly_missed(profile, now, WEEKLY_GRACE)
+                if due is not None:  # channels that missed the same run: one cycle
+                    missed.setdefault(due, []).append(profile)
+        outcomes: list[WeeklyOutcome] = []
+        for due in sorted(missed):
             if self._stop.is_set():
                 break
-            if not wants_weekly(profile):
-                continue
-            missed = weekly_missed(profile, self.clock(), WEEKLY_GRACE)
-            if missed is not None:
-                outcome = await self.weekly(profile, missed)
-                if outcome is not None:
-                    outcomes.append(outcome)
+            outcomes += await self.weekly_many(missed[due], due)
         return outcomes
 
     async def weekly(self, profile: Profile, scheduled_for: datetime) -> WeeklyOutcome | None:
         """The weekly digest of one channel for one scheduled run (claimed under
         `scheduled_for`; the week is the one ending on its local day)."""
+        outcomes = await self.weekly_many([profile], scheduled_for)
+        return outcomes[0] if outcomes else None
+
+    async def weekly_many(
+        self, profiles: Sequence[Profile], scheduled_for: datetime
+    ) -> list[WeeklyOutcome]:
+        """The weekly digests of `profiles` for the scheduled run `scheduled_for` (each
+        claimed under it), in one cycle."""
+        if not profiles:
+            return []
         await self.fresh_archive()
         cycle = self.app.weekly_cycle(self.deliveries)
-        outcomes = await cycle.run([profile], scheduled_for=scheduled_for, stop=self._stop)
-        if not outcomes:
-            return None
-        outcome = outcomes[0]
-        extra = {
-            "event": "weekly",
-            "channel": profile.ref,
-            "scheduled_for": scheduled_for.isoformat(),
-            "status": outcome.status,
-        }
-        if outcome.failed:
-            log.warning("weekly digest failed: %s", outcome.error, extra=extra)
-        else:
-            log.info("weekly digest %s", outcome.status, extra=extra)
-        return outcome
+        outcomes = await cycle.run(profiles, scheduled_for=scheduled_for, stop=self._stop)
+        for outcome in outcomes:
+            extra = {
+                "event": "weekly",
+                "channel": outcome.profile.ref,
+                "scheduled_for": scheduled_for.isoformat(),
+                "status": outcome.status,
+            }
+            if outcome.failed:
+                log.warning("weekly digest failed: %s", outcome.error, extra=extra)
+            else:
+                log.info("weekly digest %s", outcome.status, extra=extra)
+        return outcomes
 
     async def _profile(self, ref: str) -> Profile | None:
         """The channel's profile while it gets digests (active); None otherwise."""

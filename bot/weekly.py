@@ -62,7 +62,7 @@ from bot.store.aio import Async
 from bot.store.archive import Archive
 from bot.store.feedback import FeedbackStore
 from bot.store.ledger import Ledger
-from bot.store.runs import DigestRuns
+from bot.store.runs import STALE_RUN, DigestRuns
 from bot.turns import send_in_turn
 
 log = logging.getLogger(__name__)
@@ -179,11 +179,20 @@ class WeeklyCycle:
         if not profiles:
             return []
         now = self._clock()
+        outcomes: list[WeeklyOutcome] = []
+        if scheduled_for is not None and not dry_run:
+            try:
+                taken = await aio.run(self._claimed, profiles, scheduled_for, now)
+            except StoreError as e:
+                return [WeeklyOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
+            outcomes = [WeeklyOutcome(p, CLAIMED) for p in profiles if p.ref in taken]
+            profiles = [p for p in profiles if p.ref not in taken]
+            if not profiles:
+                return outcomes
         try:
             planned = await self._plan(profiles, now, scheduled_for or now)
         except StoreError as e:
-            return [WeeklyOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
-        outcomes: list[WeeklyOutcome] = []
+            return outcomes + [WeeklyOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
         for item in planned:
             if dry_run:
                 outcomes.append(WeeklyOutcome(item.profile, DRY_RUN, item.weekly, item.message))
@@ -200,6 +209,24 @@ class WeeklyCycle:
                     WeeklyOutcome(item.profile, DigestRuns.FAILED, item.weekly, error=str(e))
                 )
         return outcomes
+
+    def _claimed(
+        self, profiles: Sequence[Profile], scheduled_for: datetime, now: datetime
+    ) -> set[str]:
+        """The refs of `profiles` whose weekly run for `scheduled_for` another firing (or
+        replica) already claimed and did not fail: left out before anything is counted or
+        drawn, so the other jobs firing at the same time cost a read each. (The claim
+        itself, in `_deliver`, still decides: this read only saves the work.)"""
+        out: set[str] = set()
+        for p in profiles:
+            run = self._runs.sync.last(weekly_channel(p.ref))
+            if run is None or run.scheduled_for != scheduled_for:
+                continue
+            if run.status in (DigestRuns.DONE, DigestRuns.EMPTY) or (
+                run.status == DigestRuns.RUNNING and run.started_at >= now - STALE_RUN
+            ):
+                out.add(p.ref)
+        return out
 
     async def _plan(
         self, profiles: Sequence[Profile], now: datetime, at: datetime

@@ -445,3 +445,34 @@ async def test_the_daily_digest_and_the_weekly_one_never_collide(
     last = slack.messages(SLACK_CHANNEL)[-1]
     assert last["metadata"]["event_payload"]["papers"] == [WEEK_KEY]
     assert any(b["type"] == "image" for b in last["blocks"])
+
+
+async def test_channels_due_at_the_same_time_share_one_cycle_and_post_once_each(
+    tmp_path: Path, apps: list[App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their jobs fire together: the first runs one cycle for all of them (the charts'
+    counts made once), the others get their outcome from it; a later firing finds every
+    run claimed without counting or drawing anything."""
+    clock = Clock(FIRES + timedelta(seconds=1))
+    names = ("alpha", "beta", "gamma")
+    app = open_app(tmp_path, apps, clock, *(channel("console", n) for n in names))
+    out = io.StringIO()
+    console = ConsoleDelivery(out, files_dir=tmp_path / "console")
+    svc = Service(app, {"console": console}, FileRetriever(), clock)
+    plans: list[int] = []
+    plan = WeeklyCycle._plan
+
+    async def counted(self: WeeklyCycle, profiles: Any, *args: Any) -> Any:
+        plans.append(len(profiles))
+        return await plan(self, profiles, *args)
+
+    monkeypatch.setattr(WeeklyCycle, "_plan", counted)
+    outcomes = await asyncio.gather(*(svc.scheduled_weekly(f"console:{n}") for n in names))
+    assert [o.status if o else None for o in outcomes] == ["done", "done", "done"]
+    assert [o.profile.channel_id if o else None for o in outcomes] == list(names)
+    assert plans == [3]  # one cycle for the three
+    assert out.getvalue().count("This week in #ml-papers") == 3
+    later = await svc.scheduled_weekly("console:beta")
+    assert later is not None and later.status == CLAIMED
+    assert plans == [3]  # nothing counted or drawn again
+    assert out.getvalue().count("This week in #ml-papers") == 3
