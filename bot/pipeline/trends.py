@@ -310,7 +310,10 @@ def trends_for(
     title: str | None = None,
 ) -> Trends:
     """A channel's Trends: its topics (or `topics`, e.g. the one `/papers trends <topic>`
-    asks about), its exclusions, its zone, over the weeks ending on its local day `end`."""
+    asks about), its exclusions, its zone, over the weeks ending on its local day `end`.
+    With a counter of `count_channels`, only what it counted for its profiles and days is
+    known (KeyError otherwise): a topic the channel does not follow needs a profile that
+    follows it in `count_channels`' profiles (or a `TrendCounter(matcher)`)."""
     return counter.trends(
         profile.topics if topics is None else topics,
         zone=profile.timezone,
