@@ -23,6 +23,7 @@ weekday; "the week before" the 7 days before those. The chart covers WEEKS weeks
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -141,28 +142,30 @@ class _Days:
 
 
 def _count(
+    into: list[int],
     matcher: Matcher,
     days: _Days,
     topic: str,
-    exclude: Sequence[str],
+    dropped: AbstractSet[int],
     zone: str,
     end: date,
-    n: int,
-) -> list[int]:
-    """Papers per day of `topic` less `exclude` among `matcher`'s papers, over the `n` days
-    ending on `end` in `zone`."""
-    chosen: Iterable[int] = matcher.selected(topic)
-    if exclude:
-        dropped = set[int]().union(*(matcher.excluded(e) for e in exclude))
-        chosen = set(chosen) - dropped
+) -> None:
+    """Adds to `into` (one number a day, the last on `end`) the papers per day in `zone` of
+    `topic` among `matcher`'s papers, less those of `dropped` (by the exclusions)."""
+    n = len(into)
     first = end.toordinal() - n + 1
     ordinals = days(zone)
-    out = [0] * n
-    for i in chosen:
+    for i in matcher.selected(topic):
         d = ordinals[i] - first
-        if 0 <= d < n:
-            out[d] += 1
-    return out
+        if 0 <= d < n and i not in dropped:
+            into[d] += 1
+
+
+def _dropped(matcher: Matcher, exclude: Sequence[str]) -> frozenset[int]:
+    """The papers of `matcher` any of `exclude` drops (as the digest drops them)."""
+    if not exclude:
+        return frozenset()
+    return frozenset().union(*(matcher.excluded(e) for e in exclude))
 
 
 @dataclass
@@ -180,11 +183,15 @@ class TrendCounter:
     weeks: int = WEEKS
     _days: _Days | None = field(init=False, default=None)
     _spans: dict[_Key, tuple[int, ...]] = field(init=False, default_factory=dict)
+    _sums: dict[_Key, list[int]] = field(init=False, default_factory=dict)  # by `add`
+    _keys: dict[tuple[str, tuple[str, ...], str, date], _Key] = field(
+        init=False, default_factory=dict
+    )
 
     @property
     def counted(self) -> int:
         """Distinct counts made so far (topic, exclusions, zone and day)."""
-        return len(self._spans)
+        return len(self._spans) + len(self._sums)
 
     def add(
         self,
@@ -198,28 +205,38 @@ class TrendCounter:
         a run the same `wanted`, and each paper to one Matcher only: the counts are then the
         counts over all of their papers (`count_channels`). With `split`, the topics and
         exclusions are evaluated in two processes first (`Matcher.evaluate`)."""
-        n = self.weeks * WEEK + LEAD
         if split:
             terms = dict.fromkeys(t for topic, ex, _, _ in wanted for t in (topic, *ex))
             matcher.evaluate(terms, split=True)
         days = _Days(matcher.papers)
+        dropped: dict[tuple[str, ...], frozenset[int]] = {}
         done: set[_Key] = set()
         for topic, exclude, zone, end in wanted:
-            key = _key(topic, exclude, zone, end)
+            key = self._keyed(topic, exclude, zone, end)
             if key in done:
                 continue
             done.add(key)
-            found = _count(matcher, days, topic, exclude, zone, end, n)
-            before = self._spans.get(key)
-            if before is not None:
-                found = [a + b for a, b in zip(before, found, strict=True)]
-            self._spans[key] = tuple(found)
+            ex = tuple(exclude)
+            if ex not in dropped:
+                dropped[ex] = _dropped(matcher, ex)
+            into = self._sums.get(key)
+            if into is None:
+                into = self._sums[key] = [0] * (self.weeks * WEEK + LEAD)
+            _count(into, matcher, days, topic, dropped[ex], zone, end)
+
+    def _keyed(self, topic: str, exclude: Sequence[str], zone: str, end: date) -> _Key:
+        """`_key`, remembered (a run asks for the same ones for each of its Matchers)."""
+        asked = (topic, tuple(exclude), zone, end)
+        key = self._keys.get(asked)
+        if key is None:
+            key = self._keys[asked] = _key(topic, exclude, zone, end)
+        return key
 
     def zeros(self, wanted: Iterable[tuple[str, Sequence[str], str, date]]) -> None:
         """Counts of no paper for those of `wanted` not counted yet."""
         n = self.weeks * WEEK + LEAD
         for topic, exclude, zone, end in wanted:
-            self._spans.setdefault(_key(topic, exclude, zone, end), (0,) * n)
+            self._sums.setdefault(self._keyed(topic, exclude, zone, end), [0] * n)
 
     def counts(
         self, topic: str, *, zone: str, end: date, exclude: Sequence[str] = ()
@@ -232,17 +249,20 @@ class TrendCounter:
 
     def _span(self, topic: str, zone: str, end: date, exclude: Sequence[str]) -> tuple[int, ...]:
         """`counts` with the LEAD days before them first (`TopicTrend.lead`)."""
-        key = _key(topic, exclude, zone, end)
+        key = self._keyed(topic, exclude, zone, end)
         found = self._spans.get(key)
         if found is not None:
             return found
+        summed = self._sums.get(key)
+        if summed is not None:
+            return tuple(summed)  # (more may be added: not remembered)
         if self.matcher is None:
             raise KeyError(f"not counted: {topic!r} excluding {list(exclude)} in {zone} to {end}")
         if self._days is None:
             self._days = _Days(self.matcher.papers)
-        n = self.weeks * WEEK + LEAD
-        found = tuple(_count(self.matcher, self._days, topic, exclude, zone, end, n))
-        self._spans[key] = found
+        into = [0] * (self.weeks * WEEK + LEAD)
+        _count(into, self.matcher, self._days, topic, _dropped(self.matcher, exclude), zone, end)
+        found = self._spans[key] = tuple(into)
         return found
 
     def trends(
@@ -290,7 +310,10 @@ def trends_for(
     title: str | None = None,
 ) -> Trends:
     """A channel's Trends: its topics (or `topics`, e.g. the one `/papers trends <topic>`
-    asks about), its exclusions, its zone, over the weeks ending on its local day `end`."""
+    asks about), its exclusions, its zone, over the weeks ending on its local day `end`.
+    With a counter of `count_channels`, only what it counted for its profiles and days is
+    known (KeyError otherwise): a topic the channel does not follow needs a profile that
+    follows it in `count_channels`' profiles (or a `TrendCounter(matcher)`)."""
     return counter.trends(
         profile.topics if topics is None else topics,
         zone=profile.timezone,

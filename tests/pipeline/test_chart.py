@@ -163,3 +163,15 @@ def test_a_long_title_and_many_long_names_still_draw_a_small_png() -> None:
     chart = render_chart(t)
     assert chart.content.startswith(PNG) and len(chart.content) < 150_000
     assert len(chart.alt) <= 1000
+
+
+def test_a_chart_does_not_depend_on_the_charts_drawn_before_it() -> None:
+    a = trends(("mixture of experts", wave(1)), ("RLHF", wave(2)))
+    first = render_chart(a).content
+    # others of the same days (the same frame), of other days and titles, larger and empty
+    render_chart(trends(*((f"t{k}", [40 * k] * DAYS) for k in range(12))))
+    render_chart(trends())
+    first_day, week_start = window(date(2027, 3, 1))
+    render_chart(Trends("other", first_day, date(2027, 3, 1), week_start, a.series))
+    render_chart(trends(("MoE", [1] * DAYS), title="another title"))
+    assert render_chart(a).content == first

@@ -386,3 +386,14 @@ def test_no_papers_at_all_are_counts_of_zero() -> None:
     t = trends_for(counted, profile("moe", "rlhf"), END)
     assert [s.total for s in t.series] == [0, 0]
     assert wanted([profile("moe", "MoE"), profile("moe")], END) == [("moe", (), "UTC", END)]
+
+
+def test_hostile_topics_are_counted_without_error() -> None:
+    c = counter([moe(published=at(END))])
+    hostile = ("<!channel>", "$x^2$", "🚀", "@everyone", "moe 🚀", "a" * 300, "((", "\\frac{a}{b}")
+    t = trends_for(c, profile(*hostile), END)
+    assert [s.topic for s in t.series] == list(hostile)
+    assert t.series[4].total == 1  # "moe 🚀" is MoE
+    assert all(s.total == 0 for k, s in enumerate(t.series) if k != 4)
+    split = count_channels([c.matcher], [profile(*hostile)], END)
+    assert trends_for(split, profile(*hostile), END) == t

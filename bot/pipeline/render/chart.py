@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from matplotlib.axes import Axes
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont
@@ -71,129 +71,154 @@ def filename(trends: Trends) -> str:
 def render_chart(trends: Trends) -> Attachment:
     """The chart of `trends` as a PNG Attachment (about 1000x500 pixels, tens of KB):
     per topic of `legend(trends)` the mean of its papers per day over the last 7 days (a
-    thick line; `TopicTrend.lead` gives the days before the chart's first) and, with DAILY_UP_TO
-    lines or fewer, each day's count (a thin line); "this week" shaded and labelled; a
-    week's first day labelled on the x axis; the legend names each topic (shortened to
-    NAME_CHARS with an ellipsis) with its papers this week. Its `alt` is
+    thick line; `TopicTrend.lead` gives the days before the chart's first) and, with
+    DAILY_UP_TO lines or fewer, each day's count (a thin line); "this week" shaded and
+    labelled; a week's first day labelled on the x axis; the legend names each topic
+    (shortened to NAME_CHARS with an ellipsis) with its papers this week. Its `alt` is
     `describe(trends)`. Text is drawn as typed: no mathtext (`$x$` stays `$x$`), and
-    characters the font lacks (emoji) are left out."""
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND, edgecolor=BORDER)
-    fig.patch.set_linewidth(2.0)
-    FigureCanvasAgg(fig)  # attaches itself: Agg, whatever the default backend
-    ax = fig.add_axes((0.065, 0.11, 0.585, 0.77))
-    _draw(fig, ax, trends)
-    raw = io.BytesIO()
-    fig.savefig(raw, format="rgba", dpi=DPI)
-    size = (round(WIDTH * DPI), round(HEIGHT * DPI))
-    # The chart's own colours and their blends with the backgrounds (`_palette`), no
-    # dithering: each of its colours stays exact and the PNG is a few tens of KB instead of
-    # over a hundred. Deterministic, as the drawing is.
-    image = _quantized(raw.getvalue(), size)
+    characters the font lacks (emoji) are left out.
+
+    What charts of the same days and title share (the card, title, x axis, shading,
+    labels: most of the text, which is most of the drawing) is drawn once per thread
+    (`_Frame`, kept for FRAMES_KEPT such days and titles) and each chart drawn over a copy
+    of it (matplotlib's blitting: `copy_from_bbox`, `restore_region`)."""
+    lines = legend(trends)
+    daily = len(lines) <= DAILY_UP_TO
+    frame = _frame(trends, daily, bool(lines))
+    image = _quantized(frame.chart(trends, lines, daily), frame.size)
     out = io.BytesIO()
     image.save(out, format="PNG")  # no metadata chunk: no software name, no time
     return Attachment(filename(trends), out.getvalue(), "image/png", describe(trends))
 
 
-def _draw(fig: Figure, ax: Axes, trends: Trends) -> None:
-    days = trends.days
-    n = len(days)
-    ax.set_facecolor(BACKGROUND)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_color(BORDER)
-    ax.grid(True, axis="y", color=GRID, linewidth=0.8)
-    ax.set_axisbelow(True)
-    week = (trends.week_start - trends.first_day).days
-    ax.axvspan(week - 0.5, n - 0.5, color=WEEK_SHADE, alpha=SHADE_ALPHA, linewidth=0)
-    lines = legend(trends)
-    xs = list(range(n))
-    daily = len(lines) <= DAILY_UP_TO
-    drawn = [list(t.counts) if daily else _means(t) for t in lines]
-    top = max((max(values, default=0) for values in drawn), default=0)
-    grouped = len(lines) < len(trends.series)
-    colours = [
-        OTHER_COLOUR if grouped and k == len(lines) - 1 else PALETTE[k % len(PALETTE)]
-        for k in range(len(lines))
-    ]
-    for k, t in enumerate(lines):
-        colour, dash = colours[k], DASHES[k % len(DASHES)]
-        if daily:
-            ax.plot(xs, list(t.counts), color=colour, linewidth=0.9, alpha=DAILY_ALPHA)
-        ax.plot(
-            xs,
-            _means(t),
-            color=colour,
-            linewidth=2.4,
-            linestyle=dash,
-        )
-    ax.set_xlim(-0.5, n - 0.5)
-    ax.set_ylim(0, max(1, top) * 1.12)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    starts = [i for i in range(n) if (n - 1 - i) % 7 == 6]  # each week's first day
-    ax.set_xticks(starts, [day_text(days[i]) for i in starts])
-    ax.tick_params(colors=INK, labelsize=9, length=3)
-    for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
-        label.set_fontfamily(FONT)
-    ax.set_ylabel("papers per day", color=INK, fontsize=10, fontfamily=FONT)
-    ax.text(
-        (week + n - 1) / 2,
-        max(1, top) * 1.09,
-        "this week",
-        ha="center",
-        va="top",
-        color=WEEK_SHADE,
-        fontsize=9,
-        fontfamily=FONT,
-        parse_math=False,
-    )
-    fig.text(
-        0.065,
-        0.94,
-        _shorten(_drawable(trends.title), TITLE_CHARS),
-        ha="left",
-        va="center",
-        color=INK,
-        fontsize=13,
-        fontweight="bold",
-        fontfamily=FONT,
-        parse_math=False,
-    )
-    if not lines or top == 0:
-        ax.text(
-            (n - 1) / 2,
-            0.5,
-            "no topics" if not lines else "no papers on these topics",
-            ha="center",
-            va="center",
-            color=INK,
-            fontsize=12,
-            fontfamily=FONT,
-            parse_math=False,
-        )
-    if lines:
-        _legend(fig, lines, colours, daily)
+# Frames kept per thread (each ~5 MB: its figure's pixels and their copy): a weekly cycle's
+# charts end on one or two days, with daily lines or not.
+FRAMES_KEPT = 4
+_threads = threading.local()
 
 
-def _legend(fig: Figure, lines: Sequence[TopicTrend], colours: Sequence[str], daily: bool) -> None:
-    """The legend, right of the chart: a sample of each line and its topic with its papers
-    this week. Drawn by hand at fixed places (matplotlib's Legend lays its boxes out at
-    every draw: a fifth of a chart's time)."""
-    x, y, step = 0.675, 0.86, 0.05
-    fig.text(x, y + 0.04, "7-day mean; thin: each day" if daily else "7-day mean", **_TEXT, size=8)
-    for k, t in enumerate(lines):
-        at = y - k * step
-        fig.add_artist(
-            Line2D(
-                (x, x + 0.03),
-                (at, at),
-                color=colours[k],
-                linewidth=2.4,
-                linestyle=DASHES[k % len(DASHES)],
+def _frame(trends: Trends, daily: bool, lines: bool) -> _Frame:
+    """This thread's frame for the days and title of `trends` (made when missing)."""
+    frames: OrderedDict[tuple[object, ...], _Frame] | None = getattr(_threads, "frames", None)
+    if frames is None:
+        frames = _threads.frames = OrderedDict()
+    key = (trends.first_day, trends.end, trends.week_start, trends.title, daily, lines)
+    found = frames.get(key)
+    if found is None:
+        found = frames[key] = _Frame(trends, daily, lines)
+        while len(frames) > FRAMES_KEPT:
+            frames.popitem(last=False)
+    frames.move_to_end(key)
+    return found
+
+
+class _Frame:
+    """A chart without its data: the card and its border, the title, the x axis (a week's
+    first day labelled), "this week" shaded, the y axis' label and the legend's heading,
+    drawn once; `chart` draws a chart's y axis, lines and legend over a
+    copy. One thread's own (a Figure is not shared between threads)."""
+
+    def __init__(self, trends: Trends, daily: bool, lines: bool) -> None:
+        fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND, edgecolor=BORDER)
+        fig.patch.set_linewidth(2.0)
+        canvas = FigureCanvasAgg(fig)  # Agg, whatever the default backend
+        ax = fig.add_axes((0.065, 0.11, 0.585, 0.77))
+        days = trends.days
+        n = len(days)
+        ax.set_facecolor(BACKGROUND)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_color(BORDER)
+        ax.grid(True, axis="y", color=GRID, linewidth=0.8)
+        week = (trends.week_start - trends.first_day).days
+        ax.axvspan(week - 0.5, n - 0.5, color=WEEK_SHADE, alpha=SHADE_ALPHA, linewidth=0)
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+        starts = [i for i in range(n) if (n - 1 - i) % 7 == 6]  # each week's first day
+        ax.set_xticks(starts, [day_text(days[i]) for i in starts])
+        ax.tick_params(colors=INK, labelsize=9, length=3)
+        for label in ax.get_xticklabels():
+            label.set_fontfamily(FONT)
+        fig.text(0.025, 0.495, "papers per day", **{**_TEXT, "ha": "center"}, rotation=90, size=10)
+        title = _shorten(_drawable(trends.title), TITLE_CHARS)
+        fig.text(0.065, 0.94, title, **_TEXT, size=13, fontweight="bold")
+        if lines:
+            heading = "7-day mean; thin: each day" if daily else "7-day mean"
+            fig.text(LEGEND_X, LEGEND_Y + 0.04, heading, **_TEXT, size=8)
+        ax.yaxis.set_visible(False)  # drawn with each chart
+        canvas.draw()  # type: ignore[no-untyped-call]
+        self.background = canvas.copy_from_bbox(fig.bbox)  # type: ignore[no-untyped-call]
+        ax.yaxis.set_visible(True)
+        self.fig, self.canvas, self.ax, self.n = fig, canvas, ax, n
+        self.week_middle = ((week + n - 1) / 2 + 0.5) / n  # the shade's, in axes coordinates
+        self.size = canvas.get_width_height()
+
+    def chart(self, trends: Trends, lines: Sequence[TopicTrend], daily: bool) -> bytes:
+        """The RGBA pixels of the chart of `trends` (its `lines`, see `render_chart`)."""
+        fig, ax, canvas = self.fig, self.ax, self.canvas
+        canvas.restore_region(self.background)  # type: ignore[no-untyped-call]
+        drawn = [list(t.counts) if daily else _means(t) for t in lines]
+        top = max((max(values, default=0) for values in drawn), default=0)
+        ax.set_ylim(0, max(1, top) * 1.12)
+        grouped = len(lines) < len(trends.series)
+        colours = [
+            OTHER_COLOUR if grouped and k == len(lines) - 1 else PALETTE[k % len(PALETTE)]
+            for k in range(len(lines))
+        ]
+        xs = list(range(self.n))
+        artists: list[Artist] = []
+        try:
+            for k, t in enumerate(lines):
+                colour, dash = colours[k], DASHES[k % len(DASHES)]
+                if daily:
+                    artists += ax.plot(
+                        xs, list(t.counts), color=colour, linewidth=0.9, alpha=DAILY_ALPHA
+                    )
+                artists += ax.plot(xs, _means(t), color=colour, linewidth=2.4, linestyle=dash)
+                at = LEGEND_Y - k * LEGEND_STEP
+                sample = Line2D(
+                    (LEGEND_X, LEGEND_X + 0.03),
+                    (at, at),
+                    color=colour,
+                    linewidth=2.4,
+                    linestyle=dash,
+                )
+                artists.append(fig.add_artist(sample))
+                name = _shorten(_drawable(t.topic), NAME_CHARS)
+                label = f"{name} · {t.this_week} this week"
+                artists.append(fig.text(LEGEND_X + 0.04, at, label, **_TEXT, size=9))
+            if not lines or top == 0:
+                empty = "no topics" if not lines else "no papers on these topics"
+                artists.append(
+                    ax.text(
+                        0.5,
+                        0.5,
+                        empty,
+                        transform=ax.transAxes,
+                        **{**_TEXT, "ha": "center"},
+                        size=12,
+                    )
+                )
+            # over the y axis' grid lines, as the lines are
+            above = {**_TEXT, "ha": "center", "va": "top", "color": WEEK_SHADE}
+            artists.append(
+                ax.text(
+                    self.week_middle, 0.975, "this week", transform=ax.transAxes, **above, size=9
+                )
             )
-        )
-        name = _shorten(_drawable(t.topic), NAME_CHARS)
-        fig.text(x + 0.04, at, f"{name} · {t.this_week} this week", **_TEXT, size=9)
+            renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
+            ax.yaxis.draw(renderer)
+            for artist in artists:
+                artist.draw(renderer)
+        finally:
+            for artist in artists:
+                artist.remove()
+        return bytes(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
+
+
+LEGEND_X, LEGEND_Y, LEGEND_STEP = 0.675, 0.86, 0.05
 
 
 _TEXT: dict[str, Any] = {
