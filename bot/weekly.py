@@ -254,15 +254,15 @@ class WeeklyCycle:
         ends: Mapping[str, date],
         votes: Mapping[str, Mapping[str, int]],
     ) -> list[Planned]:
-        """In a worker thread, holding the Matcher's lock. The charts' counts are made over
-        the papers a day at a time (`by_days`: one Matcher each, let go once counted,
-        `count_channels`), so memory is a week's papers (the top papers' Matcher) rather
-        than eight weeks'; each topic,
-        exclusion, zone and day is counted once for all channels. The top papers are
-        chosen with one Matcher over the papers first stored since the earliest week's
+        """In a worker thread, holding the Matcher's lock while matching (charts are drawn
+        and messages rendered after it). The charts' counts are made over the papers a day
+        at a time (`by_days`: one Matcher each, let go once counted, `count_channels`), so
+        memory is a week's papers (the top papers' Matcher) rather than eight weeks'; each
+        topic, exclusion, zone and day is counted once for all channels. The top papers
+        are chosen with one Matcher over the papers first stored since the earliest week's
         first day (less MARGIN). Identical trends share one chart (`ChartCache`)."""
-        out: list[Planned] = []
-        with self._matching:
+        chosen: list[tuple[Profile, Trends, WeeklyDigest]] = []
+        with self._matching:  # (shared with the daily digests: held while matching only)
             counter = count_channels(
                 (self._matchers(chunk, lexicon) for chunk in by_days(papers)),
                 profiles,
@@ -275,15 +275,17 @@ class WeeklyCycle:
             week = WeekPapers(matcher)
             for profile in profiles:
                 end = ends[profile.ref]
-                trends = trends_for(counter, profile, end)
                 weekly = select_week(
                     matcher, profile, end=end, votes=votes.get(profile.ref, {}), week=week
                 )
-                weekly = replace(weekly, trend=describe(trends))
-                key = week_key(end)
-                chart = self._charts(trends)
-                message = render_weekly(profile.platform, weekly, chart, key=key)
-                out.append(Planned(profile, key, weekly, trends, message))
+                chosen.append((profile, trends_for(counter, profile, end), weekly))
+        out: list[Planned] = []
+        for profile, trends, weekly in chosen:  # drawn and rendered without the lock
+            weekly = replace(weekly, trend=describe(trends))
+            key = week_key(weekly.end)
+            chart = self._charts(trends)
+            message = render_weekly(profile.platform, weekly, chart, key=key)
+            out.append(Planned(profile, key, weekly, trends, message))
         return out
 
     async def _deliver(
