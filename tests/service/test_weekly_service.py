@@ -34,7 +34,7 @@ from bot.weekly import ALREADY, CLAIMED, WeeklyCycle, weekly_channel
 from bot.weekly_example import END, TOPICS, synthetic_papers
 from fakes.clock import Clock
 from fakes.discord import FakeDiscord
-from fakes.faults import FaultPlan, delay
+from fakes.faults import FaultPlan, delay, reset
 from fakes.slack import FakeSlack
 from helpers import wait_until
 
@@ -476,3 +476,63 @@ async def test_channels_due_at_the_same_time_share_one_cycle_and_post_once_each(
     assert later is not None and later.status == CLAIMED
     assert plans == [3]  # nothing counted or drawn again
     assert out.getvalue().count("This week in #ml-papers") == 3
+
+
+async def test_discord_a_process_killed_after_its_post_before_the_answer_posts_once(
+    tmp_path: Path,
+    apps: list[App],
+    discord_fake: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Discord made the message (chart attached) but its answer was lost, and the process
+    was killed while waiting to retry. The next run sends the same message again under the
+    same nonce: Discord drops the repeat, the week is confirmed, one message."""
+    me = this_process()
+    assert me is not None, "processes cannot be told apart here (no /proc)"
+    host, boot, ns, _pid, _start = me.split("/")
+    ref = f"discord:{DISCORD_CHANNEL}"
+    clock = Clock(FIRES + timedelta(seconds=2))
+    app = open_app(tmp_path, apps, clock, channel("discord", DISCORD_CHANNEL))
+    discord_fake.faults = FaultPlan.script([reset(after=True)], only={FakeDiscord.SEND_MESSAGE})
+    waiting = asyncio.Event()
+
+    async def killed_while_waiting(_seconds: float) -> None:
+        waiting.set()
+        await asyncio.Event().wait()  # never: the process is killed here
+
+    async def nothing(*_args: Any, **_kw: Any) -> None:
+        return None
+
+    def cycle(sleep: Any) -> WeeklyCycle:
+        return WeeklyCycle(
+            archive=app.archive,
+            ledger=app.ledger,
+            runs=app.runs,
+            feedback=app.feedback,
+            lexicon=app.lexicons,
+            deliveries={"discord": delivery},
+            clock=clock,
+            sleep=sleep,
+        )
+
+    delivery = DiscordDelivery(discord_fake.token, timeout=5, pace=None)
+    try:
+        with monkeypatch.context() as dead:
+            dead.setattr(ledger_module, "this_process", lambda: f"{host}/{boot}/{ns}/999999999/1")
+            dead.setattr(Outbox, "abandon", nothing)
+            dead.setattr(Outbox, "release", nothing)
+            dead.setattr(WeeklyCycle, "_finish", nothing)
+            task = asyncio.ensure_future(cycle(killed_while_waiting).run(app.profiles.all()))
+            await asyncio.wait_for(waiting.wait(), 30.0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert len(discord_fake.messages(DISCORD_CHANNEL)) == 1  # made, never confirmed
+        assert posted_weekly(app, ref) == {}
+        [outcome] = await cycle(asyncio.sleep).run(app.profiles.all())
+        assert outcome.status == "done", outcome
+        [message] = discord_fake.messages(DISCORD_CHANNEL)
+        assert discord_fake.nonce_hits == 1 and outcome.ref == message["id"]
+        assert len(discord_fake.files.of(message["id"])) == 1
+        assert set(posted_weekly(app, ref)) == {WEEK_KEY}
+    finally:
+        await delivery.aclose()
