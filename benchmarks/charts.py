@@ -163,6 +163,9 @@ def run(
     with PeakMemory() as draw_peak:
         t0 = time.perf_counter()
         if workers > 0:
+            # the palette, the font's characters and a frame made once here, inherited
+            for first in list(unique)[:1]:
+                render_chart(first)
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(workers) as pool:
                 drawn = pool.map(_draw, list(unique), chunksize=8)
