@@ -19,9 +19,9 @@ evaluating the topics, the digest's relevance), and drawing (`ChartCache`: equal
 are drawn once; `--workers N` draws the distinct charts in N forked processes, and
 `--serial-sample` charts are drawn in this one as well, for the per-chart time of one
 process). Peak memory: this process's high-water mark during each phase (`PeakMemory`:
-VmHWM reset at its start), and the drawing processes' largest
-(`getrusage(RUSAGE_CHILDREN)`). The charts are not kept (a weekly cycle
-sends each and lets it go): their sizes are.
+VmHWM reset at its start), and the largest child process's (`getrusage(RUSAGE_CHILDREN)`:
+a drawing process, or with `--split` a counting one; shared pages counted). The charts are
+not kept (a weekly cycle sends each and lets it go): their sizes are.
 """
 
 from __future__ import annotations
@@ -163,6 +163,9 @@ def run(
     with PeakMemory() as draw_peak:
         t0 = time.perf_counter()
         if workers > 0:
+            # the palette, the font's characters and a frame made once here, inherited
+            for first in list(unique)[:1]:
+                render_chart(first)
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(workers) as pool:
                 drawn = pool.map(_draw, list(unique), chunksize=8)
@@ -250,7 +253,7 @@ def table(r: dict[str, Any]) -> str:
     ]
     if r["draw_children_peak_bytes"]:
         rows.append(
-            ("peak memory, a drawing process", f"{r['draw_children_peak_bytes'] / MiB:.0f} MiB")
+            ("peak memory, largest child process", f"{r['draw_children_peak_bytes'] / MiB:.0f} MiB")
         )
     if r["serial_sample"]:
         s = r["serial_sample"]

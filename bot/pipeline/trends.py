@@ -42,7 +42,9 @@ LEAD = WEEK - 1
 LINES = 8
 OTHER = "other topics"
 # Characters of alt text at most (`describe`): Discord's attachment description takes
-# 1,024, Slack's image alt_text 2,000.
+# 1,024 (discordeno's validation: "Attachment description length must be less than 1024
+# characters"), Slack's image block alt_text 2,000 (docs.slack.dev, @slack/web-api
+# ImageBlock: "Maximum length for this field is 2000 characters").
 ALT_CHARS = 1000
 
 
