@@ -154,7 +154,9 @@ class DiscordDelivery:
             raise DeliveryError(BAD_TOKEN, permanent=True)
         if status in (403, 404):
             if (reason := dm_refusal(data)) is not None:  # a DM the person refuses
-                raise DirectMessageRefused(f"Discord refused the DM {what}: {detail}", reason=reason)
+                raise DirectMessageRefused(
+                    f"Discord refused the DM {what}: {detail}", reason=reason
+                )
             raise DeliveryError(
                 f"Discord refused the post to {channel.ref}: {status} {detail}", permanent=True
             )
@@ -194,7 +196,9 @@ class DiscordDelivery:
         if status < 300 and data is not None and "id" in data:
             return str(data["id"])
         if status == 429:
-            raise RetryLater(f"Discord rate limited {what} (429)", retry_after=self._limited(headers, data))
+            raise RetryLater(
+                f"Discord rate limited {what} (429)", retry_after=self._limited(headers, data)
+            )
         if status == 401:
             self._logged_in = False
             raise DeliveryError(BAD_TOKEN, permanent=True)
