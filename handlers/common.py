@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -60,12 +61,13 @@ def argument(what: str, example: str) -> Check:
     def check(command: Command) -> Command | Reply:
         arg = clean(command.arg)
         if not arg:
-            return error(f"Which {what}? e.g. /papers {command.name} {example}")
+            me = " --me" if command.me else ""
+            return error(f"Which {what}? e.g. /papers {command.name} {example}{me}")
         if len(arg) > MAX_TOPIC_CHARS:
             return error(
                 f"That {what} is {len(arg):,} characters long; keep it under "
                 f"{MAX_TOPIC_CHARS}, a few words like “{example}”."
             )
-        return Command(command.name, arg, command.share, command.limit)
+        return replace(command, arg=arg)
 
     return check
