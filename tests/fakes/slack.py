@@ -18,8 +18,8 @@ from aiohttp import web
 from .faults import FaultPlan
 from .server import Clock, FakeServer, TokenBucket, whole_seconds
 from .slack_blocks import BlockKit, Rejection
-from .slack_events import SlackAppRequests
 from .slack_dms import SlackDMs
+from .slack_events import SlackAppRequests
 from .slack_hooks import SlackHooks, flag, json_field
 
 
