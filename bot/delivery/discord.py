@@ -155,7 +155,7 @@ class DiscordDelivery:
         if status in (403, 404):
             if (reason := dm_refusal(data)) is not None:  # a DM the person refuses
                 raise DirectMessageRefused(
-                    f"Discord refused the DM {what}: {detail}", reason=reason
+                    f"Discord refused the DM {what}: {status} {detail} ({reason})", reason=reason
                 )
             raise DeliveryError(
                 f"Discord refused the post to {channel.ref}: {status} {detail}", permanent=True
