@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.delivery.base import Delivery
 from bot.delivery.direct import DirectMessageRefused, OpensDirectMessages, TellsPrivately
 from bot.delivery.retry import Sleep
-from bot.errors import StoreError
+from bot.errors import DeliveryError, StoreError
 from bot.feedback import Teach
 from bot.models import Digest, Message, Paper, Profile
 from bot.outbox import LEASE, Outbox
@@ -516,6 +516,10 @@ class _ToPerson:
         except DirectMessageRefused as e:
             cache.pop(channel.channel_id, None)
             self.refused = e
+            raise
+        except DeliveryError as e:
+            if e.permanent:  # the DM channel may be gone: the next run opens it again
+                cache.pop(channel.channel_id, None)
             raise
 
 
