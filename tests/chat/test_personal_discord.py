@@ -275,3 +275,13 @@ async def test_an_unknown_discord_user_is_refused_at_create_dm(
     entry = app.profiles.person("discord", CY)
     assert entry is not None and entry.state == PAUSED
     assert entry.reason is not None and "10013" in entry.reason
+
+
+async def test_a_typed_topic_that_is_an_option_is_refused(
+    app: App, fake: fakes.discord.FakeDiscordApp, bot: PaperboyClient
+) -> None:
+    answer = await run(bot, fake, ADA, "subscribe", topic="--me", me=True)
+    assert private(answer) and "--me is an option, not a topic" in seen(answer)
+    assert app.profiles.person("discord", ADA) is None
+    posts = await run(bot, fake, ADA, "list", include_channel_posts=True)
+    assert "add --me" in seen(posts) and app.profiles.person("discord", ADA) is None
