@@ -31,6 +31,8 @@ from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher, asked
 from bot.pipeline.personal import homes_to_read, posted_at_home_today, refusal_notice
 from bot.pipeline.plan import Items, plan_digest
+from bot.pipeline.render.discord_embeds import render_discord
+from bot.pipeline.render.slack import render_slack
 from bot.pipeline.repairs import prefill
 from bot.pipeline.semantic import Semantic
 from bot.pipeline.split import cores
@@ -415,7 +417,13 @@ class DigestCycle:
             return ChannelOutcome(profile, DigestRuns.FAILED, digest, error=error)
         asked = [i.paper.key for i in digest.items]
         held = await self._outbox.plan(profile.ref, asked, now=now)
-        plan, digest = await self._outbox.messages(held, digest, delivery)
+        if profile.person and isinstance(delivery, OpensDirectMessages):
+            sender: Delivery = _ToPerson(
+                delivery, delivery, profile.platform
+            )  # opens the DM at the first send
+        else:
+            sender = delivery
+        plan, digest = await self._outbox.messages(held, digest, sender)
         outcome = ChannelOutcome(profile, DigestRuns.DONE, digest, deferred=list(held.deferred))
         if outcome.deferred:
             log.info(
@@ -426,14 +434,11 @@ class DigestCycle:
         if not digest.items and (outcome.deferred or not profile.post_empty):
             outcome.status = DigestRuns.EMPTY
             return outcome
-        sender: Delivery = delivery
-        if profile.person:  # by direct message: the DM channel is opened at the first send
-            if not isinstance(delivery, OpensDirectMessages):
-                error = f"{profile.platform} cannot send direct messages"
-                outcome.status, outcome.error = DigestRuns.FAILED, error
-                await self._outbox.drain(held, (), _never)  # releases what was reserved
-                return outcome
-            sender = _ToPerson(delivery, delivery)
+        if profile.person and not isinstance(sender, _ToPerson):
+            error = f"{profile.platform} cannot send direct messages"
+            outcome.status, outcome.error = DigestRuns.FAILED, error
+            await self._outbox.drain(held, (), _never)  # releases what was reserved
+            return outcome
         drained = await self._outbox.drain(
             held,
             plan,
@@ -481,6 +486,12 @@ class DigestCycle:
 _DM_CHANNELS: WeakKeyDictionary[object, dict[str, str]] = WeakKeyDictionary()
 
 
+_PLAIN: dict[str, Callable[[Digest], list[Message]]] = {
+    "slack": render_slack,
+    "discord": render_discord,
+}
+
+
 async def _never(out: Any) -> str:  # pragma: no cover - drained with an empty plan
     raise AssertionError("nothing to send")
 
@@ -490,13 +501,18 @@ class _ToPerson:
     with the person, then posts there with the platform's own `send` (same message, same
     idempotency). A refusal is kept in `refused` and raised (permanent: not retried)."""
 
-    def __init__(self, delivery: Delivery, dms: OpensDirectMessages) -> None:
+    def __init__(self, delivery: Delivery, dms: OpensDirectMessages, platform: str) -> None:
+        self._platform = platform
         self._delivery = delivery
         self._dms = dms
         self.refused: DirectMessageRefused | None = None
 
     def render(self, digest: Digest) -> list[Message]:
-        return self._delivery.render(digest)
+        """The platform's rendering without the feedback buttons: a click in a DM cannot
+        be traced to the person's posted ledger yet (the chat front-ends key votes by the
+        channel they come from). `/papers more <paper> --me` teaches instead."""
+        plain = _PLAIN.get(self._platform)
+        return plain(digest) if plain is not None else self._delivery.render(digest)
 
     async def aclose(self) -> None:
         await self._delivery.aclose()

@@ -221,6 +221,8 @@ async def test_subscribe_me_then_scheduled_dm_then_unsubscribe_me(
     dms = [m for m in fake.dms.messages_to(ADA) if m["via"] == "bot"]
     titles = [e["title"] for m in dms for e in m["embeds"]]
     assert sum("Mixture-of-Experts" in t for t in titles) == 3
+    assert "3 new papers for you" in dms[0]["content"]
+    assert not any(m.get("components") for m in dms)  # no feedback buttons in a DM
     assert [m for m in fake.messages(CHANNEL) if m["via"] == "bot"] == []
 
     gone = await run(bot, fake, ADA, "unsubscribe", topic="mixture of experts", me=True)

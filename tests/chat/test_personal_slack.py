@@ -195,6 +195,10 @@ async def test_subscribe_me_then_scheduled_dm_then_unsubscribe_me(
     assert dm is not None and dm.startswith("D")
     assert sorted(dm_keys(slack, ANNA)) == sorted(outcome.posted)
     assert slack.messages(CHANNEL) == []  # nothing posted in the channel
+    shown_dms = slack.dms.messages_to(ANNA)
+    assert shown_dms[0]["text"].startswith(f"{len(outcome.posted)} new papers for you")
+    blocks = [b for m in shown_dms for b in m.get("blocks") or []]
+    assert not any(b["type"] == "actions" for b in blocks)  # no feedback buttons in a DM
     titles = [bot.app.archive.get(k).title for k in outcome.posted]  # type: ignore[union-attr]
     assert any("Mixture-of-Experts" in t for t in titles)
     again = await bot.service.scheduled_digest(person_ref(ANNA))  # a repeated firing
