@@ -6,6 +6,11 @@ into the channel's outbox and lets the outbox's sender drain it (bot.outbox: the
 of exactly-once, crash safety and takeover). Killed at any instant and run again, nothing
 confirmed is posted again and nothing is lost; only the message in flight at the kill is
 uncertain, and it is sent again as the same message (see bot.outbox).
+
+A person's own profile (issue 19, `Profile.person`) runs with the channels: its digest
+leaves out what its home channel posted that day (bot.pipeline.personal), goes out by
+direct message (`_ToPerson`: the platform's DM channel, opened once per process), and a
+refusal by the platform pauses the person with the reason and tells them once (`_refused`).
 """
 
 from __future__ import annotations
@@ -417,10 +422,10 @@ class DigestCycle:
             return ChannelOutcome(profile, DigestRuns.FAILED, digest, error=error)
         asked = [i.paper.key for i in digest.items]
         held = await self._outbox.plan(profile.ref, asked, now=now)
+        sender: Delivery
         if profile.person and isinstance(delivery, OpensDirectMessages):
-            sender: Delivery = _ToPerson(
-                delivery, delivery, profile.platform
-            )  # opens the DM at the first send
+            # a person's digest, by DM: rendered for a DM, the DM opened at the first send
+            sender = _ToPerson(delivery, delivery, profile.platform)
         else:
             sender = delivery
         plan, digest = await self._outbox.messages(held, digest, sender)
