@@ -201,6 +201,11 @@ async def test_subscribe_me_then_scheduled_dm_then_unsubscribe_me(
     assert not any(b["type"] == "actions" for b in blocks)  # no feedback buttons in a DM
     titles = [bot.app.archive.get(k).title for k in outcome.posted]  # type: ignore[union-attr]
     assert any("Mixture-of-Experts" in t for t in titles)
+    # Her votes teach her own alerts, not the channel's.
+    voted = await bot.run(f"more {outcome.posted[0]} --me", user=ANNA)
+    assert "in your personal alerts" in voted["text"], voted["text"]
+    assert [v.paper_key for v in bot.app.feedback.votes(person_ref(ANNA))] == outcome.posted[:1]
+    assert bot.app.feedback.votes(f"slack:{CHANNEL}") == []
     again = await bot.service.scheduled_digest(person_ref(ANNA))  # a repeated firing
     assert again is not None and again.status == "claimed"
 
