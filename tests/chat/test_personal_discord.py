@@ -287,3 +287,21 @@ async def test_a_typed_topic_that_is_an_option_is_refused(
     assert app.profiles.person("discord", ADA) is None
     posts = await run(bot, fake, ADA, "list", include_channel_posts=True)
     assert "add --me" in seen(posts) and app.profiles.person("discord", ADA) is None
+
+
+async def test_unsubscribe_me_autocompletes_the_callers_own_topics(
+    app: App, fake: fakes.discord.FakeDiscordApp, bot: PaperboyClient
+) -> None:
+    await run(bot, fake, ADA, "subscribe", topic="speech recognition", me=True)
+    await run(bot, fake, BEA, "subscribe", topic="mixture of experts", me=True)
+    for user, expected in ((ADA, ["speech recognition"]), (BEA, ["mixture of experts"])):
+        payload = _interaction(fake, user, "unsubscribe", topic="", me=True)
+        payload["type"] = 4  # APPLICATION_COMMAND_AUTOCOMPLETE
+        payload["data"]["options"][0]["options"][0]["focused"] = True
+        bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        running = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"]
+        await asyncio.gather(*running)
+        (callback,) = [
+            e for e in fake.interactions.callbacks if e["interaction_id"] == payload["id"]
+        ]
+        assert [c["value"] for c in callback["data"]["choices"]] == expected
