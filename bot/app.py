@@ -222,6 +222,7 @@ class App:
             matchers=self.matchers,
             teach=self.teach(),
             sending_at_once=CHANNELS_AT_ONCE,
+            profiles=self.profiles,  # pauses a person whose DMs are refused (issue 19)
         )
 
     def weekly_cycle(self, deliveries: Mapping[str, Delivery]) -> WeeklyCycle:

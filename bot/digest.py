@@ -6,6 +6,11 @@ into the channel's outbox and lets the outbox's sender drain it (bot.outbox: the
 of exactly-once, crash safety and takeover). Killed at any instant and run again, nothing
 confirmed is posted again and nothing is lost; only the message in flight at the kill is
 uncertain, and it is sent again as the same message (see bot.outbox).
+
+A person's own profile (issue 19, `Profile.person`) runs with the channels: its digest
+leaves out what its home channel posted that day (bot.pipeline.personal), goes out by
+direct message (`_ToPerson`: the platform's DM channel, opened once per process), and a
+refusal by the platform pauses the person with the reason and tells them once (`_refused`).
 """
 
 from __future__ import annotations
@@ -14,19 +19,25 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from bot.delivery.base import Delivery
+from bot.delivery.direct import DirectMessageRefused, OpensDirectMessages, TellsPrivately
 from bot.delivery.retry import Sleep
-from bot.errors import StoreError
+from bot.errors import DeliveryError, StoreError
 from bot.feedback import Teach
-from bot.models import Digest, Paper, Profile
+from bot.models import Digest, Message, Paper, Profile
 from bot.outbox import LEASE, Outbox
 from bot.pipeline.lexicon import Lexicon
 from bot.pipeline.match import Matcher, asked
+from bot.pipeline.personal import homes_to_read, posted_at_home_today, refusal_notice
 from bot.pipeline.plan import Items, plan_digest
+from bot.pipeline.render.discord_embeds import render_discord
+from bot.pipeline.render.slack import render_slack
 from bot.pipeline.repairs import prefill
 from bot.pipeline.semantic import Semantic
 from bot.pipeline.split import cores
@@ -36,6 +47,8 @@ from bot.store.aio import Async
 from bot.store.archive import Archive
 from bot.store.db import chunks
 from bot.store.ledger import Ledger
+from bot.store.profile_rules import split_ref
+from bot.store.profiles import ProfileStore
 from bot.store.runs import DigestRuns
 from bot.turns import TURN, Sending, Turn, send_in_turn
 
@@ -138,6 +151,7 @@ class DigestCycle:
         matchers: Callable[[list[Paper], Lexicon], Matcher] = Matcher,
         teach: Teach | None = None,
         sending_at_once: int = SENDING_AT_ONCE,
+        profiles: ProfileStore | None = None,
     ) -> None:
         self._archive = Async(archive)
         self._runs = Async(runs)
@@ -152,6 +166,8 @@ class DigestCycle:
         self._matchers = matchers
         self._teach = teach  # the channels' feedback; None: digests ignore it
         self._sending_at_once = sending_at_once  # channels sending at once (bot.turns)
+        # pauses a person whose DMs are refused; None: the refusal only fails the run
+        self._profiles = profiles
         # a shared MatcherCache brings its lock; a Matcher built per run needs none
         self._matching: threading.Lock = getattr(matchers, "lock", None) or threading.Lock()
 
@@ -207,7 +223,9 @@ class DigestCycle:
         # the typo repairs of every channel's topics in one pass, before any is understood
         await aio.run(prefill, [t for p in profiles for t in (*p.topics, *p.exclude)], lexicon)
         try:
-            confirmed = await self._outbox.confirmed(windows, [p.key for p in papers])
+            # with the home channels of persons (what they posted today is not DMed again)
+            refs = {*windows, *homes_to_read(profiles)}
+            confirmed = await self._outbox.confirmed(refs, [p.key for p in papers])
         except StoreError as e:
             return [ChannelOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
         outcomes: list[ChannelOutcome] = []
@@ -293,6 +311,13 @@ class DigestCycle:
                     for k in confirmed.get(profile.ref, ())
                     if (i := matcher.index_of(k)) is not None
                 }
+                if profile.person:  # what the home channel posted today: not sent again
+                    home = confirmed.get(profile.home or "", {})
+                    posted |= {
+                        i
+                        for k in posted_at_home_today(profile, home, now)
+                        if (i := matcher.index_of(k)) is not None
+                    }
                 model = learned.get(profile.ref)
                 drop = (matcher.outside(start, end), posted)
                 matches, matched = matcher.best(
@@ -397,7 +422,13 @@ class DigestCycle:
             return ChannelOutcome(profile, DigestRuns.FAILED, digest, error=error)
         asked = [i.paper.key for i in digest.items]
         held = await self._outbox.plan(profile.ref, asked, now=now)
-        plan, digest = await self._outbox.messages(held, digest, delivery)
+        sender: Delivery
+        if profile.person and isinstance(delivery, OpensDirectMessages):
+            # a person's digest, by DM: rendered for a DM, the DM opened at the first send
+            sender = _ToPerson(delivery, delivery, profile.platform)
+        else:
+            sender = delivery
+        plan, digest = await self._outbox.messages(held, digest, sender)
         outcome = ChannelOutcome(profile, DigestRuns.DONE, digest, deferred=list(held.deferred))
         if outcome.deferred:
             log.info(
@@ -408,10 +439,15 @@ class DigestCycle:
         if not digest.items and (outcome.deferred or not profile.post_empty):
             outcome.status = DigestRuns.EMPTY
             return outcome
+        if profile.person and not isinstance(sender, _ToPerson):
+            error = f"{profile.platform} cannot send direct messages"
+            outcome.status, outcome.error = DigestRuns.FAILED, error
+            await self._outbox.drain(held, (), _never)  # releases what was reserved
+            return outcome
         drained = await self._outbox.drain(
             held,
             plan,
-            lambda out: send_in_turn(delivery, profile, out, self._sleep, SLOW_ANSWER),
+            lambda out: send_in_turn(sender, profile, out, self._sleep, SLOW_ANSWER),
             stop=lambda: stop is not None and stop.is_set(),
         )
         outcome.posted = drained.posted
@@ -419,7 +455,93 @@ class DigestCycle:
         if drained.interrupted or drained.error is not None:
             outcome.status = DigestRuns.PARTIAL if outcome.posted else DigestRuns.FAILED
             outcome.error = INTERRUPTED if drained.interrupted else drained.error
+        if isinstance(sender, _ToPerson) and sender.refused is not None:
+            await self._refused(delivery, profile, sender.refused)
         return outcome
+
+    async def _refused(
+        self, delivery: Delivery, profile: Profile, refused: DirectMessageRefused
+    ) -> None:
+        """A person's DMs were refused: pause them with the reason (so no later run tries
+        again until `/papers resume --me`) and tell them once, privately, in their home
+        channel when the platform can (Slack ephemeral); otherwise they are told with their
+        next /papers answer (handlers.personal)."""
+        if self._profiles is None:
+            return
+        now = self._clock()
+        store = self._profiles
+        paused = await aio.run(
+            lambda: store.refuse_dm(profile.platform, profile.channel_id, refused.reason, now=now)
+        )
+        if not paused:
+            return
+        log.warning("direct messages to %s refused; paused: %s", profile.ref, refused.reason)
+        if not isinstance(delivery, TellsPrivately) or not profile.home:
+            return
+        _, home = split_ref(profile.home)
+        if await delivery.tell(home, profile.channel_id, refusal_notice(refused.reason)):
+            await aio.run(
+                lambda: store.mark_notified(profile.platform, profile.channel_id, now=now)
+            )
+
+
+# Each delivery's DM channel per user, for the life of the process (a delivery lives as
+# long as the service; a new one opens again): one conversations.open per person, not one
+# per digest.
+_DM_CHANNELS: WeakKeyDictionary[object, dict[str, str]] = WeakKeyDictionary()
+
+
+_PLAIN: dict[str, Callable[[Digest], list[Message]]] = {
+    "slack": render_slack,
+    "discord": render_discord,
+}
+
+
+async def _never(out: Any) -> str:  # pragma: no cover - drained with an empty plan
+    raise AssertionError("nothing to send")
+
+
+class _ToPerson:
+    """A person's delivery: `send` opens (once per process: `_DM_CHANNELS`) the DM channel
+    with the person, then posts there with the platform's own `send` (same message, same
+    idempotency). A refusal is kept in `refused` and raised (permanent: not retried)."""
+
+    def __init__(self, delivery: Delivery, dms: OpensDirectMessages, platform: str) -> None:
+        self._platform = platform
+        self._delivery = delivery
+        self._dms = dms
+        self.refused: DirectMessageRefused | None = None
+
+    def render(self, digest: Digest) -> list[Message]:
+        """The platform's rendering without the feedback buttons: a click in a DM cannot
+        be traced to the person's posted ledger yet (the chat front-ends key votes by the
+        channel they come from). `/papers more <paper> --me` teaches instead."""
+        plain = _PLAIN.get(self._platform)
+        return plain(digest) if plain is not None else self._delivery.render(digest)
+
+    async def aclose(self) -> None:
+        await self._delivery.aclose()
+
+    async def send(
+        self, channel: Profile, message: Message, *, idempotency_key: str, maybe_sent: bool = False
+    ) -> str:
+        cache = _DM_CHANNELS.setdefault(self._delivery, {})
+        try:
+            dm = cache.get(channel.channel_id)
+            if dm is None:
+                dm = cache[channel.channel_id] = await self._dms.open_dm(channel.channel_id)
+            target = replace(channel, channel_id=dm, person=False, name=channel.ref)
+            return await self._delivery.send(
+                target, message, idempotency_key=idempotency_key, maybe_sent=maybe_sent
+            )
+        except DirectMessageRefused as e:
+            cache.pop(channel.channel_id, None)
+            self.refused = e
+            raise
+        except DeliveryError as e:
+            if e.permanent:  # the DM channel may be gone: the next run opens it again
+                cache.pop(channel.channel_id, None)
+            raise
 
 
 def items_json(outcome: ChannelOutcome) -> list[dict[str, object]]:

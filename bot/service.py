@@ -68,6 +68,7 @@ from bot.sources.base import Retriever
 from bot.sources.guard import unexpected_error
 from bot.sources.retrieve import redact_url
 from bot.store import aio
+from bot.store.profile_rules import split_ref
 from bot.store.profiles import ProfileStore
 from bot.store.source_state import Claim, SourceStateStore
 from bot.weekly import WeeklyCycle, WeeklyOutcome, wants_weekly
@@ -525,7 +526,7 @@ class Service:
 
     async def _profile(self, ref: str) -> Profile | None:
         """The channel's profile while it gets digests (active); None otherwise."""
-        platform, _, channel_id = ref.partition(":")
+        platform, channel_id = split_ref(ref)  # a person's too: user:slack:U1
         entry = await aio.run(self.app.profiles.entry, platform, channel_id)
         if entry is None or not entry.active:
             state = entry.state if entry is not None else "gone"

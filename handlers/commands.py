@@ -14,6 +14,7 @@ import logging
 import math
 
 from bot.errors import StoreError
+from handlers import personal
 from handlers.common import error
 from handlers.parse import parse_command
 from handlers.registry import BY_NAME, HELP_LINES, SPECS
@@ -46,16 +47,29 @@ async def dispatch(request: CommandRequest, services: Services) -> Reply:
     try:
         command = read_command(request)
     except UsageError as e:
-        return error(str(e))
+        reply = error(str(e))
+    else:
+        reply = await _answer(command, request, services)
+    if not reply.public:  # a person whose DMs were refused learns it here, once
+        reply = personal.with_notice(reply, await personal.pending_notice(request, services))
+    return reply
+
+
+async def _answer(command: Command, request: CommandRequest, services: Services) -> Reply:
     spec = BY_NAME[command.name]
+    if (refused := personal.check(command)) is not None:
+        return refused
     if spec.check is not None:
         checked = spec.check(command)
         if isinstance(checked, Reply):
             return checked
         command = checked
-    if spec.permission == "manage" and (refused := _refusal(request)) is not None:
-        return refused
+    # --me: the caller's own profile, which they may always manage (handlers.personal)
+    if not command.me and spec.permission == "manage" and (no := _refusal(request)) is not None:
+        return no
     try:
+        if command.me:
+            return await personal.run(command, request, services)
         reply = await spec.handler(command, request, services)
     except StoreError as e:
         log.warning("/papers %s in %s: %s", command.name, request.channel_ref, e)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,8 @@ from handlers.services import Services
 from handlers.spec import Check, Command
 
 MAX_QUERY_SHOWN = 80
+# A whole argument that reads as an option (`--me`, `—share`): never a topic or a term.
+OPTION_LIKE = re.compile(r"(?:--|—|–)[^\W\d_][\w-]*")
 MAX_QUERY_CHARS = 500
 
 
@@ -59,13 +63,19 @@ def argument(what: str, example: str) -> Check:
 
     def check(command: Command) -> Command | Reply:
         arg = clean(command.arg)
+        me = " --me" if command.me else ""
         if not arg:
-            return error(f"Which {what}? e.g. /papers {command.name} {example}")
+            return error(f"Which {what}? e.g. /papers {command.name} {example}{me}")
+        if OPTION_LIKE.fullmatch(arg):  # typed as a Discord option: `--me` is no topic
+            return error(
+                f"{arg} is an option, not a {what}: type the {what} before it, "
+                f"e.g. /papers {command.name} {example} --me"
+            )
         if len(arg) > MAX_TOPIC_CHARS:
             return error(
                 f"That {what} is {len(arg):,} characters long; keep it under "
                 f"{MAX_TOPIC_CHARS}, a few words like “{example}”."
             )
-        return Command(command.name, arg, command.share, command.limit)
+        return replace(command, arg=arg)
 
     return check

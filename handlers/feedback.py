@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
 
 from bot.feedback import AmbiguousPaper, FeedbackError
@@ -15,7 +16,7 @@ from bot.store import aio
 from handlers.common import MAX_QUERY_CHARS, error, paper_line, quoted
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
-from handlers.spec import Command, CommandSpec, Option
+from handlers.spec import ME, Command, CommandSpec, Option
 
 MAX_LISTED = 20  # papers in the `feedback` listing (the most recently voted)
 MAX_VOTERS = 5  # people named per paper and vote
@@ -33,7 +34,7 @@ def _check(command: Command) -> Command | Reply:
         )
     if len(arg) > MAX_QUERY_CHARS:
         return error("That is too long for a paper id or title; paste the arXiv id instead.")
-    return Command(command.name, arg, command.share, command.limit)
+    return replace(command, arg=arg)
 
 
 def _refused(e: FeedbackError) -> Reply:
@@ -168,7 +169,7 @@ SPECS = (
         summary="More papers like this one in this channel's digest",
         usage="more <paper>",
         help="more <paper> / less <paper> — teach the digest: more like this, or not for us",
-        options=(Option("paper", _PAPER),),
+        options=(Option("paper", _PAPER), ME),
         check=_check,
     ),
     CommandSpec(
@@ -177,7 +178,7 @@ SPECS = (
         summary="Fewer papers like this one in this channel's digest",
         usage="less <paper>",
         help=None,  # more's help line covers it
-        options=(Option("paper", _PAPER),),
+        options=(Option("paper", _PAPER), ME),
         check=_check,
     ),
     CommandSpec(

@@ -10,7 +10,7 @@ from bot.store.profiles import ChannelStateError
 from handlers.common import ensure_profile, error, now, when
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
-from handlers.spec import Command, CommandSpec
+from handlers.spec import ME, Command, CommandSpec
 
 
 def _no_argument(command: Command) -> Command | Reply:
@@ -66,6 +66,7 @@ SPECS = (
         summary="Stop this channel's digests until /papers resume",
         usage="pause",
         help="pause — stop this channel's digests until /papers resume (nothing is lost)",
+        options=(ME,),
         permission="manage",
         check=_no_argument,
     ),
@@ -75,6 +76,7 @@ SPECS = (
         summary="Start this channel's digests again (nothing lost)",
         usage="resume",
         help="resume — post this channel's digests again, from where they stopped",
+        options=(ME,),
         permission="manage",
         check=_no_argument,
     ),

@@ -68,6 +68,10 @@ oauth_config:
       # (conversations.history) before posting again, so a digest is not posted twice.
       - channels:history     # ... in public channels
       - groups:history       # ... in private channels
+      # personal alerts (/papers … --me): open the DM (conversations.open), and read its
+      # history for the same lost-post check
+      - im:write             # ... conversations.open with one user
+      - im:history           # ... conversations.history of that DM
       - reactions:read       # a 👍/👎 on a posted paper counts as the team's feedback
       # Optional: `chat:write.public` lets the bot post in public channels it was not
       # invited to, but it still cannot read their history then (see above): invite it.

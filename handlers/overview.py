@@ -10,7 +10,7 @@ from bot.store.profile_rules import format_duration
 from handlers.common import now, paper_count, when
 from handlers.reply import CommandRequest, PaperLine, Reply
 from handlers.services import Services
-from handlers.spec import Command, CommandSpec
+from handlers.spec import CHANNEL_POSTS, ME, Command, CommandSpec
 
 
 async def list_command(command: Command, request: CommandRequest, services: Services) -> Reply:
@@ -87,6 +87,7 @@ LIST = CommandSpec(
     summary="This channel's topics, exclusions, schedule",
     usage="list",
     help="list — this channel's topics, exclusions, schedule and last digest",
+    options=(ME, CHANNEL_POSTS),
 )
 DIGEST = CommandSpec(
     "digest",

@@ -6,6 +6,7 @@ never come here: CommandSpec.command reads them."""
 from __future__ import annotations
 
 import re
+from difflib import get_close_matches
 
 from bot.pipeline.text import visible_text
 from handlers.registry import SUBCOMMANDS
@@ -13,7 +14,13 @@ from handlers.spec import DEFAULT_LIMIT, MAX_LIMIT, MORE_LIMIT, Command, UsageEr
 from handlers.spec import tokens as shown_tokens
 
 # Slack clients turn `--` into an em or en dash; accept what they send.
-_FLAG = re.compile(r"^(?:--|—|–)(share|more|top)(?:=(\S*))?$", re.IGNORECASE)
+_FLAG = re.compile(
+    r"^(?:--|—|–)(share|more|top|me|include-channel-posts)(?:=(\S*))?$", re.IGNORECASE
+)
+# Anything else that reads as an option (`--mee`, `--verbose`) is a mistake, never a topic.
+_OPTION = re.compile(r"^(?:--|—|–)([^\W\d_][\w-]*)(?:=\S*)?$")
+FLAGS = ("--me", "--share", "--more", "--top", "--include-channel-posts")
+_ON = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 __all__ = ["MAX_LIMIT", "SUBCOMMANDS", "Command", "UsageError", "parse_command"]
 
@@ -30,6 +37,7 @@ def parse_command(text: str) -> Command:
     """
     tokens = shown_tokens(text)
     share, limit, rest = False, DEFAULT_LIMIT, []
+    me, posts = False, None
     i = 0
     while i < len(tokens):
         m = _FLAG.match(tokens[i])
@@ -40,6 +48,8 @@ def parse_command(text: str) -> Command:
                     f"{shown.strip()} was typed with invisible or unusual characters in it: "
                     "type it again plainly to use it as a flag"
                 )
+            if (unknown := _OPTION.match(tokens[i])) is not None:
+                raise UsageError(_unknown_option(unknown.group(1)))
             rest += shown.split()
             i += 1
             continue
@@ -48,13 +58,45 @@ def parse_command(text: str) -> Command:
             share = True
         elif flag == "more":
             limit = max(limit, MORE_LIMIT)
+        elif flag == "me":
+            if value is not None:
+                raise UsageError("--me takes nothing after it: /papers subscribe moe --me")
+            me = True
+        elif flag == "include-channel-posts":
+            if value is None and i + 1 < len(tokens) and tokens[i + 1].casefold() in _ON:
+                value, i = tokens[i + 1], i + 1
+            posts = _read_on(value)
         else:
             if value is None and i + 1 < len(tokens):
                 value, i = tokens[i + 1], i + 1
             limit = read_limit(value)
         i += 1
     if rest and rest[0].casefold() in SUBCOMMANDS:
-        return Command(rest[0].casefold(), " ".join(rest[1:]), share, limit)
+        return Command(rest[0].casefold(), " ".join(rest[1:]), share, limit, me, posts)
     if not rest:
-        return Command("help", "", share, limit)
-    return Command("search", " ".join(rest), share, limit)
+        return Command("help", "", share, limit, me, posts)
+    return Command("search", " ".join(rest), share, limit, me, posts)
+
+
+def _read_on(value: str | None) -> bool:
+    """`--include-channel-posts` alone is on; with a value, on/off (yes/no, true/false)."""
+    if value is None:
+        return True
+    on = _ON.get(value.casefold())
+    if on is None:
+        raise UsageError(
+            f"--include-channel-posts takes on or off, not {value!r}: "
+            "/papers list --me --include-channel-posts off"
+        )
+    return on
+
+
+def _unknown_option(name: str) -> str:
+    """What to say about `--name`, an option /papers does not have."""
+    close = get_close_matches(f"--{name.lower()}", FLAGS, n=1, cutoff=0.6)
+    hint = f"Did you mean {close[0]}? " if close else ""
+    return (
+        f"/papers has no option --{name}. {hint}Options: --me (your own alerts by direct "
+        "message, e.g. /papers subscribe moe --me), --share, --more, --top N, "
+        "--include-channel-posts [on|off] (with --me)"
+    )

@@ -28,7 +28,7 @@ from handlers.common import (
 )
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
-from handlers.spec import Command, CommandSpec, Option
+from handlers.spec import CHANNEL_POSTS, ME, Command, CommandSpec, Option
 from handlers.suggest import SUGGESTION_SIMILARITY
 
 PREVIEW_DAYS = 7
@@ -205,7 +205,7 @@ SPECS = (
         summary="Follow a topic in this channel (with a preview)",
         usage="subscribe <topic>",
         help="subscribe <topic> — follow a topic here, with a preview of what it matches",
-        options=(Option("topic", _TOPIC, suggest="archive"),),
+        options=(Option("topic", _TOPIC, suggest="archive"), ME, CHANNEL_POSTS),
         permission="manage",
         check=argument("topic", "mixture of experts"),
     ),
@@ -215,7 +215,7 @@ SPECS = (
         summary="Stop following a topic in this channel",
         usage="unsubscribe <topic>",
         help="unsubscribe <topic> — stop following a topic",
-        options=(Option("topic", "One of this channel's topics", suggest="channel"),),
+        options=(Option("topic", "One of this channel's topics", suggest="channel"), ME),
         permission="manage",
         check=argument("topic", "mixture of experts"),
     ),
@@ -227,7 +227,7 @@ EXCLUSIONS = (
         summary="Hide papers about a term in this channel",
         usage="exclude <term>",
         help="exclude <term> / include <term> — hide papers about a term, or show them again",
-        options=(Option("term", "e.g. survey"),),
+        options=(Option("term", "e.g. survey"), ME),
         permission="manage",
         check=argument("term", "survey"),
     ),
@@ -237,7 +237,7 @@ EXCLUSIONS = (
         summary="Show papers about an excluded term again",
         usage="include <term>",
         help=None,  # exclude's help line covers it
-        options=(Option("term", "One of this channel's exclusions"),),
+        options=(Option("term", "One of this channel's exclusions"), ME),
         permission="manage",
         check=argument("exclusion", "survey"),
     ),
@@ -255,6 +255,7 @@ SCHEDULE = CommandSpec(
             "An IANA time zone, e.g. Europe/Berlin (default: the channel's current one)",
             required=False,
         ),
+        ME,
     ),
     permission="manage",
     check=_cron,

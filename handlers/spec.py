@@ -34,12 +34,16 @@ class UsageError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Command:
     """A command to run: its name, its argument (whitespace-collapsed, possibly empty) and
-    the flags: `--share` (post the answer to the channel), `--more` / `--top N` (results)."""
+    the flags: `--share` (post the answer to the channel), `--more` / `--top N` (results),
+    `--me` (the caller's own profile, delivered by DM: handlers.personal) and
+    `--include-channel-posts [on|off]` (`channel_posts`; None: not given)."""
 
     name: str
     arg: str = ""
     share: bool = False
     limit: int = DEFAULT_LIMIT
+    me: bool = False
+    channel_posts: bool | None = None
 
 
 Handler = Callable[[Command, CommandRequest, Services], Awaitable[Reply]]
@@ -47,7 +51,7 @@ Handler = Callable[[Command, CommandRequest, Services], Awaitable[Reply]]
 # cleaned) or the Reply that says what to type instead.
 Check = Callable[[Command], "Command | Reply"]
 Permission = Literal["anyone", "manage"]
-Role = Literal["arg", "limit", "share"]
+Role = Literal["arg", "limit", "share", "me", "channel_posts"]
 Value = str | int | bool | None
 
 
@@ -85,6 +89,21 @@ class Option:
     suggest: Literal["archive", "channel"] | None = None
 
 
+# `--me` as a typed option (Discord), on every command handlers.personal runs.
+ME = Option(
+    "me",
+    "Your own alerts, sent to you by direct message (only you see them)",
+    role="me",
+    required=False,
+)
+CHANNEL_POSTS = Option(
+    "include_channel_posts",
+    "With me: also get by DM what this channel already posted that day",
+    role="channel_posts",
+    required=False,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
     """One /papers subcommand.
@@ -111,7 +130,7 @@ class CommandSpec:
         the arg options is read as it shows (`words`), never parsed for flags: dashes are
         kept as typed. Raises UsageError for a limit out of range."""
         arg: list[str] = []
-        share, limit = False, DEFAULT_LIMIT
+        share, limit, me, posts = False, DEFAULT_LIMIT, False, None
         for option in self.options:
             value = values.get(option.name)
             if value is None:
@@ -120,9 +139,13 @@ class CommandSpec:
                 arg += words(str(value))
             elif option.role == "share":
                 share = bool(value)
+            elif option.role == "me":
+                me = bool(value)
+            elif option.role == "channel_posts":
+                posts = bool(value)
             else:
                 limit = read_limit(value)
-        return Command(self.name, " ".join(arg), share, limit)
+        return Command(self.name, " ".join(arg), share, limit, me, posts)
 
     def text(self, values: Mapping[str, Value]) -> str:
         """The call as /papers text, for logs: "search moe --top 10 --share"."""
@@ -135,6 +158,10 @@ class CommandSpec:
                 parts.append(" ".join(str(value).split()))
             elif option.role == "share":
                 parts.append("--share")
+            elif option.role == "me":
+                parts.append("--me")
+            elif option.role == "channel_posts":
+                parts.append(f"--include-channel-posts {'on' if value else 'off'}")
             else:
                 parts.append(f"--top {value}")
         return " ".join(p for p in parts if p)
@@ -143,7 +170,12 @@ class CommandSpec:
 def help_lines(specs: Iterable[CommandSpec]) -> tuple[str, ...]:
     """The /papers help: each command's line, then how to share an answer."""
     lines = [f"/papers {s.help}" for s in specs if s.help is not None]
-    return (*lines, "Add --share to post an answer to the channel instead of only to you.")
+    return (
+        *lines,
+        "Add --share to post an answer to the channel instead of only to you. Add --me to "
+        "subscribe, unsubscribe, list, exclude, include, more, less, schedule, pause or "
+        "resume for your own alerts, sent to you by direct message (only you see them).",
+    )
 
 
 def usage_hint(specs: Iterable[CommandSpec]) -> str:

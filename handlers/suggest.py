@@ -7,7 +7,7 @@ from rapidfuzz import fuzz, process
 from bot.errors import StoreError
 from bot.pipeline.render.common import clean
 from bot.store import aio
-from bot.store.profile_rules import MAX_TOPIC_CHARS, topic_key
+from bot.store.profile_rules import MAX_TOPIC_CHARS, split_ref, topic_key
 from handlers.services import Services
 
 SUGGESTION_SIMILARITY = 60.0
@@ -18,10 +18,11 @@ async def topic_suggestions(
     services: Services, channel_ref: str, prefix: str, *, mine: bool
 ) -> list[str]:
     """Topics for autocomplete, best first, at most MAX_SUGGESTIONS: the channel's own
-    topics (`mine`, for unsubscribe) or topics the archive knows — long forms of learned
-    acronyms and HF keywords — for subscribe. Never raises."""
+    topics (`mine`, for unsubscribe; a person's own for their `user:…` ref) or topics the
+    archive knows — long forms of learned acronyms and HF keywords — for subscribe. Never
+    raises."""
     typed = clean(prefix)[:MAX_TOPIC_CHARS]
-    platform, _, channel_id = channel_ref.partition(":")
+    platform, channel_id = split_ref(channel_ref)  # a person's own: user:discord:<id>
 
     def read() -> list[str]:
         if mine:

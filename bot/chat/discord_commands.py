@@ -52,6 +52,8 @@ _TYPES: dict[str, Any] = {
     "arg": str,
     "limit": app_commands.Range[int, 1, MAX_LIMIT],
     "share": bool,
+    "me": bool,  # --me (handlers.personal)
+    "channel_posts": bool,  # --include-channel-posts
 }
 
 

@@ -242,6 +242,8 @@ class Papers:
         if interaction.channel_id is None:
             return []
         ref = f"discord:{interaction.channel_id}"
+        if mine and getattr(interaction.namespace, "me", None):  # the caller's own topics
+            ref = f"user:discord:{interaction.user.id}"
         try:
             async with asyncio.timeout(AUTOCOMPLETE_SECONDS):
                 topics = await self._suggest(self._services, ref, prefix, mine=mine)

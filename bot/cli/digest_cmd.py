@@ -134,7 +134,11 @@ async def _digest(
 
 
 @click.command()
-@click.option("--channel", metavar="ID", help="Only this channel (its id or platform:id).")
+@click.option(
+    "--channel",
+    metavar="ID",
+    help="Only this channel (its id or platform:id), or one person's alerts (user:slack:U…).",
+)
 @click.option(
     "--dry-run",
     is_flag=True,

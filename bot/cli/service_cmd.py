@@ -18,7 +18,14 @@ from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, Context, fail, pass_ctx, r
 from bot.errors import ConfigError, PaperboyError, StoreError
 from bot.models import PLATFORMS, Profile
 from bot.store.db import describe
-from bot.store.profile_rules import PAUSED, REMOVED, ChannelEntry, format_profile
+from bot.store.profile_rules import (
+    PAUSED,
+    REMOVED,
+    ChannelEntry,
+    format_profile,
+    is_person_ref,
+    split_ref,
+)
 from bot.store.profiles import ChannelStateError, UnknownChannelError
 
 
@@ -79,12 +86,19 @@ def _list_channels(ctx: Context | None) -> None:
     with ctx.app(read_only=True) as app:
         entries = app.profiles.preview(app.settings.profiles()).channels
         now = app.clock()
-    if not entries:
+    channels = [e for e in entries if not e.person]
+    persons = [e for e in entries if e.person]
+    if not channels:
         click.echo("no channels: add some under 'channels:' in the configuration")
-    for i, entry in enumerate(entries):
+    for i, entry in enumerate(channels):
         if i:
             click.echo("")
         click.echo(_describe(entry, now))
+    if persons:  # apart: one person's own alerts (by DM), shown only to the operator
+        click.echo(f"\npersonal alerts by direct message ({len(persons)}):")
+        for entry in persons:
+            click.echo("")
+            click.echo(_describe(entry, now))
 
 
 def _describe(entry: ChannelEntry, now: datetime) -> str:
@@ -106,6 +120,8 @@ def _describe(entry: ChannelEntry, now: datetime) -> str:
 
 def _ref(text: str, known: list[ChannelEntry]) -> tuple[str, str]:
     """PLATFORM:ID, or an ID that names one known channel, as (platform, channel id)."""
+    if is_person_ref(text):  # a person's own alerts: user:slack:U1
+        return split_ref(text)
     platform, sep, channel_id = text.partition(":")
     if sep and platform in PLATFORMS and channel_id:
         return platform, channel_id

@@ -13,6 +13,7 @@ from discord.http import Route
 
 from bot.delivery import discord_files
 from bot.delivery.answers import describe, json_object, retry_after
+from bot.delivery.direct import DirectMessageRefused
 from bot.delivery.explain import unreachable
 from bot.delivery.pacing import DISCORD_GLOBAL, Clock, Pacer, Rate
 from bot.delivery.retry import RetryLater, Sleep
@@ -167,6 +168,10 @@ class DiscordDelivery:
             self._logged_in = False
             raise DeliveryError(BAD_TOKEN, permanent=True)
         if status in (403, 404):
+            if (reason := dm_refusal(data)) is not None:  # a DM the person refuses
+                raise DirectMessageRefused(
+                    f"Discord refused the DM {what}: {status} {detail} ({reason})", reason=reason
+                )
             raise DeliveryError(
                 f"Discord refused the post to {channel.ref}: {status} {detail}", permanent=True
             )
@@ -187,6 +192,56 @@ class DiscordDelivery:
             await self._session.close()
             self._session = None
         self._logged_in = False
+
+    # --- direct messages (personal alerts, issue 19) -----------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        """The DM channel with `user_id`: `POST /users/@me/channels {"recipient_id": …}`
+        (Discord's Create DM; the same channel every time). Discord refuses some users
+        here already (400 with code 50007, as discord.py's `create_dm` reports it), an
+        unknown user is 10013 (or 404), an invalid one 50033: DirectMessageRefused. A
+        user who blocks DMs is usually refused only when posting there (403, code 50007,
+        "Cannot send messages to this user"): `send` raises DirectMessageRefused then."""
+        await self._login()
+        what = f"opening a DM with discord user {user_id}"
+        path = "/users/@me/channels"
+        status, data, body, headers = await self._request(
+            "POST", path, what, {"recipient_id": user_id}
+        )
+        if status < 300 and data is not None and "id" in data:
+            return str(data["id"])
+        if status == 429:
+            raise RetryLater(
+                f"Discord rate limited {what} (429)", retry_after=self._limited(headers, data)
+            )
+        if status == 401:
+            self._logged_in = False
+            raise DeliveryError(BAD_TOKEN, permanent=True)
+        detail = describe(body, fields=("message",))
+        if status in (400, 403, 404) and (reason := dm_refusal(data, unknown=status == 404)):
+            raise DirectMessageRefused(f"Discord refused {what}: {status} {detail}", reason=reason)
+        raise DeliveryError(
+            f"Discord failed {what}: {status} {detail}",
+            permanent=400 <= status < 500 and status not in (408, 429),
+        )
+
+
+# Discord's JSON error codes that mean "this person cannot be messaged", in words for them
+# (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json).
+DM_REFUSALS = {
+    50007: "you do not accept direct messages from the bot (Discord 50007)",
+    10013: "Discord does not know your user any more (10013)",
+    50033: "Discord calls your user an invalid recipient (50033)",
+}
+
+
+def dm_refusal(data: dict[str, Any] | None, *, unknown: bool = False) -> str | None:
+    """The reason, in words, when Discord's error body says the person cannot be messaged;
+    None otherwise. `unknown`: a 404 without a code counts as an unknown user."""
+    code = data.get("code") if data is not None else None
+    if isinstance(code, int) and code in DM_REFUSALS:
+        return DM_REFUSALS[code]
+    return DM_REFUSALS[10013] if unknown and code is None else None
 
 
 def _wait(headers: Mapping[str, str], data: dict[str, Any] | None) -> float:

@@ -11,6 +11,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.answers import describe, retry_after
+from bot.delivery.direct import DirectMessageRefused
 from bot.delivery.explain import slack_refusal, unreachable
 from bot.delivery.retry import RetryLater
 from bot.delivery.slack_files import (
@@ -202,6 +203,65 @@ class SlackDelivery:
         session = getattr(self._client, "session", None)
         if session is not None and not session.closed:
             await session.close()
+
+    # --- direct messages (personal alerts, issue 19) -----------------------------------
+
+    async def open_dm(self, user_id: str) -> str:
+        """The DM channel (`D…`) with `user_id`, by `conversations.open(users=…)` (scope
+        `im:write`); the digest then posts there with `send`. Refusals that are the
+        person's, not the operator's (DM_REFUSALS, from Slack's documented errors of
+        conversations.open: https://api.slack.com/methods/conversations.open, and
+        `cannot_dm_bot` for a bot user) raise DirectMessageRefused; a 429 RetryLater; other
+        errors DeliveryError (permanent for Slack's own error answers)."""
+        what = f"opening a DM with slack user {user_id}"
+        try:
+            response = await self._client.api_call("conversations.open", json={"users": user_id})
+        except SlackApiError as e:
+            status, headers, data = _answer(e)
+            if status == 429:
+                raise RetryLater(
+                    f"Slack rate limited {what} (429)", retry_after=retry_after(headers) or 0.0
+                ) from None
+            error = str(data.get("error")) if isinstance(data, dict) else ""
+            if error in DM_REFUSALS:
+                raise DirectMessageRefused(
+                    f"Slack refused {what}: {error}", reason=DM_REFUSALS[error]
+                ) from None
+            raise DeliveryError(
+                f"Slack refused {what}: {error or f'HTTP {status}'}",
+                permanent=status == 200 and bool(error),
+            ) from None
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise unreachable("Slack", e, what) from None
+        except AttributeError:  # an HTTP 200 text body
+            raise DeliveryError(f"Slack answered HTTP 200 without JSON {what}") from None
+        channel = response.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        if not channel_id:
+            raise DeliveryError(f"Slack answered without a channel {what}")
+        return str(channel_id)
+
+    async def tell(self, channel_id: str, user_id: str, text: str) -> bool:
+        """`text` shown only to `user_id` in `channel_id` (`chat.postEphemeral`); False
+        when Slack refused (`user_not_in_channel`, `channel_not_found`, `is_archived`…) or
+        could not be reached. Plain text, `&<>` escaped: it pings nobody."""
+        safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        try:
+            await self._client.api_call(
+                "chat.postEphemeral", json={"channel": channel_id, "user": user_id, "text": safe}
+            )
+        except (SlackApiError, TimeoutError, aiohttp.ClientError, AttributeError):
+            return False
+        return True
+
+
+# conversations.open errors that mean "this person cannot be messaged", in words for them.
+DM_REFUSALS: Mapping[str, str] = {
+    "user_not_found": "Slack does not know your user any more (user_not_found)",
+    "user_disabled": "your Slack account is deactivated (user_disabled)",
+    "user_not_visible": "the bot is not allowed to see your user (user_not_visible)",
+    "cannot_dm_bot": "the bot cannot message a bot user (cannot_dm_bot)",
+}
 
 
 def _answer(e: SlackApiError) -> tuple[int, Mapping[str, str], object]:

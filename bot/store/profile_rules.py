@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from bot import schedule as schedule_rules
-from bot.models import Profile, collapse_ws
+from bot.models import PERSON_PREFIX, Profile, collapse_ws
 from bot.pipeline.text import visible_text
 
 # A channel's lifecycle (the `channels` columns origin, state, state_by; the rules that move
@@ -24,6 +24,9 @@ ACTIVE, PAUSED, REMOVED = "active", "paused", "removed"  # state: only active ge
 BY_CONFIG, BY_HAND = "config", "hand"  # state_by: left the configuration, or chat / shell
 ORIGIN_LABELS = {CONFIG: "configuration", CHAT: "chat"}
 CHANNEL, PERSON = "channel", "person"  # kind: a channel, or one person's own profile (DMs)
+# state_by of a person paused by the bot: their direct messages were refused (`state_reason`)
+BY_DELIVERY = "delivery"
+PERSON_REF = PERSON_PREFIX  # a person's ref: user:<platform>:<user id> (Profile.ref)
 
 MAX_TOPIC_CHARS = 200
 MAX_TOPICS = 50  # per list: topics, and exclusions
@@ -106,10 +109,17 @@ class ChannelEntry:
     state: str = ACTIVE
     state_by: str | None = None
     state_at: datetime | None = None
+    reason: str | None = None  # why the bot paused it (a person's DMs refused)
+    notified_at: datetime | None = None  # when the person was told so
 
     @property
     def ref(self) -> str:
         return self.profile.ref
+
+    @property
+    def person(self) -> bool:
+        """One person's own profile, delivered by direct message."""
+        return self.profile.person
 
     @property
     def active(self) -> bool:
@@ -122,6 +132,8 @@ class ChannelEntry:
         state = self.state
         if state == REMOVED:
             state = "removed from the configuration" if self.state_by == BY_CONFIG else "removed"
+        if state == PAUSED and self.state_by == BY_DELIVERY and self.reason:
+            state = f"paused: {self.reason}"
         return f"{ORIGIN_LABELS.get(self.origin, self.origin)}, {state}"
 
 
@@ -134,6 +146,8 @@ def _to_entry(row: Row[Any], profile: Profile | None = None) -> ChannelEntry:
         state=m["state"],
         state_by=m["state_by"],
         state_at=m["state_at"],
+        reason=m.get("state_reason"),
+        notified_at=m.get("notified_at"),
     )
 
 
@@ -190,6 +204,9 @@ def format_profile(p: Profile, *, next_digest: str | None = None, state: str | N
     ]
     if p.weekly:
         rows.append(("weekly", f"{p.weekly} ({p.timezone})"))
+    if p.person:
+        rows.append(("home", p.home or "(none)"))
+        rows.append(("channel posts", "included" if p.include_channel_posts else "left out"))
     if next_digest is not None:
         rows.insert(5, ("next digest", next_digest))
     width = max(len(label) for label, _ in rows) + 1
@@ -197,3 +214,15 @@ def format_profile(p: Profile, *, next_digest: str | None = None, state: str | N
     if state is not None:
         head += f" — {state}"
     return "\n".join([head, *(f"  {label + ':':<{width}} {value}" for label, value in rows)])
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """(platform, channel or user id) of a ref: `slack:C1` and a person's `user:slack:U1`
+    (Profile.ref) alike."""
+    platform, _, rest = ref.removeprefix(PERSON_REF).partition(":")
+    return platform, rest
+
+
+def is_person_ref(ref: str) -> bool:
+    """Whether `ref` names a person's own profile (`user:<platform>:<user id>`)."""
+    return ref.startswith(PERSON_REF)

@@ -29,10 +29,12 @@ from bot.schedule import check_weekly
 from bot.store.profile_rules import (
     ACTIVE,
     BY_CONFIG,
+    BY_DELIVERY,
     BY_HAND,
     CHAT,
     DEFAULTS,
     PAUSED,
+    PERSON,
     REMOVED,
     ChannelEntry,
     Values,
@@ -318,11 +320,14 @@ class ProfileStore:
             if current["state"] == state:
                 return None
             check(current)
-            return {
+            values: Values = {
                 "state": state,
                 "state_by": None if state == ACTIVE else BY_HAND,
                 "state_at": now,
             }
+            if state == ACTIVE:  # a person paused because DMs failed: the reason is gone
+                values.update(state_reason=None, notified_at=None)
+            return values
 
         return self._edit(platform, channel_id, change, now)
 
@@ -411,6 +416,80 @@ class ProfileStore:
             return _to_entry(moved)
 
         return self._write(f"channel {old_ref}", action)
+
+    # --- one person's own profile (issue 19: personal alerts by direct message) ----------
+
+    def person(self, platform: str, user_id: str) -> ChannelEntry | None:
+        """The person's own profile with its state, or None when they have none. Never a
+        channel's: a channel row with that id (impossible on Slack and Discord, whose user
+        and channel ids differ) is not a person."""
+        entry = self.entry(platform, user_id)
+        return entry if entry is not None and entry.person else None
+
+    def ensure_person(
+        self, platform: str, user_id: str, *, home: str, now: datetime
+    ) -> ChannelEntry:
+        """The person's profile, created with the defaults on first use (origin chat, kind
+        person). `home` (the ref of the channel they typed in) is remembered, and updated
+        when they manage it from another channel: where they are told when their DMs fail.
+        ValueError when `user_id` already names a channel."""
+        _check_ref(platform, user_id)
+
+        def action(conn: Connection) -> ChannelEntry:
+            row = conn.execute(_one(platform, user_id).with_for_update()).first()
+            if row is None:
+                values = {**DEFAULTS, "origin": CHAT, "kind": PERSON, "home": home}
+                _insert(conn, platform, user_id, values, created_at=now, updated_at=now)
+            elif row.kind != PERSON:
+                raise ValueError(f"{platform}:{user_id} is a channel, not a person")
+            elif row.home != home:
+                _guarded_update(conn, row, {"home": home}, now)
+            done = conn.execute(_one(platform, user_id)).first()
+            assert done is not None
+            return _to_entry(done)
+
+        return self._write(f"personal profile {platform}:{user_id}", action)
+
+    def set_channel_posts(self, platform: str, user_id: str, on: bool, *, now: datetime) -> bool:
+        """Whether the person also gets by DM what their home channel posted that day;
+        False if it already was so."""
+
+        def change(current: Values) -> Values | None:
+            if bool(current["include_channel_posts"]) == on:
+                return None
+            return {"include_channel_posts": on}
+
+        return self._edit(platform, user_id, change, now)
+
+    def refuse_dm(self, platform: str, user_id: str, reason: str, *, now: datetime) -> bool:
+        """Pause an active person whose direct messages the platform refused (left the
+        workspace, blocks DMs), saying why (`state_reason`); they are told once
+        (`mark_notified`). False when they were not active (already paused: nothing
+        changes, so a refusal is never recorded twice). `resume` brings them back."""
+
+        def change(current: Values) -> Values | None:
+            if current["state"] != ACTIVE or current["kind"] != PERSON:
+                return None
+            return {
+                "state": PAUSED,
+                "state_by": BY_DELIVERY,
+                "state_at": now,
+                "state_reason": reason,
+                "notified_at": None,
+            }
+
+        return self._edit(platform, user_id, change, now)
+
+    def mark_notified(self, platform: str, user_id: str, *, now: datetime) -> bool:
+        """Record that the person was told why they were paused. True only for the one
+        call that recorded it (two front-ends telling at once: one says it)."""
+
+        def change(current: Values) -> Values | None:
+            if current["notified_at"] is not None or current["state_by"] != BY_DELIVERY:
+                return None
+            return {"notified_at": now}
+
+        return self._edit(platform, user_id, change, now)
 
 
 # What a channel's history is made of, each keyed by its ref (`platform:channel_id`).

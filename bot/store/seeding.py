@@ -45,6 +45,7 @@ from bot.store.profile_rules import (
     CONFIG,
     DEFAULTS,
     FIELDS,
+    PERSON,
     REMOVED,
     ChannelEntry,
     Values,
@@ -214,8 +215,8 @@ def plan_seed(stored: Mapping[Ref, Row[Any]], wanted: Mapping[Ref, Values]) -> S
             if row.state != REMOVED:
                 removed.append(name)
             effective[ref] = _with(effective[ref], life)
-        elif row.origin == CHAT and row.state != REMOVED:
-            kept.append(name)
+        elif row.origin == CHAT and row.state != REMOVED and row._mapping.get("kind") != PERSON:
+            kept.append(name)  # (a person's own alerts are no channel: not reported)
     report = SeedReport(
         tuple(created),
         tuple(updated),

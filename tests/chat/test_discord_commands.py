@@ -20,6 +20,8 @@ TYPES = {
     "arg": discord.AppCommandOptionType.string,
     "limit": discord.AppCommandOptionType.integer,
     "share": discord.AppCommandOptionType.boolean,
+    "me": discord.AppCommandOptionType.boolean,
+    "channel_posts": discord.AppCommandOptionType.boolean,
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from .discord_dms import DiscordDMs
 from .discord_files import DiscordFiles
 from .discord_gateway import FakeGateway
 from .discord_interactions import Interactions
@@ -116,6 +117,7 @@ class FakeDiscord(FakeServer):
         self.interactions = Interactions(self)
         self.gateway = FakeGateway(self)
         self.files = DiscordFiles()  # multipart bodies and their files (discord_files.py)
+        self.dms = DiscordDMs(self)  # Create DM and DM refusals (discord_dms)
 
     # -- setup --------------------------------------------------------------------------
 
@@ -191,6 +193,7 @@ class FakeDiscord(FakeServer):
         app.router.add_get(f"{api}/channels/{{channel_id}}/messages", self._list)
         app.router.add_post(f"{api}/webhooks/{{webhook_id}}/{{webhook_token}}", self._execute)
         self.interactions.add_routes(app, api)
+        self.dms.add_routes(app, api)
 
     def _route_name(self, request: web.Request) -> str:
         """discord.py's ``Route.key``: ``"POST /channels/{channel_id}/messages"``."""
@@ -384,6 +387,7 @@ class FakeDiscord(FakeServer):
         denied = await self._admit(request)
         channel_id = request.match_info["channel_id"]
         denied = denied or self._channel_error(channel_id, sending=True)
+        denied = denied or self.dms.refusal(channel_id)  # a user who blocks DMs
         if denied is not None:
             return denied
         limited, headers = self._throttle(f"channel:{channel_id}")

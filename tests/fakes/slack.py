@@ -18,6 +18,7 @@ from aiohttp import web
 from .faults import FaultPlan
 from .server import Clock, FakeServer, TokenBucket, whole_seconds
 from .slack_blocks import BlockKit, Rejection
+from .slack_dms import SlackDMs
 from .slack_events import SlackAppRequests
 from .slack_files import SlackFiles
 from .slack_hooks import SlackHooks, flag, json_field
@@ -87,6 +88,7 @@ class FakeSlack(FakeServer):
         self.rate_limited: int = 0  # 429s from the real per-channel limit (not faults)
         self.latency = 0.0  # seconds each Web API call waits before answering (opt-in)
         self.created: list[float] = []  # clock time of each accepted message
+        self.dms = SlackDMs(self)  # conversations.open, chat.postEphemeral (slack_dms)
 
     # -- setup --------------------------------------------------------------------------
 
@@ -256,6 +258,8 @@ class FakeSlack(FakeServer):
             return self._permalink(params)
         if method.startswith("files."):
             return self.files.api(method, params, token)
+        if method in SlackDMs.METHODS:
+            return self.dms.handle(method, params)
         return self._fail("unknown_method")
 
     def _post_message(self, params: dict[str, Any], token: str) -> web.StreamResponse:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from urllib.parse import urlsplit
 
-from bot.models import Digest, DigestItem, Paper
+from bot.models import PERSON_PREFIX, Digest, DigestItem, Paper
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -179,12 +179,17 @@ def header_text(digest: Digest) -> str:
     are not counted), unescaped."""
     n = sum(1 for i in digest.items if not i.unsure)
     noun = "paper" if n == 1 else "papers"
-    return f"{n} new {noun} for #{channel_label(digest)} — {format_day(digest.day)}"
+    return f"{n} new {noun} for {_reader(digest)} — {format_day(digest.day)}"
 
 
 def empty_text(digest: Digest) -> str:
     """The line an empty digest renders as (posted only when a channel sets post_empty)."""
-    return f"No new papers for #{channel_label(digest)} today."
+    return f"No new papers for {_reader(digest)} today."
+
+
+def _reader(digest: Digest) -> str:
+    """`#ml` for a channel, `you` for a person's own alerts (a DM: `user:…` ref)."""
+    return "you" if digest.channel_ref.startswith(PERSON_PREFIX) else f"#{channel_label(digest)}"
 
 
 def continued_text(index: int, total: int) -> str:
