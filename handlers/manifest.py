@@ -73,6 +73,9 @@ oauth_config:
       - im:write             # ... conversations.open with one user
       - im:history           # ... conversations.history of that DM
       - reactions:read       # a 👍/👎 on a posted paper counts as the team's feedback
+      # the weekly digest's trend chart and /papers trends: each image is uploaded privately
+      # (files.getUploadURLExternal, files.completeUploadExternal) and shown by an image block
+      - files:write
       # Optional: `chat:write.public` lets the bot post in public channels it was not
       # invited to, but it still cannot read their history then (see above): invite it.
 settings:

@@ -5,6 +5,8 @@ the bot calls for."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +218,43 @@ def test_slack_manifest_declares_papers_and_the_scopes_paperboy_needs() -> None:
     events = settings["event_subscriptions"]["bot_events"]
     assert {"reaction_added", "reaction_removed"} <= set(events)  # a vote, and taking it back
     assert EVENTS_PATH in MANIFEST.read_text(encoding="utf-8")  # the HTTP-mode hint
+
+
+# The bot scope each Slack Web API method Paperboy calls needs (docs.slack.dev, each
+# method's "Required scopes"). A method called in bot/ or handlers/ but missing here fails
+# the test below: say which scope it needs, and the manifest must grant it.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "conversations.history": "channels:history",  # and groups:history / im:history
+    "conversations.open": "im:write",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
+_LITERAL = re.compile(r"[\"'](chat|conversations|files|reactions|users|views)\.([A-Za-z.]+)[\"']")
+_SDK_CALL = re.compile(r"\.(chat|conversations|files|reactions|users|views)_([A-Za-z_]+)\(")
+
+
+def _methods_called() -> set[str]:
+    root = Path(__file__).resolve().parents[2]
+    found: set[str] = set()
+    for path in [*root.glob("bot/**/*.py"), *root.glob("handlers/**/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        found |= {f"{a}.{b}" for a, b in _LITERAL.findall(text)}
+        for family, rest in _SDK_CALL.findall(text):  # slack_sdk: conversations_history(
+            head, *tail = rest.split("_")
+            found.add(f"{family}.{head}" + "".join(t.title() for t in tail))
+    return found
+
+
+def test_every_slack_method_paperboy_calls_has_its_scope_in_the_manifest() -> None:
+    """The manifest users create the app from grants what each call needs: a missing scope
+    is a `missing_scope` error in production (the weekly chart's upload lost files:write
+    once when the manifest was regenerated)."""
+    called = _methods_called()
+    assert {"chat.postMessage", "files.getUploadURLExternal", "conversations.open"} <= called
+    unknown = called - set(METHOD_SCOPES)
+    assert not unknown, f"Slack methods without a known scope here: {sorted(unknown)}"
+    scopes = set(yaml_of(MANIFEST)["oauth_config"]["scopes"]["bot"])
+    missing = {m: METHOD_SCOPES[m] for m in called if METHOD_SCOPES[m] not in scopes}
+    assert not missing, missing
