@@ -108,3 +108,34 @@ def test_what_the_home_channel_posted_today_is_left_out_in_the_persons_own_day()
     assert posted_at_home_today(channel, posted, now) == set()
     homes = homes_to_read([person(), person(include_channel_posts=True, home="slack:C2"), channel])
     assert homes == {f"slack:{CHANNEL}"}
+
+
+def test_channels_pause_resume_remove_name_a_person_by_their_user_ref(tmp_path: Path) -> None:
+    """Every message about a person names them `user:<platform>:<id>`, and the command it
+    suggests works as printed (also when the person was named without `user:`)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database: {tmp_path / 'p.db'}\n")
+    app = build_app(load_settings(str(config)))
+    try:
+        app.profiles.ensure_person("console", "U0PERSON1", home="console:general", now=app.clock())
+    finally:
+        app.close()
+    ref = "user:console:U0PERSON1"
+    runner = CliRunner()
+
+    def channels(*args: str) -> str:
+        done = runner.invoke(cli, ["--config", str(config), "channels", *args])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    paused = channels("pause", ref)
+    assert paused.startswith(f"{ref} paused"), paused
+    assert f"`paperboy channels resume {ref}`" in paused
+    assert f"{ref} already was paused" in channels("pause", "console:U0PERSON1")
+    resumed = channels("resume", ref)  # the command the answer suggested
+    assert resumed.startswith(f"{ref} resumed"), resumed
+    removed = channels("remove", "console:U0PERSON1")
+    assert removed.startswith(f"{ref} removed") and f"resume {ref}`" in removed, removed
+    for text in (paused, resumed, removed):
+        assert " console:U0PERSON1" not in text and not text.startswith("console:")
+    assert f"{ref} resumed" in channels("resume", ref)

@@ -132,11 +132,21 @@ def _ref(text: str, known: list[ChannelEntry]) -> tuple[str, str]:
     fail(f"{text!r} is not a channel: give PLATFORM:ID (known: {refs})", EXIT_CONFIG)
 
 
+def _name(ref: tuple[str, str], text: str, known: list[ChannelEntry]) -> str:
+    """How the shell names `ref`: its stored ref (a person's `user:<platform>:<id>`, however
+    it was typed), or as typed when nothing has it."""
+    for entry in known:
+        if (entry.profile.platform, entry.profile.channel_id) == ref:
+            return entry.ref
+    return text if is_person_ref(text) else f"{ref[0]}:{ref[1]}"
+
+
 def _change(ctx: Context, ref_text: str, action: str) -> None:
-    """Pause, resume or remove one channel (after applying the configuration)."""
+    """Pause, resume or remove one channel or person (after applying the configuration).
+    A person is named by their `user:` ref in every message, as the commands take it."""
     with ctx.app() as app:
         ref = _ref(ref_text, app.profiles.channels())
-        name = f"{ref[0]}:{ref[1]}"
+        name = _name(ref, ref_text, app.profiles.channels())
         change = {"pause": app.profiles.pause, "resume": app.profiles.resume}.get(
             action, app.profiles.remove
         )
@@ -144,10 +154,12 @@ def _change(ctx: Context, ref_text: str, action: str) -> None:
             changed = change(*ref, now=app.clock())
         except UnknownChannelError:
             known = ", ".join(e.ref for e in app.profiles.channels()) or "none"
-            fail(f"no channel {name} (known: {known})", EXIT_CONFIG)
+            what = "person" if is_person_ref(name) else "channel"
+            fail(f"no {what} {name} (known: {known})", EXIT_CONFIG)
         except (ChannelStateError, ValueError) as e:
             fail(str(e), EXIT_CONFIG)
         entry = app.profiles.entry(*ref)
+        name = entry.ref if entry is not None else name
         configured = {p.ref for p in app.settings.profiles()}
         now = app.clock()
     assert entry is not None
@@ -215,7 +227,7 @@ def move_cmd(ctx: Context, old: str, new: str) -> None:
         platform, sep, channel_id = new.partition(":")
         if not (sep and platform in PLATFORMS and channel_id):
             fail(f"NEW {new!r}: give PLATFORM:ID (platforms: {', '.join(PLATFORMS)})", EXIT_CONFIG)
-        old_name = f"{old_ref[0]}:{old_ref[1]}"
+        old_name = _name(old_ref, old, known)
         if old_name in {p.ref for p in app.settings.profiles()}:
             fail(
                 f"{old_name} is still in the configuration ({ctx.settings.source_file}): "
