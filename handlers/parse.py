@@ -20,6 +20,7 @@ _FLAG = re.compile(
 # Anything else that reads as an option (`--mee`, `--verbose`) is a mistake, never a topic.
 _OPTION = re.compile(r"^(?:--|—|–)([^\W\d_][\w-]*)(?:=\S*)?$")
 FLAGS = ("--me", "--share", "--more", "--top", "--include-channel-posts")
+_DASHES = ("-", "—", "–")  # an option follows: `--include-channel-posts --me`
 _ON = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 __all__ = ["MAX_LIMIT", "SUBCOMMANDS", "Command", "UsageError", "parse_command"]
@@ -63,8 +64,13 @@ def parse_command(text: str) -> Command:
                 raise UsageError("--me takes nothing after it: /papers subscribe moe --me")
             me = True
         elif flag == "include-channel-posts":
-            if value is None and i + 1 < len(tokens) and tokens[i + 1].casefold() in _ON:
-                value, i = tokens[i + 1], i + 1
+            # Its value is on/off or nothing: the next word is read as its value unless it
+            # is another option (`--me`); any other word is refused, never taken as "on"
+            # with the word left in the topic (`--include-channel-posts maybe`).
+            if value is None and i + 1 < len(tokens):
+                following = visible_text(tokens[i + 1]).strip()
+                if not following.startswith(_DASHES):
+                    value, i = following, i + 1
             posts = _read_on(value)
         else:
             if value is None and i + 1 < len(tokens):
@@ -84,9 +90,11 @@ def _read_on(value: str | None) -> bool:
         return True
     on = _ON.get(value.casefold())
     if on is None:
+        shown = value if len(value) <= 40 else value[:39] + "…"
         raise UsageError(
-            f"--include-channel-posts takes on or off, not {value!r}: "
-            "/papers list --me --include-channel-posts off"
+            f"--include-channel-posts takes on or off, not “{shown}”: type on or off "
+            "after it (nothing after it means on), and your topic before it: "
+            "/papers subscribe moe --me --include-channel-posts on"
         )
     return on
 
