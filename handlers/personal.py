@@ -65,15 +65,43 @@ def check(command: Command) -> Reply | None:
 
 
 async def run(command: Command, request: CommandRequest, services: Services) -> Reply:
-    """Run a `--me` command on the caller's own profile (`check` passed). Private."""
+    """Run a `--me` command on the caller's own profile (`check` passed). Private.
+
+    The one place where every `--me` command settles the profile before its handler runs
+    (`_settle`): created by the commands in CREATES, home moved and
+    `--include-channel-posts` applied by every command but a plain `list`."""
+    try:
+        entry = await aio.run(_settle, command, request, services)
+    except ValueError as e:
+        return error(f"Your personal alerts can't be changed: {e}.")
+    if entry is None and command.name != "list":
+        return error(NONE_YET, START)
     reply = await HANDLERS[command.name](command, request, services)
+    says = not reply.error and command.name in _SAYS_POSTS
+    if command.channel_posts is not None and entry is not None and not says:
+        reply = replace(reply, lines=(*reply.lines, _posts_line(entry.profile)))
     return replace(reply, public=False)
 
 
-def _ensure(command: Command, request: CommandRequest, services: Services) -> ChannelEntry:
-    """The caller's profile, created on first use (home: the channel typed in), with
-    `--include-channel-posts` applied when given. In a worker thread."""
+# The commands that create the caller's alerts on first use (a setting, a topic or a term
+# to add); the others need alerts to act on and change nothing without them.
+CREATES = frozenset({"subscribe", "exclude", "schedule", "list"})
+# The answers that already say whether channel posts are included (_delivery_line, list).
+_SAYS_POSTS = frozenset({"subscribe", "list"})
+
+
+def _settle(command: Command, request: CommandRequest, services: Services) -> ChannelEntry | None:
+    """The caller's profile as the command finds it (None: they have none and this
+    command does not create it). Every `--me` command but a plain `list` (which only
+    reads) makes the channel typed in their home and applies `--include-channel-posts`
+    when given; CREATES create the profile first (a `list` only with the option). In a
+    worker thread."""
     store, moment = services.profiles, now(services)
+    entry = store.person(request.platform, request.user_id)
+    if command.name == "list" and command.channel_posts is None:
+        return entry
+    if entry is None and command.name not in CREATES:
+        return None
     entry = store.ensure_person(
         request.platform, request.user_id, home=request.channel_ref, now=moment
     )
@@ -83,6 +111,12 @@ def _ensure(command: Command, request: CommandRequest, services: Services) -> Ch
         )
         entry = store.person(request.platform, request.user_id) or entry
     return entry
+
+
+def _posts_line(profile: Profile) -> str:
+    if profile.include_channel_posts:
+        return "Papers your channel already posted that day are now sent to you too."
+    return "Papers your channel already posted that day are now left out of your alerts."
 
 
 def _delivery_line(profile: Profile) -> str:
@@ -99,12 +133,12 @@ async def subscribe(command: Command, request: CommandRequest, services: Service
     topic = command.arg
 
     def change() -> tuple[bool, Profile]:
-        entry = _ensure(command, request, services)
         added = services.profiles.add_topic(
             request.platform, request.user_id, topic, now=now(services)
         )
         stored = services.profiles.person(request.platform, request.user_id)
-        return added, (stored or entry).profile
+        assert stored is not None  # run settled it
+        return added, stored.profile
 
     try:
         added, profile = await aio.run(change)
@@ -123,7 +157,6 @@ async def exclude(command: Command, request: CommandRequest, services: Services)
     term = command.arg
 
     def change() -> bool:
-        _ensure(command, request, services)
         return services.profiles.add_exclude(
             request.platform, request.user_id, term, now=now(services)
         )
@@ -157,8 +190,6 @@ async def _remove(
         entry = services.profiles.person(request.platform, request.user_id)
         if entry is None:
             return False, None
-        if command.channel_posts is not None:
-            _ensure(command, request, services)
         items: tuple[str, ...] = getattr(entry.profile, field)
         if topic_key(arg) not in {topic_key(i) for i in items}:
             return False, entry.profile
@@ -188,14 +219,10 @@ async def _remove(
 
 
 async def list_command(command: Command, request: CommandRequest, services: Services) -> Reply:
-    def read() -> ChannelEntry | None:
-        if command.channel_posts is not None:
-            return _ensure(command, request, services)
-        return services.profiles.person(request.platform, request.user_id)
-
-    entry = await aio.run(read)
+    entry = await aio.run(services.profiles.person, request.platform, request.user_id)
     if entry is None or not (entry.profile.topics or entry.profile.authors):
-        return Reply(NONE_YET, (START,))
+        posts = (_channel_posts(entry.profile),) if entry is not None else ()
+        return Reply(NONE_YET, (START, *posts))
     profile = entry.profile
     lines = [
         "Topics: " + (", ".join(profile.topics) or "(none)"),
@@ -203,12 +230,7 @@ async def list_command(command: Command, request: CommandRequest, services: Serv
         f"Schedule: {profile.schedule} ({profile.timezone}), up to "
         f"{profile.max_posts or 'any number of'} papers, looking back "
         f"{format_duration(profile.lookback)} on the first one",
-        "Channel posts: "
-        + (
-            "included (papers your channel already posted that day are sent too)"
-            if profile.include_channel_posts
-            else "left out (--include-channel-posts on to get them too)"
-        ),
+        _channel_posts(profile),
     ]
     if entry.state == PAUSED:
         why = f" ({entry.reason})" if entry.reason else ""
@@ -222,11 +244,20 @@ async def list_command(command: Command, request: CommandRequest, services: Serv
     )
 
 
+def _channel_posts(profile: Profile) -> str:
+    return "Channel posts: " + (
+        "included (papers your channel already posted that day are sent too)"
+        if profile.include_channel_posts
+        else "left out (--include-channel-posts on to get them too)"
+    )
+
+
 async def schedule(command: Command, request: CommandRequest, services: Services) -> Reply:
     parts = command.arg.split()
 
     def change() -> Profile:
-        entry = _ensure(command, request, services)
+        entry = services.profiles.person(request.platform, request.user_id)
+        assert entry is not None  # run settled it
         zone = parts[5] if len(parts) == 6 else entry.profile.timezone
         services.profiles.set_schedule(
             request.platform, request.user_id, " ".join(parts[:5]), zone, now=now(services)
@@ -264,7 +295,8 @@ async def resume(command: Command, request: CommandRequest, services: Services) 
         if services.profiles.person(request.platform, request.user_id) is None:
             return None
         changed = services.profiles.resume(request.platform, request.user_id, now=now(services))
-        entry = _ensure(command, request, services)  # home: where they typed this
+        entry = services.profiles.person(request.platform, request.user_id)
+        assert entry is not None
         return changed, entry
 
     done = await aio.run(change)

@@ -28,7 +28,7 @@ from handlers.common import (
 )
 from handlers.reply import CommandRequest, Reply
 from handlers.services import Services
-from handlers.spec import CHANNEL_POSTS, ME, Command, CommandSpec, Option
+from handlers.spec import ME, Command, CommandSpec, Option
 from handlers.suggest import SUGGESTION_SIMILARITY
 
 PREVIEW_DAYS = 7
@@ -205,7 +205,7 @@ SPECS = (
         summary="Follow a topic in this channel (with a preview)",
         usage="subscribe <topic>",
         help="subscribe <topic> — follow a topic here, with a preview of what it matches",
-        options=(Option("topic", _TOPIC, suggest="archive"), ME, CHANNEL_POSTS),
+        options=(Option("topic", _TOPIC, suggest="archive"), ME),
         permission="manage",
         check=argument("topic", "mixture of experts"),
     ),

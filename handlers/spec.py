@@ -125,6 +125,14 @@ class CommandSpec:
     check: Check | None = None
     defer: bool = True
 
+    def __post_init__(self) -> None:
+        # One rule: a command with `me` also takes `include_channel_posts`, right after it
+        # (handlers.personal applies it with every --me command).
+        if ME in self.options and CHANNEL_POSTS not in self.options:
+            at = self.options.index(ME) + 1
+            options = (*self.options[:at], CHANNEL_POSTS, *self.options[at:])
+            object.__setattr__(self, "options", options)
+
     def command(self, values: Mapping[str, Value]) -> Command:
         """The command for typed option values (absent or None: not given). The text of
         the arg options is read as it shows (`words`), never parsed for flags: dashes are

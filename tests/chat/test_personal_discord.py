@@ -305,3 +305,16 @@ async def test_unsubscribe_me_autocompletes_the_callers_own_topics(
             e for e in fake.interactions.callbacks if e["interaction_id"] == payload["id"]
         ]
         assert [c["value"] for c in callback["data"]["choices"]] == expected
+
+
+async def test_include_channel_posts_is_a_typed_option_of_every_me_command(
+    app: App, fake: fakes.discord.FakeDiscordApp, bot: PaperboyClient
+) -> None:
+    await run(bot, fake, ADA, "subscribe", topic="mixture of experts", me=True)
+    paused = await run(bot, fake, ADA, "pause", me=True, include_channel_posts=True)
+    assert private(paused) and "paused" in seen(paused) and "now sent to you too" in seen(paused)
+    entry = app.profiles.person("discord", ADA)
+    assert entry is not None and entry.profile.include_channel_posts and entry.state == PAUSED
+    await run(bot, fake, ADA, "resume", me=True, include_channel_posts=False)
+    entry = app.profiles.person("discord", ADA)
+    assert entry is not None and not entry.profile.include_channel_posts
