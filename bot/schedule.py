@@ -361,12 +361,33 @@ def check_weekly(text: str, timezone: str) -> tuple[str, str]:
     (`check_schedule`). ValueError saying what was wrong and what to type."""
     cron = weekly_cron(text)  # a bad shorthand says what to type already
     try:
-        return check_schedule(cron, timezone)
+        checked = check_schedule(cron, timezone)
     except ValueError as e:
         raise ValueError(
             f"{e}; for a weekly digest, write a weekday and a time like {WEEKLY_EXAMPLE!r} "
             "(or five cron fields like '0 16 * * fri')"
         ) from e
+    if not once_a_week(parse_cron(checked[0])):
+        raise ValueError(
+            f"weekly schedule {checked[0]!r} can fire more than once a week: a weekly digest "
+            f"comes once, on one weekday at one time: write it like {WEEKLY_EXAMPLE!r} (or "
+            "five cron fields with one minute, one hour, * for day and month and one "
+            "weekday, like '0 16 * * fri')"
+        )
+    return checked
+
+
+def once_a_week(cron: Cron) -> bool:
+    """Whether `cron` fires at most once a week: a single minute and hour, any day of the
+    month and month (`*`), exactly one weekday. (A weekly run fired again the same week
+    finds its week posted, after counting and drawing it all again.)"""
+    return (
+        cron.minute.isdigit()
+        and cron.hour.isdigit()
+        and cron.day == "*"
+        and cron.month == "*"
+        and cron.aps_weekday in _APS_DAYS
+    )
 
 
 def weekly_trigger(profile: Profile) -> LocalCronTrigger:

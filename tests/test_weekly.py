@@ -252,3 +252,33 @@ def test_papers_are_grouped_a_week_at_a_time_each_in_one_group() -> None:
     assert by_days([]) == []
     unstamped = [Paper(title="No Stamp"), papers[0]]
     assert by_days(unstamped) == [unstamped]
+
+
+# --- review findings (issue 19) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0 16 * * mon,fri",
+        "0 16 * * *",
+        "*/1 * * * *",
+        "0 9,16 * * fri",
+        "0 16 1 * *",
+        "0 16 * 1-6 fri",
+        "0-5 16 * * fri",
+        "0 16 * * mon-fri",
+    ],
+)
+def test_a_weekly_schedule_that_fires_more_than_once_a_week_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError) as e:
+        check_weekly(typed, "UTC")
+    assert "more than once a week" in str(e.value)
+    assert "fri 16:00" in str(e.value) and "0 16 * * fri" in str(e.value)  # what to type
+    with pytest.raises(ValidationError, match="more than once a week"):
+        ChannelSettings(platform="console", id="c", weekly=typed)
+
+
+@pytest.mark.parametrize("typed", ["0 16 * * 5", "00 7 * * sun", "0 16 * * 7", "59 23 * * FRI"])
+def test_a_weekly_schedule_firing_once_a_week_is_accepted(typed: str) -> None:
+    assert check_weekly(typed, "UTC")[0] == typed
