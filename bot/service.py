@@ -9,7 +9,12 @@ Jobs (APScheduler 3 `AsyncIOScheduler`, explicit ids, `replace_existing=True`):
 - `weekly:<platform:channel>` on each channel's `weekly` cron in its time zone (issue 19:
   the weekly digest with its trend chart, bot.weekly), claimed in `digest_runs` under
   `<ref>#weekly` and posted once per week through the ledger; a weekly run missed while
-  the service was down is caught up at start within WEEKLY_GRACE.
+  the service was down is caught up at start within WEEKLY_GRACE;
+- `weekly-recovery` every WEEKLY_RECOVERY: a weekly run whose claim is held by a run that
+  died (killed mid-send; still "running" in `digest_runs` once STALE_RUN has passed) is
+  run again within WEEKLY_GRACE, its week posted once through the ledger (a restart
+  within STALE_RUN of the kill finds the claim live at start: a weekly has no next day
+  to recover on, as a daily digest does).
 
 Only what the configuration and the channels' states say runs: a source no longer in the
 configuration (or disabled) is never fetched, and a channel gets digests only while active
@@ -70,8 +75,9 @@ from bot.sources.retrieve import redact_url
 from bot.store import aio
 from bot.store.profile_rules import split_ref
 from bot.store.profiles import ProfileStore
+from bot.store.runs import DigestRuns
 from bot.store.source_state import Claim, SourceStateStore
-from bot.weekly import WeeklyCycle, WeeklyOutcome, wants_weekly
+from bot.weekly import ALREADY, WeeklyCycle, WeeklyOutcome, wants_weekly
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,10 @@ WEEKEND = (5, 6)
 # A weekly digest missed while the service was down is still posted at start this long
 # after its time (the week it shows is the one ending on its scheduled day).
 WEEKLY_GRACE = timedelta(days=1)
+# How often the service looks for weekly runs whose claim a dead run holds (bot.store.runs
+# STALE_RUN after it started): cheap when none is (a schedule computation per channel,
+# a read per channel only within WEEKLY_GRACE of its weekly time and not known over).
+WEEKLY_RECOVERY = timedelta(minutes=10)
 
 
 class Frontend(Protocol):
@@ -151,6 +161,10 @@ class Service:
         init=False, default_factory=dict
     )
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    # (ref, scheduled time) of weekly runs known over (done, already, empty): not looked
+    # at again by `recover_weekly`; and those in flight in this process.
+    _weekly_over: set[tuple[str, datetime]] = field(init=False, default_factory=set)
+    _weekly_active: set[tuple[str, datetime]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.scheduler = AsyncIOScheduler(
@@ -189,6 +203,12 @@ class Service:
             self._tracked(self.sync_jobs),
             IntervalTrigger(seconds=int(SYNC_INTERVAL.total_seconds()), timezone="UTC"),
             id="sync-jobs",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self._tracked(self.recover_weekly),
+            IntervalTrigger(seconds=int(WEEKLY_RECOVERY.total_seconds()), timezone="UTC"),
+            id="weekly-recovery",
             replace_existing=True,
         )
         await self.sync_jobs()
@@ -495,6 +515,63 @@ class Service:
             outcomes += await self.weekly_many(missed[due], due)
         return outcomes
 
+    async def recover_weekly(self) -> list[WeeklyOutcome]:
+        """Run again the weekly runs within WEEKLY_GRACE whose claim a dead run holds
+        (killed mid-send: still RUNNING after STALE_RUN), taking their claims over; the
+        ledger keeps each week to one post (the dead run's message, if it was being sent,
+        is sent again as that very message: bot.weekly). Every WEEKLY_RECOVERY; runs
+        known over, and those in flight here, are not read again."""
+        if self._stop.is_set():
+            return []
+        now = self.clock()
+        try:
+            profiles = await aio.run(self.app.profiles.all)
+        except StoreError as e:
+            log.warning("weekly recovery: %s", e, extra={"event": "weekly"})
+            return []
+
+        def due_now() -> dict[str, tuple[Profile, datetime]]:
+            out: dict[str, tuple[Profile, datetime]] = {}
+            for p in profiles:
+                if not wants_weekly(p):
+                    continue
+                due = weekly_missed(p, now, WEEKLY_GRACE)
+                if due is None or (p.ref, due) in known:
+                    continue
+                out[p.ref] = (p, due)
+            return out
+
+        self._weekly_over = {k for k in self._weekly_over if k[1] >= now - WEEKLY_GRACE}
+        known = frozenset(self._weekly_over | self._weekly_active)  # read in the thread
+        wanted = await aio.run(due_now)
+        if not wanted:
+            return []
+        cycle = self.app.weekly_cycle(self.deliveries)
+        try:
+            dead, over = await cycle.dead_claims({ref: due for ref, (_, due) in wanted.items()})
+        except StoreError as e:
+            log.warning("weekly recovery: %s", e, extra={"event": "weekly"})
+            return []
+        self._weekly_over.update((ref, wanted[ref][1]) for ref in over)
+        by_due: dict[datetime, list[Profile]] = {}
+        for ref in sorted(dead):
+            profile, due = wanted[ref]
+            by_due.setdefault(due, []).append(profile)
+        outcomes: list[WeeklyOutcome] = []
+        for due in sorted(by_due):
+            if self._stop.is_set():
+                break
+            log.info(
+                "weekly run held by a dead run; taking it over",
+                extra={
+                    "event": "weekly",
+                    "scheduled_for": due.isoformat(),
+                    "channels": len(by_due[due]),
+                },
+            )
+            outcomes += await self.weekly_many(by_due[due], due)
+        return outcomes
+
     async def weekly(self, profile: Profile, scheduled_for: datetime) -> WeeklyOutcome | None:
         """The weekly digest of one channel for one scheduled run (claimed under
         `scheduled_for`; the week is the one ending on its local day)."""
@@ -508,10 +585,17 @@ class Service:
         claimed under it), in one cycle."""
         if not profiles:
             return []
-        await self.fresh_archive()
-        cycle = self.app.weekly_cycle(self.deliveries)
-        outcomes = await cycle.run(profiles, scheduled_for=scheduled_for, stop=self._stop)
+        keys = {(p.ref, scheduled_for) for p in profiles}
+        self._weekly_active |= keys
+        try:
+            await self.fresh_archive()
+            cycle = self.app.weekly_cycle(self.deliveries)
+            outcomes = await cycle.run(profiles, scheduled_for=scheduled_for, stop=self._stop)
+        finally:
+            self._weekly_active -= keys
         for outcome in outcomes:
+            if outcome.status in (DigestRuns.DONE, DigestRuns.EMPTY, ALREADY):
+                self._weekly_over.add((outcome.profile.ref, scheduled_for))
             extra = {
                 "event": "weekly",
                 "channel": outcome.profile.ref,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,7 +47,14 @@ from bot.pipeline.match import Matcher
 from bot.pipeline.render.chart import ChartCache
 from bot.pipeline.render.weekly import render_weekly
 from bot.pipeline.repairs import prefill
-from bot.pipeline.trends import Trends, count_channels, describe, first_counted, trends_for
+from bot.pipeline.trends import (
+    Trends,
+    count_channels,
+    describe,
+    first_counted,
+    paper_day,
+    trends_for,
+)
 from bot.pipeline.weekly import (
     WeeklyDigest,
     WeekPapers,
@@ -68,6 +75,7 @@ from bot.turns import send_in_turn
 log = logging.getLogger(__name__)
 
 WEEKLY_SUFFIX = "#weekly"
+UTC_ZONE = ZoneInfo("UTC")
 SLOW_ANSWER = 5.0
 # Papers first stored this long before a chart's first counted day (or the week's first
 # day) are read too: their day (`paper_day`: published, HF listing day) may be later, and
@@ -85,8 +93,15 @@ def weekly_channel(ref: str) -> str:
 
 
 def wants_weekly(profile: Profile) -> bool:
-    """A channel gets weekly digests when it has a `weekly` schedule and follows something."""
-    return bool(profile.weekly and (profile.topics or profile.authors))
+    """A channel gets weekly digests when it has a `weekly` schedule and follows something.
+    A person's own profile (`Profile.person`) never does: weekly digests are for channels."""
+    return bool(profile.weekly and (profile.topics or profile.authors) and not profile.person)
+
+
+def weekly_candidate(profile: Profile) -> bool:
+    """Whether the cycle makes a weekly digest for `profile` when asked: a channel (not a
+    person's profile) that follows something, scheduled weekly or not."""
+    return bool((profile.topics or profile.authors) and not profile.person)
 
 
 def local_day(profile: Profile, now: datetime) -> date:
@@ -167,15 +182,17 @@ class WeeklyCycle:
         scheduled_for: datetime | None = None,
         stop: asyncio.Event | None = None,
     ) -> list[WeeklyOutcome]:
-        """One weekly digest for each of `profiles` (those without topics or authors are
-        skipped), for the week ending on each one's local day now (or on the day of
-        `scheduled_for`: a run caught up the next day shows its own week). A failing channel is
-        reported in its outcome and the others go on. `dry_run` posts and records
-        nothing. `scheduled_for`: the scheduled run this is (claimed per channel in
-        `digest_runs`); None for a run on request (`paperboy digest --weekly`), which the
-        ledger alone keeps to one post a week. Once `stop` is set no further channel is
-        sent."""
-        profiles = [p for p in profiles if p.topics or p.authors]
+        """One weekly digest for each of `profiles` (those without topics or authors, and
+        persons' profiles, are skipped: weekly digests are for channels), for the week
+        ending on each one's local day now (or on the day of `scheduled_for`: a run caught
+        up the next day shows its own week). A failing channel is reported in its outcome
+        and the others go on. `dry_run` posts and records nothing. `scheduled_for`: the
+        scheduled run this is (claimed per channel in `digest_runs`); None for a run on
+        request (`paperboy digest --weekly`), which the ledger alone keeps to one post a
+        week. Once `stop` is set no further channel is
+        sent. A dry run answers as the real run would: the week already posted (ALREADY),
+        nothing to show (empty), else DRY_RUN with the message."""
+        profiles = [p for p in profiles if weekly_candidate(p)]
         if not profiles:
             return []
         now = self._clock()
@@ -195,7 +212,12 @@ class WeeklyCycle:
             return outcomes + [WeeklyOutcome(p, DigestRuns.FAILED, error=str(e)) for p in profiles]
         for item in planned:
             if dry_run:
-                outcomes.append(WeeklyOutcome(item.profile, DRY_RUN, item.weekly, item.message))
+                try:
+                    outcomes.append(await self._dry_run(item))
+                except StoreError as e:
+                    outcomes.append(
+                        WeeklyOutcome(item.profile, DigestRuns.FAILED, item.weekly, error=str(e))
+                    )
                 continue
             if stop is not None and stop.is_set():
                 outcomes.append(
@@ -209,6 +231,40 @@ class WeeklyCycle:
                     WeeklyOutcome(item.profile, DigestRuns.FAILED, item.weekly, error=str(e))
                 )
         return outcomes
+
+    async def dead_claims(self, due: Mapping[str, datetime]) -> tuple[set[str], set[str]]:
+        """For the periodic recovery of the service: of the channels in `due` (ref -> the
+        scheduled weekly run it is due for), those whose run's claim is held by a run
+        that died (still RUNNING in `digest_runs` after STALE_RUN: `run` with that
+        `scheduled_for` takes it over), and those whose run is over (done or empty:
+        nothing to look at again). One read per channel, in a worker thread."""
+        now = self._clock()
+
+        def read() -> tuple[set[str], set[str]]:
+            dead: set[str] = set()
+            over: set[str] = set()
+            for ref, at in due.items():
+                run = self._runs.sync.last(weekly_channel(ref))
+                if run is None or run.scheduled_for != at:
+                    continue
+                if run.status in (DigestRuns.DONE, DigestRuns.EMPTY):
+                    over.add(ref)
+                elif run.status == DigestRuns.RUNNING and run.started_at < now - STALE_RUN:
+                    dead.add(ref)
+            return dead, over
+
+        return await aio.run(read)
+
+    async def _dry_run(self, item: Planned) -> WeeklyOutcome:
+        """What the real run would do with `item`, posting and recording nothing."""
+        profile, weekly, message = item.profile, item.weekly, item.message
+        if _nothing(item):
+            return WeeklyOutcome(profile, DigestRuns.EMPTY, weekly, message)
+        channel = weekly_channel(profile.ref)
+        state = (await self._outbox.state_of(channel, [item.key]))[item.key]
+        if state is State.POSTED:
+            return WeeklyOutcome(profile, ALREADY, weekly, message)
+        return WeeklyOutcome(profile, DRY_RUN, weekly, message)
 
     def _claimed(
         self, profiles: Sequence[Profile], scheduled_for: datetime, now: datetime
@@ -259,8 +315,11 @@ class WeeklyCycle:
         at a time (`by_days`: one Matcher each, let go once counted, `count_channels`), so
         memory is a week's papers (the top papers' Matcher) rather than eight weeks'; each
         topic, exclusion, zone and day is counted once for all channels. The top papers
-        are chosen with one Matcher over the papers first stored since the earliest week's
-        first day (less MARGIN). Identical trends share one chart (`ChartCache`)."""
+        are chosen with one Matcher over the papers whose day (`paper_day`, the one the
+        chart counts them on: HF listing day, else published, else first stored) is in one
+        of the channels' weeks, a day either side for the zones (`in_weeks`): a paper
+        first stored long before but listed on HF this week is one of them. Identical
+        trends share one chart (`ChartCache`)."""
         chosen: list[tuple[Profile, Trends, WeeklyDigest]] = []
         with self._matching:  # (shared with the daily digests: held while matching only)
             counter = count_channels(
@@ -268,8 +327,7 @@ class WeeklyCycle:
                 profiles,
                 lambda p: ends[p.ref],
             )
-            since = datetime.combine(min(map(week_start, ends.values())), time(), tzinfo=UTC)
-            recent = [p for p in papers if p.first_seen is None or p.first_seen >= since - MARGIN]
+            recent = in_weeks(papers, ends.values())
             matcher = self._matchers(recent, lexicon)
             matcher.evaluate(dict.fromkeys(t for p in profiles for t in (*p.topics, *p.exclude)))
             week = WeekPapers(matcher)
@@ -297,8 +355,7 @@ class WeeklyCycle:
     ) -> WeeklyOutcome:
         profile, weekly = item.profile, item.weekly
         channel = weekly_channel(profile.ref)
-        nothing = not weekly.items and not any(t.total for t in item.trends.series)
-        if nothing and not profile.post_empty:
+        if _nothing(item):
             return WeeklyOutcome(profile, DigestRuns.EMPTY, weekly, item.message)
         delivery = self._deliveries.get(profile.platform)
         if delivery is None:
@@ -372,3 +429,24 @@ class WeeklyCycle:
             )
         except StoreError as e:  # the ledger keeps the week to one post regardless
             log.warning("weekly digest run %d not recorded: %s", run_id, e)
+
+
+def _nothing(item: Planned) -> bool:
+    """Whether the week's digest has nothing to show (no paper, an empty chart) and the
+    channel does not want empty digests: the cycle posts nothing (status empty)."""
+    empty = not item.weekly.items and not any(t.total for t in item.trends.series)
+    return empty and not item.profile.post_empty
+
+
+def in_weeks(papers: Sequence[Paper], ends: Iterable[date]) -> list[Paper]:
+    """The papers whose day (`paper_day`, as the chart counts them) may fall in one of the
+    weeks ending on `ends`: their UTC day within a day of one (a zone's local day is at
+    most a day off UTC's; `WeekPapers` keeps each channel's own week exactly). Papers
+    without any date are left out, as the chart leaves them out."""
+    spans = sorted({(week_start(end) - timedelta(days=1), end + timedelta(days=1)) for end in ends})
+    out: list[Paper] = []
+    for paper in papers:
+        day = paper_day(paper, UTC_ZONE)
+        if day is not None and any(first <= day <= last for first, last in spans):
+            out.append(paper)
+    return out

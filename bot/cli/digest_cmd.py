@@ -27,6 +27,7 @@ from bot.models import Digest, Profile
 from bot.pipeline.render.common import UNSURE_HEADING, clean, cut
 from bot.settings import parse_duration
 from bot.sources.retrieve import AnyRetriever
+from bot.store.profile_rules import ChannelEntry
 from bot.weekly import ALREADY, CLAIMED, DRY_RUN, WeeklyOutcome, wants_weekly
 
 SUMMARY_LINE = 110  # characters of a paper's summary `digest --dry-run` shows
@@ -207,24 +208,84 @@ def digest(
 
 
 def _weekly_command(ctx: Context, channel: str | None, dry_run: bool, daily_only: bool) -> None:
-    """The weekly digests now: the channels with `weekly` set, or the one asked for."""
+    """The weekly digests now: the channels with `weekly` set, or the one asked for. A
+    channel that cannot get one (paused or removed, following no topics, a person's
+    profile) is named with what to do."""
     if daily_only:
         fail("--json, --since and --backfill are for daily digests, not --weekly", EXIT_CONFIG)
     with ctx.app(read_only=dry_run) as app:
-        profiles = _select_profiles(app, channel)
-        if channel is None:
-            profiles = [p for p in profiles if wants_weekly(p)]
+        entries = _entries(app)
+        if channel is not None:
+            profiles = [_weekly_channel(entries, channel)]
+        else:
+            profiles = [e.profile for e in entries if e.active and wants_weekly(e.profile)]
+            notes = [
+                _why_not(e)
+                for e in entries
+                if e.profile.weekly and not e.person and not (e.active and wants_weekly(e.profile))
+            ]
+            for note in notes:
+                click.echo(note)
             if not profiles:
-                click.echo(
-                    'no channel has a weekly digest: set `weekly: "fri 16:00"` on a '
-                    "channel in the configuration (docs/weekly.md)"
-                )
+                if not notes:
+                    click.echo(
+                        'no channel has a weekly digest: set `weekly: "fri 16:00"` on a '
+                        "channel in the configuration, or /papers weekly fri 16:00 in it "
+                        "(docs/weekly.md)"
+                    )
                 return
         outcomes = run_async(lambda: _weekly(app, profiles, dry_run=dry_run))
     for outcome in outcomes:
         _print_weekly(outcome)
+    if any(o.status in (DRY_RUN, "done") for o in outcomes):
+        click.echo(
+            "(this is the week's one weekly digest: its scheduled post this week "
+            + ("would then find" if dry_run else "finds")
+            + " it posted and posts nothing)"
+        )
     if any(o.failed for o in outcomes):
         sys.exit(EXIT_FAILURE)
+
+
+def _entries(app: App) -> list[ChannelEntry]:
+    """Every channel and person with its state (paused and removed ones too), as the
+    database has them or, read-only, as seeding would make them."""
+    if app.read_only:
+        return list(app.profiles.preview(app.settings.profiles()).channels)
+    return app.profiles.channels()
+
+
+def _weekly_channel(entries: list[ChannelEntry], channel: str) -> Profile:
+    """The profile of the channel `channel` names for a weekly digest now; a clear error
+    (exit 2) saying what is true and what to do when it cannot get one."""
+    chosen = [e for e in entries if channel in (e.profile.channel_id, e.ref)]
+    if not chosen:
+        known = ", ".join(e.ref for e in entries if not e.person) or "none"
+        fail(f"no channel {channel!r} (known: {known})", EXIT_CONFIG)
+    [entry] = chosen[:1]
+    if entry.person:
+        fail(
+            f"weekly digests are for channels; {entry.ref} is a person's profile (their "
+            f"alerts come by direct message: paperboy digest --channel {entry.ref})",
+            EXIT_CONFIG,
+        )
+    if not entry.active or not (entry.profile.topics or entry.profile.authors):
+        fail(_why_not(entry), EXIT_CONFIG)
+    return entry.profile
+
+
+def _why_not(entry: ChannelEntry) -> str:
+    """Why `entry` gets no weekly digest now, and what to do."""
+    ref = entry.ref
+    if not entry.active:
+        return (
+            f"{ref} is {entry.state}: no weekly digest until it is resumed "
+            f"(paperboy channels resume {ref}, or /papers resume in the channel)"
+        )
+    return (
+        f"{ref} follows no topics: nothing to show; subscribe it to one "
+        "(/papers subscribe <topic> in the channel, or `topics:` in the configuration)"
+    )
 
 
 async def _weekly(app: App, profiles: list[Profile], *, dry_run: bool) -> list[WeeklyOutcome]:

@@ -26,10 +26,11 @@ from bot.delivery.discord import DiscordDelivery, use_api_base
 from bot.delivery.slack import SlackDelivery, slack_client
 from bot.outbox import Outbox
 from bot.schedule import weekly_trigger
-from bot.service import Service
+from bot.service import WEEKLY_GRACE, WEEKLY_RECOVERY, Service
 from bot.settings import ChannelSettings, Settings
 from bot.sources.retrieve import FileRetriever
 from bot.store.owner import this_process
+from bot.store.runs import STALE_RUN
 from bot.weekly import ALREADY, CLAIMED, WeeklyCycle, weekly_channel
 from bot.weekly_example import END, TOPICS, synthetic_papers
 from fakes.clock import Clock
@@ -195,6 +196,101 @@ async def test_a_process_killed_mid_upload_posts_the_week_once_after_a_restart(
         app.profiles.all()
     )
     assert again.status == ALREADY and len(slack.messages(SLACK_CHANNEL)) == 1
+
+
+async def test_killed_mid_upload_and_restarted_within_the_stale_time_posts_the_week_once(
+    tmp_path: Path,
+    apps: list[App],
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review finding: restarted 20 minutes after the kill, the dead run's claim is still
+    RUNNING and not stale, so the start's catch-up finds it claimed. The service's
+    periodic weekly recovery takes it over once STALE_RUN has passed: one post, within a
+    few hours, and nothing more after it."""
+    me = this_process()
+    assert me is not None, "processes cannot be told apart here (no /proc)"
+    host, boot, ns, _pid, _start = me.split("/")
+    dead = f"{host}/{boot}/{ns}/999999999/1"
+
+    ref = f"slack:{SLACK_CHANNEL}"
+    clock = Clock(FIRES + timedelta(seconds=3))
+    app = open_app(tmp_path, apps, clock, channel("slack", SLACK_CHANNEL))
+    slack.faults = FaultPlan.script([delay(60.0)], only={"upload"})
+
+    async def nothing(*_args: Any, **_kw: Any) -> None:
+        return None
+
+    with monkeypatch.context() as killed:
+        killed.setattr(ledger_module, "this_process", lambda: dead)
+        killed.setattr(Outbox, "abandon", nothing)
+        killed.setattr(Outbox, "release", nothing)
+        killed.setattr(WeeklyCycle, "_finish", nothing)
+        svc = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+        task = asyncio.ensure_future(svc.scheduled_weekly(ref))
+        await wait_until(lambda: slack.requests["upload"] >= 1, 30.0, "the chart's upload")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert slack.messages(SLACK_CHANNEL) == []
+
+    clock.now = FIRES + timedelta(minutes=20)  # restarted: the claim is not stale yet
+    restarted = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    [outcome] = await restarted.catch_up_weekly()
+    assert outcome.status == CLAIMED
+    posted_at: list[datetime] = []
+    while clock.now < FIRES + timedelta(hours=6):  # the recovery job, every 10 minutes
+        clock.now += timedelta(minutes=10)
+        for done in await restarted.recover_weekly():
+            assert done.status == "done", done
+            posted_at.append(clock.now)
+    assert len(posted_at) == 1
+    assert FIRES + STALE_RUN < posted_at[0] <= FIRES + STALE_RUN + timedelta(minutes=10)
+    assert len(slack.messages(SLACK_CHANNEL)) == 1
+    assert set(posted_weekly(app, ref)) == {WEEK_KEY}
+    run = app.runs.last(weekly_channel(ref))
+    assert run is not None and run.status == "done" and run.scheduled_for == FIRES
+
+
+async def test_the_weekly_recovery_reads_nothing_once_the_week_is_over_or_beyond_the_grace(
+    tmp_path: Path, apps: list[App], slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(FIRES + timedelta(seconds=2))
+    app = open_app(tmp_path, apps, clock, channel("slack", SLACK_CHANNEL))
+    svc = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    outcome = await svc.scheduled_weekly(f"slack:{SLACK_CHANNEL}")
+    assert outcome is not None and outcome.status == "done"
+    reads: list[int] = []
+    dead_claims = WeeklyCycle.dead_claims
+
+    async def counted(self: WeeklyCycle, due: Any) -> Any:
+        reads.append(len(due))
+        return await dead_claims(self, due)
+
+    monkeypatch.setattr(WeeklyCycle, "dead_claims", counted)
+    clock.now += timedelta(minutes=10)
+    assert await svc.recover_weekly() == []
+    assert reads == []  # posted by this process: known over
+    other = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    assert await other.recover_weekly() == [] and reads == [1]  # read once, then known
+    assert await other.recover_weekly() == [] and reads == [1]
+    clock.now = FIRES + WEEKLY_GRACE + timedelta(minutes=1)
+    fresh = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    assert await fresh.recover_weekly() == [] and reads == [1]  # beyond the grace
+    assert len(slack.messages(SLACK_CHANNEL)) == 1
+
+
+async def test_the_service_schedules_the_weekly_recovery(
+    tmp_path: Path, apps: list[App], slack: FakeSlack
+) -> None:
+    clock = Clock(FIRES - timedelta(days=1))
+    app = open_app(tmp_path, apps, clock, channel("slack", SLACK_CHANNEL))
+    svc = Service(app, {"slack": slack_delivery(slack)}, FileRetriever(), clock)
+    await svc.start(catch_up=False)
+    try:
+        job = svc.scheduler.get_job("weekly-recovery")
+        assert job is not None and job.trigger.interval == WEEKLY_RECOVERY
+    finally:
+        await svc.stop()
 
 
 async def test_a_weekly_run_missed_while_down_is_caught_up_within_a_day(
