@@ -180,3 +180,39 @@ def test_digest_weekly_without_any_weekly_schedule_says_how_to_set_one(tmp_path:
     result = run(config)
     assert result.exit_code == 0
     assert "no channel has a weekly digest" in result.output and "weekly:" in result.output
+
+
+# --- what the docs and the command say about "the week's one digest" -----------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_weekly_docs_state_the_run_on_request_and_discords_nonce_window_as_they_are() -> None:
+    text = " ".join((ROOT / "docs" / "weekly.md").read_text().split())
+    assert "or a restart while it was uploading) posts nothing more" not in text
+    assert "that week's scheduled post then finds it posted and posts nothing" in text
+    assert "nonce's window (a few minutes)" in text and "RELIABILITY.md" in text
+    assert "at most one extra copy of the week's message" in text
+
+
+def test_digest_weekly_says_the_scheduled_post_will_find_the_week_posted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = config_with(
+        tmp_path, {"platform": "console", "id": "ml", "topics": list(TOPICS), "weekly": "fri 16:00"}
+    )
+    app = build_app(Settings(database=str(tmp_path / "p.db")))
+    try:
+        today = datetime.now(UTC).date()
+        app.archive.upsert(synthetic_papers(end=today), now=datetime.now(UTC))
+    finally:
+        app.close()
+    dry = run(config, "--dry-run")
+    assert "would post the weekly digest" in dry.output, dry.output
+    assert "its scheduled post this week would then find it posted" in dry.output
+    first = run(config)
+    assert "posted the weekly digest" in first.output, first.output
+    assert "its scheduled post this week finds it posted and posts nothing" in first.output
+    again = run(config, "--dry-run")
+    assert "was posted already" in again.output and "would post" not in again.output
