@@ -9,22 +9,26 @@ bot.pipeline.render.weekly) meet I/O:
   `WEEKS` weeks and a margin before the earliest channel's local day;
 - the charts' counts are made a day of papers at a time (one Matcher each, let go once
   counted), each topic, exclusion, zone and day counted once for all channels
-  (`count_channels`); the top papers are chosen with one Matcher over the last week's
-  papers (the most the cycle holds at once); one chart is drawn per distinct Trends
-  (`ChartCache`: channels with the same topics share it);
+  (`count_channels`); the top papers are chosen with one Matcher over the papers whose
+  day (`paper_day`, the day the chart counts them on) is in a channel's week, however
+  long before they were first stored (`in_weeks`: the most the cycle holds at once);
+  one chart is drawn per distinct Trends (`ChartCache`: channels with the same topics
+  share it);
 - the channels' votes are read once (`FeedbackStore.votes_of`).
 
 Exactly once: the weekly digest goes through the same outbox as the daily papers
 (bot.outbox over the posted ledger), under a namespace of its own so the two never
 collide: ledger channel `<ref>#weekly` (`weekly_channel`), one key per ISO week of the
 channel's local day (`week:2026-W49`, `bot.pipeline.weekly.week_key`), one message
-carrying it. Killed at any instant and run again, the week's message is posted once: a run
-that died after the message went out (or while its chart was uploading) leaves the key
-SENDING, and the next run sends the very same message again as `maybe_sent` (Slack looks
-for it in the channel's history by its idempotency key first, Discord drops the repeat by
-nonce), see bot.outbox. A scheduled weekly run is also claimed in `digest_runs` under the
-same `<ref>#weekly` channel and its scheduled time, so replicas whose timers fire together
-run it once.
+carrying it. A run that died after the message went out (or while its chart was
+uploading) leaves the key SENDING, and the run that takes it over sends the very same
+message again as `maybe_sent` (Slack looks for it in the channel's history by its
+idempotency key first; Discord drops the repeat by nonce within its window of a few
+minutes, so a takeover later than that repeats a message Discord had made), see
+bot.outbox. A scheduled weekly run is also claimed in `digest_runs` under the same
+`<ref>#weekly` channel and its scheduled time, so replicas whose timers fire together run
+it once; a claim whose run died is taken over once stale (STALE_RUN: at a restart's
+catch-up, or by the service's periodic weekly recovery, bot.service).
 """
 
 from __future__ import annotations
@@ -77,9 +81,9 @@ log = logging.getLogger(__name__)
 WEEKLY_SUFFIX = "#weekly"
 UTC_ZONE = ZoneInfo("UTC")
 SLOW_ANSWER = 5.0
-# Papers first stored this long before a chart's first counted day (or the week's first
-# day) are read too: their day (`paper_day`: published, HF listing day) may be later, and
-# zones ahead of UTC start their day early.
+# Papers first stored this long before a chart's first counted day are read too: their
+# day (`paper_day`: published, HF listing day) may be later, and zones ahead of UTC start
+# their day early.
 MARGIN = timedelta(days=2)
 # Outcome statuses beyond DigestRuns': the week's digest was posted before ("already"),
 # another firing or replica holds this scheduled run ("claimed"), a dry run.

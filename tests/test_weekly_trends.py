@@ -175,3 +175,15 @@ async def test_slack_weekly_sets_and_clears_the_weekly_digest(start: Start) -> N
     assert "This channel no longer gets a weekly digest." in off
     profile = bot.app.profiles.get("slack", CHANNEL)
     assert profile is not None and profile.weekly is None
+
+
+@pytest.mark.parametrize("cron", ["0 16 * * mon,fri", "0 16 * * *", "*/1 * * * *"])
+async def test_slack_weekly_refuses_a_schedule_firing_more_than_once_a_week(
+    start: Start, cron: str
+) -> None:
+    bot = await start()
+    bad = shown(await bot.run(f"weekly {cron}"))
+    assert "can't be used" in bad and "more than once a week" in bad
+    assert "fri 16:00" in bad and "0 16 * * fri" in bad  # what to type
+    profile = bot.app.profiles.get("slack", CHANNEL)
+    assert profile is None or profile.weekly is None
