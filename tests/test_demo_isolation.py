@@ -114,6 +114,6 @@ def test_a_users_configuration_knows_nothing_of_the_demo(
     monkeypatch.setattr(bot.runner, "AnyRetriever", offline)
     code, out = _invoke("run")
     assert code == 0, out
-    assert sorted(jobs) == ["digest:console:mine", "fetch:my-dump", "sync-jobs"]
+    assert sorted(jobs) == ["digest:console:mine", "fetch:my-dump", "sync-jobs", "weekly-recovery"]
     assert {o.profile.ref for o in caught} <= {"console:mine"}
     assert not (work / "data" / "paperboy.db").samefile(work / "data" / "demo.db")
